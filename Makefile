@@ -1,0 +1,47 @@
+# The README's two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format install bench env-example clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[postgres,test,dev]'
+	@if [ -f package.json ]; then npm install --no-audit --no-fund --silent; fi
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: set up, migrate, load the demo on an empty database, serve on 127.0.0.1:5000
+run: $(STAMP)
+	$(BIN)/mailer db upgrade
+	$(BIN)/mailer demo --if-empty
+	$(BIN)/mailer serve
+
+## test: set up with the test extras and run the whole suite (lint included)
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+env-example: $(STAMP)
+	$(BIN)/mailer config --example > .env.example
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

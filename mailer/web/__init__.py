@@ -1,0 +1,91 @@
+"""The Flask side: the only package under mailer/ that imports Flask."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from mailer.services import Services
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+STATIC = Path(__file__).resolve().parents[2] / "static"
+
+csrf = CSRFProtect()
+
+
+def services() -> Services:
+    """The Services the app was built with, for view functions."""
+    return current_app.extensions["mailer"]
+
+
+def init_app(svc: Services) -> Flask:
+    settings = svc.settings
+    app = Flask(
+        "mailer",
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
+        instance_path=str(settings.instance_path),
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.extensions["mailer"] = svc
+    logging.basicConfig(level=settings.log_level)
+    csrf.init_app(app)
+
+    @app.context_processor
+    def _site():
+        return {"site_name": settings.site_name, "list_name": settings.list_name}
+
+    from mailer.web import public
+
+    app.register_blueprint(public.bp)
+    _register_errors(app)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' https: data:; style-src 'self' 'unsafe-inline'; "
+            "frame-ancestors 'self'",
+        )
+        return response
+
+    return app
+
+
+def wants_json() -> bool:
+    return request.path.startswith(("/api/", "/webhooks/")) or request.is_json
+
+
+def _register_errors(app: Flask) -> None:
+    """Every error is a readable page (or JSON for APIs), never a traceback."""
+
+    def page(status: int, title: str, message: str):
+        if wants_json():
+            return jsonify(error=title, message=message), status
+        return render_template("web/error.html", title=title, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError):
+        return page(400, "Form expired", "The form expired or was not ours. Reload and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return page(exc.code or 500, exc.name, exc.description or "")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return page(500, "Something went wrong", "We could not finish that. Please try again.")

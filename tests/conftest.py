@@ -1,0 +1,88 @@
+"""Real parts for every test: a database file (and PostgreSQL on CI), SMTP, HTTP, Chromium."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from app import create_app
+from mailer.cli import AppContext, main
+from mailer.config import Settings
+from mailer.services import build
+
+pytest_plugins = [
+    "tests.fixtures.databases",
+    "tests.fixtures.smtp",
+    "tests.fixtures.http",
+    "tests.fixtures.browser",
+]
+
+# A Wednesday in the newsroom's time zone, so "this week" is unambiguous.
+FIXED_NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
+
+
+@pytest.fixture
+def now() -> datetime:
+    return FIXED_NOW
+
+
+def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
+    """Settings for a test: nothing read from the developer's environment."""
+    values = {
+        "instance_dir": str(tmp_path / "instance"),
+        "database_url": database_url,
+        "secret_key": TEST_SECRET,
+        "transport": f"file://{tmp_path / 'outbox'}",
+        "base_url": "http://localhost",
+    }
+    values.update(overrides)
+    return Settings.from_env({}, **values)
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    """Override in a test module to change settings for every fixture built on them."""
+    return {}
+
+
+@pytest.fixture
+def settings(tmp_path, migrated_database_url, settings_overrides) -> Settings:
+    return make_settings(tmp_path, migrated_database_url, **settings_overrides)
+
+
+@pytest.fixture
+def services(settings, now):
+    svc = build(settings, clock=lambda: now)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def db(services):
+    return services.db
+
+
+@pytest.fixture
+def app(services):
+    flask_app = create_app(services=services)
+    flask_app.config.update(TESTING=True)
+    return flask_app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def cli(services):
+    """Run `mailer ...` against this test's services: cli("db", "current")."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, env: dict | None = None):
+        return runner.invoke(main, list(args), obj=AppContext(services), input=input, env=env)
+
+    return invoke

@@ -1,0 +1,100 @@
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from mailer.config import ConfigError, Settings, env_name, render_env_example
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_are_valid(tmp_path):
+    settings = Settings.from_env({}, instance_dir=str(tmp_path))
+    assert settings.env == "development"
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'mailer.db'}"
+    assert settings.transport == "file://instance/outbox"
+
+
+def test_environment_values_are_typed(tmp_path):
+    settings = Settings.from_env(
+        {
+            "MAILER_INSTANCE_DIR": str(tmp_path),
+            "MAILER_DIGEST_TOP": "7",
+            "MAILER_SEND_RATE": "2.5",
+            "MAILER_AUTO_APPROVE": "yes",
+            "MAILER_EMBED_ORIGINS": "https://a.example, https://b.example",
+        }
+    )
+    assert settings.digest_top == 7
+    assert settings.send_rate == 2.5
+    assert settings.auto_approve is True
+    assert settings.embed_origins == ("https://a.example", "https://b.example")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("MAILER_TRANSPORT", "bogus://x", "MAILER_TRANSPORT"),
+        ("MAILER_ENV", "staging", "development, production"),
+        ("MAILER_DIGEST_TOP", "five", "whole number"),
+        ("MAILER_DIGEST_TOP", "0", "above 0"),
+        ("MAILER_TIMEZONE", "Mars/Olympus", "IANA"),
+        ("MAILER_BASE_URL", "ftp://x", "http(s) URL"),
+        ("MAILER_BUILD_AT", "every sunday", "crontab"),
+        ("MAILER_AUTO_APPROVE", "maybe", "true or false"),
+        ("MAILER_DATABASE_URL", "mysql://x", "postgresql"),
+        ("MAILER_SIGNUP_RATE_LIMITS", "5 per minute", "5/minute"),
+    ],
+)
+def test_bad_values_name_the_variable_and_what_it_accepts(tmp_path, name, value, words):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({name: value, "MAILER_INSTANCE_DIR": str(tmp_path)})
+    message = str(caught.value)
+    assert name in message
+    assert words in message
+    assert "\n" not in message
+
+
+def test_production_requires_a_secret_key_and_a_captcha(tmp_path):
+    with pytest.raises(ConfigError, match="MAILER_SECRET_KEY"):
+        Settings.from_env({"MAILER_ENV": "production", "MAILER_INSTANCE_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError, match="MAILER_CAPTCHA"):
+        Settings.from_env(
+            {"MAILER_ENV": "production", "MAILER_SECRET_KEY": "x" * 40, "MAILER_CAPTCHA": "none"}
+        )
+
+
+def test_development_secret_is_generated_once_and_kept(tmp_path):
+    first = Settings.from_env({}, instance_dir=str(tmp_path))
+    second = Settings.from_env({}, instance_dir=str(tmp_path))
+    assert len(first.secret_key) >= 32
+    assert first.secret_key == second.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_secrets_are_masked(tmp_path):
+    settings = Settings.from_env(
+        {
+            "MAILER_TRANSPORT": "smtp://user:hunter2@mail.example.com:587",
+            "MAILER_DATABASE_URL": "postgresql://app:pw@db/mailer",
+        },
+        instance_dir=str(tmp_path),
+    )
+    shown = {name: value for name, value, _ in settings.public_items()}
+    assert "hunter2" not in shown["MAILER_TRANSPORT"]
+    assert shown["MAILER_TRANSPORT"].startswith("smtp://***@mail.example.com:587")
+    assert "pw" not in shown["MAILER_DATABASE_URL"]
+    assert shown["MAILER_SECRET_KEY"] == "***"
+
+
+def test_every_setting_has_help_and_is_in_env_example():
+    example = (ROOT / ".env.example").read_text()
+    for f in dataclasses.fields(Settings):
+        assert f.metadata["help"], f"{f.name} has no help line"
+        assert f"\n{env_name(f.name)}=" in example, f"{env_name(f.name)} missing from .env.example"
+    assert example == render_env_example(), "regenerate: mailer config --example > .env.example"
+
+
+def test_every_setting_is_documented_in_readme():
+    readme = (ROOT / "README.md").read_text()
+    assert ".env.example" in readme

@@ -1,0 +1,67 @@
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from mailer.db import Database, current_revision, head_revision, normalise_url, upgrade
+from mailer.models import Subscriber
+
+
+def test_upgrade_is_idempotent(database_url):
+    db = Database(database_url)
+    assert current_revision(db) is None
+    upgrade(db)
+    first = current_revision(db)
+    upgrade(db)
+    assert current_revision(db) == first == head_revision(db)
+    tables = set(inspect(db.engine).get_table_names())
+    assert {"subscribers", "deliveries", "digests", "outbox", "suppressions"} <= tables
+    db.dispose()
+
+
+def test_sqlite_is_tuned(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    with db.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 30000
+    db.dispose()
+
+
+def test_datetimes_come_back_aware_and_in_utc(db):
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    with db.session() as session:
+        session.add(
+            Subscriber(
+                email="a@example.com",
+                email_hash="h" * 64,
+                token_nonce="n",
+                created_at=moment,
+                updated_at=moment,
+            )
+        )
+    with db.session() as session:
+        stored = session.scalar(select(Subscriber))
+        assert stored.created_at == moment
+        assert stored.created_at.tzinfo == UTC
+
+
+def test_naive_datetimes_are_refused(db):
+    from sqlalchemy.exc import StatementError
+
+    with pytest.raises(StatementError, match="naive"), db.session() as session:
+        session.add(
+            Subscriber(
+                email="b@example.com",
+                email_hash="b" * 64,
+                token_nonce="n",
+                created_at=datetime(2026, 1, 1),
+                updated_at=datetime(2026, 1, 1),
+            )
+        )
+
+
+def test_postgres_urls_use_psycopg3():
+    assert normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
