@@ -67,11 +67,22 @@ def main(ctx: click.Context) -> None:
         ctx.obj = AppContext()
 
 
-def _register() -> None:
-    from mailer.cli import core
+# Each module adds its commands to `main` (or to a group defined in groups.py) when imported.
+COMMAND_MODULES = (
+    "core",
+    "groups",
+    "articles",  # articles ingest|import|stats, sources list (content)
+    "digest_content",  # digest build|show|preview, articles related (content)
+    "digest_send",  # digest send|status|pause|resume|cancel|retry, outbox send (delivery)
+    "readers",  # subscribers commands used by the reader side
+)
 
-    for command in core.COMMANDS:
-        main.add_command(command)
+
+def _register() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"mailer.cli.{name}")
 
 
 _register()

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import click
 
-from mailer.cli import AppContext, pass_app
+from mailer.cli import AppContext, main, pass_app
 from mailer.cli.output import emit_json, table
 from mailer.config import ConfigError, render_env_example
 
@@ -153,4 +153,5 @@ def demo_command(app: AppContext, if_empty: bool) -> None:
     click.echo(f"Demo archive loaded: {created} new articles.")
 
 
-COMMANDS = [config_command, db_group, scheduler_command, serve_command, demo_command]
+for _command in (config_command, db_group, scheduler_command, serve_command, demo_command):
+    main.add_command(_command)

@@ -16,6 +16,9 @@ STATIC = Path(__file__).resolve().parents[2] / "static"
 
 csrf = CSRFProtect()
 
+# Each module under mailer/web/ that serves pages exports `bp`.
+BLUEPRINTS = ("public",)
+
 
 def services() -> Services:
     """The Services the app was built with, for view functions."""
@@ -46,9 +49,10 @@ def init_app(svc: Services) -> Flask:
     def _site():
         return {"site_name": settings.site_name, "list_name": settings.list_name}
 
-    from mailer.web import public
+    import importlib
 
-    app.register_blueprint(public.bp)
+    for name in BLUEPRINTS:
+        app.register_blueprint(importlib.import_module(f"mailer.web.{name}").bp)
     _register_errors(app)
 
     @app.after_request

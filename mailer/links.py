@@ -1,0 +1,47 @@
+"""The links a subscriber gets in mail: unsubscribe and preferences, the same everywhere."""
+
+from __future__ import annotations
+
+import secrets
+from email.utils import parseaddr
+
+from mailer.config import Settings
+from mailer.tokens import make_token
+
+
+def subscriber_payload(subscriber_id: int, nonce: str) -> dict[str, object]:
+    """What a link token carries: the row id and its current nonce, never the address."""
+    return {"sid": subscriber_id, "n": nonce}
+
+
+def link(settings: Settings, path: str) -> str:
+    return settings.base_url.rstrip("/") + path
+
+
+def confirm_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
+    token = make_token(settings.secret_key, "confirm", subscriber_payload(subscriber_id, nonce))
+    return link(settings, f"/confirm/{token}")
+
+
+def unsubscribe_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
+    token = make_token(settings.secret_key, "unsubscribe", subscriber_payload(subscriber_id, nonce))
+    return link(settings, f"/unsubscribe/{token}")
+
+
+def preferences_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
+    token = make_token(settings.secret_key, "preferences", subscriber_payload(subscriber_id, nonce))
+    return link(settings, f"/preferences/{token}")
+
+
+def sender_domain(settings: Settings) -> str:
+    return parseaddr(settings.from_addr)[1].rsplit("@", 1)[-1].lower() or "localhost"
+
+
+def unsubscribe_mailto(settings: Settings, subscriber_id: int) -> str:
+    """A mailto: that names the subscriber by id only, for clients that cannot POST."""
+    return f"mailto:unsubscribe@{sender_domain(settings)}?subject=unsubscribe-{subscriber_id}"
+
+
+def new_message_id(settings: Settings) -> str:
+    """A Message-ID on our own domain; made once per message and kept for every retry."""
+    return f"<{secrets.token_hex(12)}@{sender_domain(settings)}>"
