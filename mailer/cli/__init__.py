@@ -75,6 +75,7 @@ COMMAND_MODULES = (
     "digest_content",  # digest build|show|preview, articles related (content)
     "digest_send",  # digest send|status|pause|resume|cancel|retry, outbox send (delivery)
     "readers",  # subscribers commands used by the reader side
+    "operators",  # editors, suppressions
 )
 
 
