@@ -44,6 +44,9 @@ def init_app(svc: Services) -> Flask:
     app.extensions["mailer"] = svc
     logging.basicConfig(level=settings.log_level)
     csrf.init_app(app)
+    from mailer.web.limits import init_limiter
+
+    init_limiter(app, settings.ratelimit_storage_url)
 
     @app.context_processor
     def _site():
@@ -84,6 +87,10 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
         return page(400, "Form expired", "The form expired or was not ours. Reload and try again.")
+
+    @app.errorhandler(429)
+    def _too_many(exc: HTTPException):
+        return page(429, "Too many requests", "Please wait a little and try again.")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
