@@ -16,8 +16,18 @@ STATIC = Path(__file__).resolve().parents[2] / "static"
 
 csrf = CSRFProtect()
 
+# Editor navigation, shown when the endpoint exists.
+ADMIN_LINKS = (
+    ("editor.digests", "Digests"),
+    ("editor.sources", "Sources"),
+    ("editor.articles", "Articles"),
+)
+
 # Each module under mailer/web/ that serves pages exports `bp`.
-BLUEPRINTS = ("public",)
+BLUEPRINTS = (
+    "public",
+    "editor",
+)
 
 
 def services() -> Services:
@@ -50,7 +60,12 @@ def init_app(svc: Services) -> Flask:
 
     @app.context_processor
     def _site():
-        return {"site_name": settings.site_name, "list_name": settings.list_name}
+        return {
+            "site_name": settings.site_name,
+            "list_name": settings.list_name,
+            "endpoints": app.view_functions,
+            "admin_links": [(e, label) for e, label in ADMIN_LINKS if e in app.view_functions],
+        }
 
     import importlib
 

@@ -1,0 +1,111 @@
+"""The editors' pages under /admin: login, dashboard; digest pages build on these."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from mailer import editors, reports
+from mailer.models import Editor
+from mailer.web import services
+from mailer.web.limits import limiter
+
+bp = Blueprint("editor", __name__, url_prefix="/admin")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+def current_editor() -> Editor | None:
+    editor_id = session.get("editor_id")
+    if not editor_id:
+        return None
+    with services().db.session() as db_session:
+        editor = db_session.get(Editor, editor_id)
+    if (
+        editor is None
+        or not editor.active
+        or session.get("editor_key") != editor.password_hash[-16:]
+    ):
+        return None
+    return editor
+
+
+def login_required(role: str = "viewer"):
+    """Views for signed-in editors; role 'editor' may change things, 'viewer' only look."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            editor = current_editor()
+            if editor is None:
+                return redirect(url_for("editor.login", next=request.full_path))
+            if role == "editor" and editor.role != "editor":
+                abort(403, "Your account may look but not change anything.")
+            g.editor = editor
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return url_for("editor.dashboard")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10/minute;50/hour", methods=["POST"])
+def login():
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        svc = services()
+        with svc.db.session() as db_session:
+            editor = editors.authenticate(
+                db_session, form.email.data, form.password.data, svc.now()
+            )
+            if editor is not None:
+                session.clear()
+                session["editor_id"] = editor.id
+                # Changing the password ends every session made with the old one.
+                session["editor_key"] = editor.password_hash[-16:]
+                session.permanent = False
+                return redirect(_safe_next(request.args.get("next")))
+        error = "That email and password do not match an editor account."
+    status = 401 if error else (400 if form.errors else 200)
+    return render_template("web/admin/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("editor.login"))
+
+
+@bp.get("/")
+@login_required()
+def dashboard():
+    svc = services()
+    settings, now = svc.settings, svc.now()
+    zone = settings.zone
+    flow = reports.weekly_flow(svc.db, now, zone)
+    return render_template(
+        "web/admin/dashboard.html",
+        counts=reports.subscriber_counts(svc.db),
+        flow=flow,
+        flow_max=max([1] + [max(w.joins, w.leaves) for w in flow]),
+        digests=reports.recent_digests(svc.db),
+        next_build=reports.next_fire(settings.build_at, zone, now),
+        next_send=reports.next_fire(settings.send_at, zone, now),
+        zone=zone,
+    )
