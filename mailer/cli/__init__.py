@@ -76,6 +76,7 @@ COMMAND_MODULES = (
     "digest_send",  # digest send|status|pause|resume|cancel|retry, outbox send (delivery)
     "readers",  # subscribers commands used by the reader side
     "operators",  # editors, suppressions
+    "roster",  # subscribers import|export|count
 )
 
 

@@ -1,0 +1,108 @@
+"""`mailer subscribers import|export|count`: the operator's bulk tools."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mailer.cli import AppContext, pass_app
+from mailer.cli.groups import subscribers_group
+from mailer.cli.output import emit_json, is_terminal, table
+from mailer.errors import MailerError
+from mailer.models import SUBSCRIBER_STATUSES
+from mailer.reports import subscriber_counts
+from mailer.roster import export_subscribers, import_subscribers, read_rows
+
+
+@subscribers_group.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--confirmed",
+    is_flag=True,
+    help="The readers already opted in elsewhere: import them as confirmed.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_app
+def subscribers_import(app: AppContext, csv_file: Path, confirmed: bool, as_json: bool) -> None:
+    """Add subscribers from a CSV with an `email` column (and optional `first_name`)."""
+    services = app.services
+    try:
+        handle = csv_file.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise MailerError(f"cannot read {csv_file}: {exc.strerror}.") from None
+    with handle:
+        try:
+            if is_terminal() and not as_json:
+                report = _import_with_progress(services, handle, confirmed)
+            else:
+                report = import_subscribers(
+                    services.db, read_rows(handle), services.now(), confirmed=confirmed
+                )
+        except UnicodeDecodeError:
+            raise MailerError(f"{csv_file} is not UTF-8 text.") from None
+    if as_json:
+        emit_json(
+            {
+                "added": report.added,
+                "existing": report.existing,
+                "suppressed": report.suppressed,
+                "duplicates": report.duplicates,
+                "invalid": [{"line": n, "error": e} for n, e in report.invalid],
+            }
+        )
+    else:
+        for line, error in report.invalid[:50]:
+            click.echo(f"line {line}: skipped: {error}", err=True)
+        if len(report.invalid) > 50:
+            click.echo(f"... and {len(report.invalid) - 50} more invalid rows", err=True)
+        click.echo(
+            f"{report.added} added, {report.existing} already stored, "
+            f"{report.suppressed} suppressed (not added), {report.duplicates} repeated in the "
+            f"file, {len(report.invalid)} invalid."
+        )
+
+
+def _import_with_progress(services, handle, confirmed):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    total = max(sum(1 for _ in handle) - 1, 0)
+    handle.seek(0)
+    with Progress(
+        TextColumn("importing"), BarColumn(), MofNCompleteColumn(), transient=True
+    ) as progress:
+        task = progress.add_task("import", total=total)
+        return import_subscribers(
+            services.db,
+            read_rows(handle),
+            services.now(),
+            confirmed=confirmed,
+            progress=lambda n: progress.advance(task, n),
+        )
+
+
+@subscribers_group.command("export")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(SUBSCRIBER_STATUSES))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+@pass_app
+def subscribers_export(app: AppContext, statuses: tuple[str, ...], out: Path | None) -> None:
+    """Write subscribers as CSV."""
+    if out is None:
+        export_subscribers(app.services.db, sys.stdout, statuses)
+        return
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        count = export_subscribers(app.services.db, handle, statuses)
+    click.echo(f"{count} subscribers written to {out}.", err=True)
+
+
+@subscribers_group.command("count")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def subscribers_count(app: AppContext, as_json: bool) -> None:
+    """Subscribers per status."""
+    counts = subscriber_counts(app.services.db)
+    if as_json:
+        emit_json(counts)
+        return
+    table(["status", "subscribers"], counts.items())

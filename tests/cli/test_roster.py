@@ -1,0 +1,61 @@
+import json
+import random
+
+
+def write_csv(path, count, bad_every=0):
+    lines = ["email,first_name"]
+    bad = []
+    for i in range(count):
+        if bad_every and i % bad_every == 0:
+            lines.append(f"broken-{i}-at-example.com,Name")
+            bad.append(len(lines))  # the CSV line number of this row
+        else:
+            lines.append(f"reader{i}@example.com,Reader")
+    path.write_text("\n".join(lines) + "\n")
+    return bad
+
+
+def test_import_100k_rows_with_bad_rows_mixed_in(cli, tmp_path):
+    path = tmp_path / "subs.csv"
+    bad_lines = write_csv(path, 100_000, bad_every=997)
+    result = cli("subscribers", "import", str(path), "--confirmed", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["added"] == 100_000 - len(bad_lines)
+    assert [row["line"] for row in report["invalid"]] == bad_lines
+    counts = json.loads(cli("subscribers", "count", "--json").output)
+    assert counts["confirmed"] == report["added"]
+    head = tmp_path / "head.csv"
+    head.write_text("\n".join(path.read_text().splitlines()[:2001]) + "\nnew@example.com,New\n")
+    again = json.loads(cli("subscribers", "import", str(head), "--json").output)
+    assert again["added"] == 1
+    assert again["existing"] + len(again["invalid"]) == 2000
+
+
+def test_import_reports_in_plain_text_when_piped(cli, tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("email\nok@example.com\nnope\n")
+    result = cli("subscribers", "import", str(path))
+    assert result.exit_code == 0
+    assert "line 3: skipped" in result.output
+    assert "1 added" in result.output
+
+
+def test_import_of_a_missing_or_binary_file_is_a_sentence(cli, tmp_path):
+    missing = cli("subscribers", "import", str(tmp_path / "nope.csv"))
+    assert missing.exit_code == 2
+    binary = tmp_path / "b.csv"
+    binary.write_bytes(bytes(random.Random(1).randrange(128, 256) for _ in range(200)))
+    result = cli("subscribers", "import", str(binary))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+
+
+def test_export_writes_csv(cli, tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("email\none@example.com\n")
+    cli("subscribers", "import", str(path), "--confirmed")
+    out = tmp_path / "out.csv"
+    result = cli("subscribers", "export", "--out", str(out))
+    assert result.exit_code == 0
+    assert "one@example.com" in out.read_text()
