@@ -204,6 +204,11 @@ class Settings:
     digest_min_items: int = setting(
         3, "Fewest articles a week needs for a digest to be built", check=_positive
     )
+    site_hosts: tuple[str, ...] = setting(
+        (),
+        "Comma-separated hosts of the news site whose links get UTM parameters "
+        "(empty: the hosts of the week's stories)",
+    )
     related_window_days: int = setting(
         180, "How far back related coverage may reach", check=_positive
     )

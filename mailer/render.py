@@ -5,9 +5,18 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from mailer.config import Settings
+from mailer.errors import MailerError
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB
 
 # The per-recipient values every rendered digest may carry, as literal markers.
-PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "first_name")
+PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "first_name", "greeting")
 
 
 def marker(name: str) -> str:
@@ -28,9 +37,140 @@ class RenderedDigest:
         """(subject, text, html) for one recipient; values are HTML-escaped in the HTML part."""
         subject, text, body = self.subject, self.text, self.html
         for name in PLACEHOLDERS:
-            value = values.get(name, "")
             key = marker(name)
+            if key not in body and key not in text and key not in subject:
+                continue
+            value = values.get(name, "")
             subject = subject.replace(key, value)
             text = text.replace(key, value)
             body = body.replace(key, html.escape(value, quote=True))
         return subject, text, body
+
+
+def greeting(first_name: str | None) -> str:
+    return f"Hello {first_name}," if first_name else "Hello,"
+
+
+@lru_cache(maxsize=4)
+def environment(folder: str = str(TEMPLATES)):
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def safe_link(url: str | None) -> str:
+    """Only http(s) links survive; anything else renders as plain text."""
+    if not url:
+        return ""
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def with_utm(url: str, campaign: str, own_hosts: frozenset[str]) -> str:
+    """Tag the site's own links for its analytics; replace any utm_* already there."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").lower() not in own_hosts:
+        return url
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_")
+    ]
+    query += [("utm_source", "newsletter"), ("utm_medium", "email"), ("utm_campaign", campaign)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _context(digest, settings: Settings, web: bool) -> dict:
+    zone = settings.zone
+    items = sorted(digest.items, key=lambda i: i.position)
+    own_hosts = frozenset(h.lower() for h in settings.site_hosts) or frozenset(
+        (urlsplit(i.url).hostname or "").lower() for i in items
+    )
+    campaign = f"digest-{digest.period_key}"
+
+    def link(url: str) -> str:
+        safe = safe_link(url)
+        return with_utm(safe, campaign, own_hosts) if safe else ""
+
+    def day(moment) -> str:
+        local = moment.astimezone(zone)
+        return f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+
+    stories = [
+        {
+            "title": item.title,
+            "link": link(item.url),
+            "excerpt": item.excerpt,
+            "author": item.author,
+            "section": item.section,
+            "date": day(item.published_at),
+            "image_url": safe_link(item.image_url) if item.image_url else "",
+            "image_alt": item.image_alt,
+            "related": [
+                {
+                    "title": rel.title,
+                    "link": link(rel.url),
+                    "date": day(rel.published_at),
+                    "context": rel.context,
+                }
+                for rel in sorted(item.related, key=lambda r: r.position)
+            ],
+        }
+        for item in items
+    ]
+    web_url = f"{settings.base_url.rstrip('/')}/archive/{digest.period_key}"
+    from mailer.ranking import period_bounds
+
+    start, _end = period_bounds(digest.period_key, zone)
+    return {
+        "digest": digest,
+        "stories": stories,
+        "site_name": settings.site_name,
+        "list_name": settings.list_name,
+        "period_label": f"Week of {day(start)}",
+        "web_url": web_url,
+        "web": web,
+        "greeting": "Hello," if web else marker("greeting"),
+        "unsubscribe_url": marker("unsubscribe_url"),
+        "preferences_url": marker("preferences_url"),
+        "join_url": f"{settings.base_url.rstrip('/')}/join",
+    }
+
+
+def render_digest(digest, settings: Settings) -> RenderedDigest:
+    """Subject, HTML (CSS inlined) and text for a digest, with per-recipient markers."""
+    import css_inline
+
+    env = environment()
+    context = _context(digest, settings, web=False)
+    subject = env.get_template("email/digest/subject.txt").render(context).strip()
+    body_html = css_inline.inline(env.get_template("email/digest/body.html").render(context))
+    text = env.get_template("email/digest/body.txt").render(context).strip() + "\n"
+    return RenderedDigest(subject, digest.preheader, body_html, text, context["web_url"])
+
+
+def render_web(digest, settings: Settings) -> str:
+    """The archive's web version: the same issue with no personal links in it."""
+    import css_inline
+
+    context = _context(digest, settings, web=True)
+    return css_inline.inline(environment().get_template("email/digest/body.html").render(context))
+
+
+def check_size(digest, settings: Settings) -> int:
+    """Refuse a digest whose HTML would be clipped by Gmail; returns the size in bytes."""
+    size = len(render_digest(digest, settings).html.encode("utf-8"))
+    if size > MAX_HTML_BYTES:
+        raise MailerError(
+            f"the {digest.period_key} email would be {size // 1024} KB of HTML, over the "
+            f"{MAX_HTML_BYTES // 1024} KB that mail clients show in full; remove stories or "
+            "related items."
+        )
+    return size

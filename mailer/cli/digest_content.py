@@ -1,1 +1,215 @@
-"""Commands added by a later change; see mailer/cli/__init__.py COMMAND_MODULES."""
+"""`mailer digest build|list|show|preview` and `mailer articles related`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from mailer.cli import AppContext, pass_app
+from mailer.cli.groups import articles_group, digest_group
+from mailer.cli.output import emit_json, table
+from mailer.errors import MailerError, NotFound
+
+
+@digest_group.command("build")
+@click.option("--period", help="ISO week such as 2019-W04 (default: the week containing now).")
+@click.option("--rebuild", is_flag=True, help="Replace a draft (never an approved or sent one).")
+@pass_app
+def digest_build(app: AppContext, period: str | None, rebuild: bool) -> None:
+    """Build the week's digest: a frozen snapshot of stories and related coverage."""
+    from mailer.digests import build_digest
+    from mailer.ranking import parse_period
+
+    services = app.services
+    if period:
+        try:
+            parse_period(period.upper())
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--period") from None
+        period = period.upper()
+    result = build_digest(services.db, services.settings, services.now(), period, rebuild)
+    click.echo(result.message)
+    if result.outcome in ("too_few", "locked"):
+        raise SystemExit(1)
+
+
+@digest_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def digest_list(app: AppContext, as_json: bool) -> None:
+    """Digests, newest first, with their status and delivery counts."""
+    from mailer.reports import recent_digests
+
+    rows = recent_digests(app.services.db, limit=100)
+    if as_json:
+        emit_json([r.__dict__ for r in rows])
+        return
+    table(
+        ["id", "period", "status", "stories", "sent", "failed", "subject"],
+        [
+            (
+                r.id,
+                r.period_key,
+                r.status,
+                r.stories,
+                r.deliveries.get("sent", 0),
+                r.deliveries.get("failed", 0),
+                r.subject,
+            )
+            for r in rows
+        ],
+    )
+
+
+def digest_as_dict(digest) -> dict:
+    return {
+        "id": digest.id,
+        "period": digest.period_key,
+        "status": digest.status,
+        "subject": digest.subject,
+        "preheader": digest.preheader,
+        "stories": [
+            {
+                "id": item.id,
+                "position": item.position,
+                "title": item.title,
+                "url": item.url,
+                "section": item.section,
+                "score": item.score,
+                "pinned": item.pinned,
+                "related": [
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "url": r.url,
+                        "score": r.score,
+                        "context": r.context,
+                        "published_at": r.published_at.isoformat(),
+                    }
+                    for r in item.related
+                ],
+            }
+            for item in sorted(digest.items, key=lambda i: i.position)
+        ],
+    }
+
+
+@digest_group.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def digest_show(app: AppContext, ref: str, as_json: bool) -> None:
+    """The stories of a digest and the related coverage under each."""
+    from mailer.digests import find_digest
+
+    data = digest_as_dict(find_digest(app.services.db, ref))
+    if as_json:
+        emit_json(data)
+        return
+    rows = []
+    for story in data["stories"]:
+        rows.append((story["position"] + 1, story["section"] or "", story["title"], story["score"]))
+        for rel in story["related"]:
+            rows.append(("", "  related", f"  {rel['title']} ({rel['context']})", rel["score"]))
+    table(
+        ["#", "section", "title", "score"],
+        rows,
+        title=f"{data['period']} · {data['status']} · {data['subject']}",
+    )
+
+
+SAMPLE_NONCE = "sample"  # a preview's links lead to no real subscriber
+
+
+@digest_group.command("preview")
+@click.argument("ref")
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "text", "eml"]), default="html", show_default=True
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
+@pass_app
+def digest_preview(app: AppContext, ref: str, fmt: str, out: Path | None) -> None:
+    """Exactly what a subscriber gets, with a sample subscriber's links."""
+    from mailer.compose import Recipient, digest_message
+    from mailer.digests import find_digest
+    from mailer.links import new_message_id
+    from mailer.render import render_digest
+
+    settings = app.services.settings
+    digest = find_digest(app.services.db, ref)
+    sample = Recipient(id=0, email="reader@example.com", first_name="Sam", token_nonce=SAMPLE_NONCE)
+    message = digest_message(
+        render_digest(digest, settings),
+        sample,
+        settings,
+        new_message_id(settings),
+        digest.period_key,
+    )
+    if fmt == "eml":
+        data = message.as_bytes()
+    else:
+        data = (message.html if fmt == "html" else message.text).encode("utf-8")
+    if out is None:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    try:
+        out.write_bytes(data)
+    except OSError as exc:
+        raise MailerError(f"cannot write {out}: {exc.strerror}.") from None
+    click.echo(f"Wrote {len(data)} bytes to {out}.", err=True)
+
+
+@articles_group.command("related")
+@click.argument("url_or_id")
+@click.option("--k", default=None, type=click.IntRange(1, 20), help="How many (default: setting).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def articles_related(app: AppContext, url_or_id: str, k: int | None, as_json: bool) -> None:
+    """What would be shown as related coverage for a stored article, with scores."""
+    from datetime import timedelta
+
+    from mailer.digests import rank_params, to_doc
+    from mailer.models import Article
+    from mailer.ranking import RelatedIndex, related_coverage
+
+    services = app.services
+    settings = services.settings
+    with services.db.session() as session:
+        if url_or_id.isdigit():
+            article = session.get(Article, int(url_or_id))
+        else:
+            article = session.scalar(select(Article).where(Article.url == url_or_id))
+        if article is None:
+            raise NotFound(f"no stored article {url_or_id}.")
+        window = timedelta(days=settings.related_window_days)
+        archive = session.scalars(
+            select(Article).where(Article.published_at >= article.published_at - window)
+        ).all()
+        params = rank_params(settings)
+        index = RelatedIndex.build([to_doc(a) for a in archive], params)
+        related = related_coverage(index, to_doc(article), k or params.related)
+        urls = {a.id: a.url for a in archive}
+    rows = [
+        {
+            "id": r.doc.id,
+            "title": r.doc.title,
+            "url": urls[r.doc.id],
+            "score": r.score,
+            "similarity": r.similarity,
+            "section": r.doc.section,
+            "published_at": r.doc.published_at.isoformat(),
+        }
+        for r in related
+    ]
+    if as_json:
+        emit_json({"article": {"id": article.id, "title": article.title}, "related": rows})
+        return
+    click.echo(f"{article.title}")
+    if not rows:
+        click.echo("No related coverage above the threshold.")
+    table(
+        ["id", "score", "similarity", "section", "title"],
+        [(r["id"], r["score"], r["similarity"], r["section"] or "", r["title"]) for r in rows],
+    )

@@ -1,0 +1,256 @@
+"""Pure functions: the week's top stories and each one's related coverage."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+_PERIOD = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def period_key(moment: datetime, zone: ZoneInfo) -> str:
+    """The ISO week that contains `moment` in the newsroom's zone, e.g. 2019-W04."""
+    year, week, _ = moment.astimezone(zone).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def parse_period(key: str) -> tuple[int, int]:
+    match = _PERIOD.match(key)
+    if not match:
+        raise ValueError(f"{key!r} is not a week such as 2019-W04")
+    year, week = int(match.group(1)), int(match.group(2))
+    try:
+        date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise ValueError(f"{key!r} is not a week of {year}") from None
+    return year, week
+
+
+def period_bounds(key: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Start (inclusive) and end (exclusive) of an ISO week, local midnight to midnight."""
+    year, week = parse_period(key)
+    monday = date.fromisocalendar(year, week, 1)
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
+    following = monday + timedelta(days=7)
+    end = datetime(following.year, following.month, following.day, tzinfo=zone)
+    return start, end
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What ranking needs to know of an article."""
+
+    id: int
+    title: str
+    summary: str
+    section: str | None
+    tags: tuple[str, ...]
+    published_at: datetime
+    views: int = 0
+    clicks: int = 0
+    shares: int = 0
+    comments: int = 0
+    editor_pick: bool = False
+
+
+@dataclass(frozen=True)
+class RankParams:
+    top: int = 5
+    max_per_section: int = 2
+    related: int = 3
+    title_boost: float = 3.0
+    tag_weight: float = 0.08
+    section_weight: float = 0.04
+    decay_days: float = 120.0
+    threshold: float = 0.25
+    duplicate_similarity: float = 0.8
+
+
+def engagement_score(doc: Doc, period_end: datetime) -> float:
+    """Reader interest, editor judgement and freshness in one number."""
+    interest = math.log1p(doc.views + 5 * doc.clicks + 3 * doc.shares + 2 * doc.comments)
+    age_days = max((period_end - doc.published_at).total_seconds() / 86400, 0.0)
+    freshness = 1.0 / (1.0 + age_days / 7.0)
+    return interest + (4.0 if doc.editor_pick else 0.0) + freshness
+
+
+def top_stories(
+    candidates: Iterable[Doc],
+    params: RankParams,
+    period_end: datetime,
+    exclude_ids: Iterable[int] = (),
+) -> list[tuple[Doc, float]]:
+    """The best stories of a period, at most `max_per_section` from any one section."""
+    if params.top <= 0:
+        return []
+    excluded = set(exclude_ids)
+    scored = sorted(
+        ((doc, engagement_score(doc, period_end)) for doc in candidates if doc.id not in excluded),
+        key=lambda pair: (-pair[1], -pair[0].published_at.timestamp(), pair[0].id),
+    )
+    chosen: list[tuple[Doc, float]] = []
+    per_section: Counter[str] = Counter()
+    titles: list[str] = []
+    for doc, score in scored:
+        section = (doc.section or "").lower()
+        if per_section[section] >= params.max_per_section:
+            continue
+        if normalise_title(doc.title) in titles:
+            continue  # the same piece published twice
+        chosen.append((doc, score))
+        titles.append(normalise_title(doc.title))
+        per_section[section] += 1
+        if len(chosen) >= params.top:
+            break
+    return chosen
+
+
+# --- text -------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_STOPWORD_TEXT = (
+    "a about above after again against all also am an and any are as at be because been "
+    "before being below between both but by can could did do does doing down during each few "
+    "for from further had has have having he her here hers him his how i if in into is it its "
+    "itself just me more most my no nor not now of off on once only or other our ours out "
+    "over own same she should so some such than that the their theirs them then there these "
+    "they this those through to too under until up very was we were what when where which "
+    "while who whom why will with would you your yours says said new after over year years "
+    "week day days first last one two three get gets how what us vs via amid "
+)
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+def normalise_title(title: str) -> str:
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    return " ".join(_WORD.findall(text))
+
+
+def tokens(text: str) -> list[str]:
+    """Words without stopwords, plurals folded so that 'libraries' meets 'library'."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    out = []
+    for word in _WORD.findall(plain.replace("\u2019", "'")):
+        word = word.split("'")[0]
+        if len(word) < 2 or word in STOPWORDS:
+            continue
+        if len(word) > 4 and word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+            word = word[:-1]
+        out.append(word)
+    return out
+
+
+@dataclass
+class RelatedIndex:
+    """TF-IDF vectors and an inverted index over an archive, built once per digest."""
+
+    docs: list[Doc]
+    params: RankParams
+    vectors: list[dict[str, float]] = field(default_factory=list)
+    title_keys: list[str] = field(default_factory=list)
+    postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    position: dict[int, int] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, docs: Sequence[Doc], params: RankParams) -> RelatedIndex:
+        index = cls(list(docs), params)
+        counts: list[Counter[str]] = []
+        df: Counter[str] = Counter()
+        for doc in index.docs:
+            tf: Counter[str] = Counter()
+            for word in tokens(doc.title):
+                tf[word] += params.title_boost
+            for word in tokens(doc.summary):
+                tf[word] += 1.0
+            counts.append(tf)
+            df.update(tf.keys())
+        total = len(index.docs) or 1
+        idf = {term: math.log((1 + total) / (1 + n)) + 1.0 for term, n in df.items()}
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for i, tf in enumerate(counts):
+            weights = {t: (1.0 + math.log(c)) * idf[t] for t, c in tf.items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            vector = {t: w / norm for t, w in weights.items()}
+            index.vectors.append(vector)
+            for term, weight in vector.items():
+                postings[term].append((i, weight))
+        index.postings = dict(postings)
+        index.title_keys = [normalise_title(d.title) for d in index.docs]
+        index.position = {d.id: i for i, d in enumerate(index.docs)}
+        return index
+
+    def cosine(self, a: int, b: int) -> float:
+        va, vb = self.vectors[a], self.vectors[b]
+        if len(va) > len(vb):
+            va, vb = vb, va
+        return sum(w * vb.get(t, 0.0) for t, w in va.items())
+
+    def similar(self, i: int) -> dict[int, float]:
+        """Cosine of document i with every document sharing a term, through the postings."""
+        scores: dict[int, float] = defaultdict(float)
+        for term, weight in self.vectors[i].items():
+            for j, other in self.postings.get(term, ()):
+                scores[j] += weight * other
+        scores.pop(i, None)
+        return scores
+
+    def is_duplicate(self, a: int, b: int) -> bool:
+        if self.title_keys[a] == self.title_keys[b]:
+            return True
+        return self.cosine(a, b) >= self.params.duplicate_similarity
+
+
+@dataclass(frozen=True)
+class Related:
+    doc: Doc
+    score: float
+    similarity: float
+
+
+def related_coverage(
+    index: RelatedIndex,
+    story: Doc,
+    k: int,
+    exclude_ids: Iterable[int] = (),
+    story_position: int | None = None,
+) -> list[Related]:
+    """Up to k related pieces for a story: similar, recent, not a copy, not already shown."""
+    p = index.params
+    i = index.position.get(story.id) if story_position is None else story_position
+    if i is None:
+        return []
+    excluded = set(exclude_ids)
+    story_tags = set(story.tags)
+    ranked: list[tuple[float, float, int]] = []
+    for j, similarity in index.similar(i).items():
+        doc = index.docs[j]
+        if doc.id in excluded or doc.id == story.id:
+            continue
+        shared = len(story_tags & set(doc.tags))
+        same_section = bool(story.section) and doc.section == story.section
+        base = similarity + p.tag_weight * min(shared, 3) + p.section_weight * same_section
+        days = abs((story.published_at - doc.published_at).total_seconds()) / 86400
+        score = base * math.exp(-days / p.decay_days)
+        if score >= p.threshold:
+            ranked.append((score, similarity, j))
+    ranked.sort(key=lambda r: (-r[0], -index.docs[r[2]].published_at.timestamp(), r[2]))
+    chosen: list[Related] = []
+    chosen_positions: list[int] = []
+    for score, similarity, j in ranked:
+        if index.is_duplicate(i, j):
+            continue  # the story itself, published again
+        if any(index.is_duplicate(j, c) for c in chosen_positions):
+            continue
+        chosen.append(Related(index.docs[j], round(score, 4), round(similarity, 4)))
+        chosen_positions.append(j)
+        if len(chosen) >= k:
+            break
+    return chosen
