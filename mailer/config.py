@@ -220,6 +220,11 @@ class Settings:
     retry_base_seconds: float = setting(
         60.0, "First retry delay; doubles each attempt, with jitter", check=_positive
     )
+    lease_seconds: int = setting(
+        300,
+        "How long a worker holds claimed messages before a restart may take them back",
+        check=_positive,
+    )
     smtp_timeout: float = setting(30.0, "Seconds an SMTP command may take", check=_positive)
     pause_after_errors: int = setting(
         20, "Consecutive failures that pause a digest", check=_positive

@@ -28,6 +28,7 @@ class SmtpTransport:
 
     name = "smtp"
     max_batch = 20
+    per_message = True  # the engine hands one message at a time
     idempotent = False
 
     def __init__(
