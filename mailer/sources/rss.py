@@ -18,7 +18,7 @@ class ParseError(Exception):
 
 def _when(entry, *names: str) -> datetime | None:
     for name in names:
-        parsed = entry.get(name)
+        parsed = dict.get(entry, name)  # bypass feedparser's deprecated key fallbacks
         if parsed:
             return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
     return None
@@ -29,7 +29,14 @@ def _image(entry, body: str) -> tuple[str | None, str | None]:
         url = media.get("url")
         kind = (media.get("medium") or media.get("type") or "image").lower()
         if is_http(url) and ("image" in kind):
-            alt = entry.get("media_description") or entry.get("media_text")
+            alt = next(
+                (
+                    v
+                    for k in ("media_description", "media_text", "media_title")
+                    if isinstance(v := entry.get(k), str) and v.strip()
+                ),
+                None,
+            )
             return url, plain_text(alt) or None
     for thumb in entry.get("media_thumbnail", []) or []:
         if is_http(thumb.get("url")):
@@ -87,4 +94,7 @@ def parse_feed(body: bytes, url: str, now: datetime) -> tuple[list[ArticleData],
                 updated_at=_when(entry, "updated_parsed"),
             )
         )
+    if feed.bozo and not articles:
+        reason = str(feed.get("bozo_exception", "malformed document")).splitlines()[0]
+        raise ParseError(f"not a readable feed: {reason[:200]}")
     return articles, notes
