@@ -19,8 +19,8 @@ csrf = CSRFProtect()
 # Editor navigation, shown when the endpoint exists.
 ADMIN_LINKS = (
     ("desk.index", "Digests"),
-    ("editor.sources", "Sources"),
-    ("editor.articles", "Articles"),
+    ("library.sources", "Sources"),
+    ("library.articles", "Articles"),
 )
 
 # Each module under mailer/web/ that serves pages exports `bp`.
@@ -28,6 +28,7 @@ BLUEPRINTS = (
     "public",
     "editor",
     "desk",
+    "library",
 )
 
 
