@@ -14,10 +14,11 @@ from sqlalchemy import select
 from mailer import delivery, digests
 from mailer.ledger import enqueue_outbox
 from mailer.links import new_message_id
-from mailer.models import Digest
+from mailer.models import Digest, Source
 from mailer.ranking import period_key
 from mailer.schedule import claim_slot, finish_slot, interval_slot, last_fire_time
 from mailer.services import Services
+from mailer.sources.ingest import ingest_all
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +40,22 @@ def tick(services: Services, now: datetime) -> list[str]:
 
 def _ingest(services: Services, now: datetime) -> list[str]:
     settings = services.settings
-    try:
-        from mailer.sources.ingest import ingest_all
-    except ImportError:  # the content sources are an optional part of an installation
+    if not has_sources(services):
         return []
     slot = interval_slot(now, settings.ingest_every)
     if not claim_slot(services.db, "ingest", slot, now):
         return []
     reports = ingest_all(services.db, services.http, settings, now)
-    summary = "; ".join(str(r) for r in reports) or "no sources"
+    summary = "; ".join(str(r) for r in reports)
     finish_slot(services.db, "ingest", slot, now, summary)
     return [f"ingest: {summary}"]
+
+
+def has_sources(services: Services) -> bool:
+    if services.settings.sources:
+        return True
+    with services.db.session() as session:
+        return session.scalar(select(Source.id).limit(1)) is not None
 
 
 def _build(services: Services, now: datetime) -> list[str]:

@@ -172,3 +172,19 @@ def test_two_scheduler_processes_make_one_digest_and_one_message_each(
         assert session.scalar(select(func.count()).select_from(Delivery)) == 40
     readers = [m.rcpt_tos[0] for m in smtp_server.messages if m.rcpt_tos[0].startswith("reader")]
     assert sorted(readers) == sorted(set(readers)) and len(readers) == 40
+
+
+def test_sources_are_ingested_once_per_interval(services, db, http_server):
+    from mailer.sources.ingest import ensure_source
+    from tests.fixtures.http import Response
+
+    feed = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item>
+    <title>Fresh</title><link>https://news.example.com/fresh</link><guid>f</guid>
+    <pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item></channel></rss>"""
+    http_server.route("GET", "/rss", lambda r: Response(200, feed, {"Content-Type": "text/xml"}))
+    ensure_source(db, http_server.url + "/rss", utc(2026, 11, 23))
+    first = tick(services, utc(2026, 11, 23, 10, 5))
+    assert any("1 new" in line for line in first)
+    assert not any("ingest" in line for line in tick(services, utc(2026, 11, 23, 10, 40)))
+    assert any("ingest" in line for line in tick(services, utc(2026, 11, 23, 11, 0)))
+    assert len(http_server.requests_to("/rss")) == 2
