@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, jsonify, request, send_file
+from flask import Blueprint, abort, current_app, jsonify, request, send_file
 
 from mailer import captcha
 from mailer.web import services
@@ -13,6 +13,7 @@ from mailer.web.limits import limiter
 bp = Blueprint("captcha", __name__)
 
 # The widget build without bundled blob: workers, so a strict CSP (default-src 'self') holds.
+# app.config["ALTCHA_DIST"] may point elsewhere (another install location).
 ALTCHA_DIST = Path(__file__).resolve().parents[2] / "node_modules" / "altcha" / "dist"
 VENDOR_FILES = {
     "altcha.min.js": ("external/altcha.min.js", "text/javascript"),
@@ -80,7 +81,7 @@ def vendor(name: str):
     if name not in VENDOR_FILES:
         abort(404, description="No such file.")
     relative, mimetype = VENDOR_FILES[name]
-    path = ALTCHA_DIST / relative
+    path = Path(current_app.config.get("ALTCHA_DIST", ALTCHA_DIST)) / relative
     if not path.is_file():
         abort(
             503,
