@@ -98,8 +98,9 @@ def test_other_providers_have_no_challenge_endpoint(tmp_path, migrated_database_
         svc.close()
 
 
-def render_macro(tmp_path, database_url, **overrides) -> str:
-    svc = build(make_settings(tmp_path, database_url, **overrides))
+def render_macro(tmp_path, **overrides) -> str:
+    """Rendering touches no database, so this runs once rather than per backend."""
+    svc = build(make_settings(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", **overrides))
     try:
         flask_app = create_app(services=svc)
         with flask_app.test_request_context("/join"):
@@ -151,19 +152,15 @@ def render_macro(tmp_path, database_url, **overrides) -> str:
         ),
     ],
 )
-def test_the_macro_renders_each_providers_widget_and_the_note(
-    tmp_path, migrated_database_url, provider, expected
-):
-    html = render_macro(
-        tmp_path, migrated_database_url, captcha=provider, captcha_site_key="site-key-1"
-    )
+def test_the_macro_renders_each_providers_widget_and_the_note(tmp_path, provider, expected):
+    html = render_macro(tmp_path, captcha=provider, captcha_site_key="site-key-1")
     for fragment in expected:
         assert fragment in html
     assert "This form is protected by a CAPTCHA" in html
 
 
-def test_the_macro_shows_nothing_when_the_captcha_is_off(tmp_path, migrated_database_url):
-    html = render_macro(tmp_path, migrated_database_url, captcha="none")
+def test_the_macro_shows_nothing_when_the_captcha_is_off(tmp_path):
+    html = render_macro(tmp_path, captcha="none")
     assert "<script" not in html and "CAPTCHA" not in html
 
 
