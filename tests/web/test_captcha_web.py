@@ -208,3 +208,20 @@ def test_the_real_widget_solves_a_challenge_in_chromium(app, live_server, page, 
     assert result == CaptchaResult(True, "altcha", "ok")
     again = verify(services.settings, services.http, services.db, payload, None, services.now())
     assert again.detail == "replayed"
+
+
+@pytest.mark.parametrize("provider", ["recaptcha-v2", "recaptcha-v3", "hcaptcha", "turnstile"])
+def test_captcha_csp_allows_every_script_the_macro_loads(tmp_path, provider):
+    import re
+
+    from mailer.web.captcha import captcha_csp
+
+    html = render_macro(tmp_path, captcha=provider, captcha_site_key="k")
+    allowed = captcha_csp(provider)["script-src"].split()
+    third_party = [src for src in re.findall(r'src="([^"]+)"', html) if src.startswith("https:")]
+    assert third_party
+    for src in third_party:
+        host_ok = any(
+            src.startswith(a) or (a.startswith("https://*.") and a[10:] in src) for a in allowed
+        )
+        assert host_ok, f"{src} is not allowed by {allowed}"
