@@ -18,7 +18,7 @@ csrf = CSRFProtect()
 
 # Editor navigation, shown when the endpoint exists.
 ADMIN_LINKS = (
-    ("editor.digests", "Digests"),
+    ("desk.index", "Digests"),
     ("editor.sources", "Sources"),
     ("editor.articles", "Articles"),
 )
@@ -28,6 +28,7 @@ BLUEPRINTS = (
     "public",
     "editor",
     "captcha",
+    "desk",
 )
 
 
