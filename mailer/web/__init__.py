@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from mailer.services import Services
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-STATIC = Path(__file__).resolve().parents[2] / "static"
+STATIC = Path(__file__).resolve().parent / "static"
 
 csrf = CSRFProtect()
 
