@@ -67,22 +67,15 @@ class SmtpTransport:
         """Open, secure and authenticate; raise TransportError saying what went wrong."""
         where = f"{self.host}:{self.port}"
         try:
-            if self.implicit_tls:
-                conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    self.host,
-                    self.port,
-                    timeout=self.timeout,
-                    context=self.context,
-                    local_hostname=self.local_hostname,
-                )
-            else:
-                conn = smtplib.SMTP(
-                    self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
-                )
+            conn = self._open()
+        except ssl.SSLCertVerificationError as exc:
+            raise _untrusted(where, exc) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportError(f"cannot open SMTP connection to {where}: {exc}") from exc
+        try:
             conn.ehlo()
             if self.starttls and not self.implicit_tls:
                 if not conn.has_extn("starttls"):
-                    conn.close()
                     raise TransportError(
                         f"SMTP server {where} does not offer STARTTLS, which is required "
                         "(use smtps:// for port 465, or ?tls=none only for a loopback relay)",
@@ -92,19 +85,31 @@ class SmtpTransport:
                 conn.ehlo()
             if self.user:
                 conn.login(self.user, self.password)
-        except ssl.SSLCertVerificationError as exc:
-            raise TransportError(
-                f"SMTP server {where} has a certificate we do not trust ({exc.verify_message}); "
-                "add ?cafile=PATH for a private CA",
-                retryable=False,
-            ) from exc
-        except smtplib.SMTPAuthenticationError as exc:
-            raise TransportError(
-                f"SMTP server {where} refused the login ({exc.smtp_code})", retryable=False
-            ) from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise TransportError(f"cannot open SMTP connection to {where}: {exc}") from exc
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                raise _untrusted(where, exc) from exc
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                raise TransportError(
+                    f"SMTP server {where} refused the login ({exc.smtp_code})", retryable=False
+                ) from exc
+            if isinstance(exc, OSError | smtplib.SMTPException):
+                raise TransportError(f"SMTP setup with {where} failed: {exc}") from exc
+            raise
         return conn
+
+    def _open(self) -> smtplib.SMTP:
+        if self.implicit_tls:
+            return smtplib.SMTP_SSL(
+                self.host,
+                self.port,
+                timeout=self.timeout,
+                context=self.context,
+                local_hostname=self.local_hostname,
+            )
+        return smtplib.SMTP(
+            self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
+        )
 
     def _drop(self) -> None:
         conn, self.connection = self.connection, None
@@ -235,6 +240,14 @@ class SmtpTransport:
             self.connection.rset()
         except (OSError, smtplib.SMTPException):
             self._drop()
+
+
+def _untrusted(where: str, exc: ssl.SSLCertVerificationError) -> TransportError:
+    return TransportError(
+        f"SMTP server {where} has a certificate we do not trust ({exc.verify_message}); "
+        "add ?cafile=PATH for a private CA",
+        retryable=False,
+    )
 
 
 def _refused(
