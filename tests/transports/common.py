@@ -14,20 +14,20 @@ UNSUBSCRIBE = "<https://news.example.com/u/tok-{n}>, <mailto:unsub+{n}@example.c
 
 
 def message(n: int = 1, recipient: str | None = None, **changes) -> Message:
-    values = dict(
-        sender="The Digest <digest@example.com>",
-        recipient=recipient or f"reader{n}@example.com",
-        subject="This week's top stories",
-        text=f"Hello reader {n}",
-        html=f"<p>Hello reader {n}</p>",
-        message_id=f"<d{n}.x@example.com>",
-        headers={
+    values = {
+        "sender": "The Digest <digest@example.com>",
+        "recipient": recipient or f"reader{n}@example.com",
+        "subject": "This week's top stories",
+        "text": f"Hello reader {n}",
+        "html": f"<p>Hello reader {n}</p>",
+        "message_id": f"<d{n}.x@example.com>",
+        "headers": {
             "List-Unsubscribe": UNSUBSCRIBE.format(n=n),
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "List-Id": "The Digest <digest.example.com>",
         },
-        metadata={"delivery": str(n)},
-    )
+        "metadata": {"delivery": str(n)},
+    }
     values.update(changes)
     return Message(**values)
 
