@@ -33,6 +33,7 @@ SIGNED_HEADERS: tuple[str, ...] = (
     "feedback-id",
 )
 _POLICY = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+_BARE_LF = re.compile(rb"(?<!\r)\n")
 _WSP_RUN = re.compile(rb"[ \t]+")
 _WSP_BEFORE_EOL = re.compile(rb" (?=\r\n)")
 
@@ -66,7 +67,13 @@ class DkimSigner:
 
     def sign(self, raw: bytes) -> bytes:
         """The same message with DKIM-Signature headers in front."""
-        headers, body = rfc822_parse(raw)
+        head, blank, body = raw.partition(b"\r\n\r\n")
+        if blank and b"\n" not in head.replace(b"\r\n", b""):
+            headers, _ = rfc822_parse(head + b"\r\n\r\n")  # the body needs no line split
+            if b"\n" in body.replace(b"\r\n", b""):
+                body = _BARE_LF.sub(b"\r\n", body)  # as a verifier will see it after SMTP
+        else:
+            headers, body = rfc822_parse(raw)  # bare LF line ends: let dkimpy normalise
         present = {name.lower() for name, _ in headers}
         include = [n.encode() for n in SIGNED_HEADERS if n.encode() in present]
         if b"from" not in include:
