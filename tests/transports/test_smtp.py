@@ -3,6 +3,7 @@ import ssl
 
 import pytest
 import trustme
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from mailer.transports import transport_from_dsn
 from mailer.transports.base import Message, TransportError
@@ -123,12 +124,22 @@ def test_starttls_is_required_when_not_offered(smtp_server, smtp):
     assert not caught.value.retryable
 
 
+def check_login(server, session, envelope, mechanism, auth_data):
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        b"news",
+        b"p@ss",
+    )
+    return AuthResult(success=ok)
+
+
 @pytest.fixture
 def tls_server(tmp_path):
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    server = start_smtp_server(tls_context=server_context, require_starttls=True)
+    server = start_smtp_server(
+        tls_context=server_context, require_starttls=True, authenticator=check_login
+    )
     cafile = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(cafile))
     yield server, cafile
@@ -146,6 +157,31 @@ def test_starttls_with_an_untrusted_certificate_is_refused(tls_server, smtp):
 
 def test_starttls_with_a_trusted_certificate_sends_and_logs_in(tls_server, smtp):
     server, cafile = tls_server
-    transport = smtp(f"smtp://127.0.0.1:{server.port}?cafile={cafile}")
+    transport = smtp(f"smtp://news:p%40ss@127.0.0.1:{server.port}?cafile={cafile}")
     assert transport.send([message()])[0].status == "sent"
     assert server.messages[0].rcpt_tos == ["reader@example.com"]
+
+
+def test_smtps_speaks_tls_from_the_first_byte(tmp_path, smtp):
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    server = start_smtp_server(ssl_context=server_context)
+    cafile = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(cafile))
+    try:
+        transport = smtp(f"smtps://127.0.0.1:{server.port}?cafile={cafile}")
+        assert transport.send([message()])[0].status == "sent"
+        transport.close()  # before the server stops, so it sees QUIT
+        assert server.messages[0].rcpt_tos == ["reader@example.com"]
+    finally:
+        server.controller.stop()
+
+
+def test_421_to_rcpt_reconnects_for_the_next_message(smtp_server, smtp):
+    smtp_server.script.rcpt_replies = {"a@example.com": "421 4.7.0 Too many connections"}
+    transport = smtp(smtp_server.dsn())
+    first, second = transport.send([message("a@example.com", 1), message("b@example.com", 2)])
+    assert (first.status, first.retryable) == ("failed", True)
+    assert second.status == "sent"
+    assert smtp_server.connections == 2
