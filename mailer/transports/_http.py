@@ -40,7 +40,7 @@ def base_url(dsn, default: str) -> str:
     """Host `default` is the provider's endpoint; any other host is the base URL to use."""
     if dsn.uses_default_endpoint:
         return default
-    scheme = dsn.options.get("scheme") or ("http" if is_loopback(dsn.host) else "https")
+    scheme = "http" if is_loopback(dsn.host) else "https"
     host = f"[{dsn.host}]" if ":" in dsn.host else dsn.host
     port = f":{dsn.port}" if dsn.port else ""
     return f"{scheme}://{host}{port}{dsn.path.rstrip('/')}"

@@ -1,3 +1,5 @@
+import pytest
+
 from tests.fixtures.providers import KEY
 from tests.transports import common
 from tests.transports.common import build, message
@@ -66,3 +68,17 @@ def test_a_later_failure_keeps_what_was_accepted(sendgrid_fake):
     first, second = build(sendgrid_fake.dsn).send([message(1), message(2)])
     assert first.status == "queued"
     assert (second.status, second.retryable, second.retry_after) == ("failed", True, 3.0)
+
+
+def test_any_host_but_default_is_the_base_url_with_https_off_loopback():
+    from mailer.config import ConfigError
+    from mailer.transports import transport_from_dsn
+
+    assert transport_from_dsn("sendgrid://k@default").url == "https://api.sendgrid.com/v3/mail/send"
+    remote = transport_from_dsn("sendgrid://k@relay.internal:8443")
+    assert remote.url == "https://relay.internal:8443/v3/mail/send"
+    assert transport_from_dsn("sendgrid://k@127.0.0.1:8080").url.startswith(
+        "http://127.0.0.1:8080/"
+    )
+    with pytest.raises(ConfigError, match="MAILER_TRANSPORT cannot be used: sendgrid:// needs"):
+        transport_from_dsn("sendgrid://default")
