@@ -23,6 +23,7 @@ from mailer.transports._http import is_loopback
 from mailer.transports.base import Message, SendResult, TransportError
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_ENVELOPE_SAFE = re.compile(r"[^\s<>@]+@[^\s<>@]+")  # no line breaks: no command injection
 
 
 class _Dropped(Exception):
@@ -169,6 +170,10 @@ class SmtpTransport:
     def _transaction(self, message: Message, raw: bytes) -> SendResult:
         sender = _address(message.sender)
         recipient = message.recipient
+        if not _ENVELOPE_SAFE.fullmatch(recipient):
+            return SendResult(recipient, "invalid", error="not a single plain address")
+        if not _ENVELOPE_SAFE.fullmatch(sender):
+            return SendResult(recipient, "failed", error=f"sender {sender!r} is not an address")
         try:
             try:
                 code, reply = self._command("MAIL", f"MAIL FROM:<{sender}>")

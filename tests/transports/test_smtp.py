@@ -185,3 +185,13 @@ def test_421_to_rcpt_reconnects_for_the_next_message(smtp_server, smtp):
     assert (first.status, first.retryable) == ("failed", True)
     assert second.status == "sent"
     assert smtp_server.connections == 2
+
+
+def test_an_address_that_would_inject_commands_is_invalid_and_never_sent(smtp_server, smtp):
+    transport = smtp(smtp_server.dsn())
+    bad, good = transport.send(
+        [message("x@example.com>\r\nRCPT TO:<evil@example.com"), message("ok@example.com", 2)]
+    )
+    assert (bad.status, bad.retryable) == ("invalid", False)
+    assert good.status == "sent"
+    assert [m.rcpt_tos for m in smtp_server.messages] == [["ok@example.com"]]
