@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -13,7 +15,15 @@ from sqlalchemy.orm import Session
 from mailer.config import Settings
 from mailer.db import Database
 from mailer.errors import Conflict, MailerError, NotFound
-from mailer.models import Article, AuditEntry, Digest, DigestItem, DigestRelated
+from mailer.models import (
+    Article,
+    ArticleStats,
+    ArticleTag,
+    AuditEntry,
+    Digest,
+    DigestItem,
+    DigestRelated,
+)
 from mailer.ranking import (
     Doc,
     RankParams,
@@ -69,6 +79,7 @@ class BuildResult:
     period: str
     digest_id: int | None
     message: str
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of a build
 
 
 def find_digest(db: Database, ref: str | int) -> Digest:
@@ -106,6 +117,52 @@ def recent_top_ids(session: Session, before_period: str) -> set[int]:
     return set(rows)
 
 
+def load_docs(session: Session, since: datetime, until: datetime) -> list[Doc]:
+    """Ranking's view of the articles published in [since, until): columns only, no ORM rows."""
+    when = (Article.published_at >= since, Article.published_at < until)
+    tags: dict[int, list[str]] = defaultdict(list)
+    for article_id, tag in session.execute(
+        select(ArticleTag.article_id, ArticleTag.tag)
+        .join(Article, Article.id == ArticleTag.article_id)
+        .where(*when)
+        .order_by(ArticleTag.article_id, ArticleTag.tag)
+    ):
+        tags[article_id].append(tag)
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.title,
+            Article.summary,
+            Article.section,
+            Article.published_at,
+            ArticleStats.views,
+            ArticleStats.clicks,
+            ArticleStats.shares,
+            ArticleStats.comments,
+            ArticleStats.editor_pick,
+        )
+        .outerjoin(ArticleStats, ArticleStats.article_id == Article.id)
+        .where(*when)
+        .order_by(Article.published_at, Article.id)
+    )
+    return [
+        Doc(
+            id=r[0],
+            title=r[1],
+            summary=r[2] or "",
+            section=r[3],
+            tags=tuple(tags.get(r[0], ())),
+            published_at=r[4],
+            views=r[5] or 0,
+            clicks=r[6] or 0,
+            shares=r[7] or 0,
+            comments=r[8] or 0,
+            editor_pick=bool(r[9]),
+        )
+        for r in rows
+    ]
+
+
 def build_digest(
     db: Database,
     settings: Settings,
@@ -119,80 +176,97 @@ def build_digest(
     zone = settings.zone
     key = period or period_key(now, zone)
     start, end = period_bounds(key, zone)
-    with db.session() as session:
-        existing = session.scalar(select(Digest).where(Digest.period_key == key))
-        if existing is not None and not rebuild:
-            return BuildResult(
-                "exists", key, existing.id, f"{key} exists already ({existing.status})."
+    until = min(end, now + timedelta(microseconds=1))
+    clock = _Stopwatch()
+    try:
+        with db.session() as session:
+            existing = session.scalar(select(Digest).where(Digest.period_key == key))
+            if existing is not None and not rebuild:
+                return BuildResult(
+                    "exists", key, existing.id, f"{key} exists already ({existing.status})."
+                )
+            if existing is not None and existing.status not in EDITABLE:
+                return BuildResult(
+                    "locked",
+                    key,
+                    existing.id,
+                    f"{key} is {existing.status}; only a draft can be rebuilt.",
+                )
+            candidates = load_docs(session, start, until)
+            if len(candidates) < settings.digest_min_items:
+                return BuildResult(
+                    "too_few",
+                    key,
+                    None,
+                    f"{key} has {len(candidates)} articles; at least "
+                    f"{settings.digest_min_items} are needed (MAILER_DIGEST_MIN_ITEMS).",
+                )
+            params = rank_params(settings)
+            pinned = [i.article_id for i in existing.items if i.pinned] if existing else []
+            docs = {d.id: d for d in candidates}
+            kept = [(docs[i], 0.0) for i in pinned if i in docs]
+            chosen = kept + top_stories(
+                [d for d in candidates if d.id not in pinned],
+                replace(params, top=max(params.top - len(kept), 0)),
+                min(end, now),
+                recent_top_ids(session, key),
             )
-        if existing is not None and existing.status not in EDITABLE:
-            return BuildResult(
-                "locked",
-                key,
-                existing.id,
-                f"{key} is {existing.status}; only a draft can be rebuilt.",
-            )
-        candidates = session.scalars(
-            select(Article).where(
-                Article.published_at >= start, Article.published_at < min(end, now)
-            )
-        ).all()
-        if len(candidates) < settings.digest_min_items:
-            return BuildResult(
-                "too_few",
-                key,
-                None,
-                f"{key} has {len(candidates)} articles; at least "
-                f"{settings.digest_min_items} are needed (MAILER_DIGEST_MIN_ITEMS).",
-            )
-        params = rank_params(settings)
-        pinned = [i.article_id for i in existing.items if i.pinned] if existing else []
-        docs = {a.id: to_doc(a) for a in candidates}
-        kept = [(docs[i], 0.0) for i in pinned if i in docs]
-        chosen = kept + top_stories(
-            [d for d in docs.values() if d.id not in pinned],
-            replace(params, top=max(params.top - len(kept), 0)),
-            min(end, now),
-            recent_top_ids(session, key),
-        )
-        archive = session.scalars(
-            select(Article).where(
-                Article.published_at >= start - timedelta(days=settings.related_window_days),
-                Article.published_at <= now,
-            )
-        ).all()
-        by_id = {a.id: a for a in archive}
-        index = RelatedIndex.build([to_doc(a) for a in archive], params)
-        if existing is not None:
-            session.delete(existing)
+            clock.lap("rank")
+            window = timedelta(days=settings.related_window_days)
+            index = RelatedIndex.build(load_docs(session, start - window, until), params)
+            shown = {doc.id for doc, _ in chosen}
+            related: dict[int, list] = {}
+            for doc, _score in chosen:
+                related[doc.id] = related_coverage(index, doc, params.related, shown)
+                shown.update(rel.doc.id for rel in related[doc.id])
+            clock.lap("related")
+            by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(shown)))}
+            if existing is not None:
+                session.delete(existing)
+                session.flush()
+            digest = new_digest(settings, key, now)
+            for position, (doc, score) in enumerate(chosen):
+                item = snapshot_item(by_id[doc.id], position, score)
+                item.pinned = doc.id in pinned
+                for rel_pos, rel in enumerate(related[doc.id]):
+                    item.related.append(snapshot_related(by_id[rel.doc.id], rel_pos, rel.score))
+                digest.items.append(item)
+            fill_defaults(digest, settings)
+            session.add(digest)
             session.flush()
-        digest = new_digest(settings, key, now)
-        shown = {doc.id for doc, _ in chosen}
-        for position, (doc, score) in enumerate(chosen):
-            article = by_id[doc.id]
-            item = snapshot_item(article, position, score)
-            item.pinned = doc.id in pinned
-            for rel_pos, rel in enumerate(related_coverage(index, doc, params.related, shown)):
-                shown.add(rel.doc.id)
-                item.related.append(snapshot_related(by_id[rel.doc.id], rel_pos, rel.score))
-            digest.items.append(item)
-        fill_defaults(digest, settings)
-        session.add(digest)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            return BuildResult("exists", key, None, f"{key} was built by another process.")
-        check_size(digest, settings)
-        audit(session, "system", "build" if existing is None else "rebuild", digest, now, {})
-        outcome = "created" if existing is None else "rebuilt"
-        return BuildResult(
-            outcome,
-            key,
-            digest.id,
-            f"{key} {outcome}: {len(digest.items)} stories, "
-            f"{sum(len(i.related) for i in digest.items)} related.",
-        )
+            clock.lap("store")
+            check_size(digest, settings)
+            clock.lap("render")
+            audit(session, "system", "build" if existing is None else "rebuild", digest, now, {})
+            outcome = "created" if existing is None else "rebuilt"
+            return BuildResult(
+                outcome,
+                key,
+                digest.id,
+                f"{key} {outcome}: {len(digest.items)} stories, "
+                f"{sum(len(i.related) for i in digest.items)} related.",
+                clock.laps,
+            )
+    except IntegrityError:
+        # Another process stored this period between our check and our insert: theirs stands.
+        with db.session() as session:
+            other = session.scalar(select(Digest).where(Digest.period_key == key))
+            if other is None:
+                raise
+        return BuildResult("exists", key, other.id, f"{key} was built by another process.")
+
+
+class _Stopwatch:
+    """Seconds spent in each phase of a build, for logs and the bench."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        moment = time.perf_counter()
+        self.laps[name] = round(moment - self._last, 6)
+        self._last = moment
 
 
 def new_digest(settings: Settings, key: str, now: datetime) -> Digest:
