@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -213,7 +216,8 @@ def build_digest(
             )
             clock.lap("rank")
             window = timedelta(days=settings.related_window_days)
-            index = RelatedIndex.build(load_docs(session, start - window, until), params)
+            with _no_gc():  # a 100k archive is a million small dicts: collecting them is waste
+                index = RelatedIndex.build(load_docs(session, start - window, until), params)
             shown = {doc.id for doc, _ in chosen}
             related: dict[int, list] = {}
             for doc, _score in chosen:
@@ -254,6 +258,17 @@ def build_digest(
             if other is None:
                 raise
         return BuildResult("exists", key, other.id, f"{key} was built by another process.")
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _Stopwatch:

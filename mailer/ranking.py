@@ -8,7 +8,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -34,13 +34,13 @@ def parse_period(key: str) -> tuple[int, int]:
 
 
 def period_bounds(key: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """Start (inclusive) and end (exclusive) of an ISO week, local midnight to midnight."""
+    """Start (inclusive) and end (exclusive) of an ISO week in UTC: local midnight to midnight."""
     year, week = parse_period(key)
     monday = date.fromisocalendar(year, week, 1)
     start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
     following = monday + timedelta(days=7)
     end = datetime(following.year, following.month, following.day, tzinfo=zone)
-    return start, end
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,16 @@ class RankParams:
     duplicate_similarity: float = 0.8
 
 
+# An editor's pick outweighs any view count a week brings (log1p(100k views) is about 11.5).
+EDITOR_PICK_BONUS = 8.0
+
+
 def engagement_score(doc: Doc, period_end: datetime) -> float:
     """Reader interest, editor judgement and freshness in one number."""
     interest = math.log1p(doc.views + 5 * doc.clicks + 3 * doc.shares + 2 * doc.comments)
     age_days = max((period_end - doc.published_at).total_seconds() / 86400, 0.0)
     freshness = 1.0 / (1.0 + age_days / 7.0)
-    return interest + (4.0 if doc.editor_pick else 0.0) + freshness
+    return interest + (EDITOR_PICK_BONUS if doc.editor_pick else 0.0) + freshness
 
 
 def top_stories(
@@ -253,7 +257,7 @@ def related_coverage(
     """Up to k related pieces for a story: similar, recent, not a copy, not already shown."""
     p = index.params
     i = index.position.get(story.id) if story_position is None else story_position
-    if i is None:
+    if i is None or k <= 0:
         return []
     excluded = set(exclude_ids)
     story_tags = set(story.tags)
