@@ -354,15 +354,25 @@ def _item(digest: Digest, item_id: int) -> DigestItem:
     raise NotFound(f"story {item_id} is not in {digest.period_key}.")
 
 
-def _touch(session, digest, actor, action, now, detail) -> None:
+def _touch(
+    session: Session, digest: Digest, actor: str, action: str, now: datetime, detail: dict
+) -> None:
     digest.updated_at = now
     session.flush()
     audit(session, actor, action, digest, now, detail)
 
 
 def set_text(
-    db: Database, ref, actor: str, now: datetime, *, subject=None, preheader=None, intro=None
+    db: Database,
+    ref: str | int,
+    actor: str,
+    now: datetime,
+    *,
+    subject: str | None = None,
+    preheader: str | None = None,
+    intro: str | None = None,
 ) -> None:
+    """The editor's words: subject, preheader (the inbox preview line) and intro."""
     with db.session() as session:
         digest = _editable(session, ref)
         changes = {}
@@ -378,7 +388,9 @@ def set_text(
         _touch(session, digest, actor, "edit text", now, changes)
 
 
-def move_item(db: Database, ref, item_id: int, offset: int, actor: str, now: datetime) -> None:
+def move_item(
+    db: Database, ref: str | int, item_id: int, offset: int, actor: str, now: datetime
+) -> None:
     """Move a story up (negative offset) or down; positions stay 0..n-1."""
     with db.session() as session:
         digest = _editable(session, ref)
@@ -391,12 +403,28 @@ def move_item(db: Database, ref, item_id: int, offset: int, actor: str, now: dat
         _touch(session, digest, actor, "reorder", now, {"item": item.title, "to": target})
 
 
+def reorder_items(
+    db: Database, ref: str | int, item_ids: list[int], actor: str, now: datetime
+) -> None:
+    """Put the stories in the order given (a drag-and-drop's result): every story, once."""
+    with db.session() as session:
+        digest = _editable(session, ref)
+        current = {item.id: item for item in digest.items}
+        if sorted(item_ids) != sorted(current):
+            raise MailerError("give every story of the digest exactly once to reorder them.")
+        _renumber(session, [current[i] for i in item_ids])
+        _touch(session, digest, actor, "reorder", now, {"order": list(item_ids)})
+
+
 def _renumber(session: Session, items: list[DigestItem]) -> None:
     for n, it in enumerate(items):
         it.position = n
 
 
-def set_pinned(db: Database, ref, item_id: int, pinned: bool, actor: str, now: datetime) -> None:
+def set_pinned(
+    db: Database, ref: str | int, item_id: int, pinned: bool, actor: str, now: datetime
+) -> None:
+    """A pinned story survives a rebuild and cannot be excluded until unpinned."""
     with db.session() as session:
         digest = _editable(session, ref)
         item = _item(digest, item_id)
@@ -404,7 +432,8 @@ def set_pinned(db: Database, ref, item_id: int, pinned: bool, actor: str, now: d
         _touch(session, digest, actor, "pin" if pinned else "unpin", now, {"item": item.title})
 
 
-def exclude_item(db: Database, ref, item_id: int, actor: str, now: datetime) -> None:
+def exclude_item(db: Database, ref: str | int, item_id: int, actor: str, now: datetime) -> None:
+    """Take a story out of the issue (its related coverage goes with it)."""
     with db.session() as session:
         digest = _editable(session, ref)
         item = _item(digest, item_id)
@@ -418,7 +447,8 @@ def exclude_item(db: Database, ref, item_id: int, actor: str, now: datetime) -> 
         _touch(session, digest, actor, "exclude", now, {"item": item.title})
 
 
-def add_story(db: Database, ref, article_id: int, actor: str, now: datetime) -> None:
+def add_story(db: Database, ref: str | int, article_id: int, actor: str, now: datetime) -> None:
+    """Add any stored article as a story at the end, frozen like the others."""
     with db.session() as session:
         digest = _editable(session, ref)
         article = session.get(Article, article_id)
@@ -430,7 +460,10 @@ def add_story(db: Database, ref, article_id: int, actor: str, now: datetime) -> 
         _touch(session, digest, actor, "add story", now, {"item": article.title})
 
 
-def remove_related(db: Database, ref, related_id: int, actor: str, now: datetime) -> None:
+def remove_related(
+    db: Database, ref: str | int, related_id: int, actor: str, now: datetime
+) -> None:
+    """Drop one related item an editor judges off-topic."""
     with db.session() as session:
         digest = _editable(session, ref)
         for item in digest.items:
@@ -444,7 +477,10 @@ def remove_related(db: Database, ref, related_id: int, actor: str, now: datetime
         raise NotFound(f"related item {related_id} is not in {digest.period_key}.")
 
 
-def add_related(db: Database, ref, item_id: int, article_id: int, actor: str, now: datetime):
+def add_related(
+    db: Database, ref: str | int, item_id: int, article_id: int, actor: str, now: datetime
+) -> None:
+    """Add an article an editor knows belongs under a story."""
     with db.session() as session:
         digest = _editable(session, ref)
         item = _item(digest, item_id)
@@ -457,7 +493,7 @@ def add_related(db: Database, ref, item_id: int, article_id: int, actor: str, no
         _touch(session, digest, actor, "add related", now, {"related": article.title})
 
 
-def approve(db: Database, settings: Settings, ref, actor: str, now: datetime) -> None:
+def approve(db: Database, settings: Settings, ref: str | int, actor: str, now: datetime) -> None:
     """Approve a draft for sending; refused when the email would be clipped by mail clients."""
     from mailer.render import check_size
 
@@ -474,7 +510,7 @@ def approve(db: Database, settings: Settings, ref, actor: str, now: datetime) ->
         audit(session, actor, "approve", digest, now, {})
 
 
-def withdraw(db: Database, ref, actor: str, now: datetime, veto: bool = False) -> None:
+def withdraw(db: Database, ref: str | int, actor: str, now: datetime, veto: bool = False) -> None:
     """Back to draft (before sending starts); `veto` also stops auto-approval."""
     with db.session() as session:
         digest = get_digest(session, ref)

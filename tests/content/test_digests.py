@@ -236,3 +236,31 @@ def test_an_issue_too_big_for_mail_clients_is_not_built(
     assert digests.digest_count(db) == 0
     with db.session() as session:
         assert session.scalars(select(DigestItem)).all() == []
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2026-11-23T00:01:00+00:00",  # Monday, a minute into the week (London is on UTC)
+        "2026-11-29T23:59:00+00:00",  # Sunday night
+        "2026-07-06T00:03:00+01:00",  # Monday in summer time
+    ],
+)
+def test_the_demo_always_fills_the_current_week(db, settings, moment):
+    from datetime import datetime
+
+    now = datetime.fromisoformat(moment)
+    load_demo(db, now, settings.zone)
+    result = digests.build_digest(db, settings, now)
+    assert result.outcome == "created", result.message
+    assert len(digests.find_digest(db, result.digest_id).items) >= settings.digest_min_items
+
+
+def test_reorder_takes_a_whole_new_order_or_nothing(db, settings, now, demo):
+    key = digests.build_digest(db, settings, now).period
+    ids = [i.id for i in digests.find_digest(db, key).items]
+    digests.reorder_items(db, key, list(reversed(ids)), "ed@example.com", now)
+    assert [i.id for i in digests.find_digest(db, key).items] == list(reversed(ids))
+    with pytest.raises(MailerError, match="exactly once"):
+        digests.reorder_items(db, key, ids[:2], "ed@example.com", now)
+    assert [i.id for i in digests.find_digest(db, key).items] == list(reversed(ids))
