@@ -27,9 +27,10 @@ from mailer.render import MAX_HTML_BYTES, render_digest
 from tests.fixtures.content import shared_data
 
 UCI_SECTIONS = {"b": "Business", "t": "Technology", "e": "Entertainment", "m": "Health"}
-# Measured with the default RankParams: precision@3 0.868, 98.9% of headlines get at least one
-# related item, 2.92 shown on average. Threshold 0.30 gives 0.884 at 96.6%, 0.35 gives 0.901 at
-# 92.4%: we keep 0.25 so nearly every story has its coverage. The floors sit a little below.
+# Measured with the default RankParams, every headline a query: precision@3 0.868, 98.9% of
+# headlines get at least one related item, 2.92 shown on average. Threshold 0.30 gives 0.884 at
+# 96.6%, 0.35 gives 0.901 at 92.4%: we keep 0.25 so nearly every story has its coverage. The test
+# asks every third headline (0.870 at 99.2%, a third of the time); floors sit a little below.
 UCI_PRECISION_FLOOR = 0.85
 UCI_COVERAGE_FLOOR = 0.97
 
@@ -56,12 +57,13 @@ def test_related_coverage_precision_at_3_on_the_uci_news_aggregator_sample():
     assert len(docs) > 6000
     index = RelatedIndex.build(docs, RankParams())
     shown = hits = answered = 0
-    for doc in docs:
+    queries = docs[::3]
+    for doc in queries:
         related = related_coverage(index, doc, 3)
         answered += bool(related)
         shown += len(related)
         hits += sum(story[r.doc.id] == story[doc.id] for r in related)
-    precision, coverage = hits / shown, answered / len(docs)
+    precision, coverage = hits / shown, answered / len(queries)
     assert precision >= UCI_PRECISION_FLOOR, f"precision@3 {precision:.3f}"
     assert coverage >= UCI_COVERAGE_FLOOR, f"coverage {coverage:.3f}"
 
