@@ -78,7 +78,9 @@ def context_line(article: Article) -> str:
 
 @dataclass(frozen=True)
 class BuildResult:
-    outcome: Literal["created", "rebuilt", "exists", "too_few", "locked"]
+    """What a build did; only created and rebuilt stored anything."""
+
+    outcome: Literal["created", "rebuilt", "exists", "too_few", "locked", "too_big"]
     period: str
     digest_id: int | None
     message: str
@@ -239,7 +241,10 @@ def build_digest(
             session.add(digest)
             session.flush()
             clock.lap("store")
-            check_size(digest, settings)
+            try:
+                check_size(digest, settings)
+            except MailerError as exc:
+                raise _TooBig(str(exc)) from None
             clock.lap("render")
             audit(session, "system", "build" if existing is None else "rebuild", digest, now, {})
             outcome = "created" if existing is None else "rebuilt"
@@ -251,6 +256,8 @@ def build_digest(
                 f"{sum(len(i.related) for i in digest.items)} related.",
                 clock.laps,
             )
+    except _TooBig as exc:  # the transaction is rolled back: nothing of the new build is kept
+        return BuildResult("too_big", key, None, f"{key} was not built: {exc}")
     except IntegrityError:
         # Another process stored this period between our check and our insert: theirs stands.
         with db.session() as session:
@@ -258,6 +265,10 @@ def build_digest(
             if other is None:
                 raise
         return BuildResult("exists", key, other.id, f"{key} was built by another process.")
+
+
+class _TooBig(Exception):
+    """The issue's HTML is over the size budget: undo the build."""
 
 
 @contextmanager

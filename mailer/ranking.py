@@ -286,3 +286,18 @@ def related_coverage(
         if len(chosen) >= k:
             break
     return chosen
+
+
+def related(
+    story: Doc,
+    archive: Sequence[Doc],
+    k: int,
+    params: RankParams | None = None,
+    exclude_ids: Iterable[int] = (),
+) -> list[Related]:
+    """Related coverage of one story from plain documents (one-off; a digest reuses an index)."""
+    docs = list(archive)
+    if all(d.id != story.id for d in docs):
+        docs.append(story)
+    index = RelatedIndex.build(docs, params or RankParams())
+    return related_coverage(index, story, k, exclude_ids)

@@ -31,7 +31,7 @@ def digest_build(app: AppContext, period: str | None, rebuild: bool) -> None:
             raise click.BadParameter(str(exc), param_hint="--period") from None
         period = period.upper()
     result = build_digest(services.db, services.settings, services.now(), period, rebuild)
-    failed = result.outcome in ("too_few", "locked")
+    failed = result.outcome in ("too_few", "locked", "too_big")
     click.echo(result.message, err=failed)
     if failed:
         raise SystemExit(1)

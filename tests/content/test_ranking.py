@@ -192,3 +192,13 @@ def test_related_coverage_is_deterministic_and_respects_k():
 def test_a_story_outside_the_index_gets_nothing_rather_than_an_error():
     index = RelatedIndex.build(ARCHIVE[1:], RankParams())
     assert related_coverage(index, doc(99, "Unknown"), 3) == []
+
+
+def test_related_for_one_story_needs_no_index_by_hand():
+    from mailer.ranking import related
+
+    story = doc(50, "Council votes to close two branch libraries", "Budget cuts.")
+    ids = [r.doc.id for r in related(story, ARCHIVE[1:], 3)]
+    assert 2 in ids or 7 in ids  # the closest follow-up, once
+    assert not {4, 5, 6} & set(ids)  # copies of the story and the football report stay out
+    assert related(story, ARCHIVE[1:], 3, exclude_ids={2, 3, 7}) == []
