@@ -70,7 +70,8 @@ class RankParams:
     section_weight: float = 0.04
     decay_days: float = 120.0
     threshold: float = 0.25
-    duplicate_similarity: float = 0.8
+    duplicate_similarity: float = 0.8  # TF-IDF cosine at which two pieces are one
+    duplicate_title: float = 0.8  # share of title words in common at which two pieces are one
 
 
 # An editor's pick outweighs any view count a week brings (log1p(100k views) is about 11.5).
@@ -178,6 +179,7 @@ class RelatedIndex:
     position: dict[int, int] = field(default_factory=dict)
     _vectors: dict[int, dict[str, float]] = field(default_factory=dict)
     _title_keys: dict[int, str] = field(default_factory=dict)
+    _title_terms: dict[int, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, docs: Sequence[Doc], params: RankParams) -> RelatedIndex:
@@ -233,9 +235,19 @@ class RelatedIndex:
                     scores[j] += weight * self.vector(j)[term]
         return scores
 
+    def title_terms(self, i: int) -> frozenset[str]:
+        terms = self._title_terms.get(i)
+        if terms is None:
+            terms = self._title_terms[i] = frozenset(tokens(self.docs[i].title))
+        return terms
+
     def is_duplicate(self, a: int, b: int) -> bool:
-        """The same piece re-published: the same title, or nearly the same words."""
+        """The same piece re-published: the same title, nearly the same title words
+        (a word added or dropped), or nearly the same words overall."""
         if self.title_key(a) == self.title_key(b):
+            return True
+        ta, tb = self.title_terms(a), self.title_terms(b)
+        if ta and tb and len(ta & tb) / len(ta | tb) >= self.params.duplicate_title:
             return True
         return self.cosine(a, b) >= self.params.duplicate_similarity
 
