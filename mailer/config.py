@@ -198,6 +198,11 @@ class Settings:
         (),
         "Comma-separated feed URLs (RSS/Atom) and WordPress sites (wp+https://site/wp-json)",
     )
+    fetch_max_bytes: int = setting(
+        5 * 1024 * 1024,
+        "Largest feed or API response read from a source, in bytes",
+        check=_positive,
+    )
     digest_top: int = setting(5, "Top stories in a digest", check=_positive)
     digest_related: int = setting(3, "Related items under each top story", check=_not_negative)
     digest_max_per_section: int = setting(2, "Most top stories from one section", check=_positive)
@@ -217,6 +222,15 @@ class Settings:
     send_concurrency: int = setting(2, "Parallel sending workers", check=_positive)
     send_rate: float = setting(20.0, "Most messages per second over all workers", check=_positive)
     max_attempts: int = setting(5, "Tries per message before it counts as failed", check=_positive)
+    retry_base_seconds: float = setting(
+        60.0, "First retry delay; doubles each attempt, with jitter", check=_positive
+    )
+    lease_seconds: int = setting(
+        300,
+        "How long a worker holds claimed messages before a restart may take them back",
+        check=_positive,
+    )
+    smtp_timeout: float = setting(30.0, "Seconds an SMTP command may take", check=_positive)
     pause_after_errors: int = setting(
         20, "Consecutive failures that pause a digest", check=_positive
     )

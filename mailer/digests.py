@@ -38,6 +38,7 @@ from mailer.ranking import (
 )
 
 EDITABLE = ("draft",)
+REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
 RECENT_DIGESTS = 4
 EXCERPT_WORDS = 50
 
@@ -108,7 +109,7 @@ def recent_top_ids(session: Session, before_period: str) -> set[int]:
     """Articles that were top stories in the last few digests, so a week never repeats them."""
     ids = session.scalars(
         select(Digest.id)
-        .where(Digest.period_key < before_period, Digest.status != "cancelled")
+        .where(Digest.period_key < before_period, Digest.status.not_in(("cancelled", "skipped")))
         .order_by(Digest.period_key.desc())
         .limit(RECENT_DIGESTS)
     ).all()
@@ -190,7 +191,7 @@ def build_digest(
                 return BuildResult(
                     "exists", key, existing.id, f"{key} exists already ({existing.status})."
                 )
-            if existing is not None and existing.status not in EDITABLE:
+            if existing is not None and existing.status not in REBUILDABLE:
                 return BuildResult(
                     "locked",
                     key,
@@ -538,3 +539,20 @@ def withdraw(db: Database, ref: str | int, actor: str, now: datetime, veto: bool
 def digest_count(db: Database) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(Digest)) or 0
+
+
+def record_skipped(db: Database, period: str, reason: str, now: datetime) -> None:
+    """Remember that a week had too little content, so dashboards and operators can see it."""
+    try:
+        with db.session() as session:
+            session.add(
+                Digest(
+                    period_key=period,
+                    status="skipped",
+                    status_reason=reason,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        return  # another scheduler recorded it first

@@ -18,15 +18,17 @@ csrf = CSRFProtect()
 
 # Editor navigation, shown when the endpoint exists.
 ADMIN_LINKS = (
-    ("editor.digests", "Digests"),
-    ("editor.sources", "Sources"),
-    ("editor.articles", "Articles"),
+    ("desk.index", "Digests"),
+    ("library.sources", "Sources"),
+    ("library.articles", "Articles"),
 )
 
 # Each module under mailer/web/ that serves pages exports `bp`.
 BLUEPRINTS = (
     "public",
     "editor",
+    "desk",
+    "library",
 )
 
 
