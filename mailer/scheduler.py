@@ -71,6 +71,10 @@ def _build(services: Services, now: datetime) -> list[str]:
     if result.outcome == "too_few":
         digests.record_skipped(services.db, period, result.message, now)
         notify_editors(services, now, f"{period} skipped: too little content", result.message)
+    elif result.outcome == "too_big":
+        notify_editors(
+            services, now, f"{period} not built: too big for mail clients", result.message
+        )
     elif result.outcome == "created":
         link = f"{settings.base_url.rstrip('/')}/admin/digests/{result.digest_id}"
         notify_editors(

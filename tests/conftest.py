@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.providers",
     "tests.fixtures.browser",
     "tests.fixtures.captcha",
+    "tests.fixtures.content",
     "tests.fixtures.mailing",
 ]
 
