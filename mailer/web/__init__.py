@@ -27,6 +27,7 @@ ADMIN_LINKS = (
 BLUEPRINTS = (
     "public",
     "editor",
+    "hooks",
 )
 
 
