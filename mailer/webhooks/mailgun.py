@@ -28,12 +28,16 @@ def configured(settings: Settings) -> bool:
     return bool(settings.mailgun_webhook_key)
 
 
-def verify(signature: dict[str, Any], settings: Settings, now: datetime) -> str:
-    """Check the HMAC and the timestamp; return the token, which the caller claims once."""
+def require(settings: Settings) -> None:
     if not configured(settings):
         raise NotConfigured(
             "The Mailgun webhook is not configured: set MAILER_MAILGUN_WEBHOOK_KEY."
         )
+
+
+def verify(signature: dict[str, Any], settings: Settings, now: datetime) -> str:
+    """Check the HMAC and the timestamp; return the token, which the caller claims once."""
+    require(settings)
     timestamp = str(signature.get("timestamp") or "")
     token = text_field(signature, "token")
     given = text_field(signature, "signature")
@@ -70,6 +74,7 @@ def _reason(data: dict[str, Any]) -> str:
 
 def parse(request: IncomingRequest, settings: Settings, now: datetime, **_: object) -> Parsed:
     """Verify, then turn Mailgun's one event into ours."""
+    require(settings)
     body = load_json(request.body)
     if not isinstance(body, dict) or not isinstance(body.get("signature"), dict):
         raise Malformed("Mailgun sends a JSON object with 'signature' and 'event-data'.")

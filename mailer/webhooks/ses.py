@@ -114,6 +114,11 @@ def configured(settings: Settings) -> bool:
     return bool(settings.ses_topic_arns)
 
 
+def require(settings: Settings) -> None:
+    if not configured(settings):
+        raise NotConfigured("The SES webhook is not configured: set MAILER_SES_TOPIC_ARNS.")
+
+
 def string_to_sign(message: dict[str, Any]) -> bytes:
     """SNS's canonical form: chosen keys in order, each as "Key\\nValue\\n"."""
     keys = SIGNED_KEYS.get(text_field(message, "Type"))
@@ -138,8 +143,7 @@ def verify(
     certs: CertificateCache,
 ) -> None:
     """Check the topic is ours and AWS signed the message with a current certificate."""
-    if not configured(settings):
-        raise NotConfigured("The SES webhook is not configured: set MAILER_SES_TOPIC_ARNS.")
+    require(settings)
     if text_field(message, "TopicArn") not in settings.ses_topic_arns:
         raise BadSignature("The SNS topic is not one of MAILER_SES_TOPIC_ARNS.")
     algorithm = HASHES.get(str(message.get("SignatureVersion", "")))
@@ -220,6 +224,7 @@ def parse(
     **_: object,
 ) -> Parsed:
     """Verify the SNS envelope; then confirm a subscription or read the SES notification."""
+    require(settings)
     message = load_json(request.body)
     if not isinstance(message, dict) or "Type" not in message:
         raise Malformed(
