@@ -387,12 +387,13 @@ def test_hard_bounce_complaint_and_unsubscribe_suppress_at_once(db, now):
 
 
 def test_webhook_events_keep_a_hash_not_the_address(db, now):
-    apply_events(db, [event("bounce_hard", "e1")], now)
+    apply_events(db, [event("bounce_hard", "e1", f"Reader <{READER.upper()}>")], now)
     with db.session() as session:
         row = session.scalar(select(WebhookEventRow))
         assert row.recipient_hash == address_hash(READER)
         assert READER not in json.dumps(row.payload)
         assert (row.provider, row.event_id, row.kind) == ("sendgrid", "e1", "bounce_hard")
+        assert is_suppressed(session, READER)
 
 
 def test_soft_bounces_suppress_on_the_third(db, now):
@@ -462,3 +463,15 @@ def test_an_erased_subscriber_stays_erased(db, now):
         assert session.get(Subscriber, sid).status == "erased"
         suppression = session.scalar(select(Suppression))
         assert (suppression.reason, suppression.email) == ("erased", None)
+
+
+def test_concurrent_webhooks_lose_no_count_and_apply_each_event_once(db, now):
+    from concurrent.futures import ThreadPoolExecutor
+
+    add_subscriber(db, READER, now)
+    ids = ["a", "b", "c", "d", "e", "a", "c", "e"]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda i: apply_events(db, [event("bounce_soft", i)], now), ids))
+    assert sum(r.applied for r in results) == 5
+    assert sum(r.duplicates for r in results) == 3
+    assert status_of(db, READER) == ("bounced", 5)

@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -109,10 +110,18 @@ def _soft_bounces(session: Session, subscriber: Subscriber | None, digest: str) 
 
 
 def _apply_one(
-    session: Session, event: WebhookEvent, digest: str, now: datetime, soft_bounce_limit: int
+    session: Session,
+    event: WebhookEvent,
+    address: str,
+    digest: str,
+    now: datetime,
+    soft_bounce_limit: int,
 ) -> bool:
     """Apply one new event; True when it put the address on the suppression list."""
-    subscriber = session.scalar(select(Subscriber).where(Subscriber.email_hash == digest))
+    # Locked (PostgreSQL) so two events for one reader cannot lose a count or a state change.
+    subscriber = session.scalar(
+        select(Subscriber).where(Subscriber.email_hash == digest).with_for_update()
+    )
     kind = event.kind
     if kind == "bounce_soft" and _soft_bounces(session, subscriber, digest) >= soft_bounce_limit:
         kind = "bounce_hard"
@@ -120,7 +129,7 @@ def _apply_one(
         subscriber.soft_bounces = 0
     if kind not in SUPPRESSION_REASON:
         return False
-    suppress(session, event.recipient or "", SUPPRESSION_REASON[kind], now, source=event.provider)
+    suppress(session, address, SUPPRESSION_REASON[kind], now, source=event.provider)
     if subscriber is not None:
         _move(session, subscriber, NEW_STATUS[kind], event, now)
     return True
@@ -146,7 +155,8 @@ def apply_events(
         ):
             raise BadSignature("This signed request was seen before; refusing a replay.")
         for event in events:
-            digest = address_hash(event.recipient) if event.recipient else None
+            address = parseaddr(event.recipient or "")[1] or event.recipient
+            digest = address_hash(address) if address else None
             payload = {
                 "reason": event.reason[:200],
                 "provider_id": event.provider_id,
@@ -158,6 +168,6 @@ def apply_events(
                 result.duplicates += 1
                 continue
             result.applied += 1
-            if digest is not None and _apply_one(session, event, digest, now, soft_bounce_limit):
+            if address and _apply_one(session, event, address, digest, now, soft_bounce_limit):
                 result.suppressed += 1
     return result
