@@ -402,3 +402,20 @@ def withdraw(db: Database, ref, actor: str, now: datetime, veto: bool = False) -
 def digest_count(db: Database) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(Digest)) or 0
+
+
+def record_skipped(db: Database, period: str, reason: str, now: datetime) -> None:
+    """Remember that a week had too little content, so dashboards and operators can see it."""
+    try:
+        with db.session() as session:
+            session.add(
+                Digest(
+                    period_key=period,
+                    status="skipped",
+                    status_reason=reason,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        return  # another scheduler recorded it first

@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.smtp",
     "tests.fixtures.http",
     "tests.fixtures.browser",
+    "tests.fixtures.mailing",
     "tests.fixtures.webhooks",
 ]
 

@@ -18,6 +18,7 @@ class FileTransport:
 
     name = "file"
     max_batch = 500
+    per_message = True  # the engine hands one message at a time
     idempotent = True  # the file name comes from the Message-ID: a retry overwrites
 
     def __init__(self, folder: Path) -> None:
