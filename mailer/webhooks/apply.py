@@ -135,6 +135,16 @@ def _apply_one(
     return True
 
 
+def _by_recipient(events: Iterable[WebhookEvent]) -> list[tuple[str, str | None, WebhookEvent]]:
+    """(address, hash, event) sorted by hash, keeping each reader's order: concurrent batches
+    then lock readers in the same order and cannot deadlock each other."""
+    rows = []
+    for event in events:
+        address = parseaddr(event.recipient or "")[1] or event.recipient or ""
+        rows.append((address, address_hash(address) if address else None, event))
+    return sorted(rows, key=lambda row: row[1] or "")
+
+
 def apply_events(
     db: Database,
     events: Iterable[WebhookEvent],
@@ -154,9 +164,7 @@ def apply_events(
             session, nonce[0], f"nonce:{nonce[1]}", "nonce", None, now, None
         ):
             raise BadSignature("This signed request was seen before; refusing a replay.")
-        for event in events:
-            address = parseaddr(event.recipient or "")[1] or event.recipient
-            digest = address_hash(address) if address else None
+        for address, digest, event in _by_recipient(events):
             payload = {
                 "reason": event.reason[:200],
                 "provider_id": event.provider_id,
