@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures.captcha",
     "tests.fixtures.content",
     "tests.fixtures.mailing",
+    "tests.fixtures.webhooks",
 ]
 
 # A Wednesday in the newsroom's time zone, so "this week" is unambiguous.

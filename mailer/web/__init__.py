@@ -30,6 +30,7 @@ BLUEPRINTS = (
     "captcha",
     "desk",
     "library",
+    "hooks",
 )
 
 
