@@ -1,0 +1,345 @@
+"""Sending throughput against ceilings measured in the same run, and peak memory.
+
+- SMTP: the whole engine (ledger, claims, personalisation, SMTP transport) sending one digest
+  to N subscribers over 1, 2 and 4 connections, as a ratio to bare smtplib loops sending one
+  pre-built message over the same number of connections to the same local sink.
+- DKIM: the same with signing on (RSA-2048 and Ed25519), against the unsigned ceiling.
+- Provider API: the engine through the Postmark transport, as a ratio to bare `requests`
+  posting pre-built batches of the same size to the same local fake.
+- Peak RSS of a whole send in a child process at two sizes (flat is the goal).
+
+Prints one JSON line at the end.  python bench/send.py [--size 10000] [--rss 10000,100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import secrets
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- local sinks, each in its own process so they never share the sender's GIL -------------
+
+
+def _smtp_sink(port: int) -> None:
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        async def handle_DATA(self, server, session, envelope):
+            return "250 OK"
+
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    threading.Event().wait()
+
+
+def _postmark_sink(port: int) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            answer = json.dumps(
+                [
+                    {"ErrorCode": 0, "Message": "OK", "MessageID": str(i), "To": m.get("To")}
+                    for i, m in enumerate(body)
+                ]
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            return None
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def start(target, port: int) -> multiprocessing.Process:
+    process = multiprocessing.Process(target=target, args=(port,), daemon=True)
+    process.start()
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("sink did not start")
+
+
+# --- the engine's side ----------------------------------------------------------------------
+
+
+def prepare(workdir: Path, size: int, **overrides):
+    """A database with the demo digest approved and `size` confirmed subscribers."""
+    from mailer import digests
+    from mailer.config import Settings
+    from mailer.db import Database, upgrade
+    from mailer.demo import load_demo
+    from mailer.models import Subscriber
+    from mailer.suppressions import address_hash
+
+    db_path = workdir / f"send-{secrets.token_hex(4)}.db"
+    settings = Settings.from_env(
+        {},
+        instance_dir=str(workdir),
+        database_url=f"sqlite:///{db_path}",
+        secret_key="b" * 40,
+        send_rate=1_000_000.0,
+        **overrides,
+    )
+    db = Database(settings.effective_database_url)
+    upgrade(db)
+    load_demo(db, NOW, settings.zone)
+    digest_id = digests.build_digest(db, settings, NOW).digest_id
+    digests.approve(db, settings, digest_id, "bench", NOW)
+    rows = [
+        {
+            "email": f"reader{i}@example.com",
+            "email_hash": address_hash(f"reader{i}@example.com"),
+            "first_name": "Ann" if i % 2 else None,
+            "status": "confirmed",
+            "paused": False,
+            "token_nonce": secrets.token_hex(8),
+            "origin": "bench",
+            "soft_bounces": 0,
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+        for i in range(size)
+    ]
+    with db.session() as session:
+        for start_at in range(0, size, 5000):
+            session.execute(Subscriber.__table__.insert(), rows[start_at : start_at + 5000])
+    return db, settings, digest_id
+
+
+def engine_rate(workdir: Path, size: int, dsn: str, connections: int, **overrides) -> float:
+    from mailer.delivery import send_digest
+    from mailer.services import system_clock
+    from mailer.transports import transport_from_dsn
+
+    db, settings, digest_id = prepare(
+        workdir, size, transport=dsn, send_concurrency=connections, **overrides
+    )
+    started = time.perf_counter()
+    report = send_digest(
+        db,
+        settings,
+        digest_id,
+        lambda: transport_from_dsn(dsn, settings=settings),
+        system_clock,
+    )
+    elapsed = time.perf_counter() - started
+    assert report.done and report.sent == size, report
+    db.dispose()
+    return size / elapsed
+
+
+def sample_message(workdir: Path, signer=None) -> tuple[str, bytes]:
+    from mailer.compose import Recipient, digest_message
+    from mailer.digests import find_digest
+    from mailer.render import render_digest
+
+    db, settings, digest_id = prepare(workdir, 1)
+    rendered = render_digest(find_digest(db, digest_id), settings)
+    message = digest_message(
+        rendered,
+        Recipient(1, "reader@example.com", "Ann", "n"),
+        settings,
+        "<x@example.com>",
+        "2026-W48",
+        1,
+    )
+    db.dispose()
+    data = message.as_bytes()
+    return message.sender, signer.sign(data) if signer else data
+
+
+def bare_smtp_rate(
+    port: int, size: int, connections: int, sender: str, data: bytes, signer=None
+) -> float:
+    def worker(count: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            for i in range(count):
+                payload = signer.sign(data) if signer else data
+                client.sendmail(sender, [f"reader{i}@example.com"], payload)
+
+    share = size // connections
+    threads = [threading.Thread(target=worker, args=(share,)) for _ in range(connections)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return share * connections / (time.perf_counter() - started)
+
+
+def bare_postmark_rate(port: int, size: int, batch: int, message: dict) -> float:
+    import requests
+
+    body = json.dumps([message] * batch)
+    session = requests.Session()
+    started = time.perf_counter()
+    for _ in range(size // batch):
+        response = session.post(
+            f"http://127.0.0.1:{port}/email/batch",
+            data=body,
+            headers={"X-Postmark-Server-Token": "t", "Content-Type": "application/json"},
+        )
+        response.json()
+    return (size // batch) * batch / (time.perf_counter() - started)
+
+
+def dkim_keys(workdir: Path) -> dict:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (workdir / "rsa.pem").write_bytes(
+        rsa_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    seed = ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    (workdir / "ed.key").write_bytes(base64.b64encode(seed))
+    return {
+        "dkim_domain": "example.com",
+        "dkim_selector": "rsa",
+        "dkim_private_key": str(workdir / "rsa.pem"),
+        "dkim_ed25519_selector": "ed",
+        "dkim_ed25519_key": str(workdir / "ed.key"),
+    }
+
+
+def child_rss(size: int, port: int) -> int:
+    """Peak RSS in KB of a whole send of `size` messages, in a fresh process."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(size), "--port", str(port)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+def run_child(size: int, port: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine_rate(Path(tmp), size, f"smtp://127.0.0.1:{port}?tls=none", 4)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size", type=int, default=10000)
+    parser.add_argument("--rss", default="10000,100000")
+    parser.add_argument("--child", type=int)
+    parser.add_argument("--port", type=int)
+    args = parser.parse_args()
+    if args.child:
+        run_child(args.child, args.port)
+        return
+
+    smtp_port, http_port = free_port(), free_port()
+    sinks = [start(_smtp_sink, smtp_port), start(_postmark_sink, http_port)]
+    dsn = f"smtp://127.0.0.1:{smtp_port}?tls=none"
+    result: dict = {"bench": "send", "size": args.size, "smtp": [], "cpu_count": os.cpu_count()}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = Path(tmp)
+            sender, data = sample_message(workdir)
+            for connections in (1, 2, 4):
+                ours = engine_rate(workdir, args.size, dsn, connections)
+                bare = bare_smtp_rate(smtp_port, args.size, connections, sender, data)
+                result["smtp"].append(
+                    {
+                        "connections": connections,
+                        "engine_per_s": round(ours),
+                        "bare_smtplib_per_s": round(bare),
+                        "ratio": round(ours / bare, 3),
+                    }
+                )
+                print(f"smtp x{connections}: {ours:.0f}/s vs {bare:.0f}/s", file=sys.stderr)
+
+            from mailer.config import Settings
+            from mailer.dkim import signer_from_settings
+
+            keys = dkim_keys(workdir)
+            signer = signer_from_settings(
+                Settings.from_env({}, instance_dir=str(workdir), secret_key="b" * 40, **keys)
+            )
+            signed = engine_rate(workdir, args.size, dsn, 4, **keys)
+            unsigned = bare_smtp_rate(smtp_port, args.size, 4, sender, data)
+            result["dkim"] = {
+                "connections": 4,
+                "signing": "rsa-sha256 + ed25519-sha256",
+                "engine_signed_per_s": round(signed),
+                "bare_unsigned_per_s": round(unsigned),
+                "ratio": round(signed / unsigned, 3),
+            }
+            print(f"dkim x4: {signed:.0f}/s vs {unsigned:.0f}/s", file=sys.stderr)
+            del signer
+
+            postmark = f"postmark://t@127.0.0.1:{http_port}"
+            ours = engine_rate(workdir, args.size, postmark, 1)
+            message = {
+                "From": sender,
+                "To": "reader@example.com",
+                "Subject": "s",
+                "HtmlBody": "x" * 9000,
+                "TextBody": "y" * 3000,
+                "Headers": [],
+            }
+            bare = bare_postmark_rate(http_port, args.size, 50, message)
+            result["provider"] = {
+                "transport": "postmark",
+                "batch": 50,
+                "engine_per_s": round(ours),
+                "bare_requests_per_s": round(bare),
+                "ratio": round(ours / bare, 3),
+            }
+            print(f"postmark: {ours:.0f}/s vs {bare:.0f}/s", file=sys.stderr)
+
+        sizes = [int(s) for s in args.rss.split(",") if s]
+        rss = {str(size): child_rss(size, smtp_port) // 1024 for size in sizes}
+        result["peak_rss_mb"] = rss
+    finally:
+        for sink in sinks:
+            sink.terminate()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
