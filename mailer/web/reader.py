@@ -85,7 +85,7 @@ def unsubscribe(token: str):
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 def preferences(token: str):
     svc = services()
-    settings, now = svc.settings, svc.now()
+    settings = svc.settings
     sub = subscriptions.subscriber_for(svc.db, settings, "preferences", token)
     if sub is None:
         return _bad_link()
