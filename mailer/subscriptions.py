@@ -210,7 +210,7 @@ def confirmation_message(settings: Settings, sub: Subscriber, now: datetime) -> 
         "list_name": settings.list_name,
         "site_name": settings.site_name,
         "frequency": settings.list_frequency,
-        "confirm_url": links.confirm_url(settings, sub.id, sub.token_nonce),
+        "confirm_url": links.confirm_url(settings, sub.id, sub.token_nonce, now),
         "hours": settings.confirm_hours,
         "expires": (now + timedelta(hours=settings.confirm_hours)).astimezone(settings.zone),
         "base_url": settings.base_url,
@@ -235,8 +235,10 @@ def confirmation_message(settings: Settings, sub: Subscriber, now: datetime) -> 
 # --- links ---------------------------------------------------------------------------------
 
 
-def _read(settings: Settings, purpose: str, token: str, max_age: int | None) -> dict[str, Any]:
-    payload = read_token(settings.secret_key, purpose, token, max_age)
+def _read(
+    settings: Settings, purpose: str, token: str, max_age: int | None, now: datetime | None = None
+) -> dict[str, Any]:
+    payload = read_token(settings.secret_key, purpose, token, max_age, now)
     if not isinstance(payload.get("sid"), int) or not isinstance(payload.get("n"), str):
         raise TokenInvalid("invalid")
     return payload
@@ -246,10 +248,10 @@ def confirm_max_age(settings: Settings) -> int:
     return settings.confirm_hours * 3600
 
 
-def inspect_confirm(db: Database, settings: Settings, token: str) -> Outcome:
+def inspect_confirm(db: Database, settings: Settings, token: str, now: datetime) -> Outcome:
     """What a confirm link would do, without changing anything (GET is read-only)."""
     try:
-        payload = _read(settings, "confirm", token, confirm_max_age(settings))
+        payload = _read(settings, "confirm", token, confirm_max_age(settings), now)
     except TokenExpired as exc:
         sid = (exc.payload or {}).get("sid")
         return Outcome("expired", sid if isinstance(sid, int) else None)
@@ -269,7 +271,7 @@ def inspect_confirm(db: Database, settings: Settings, token: str) -> Outcome:
 def confirm(db: Database, settings: Settings, token: str, ip: str | None, now: datetime) -> Outcome:
     """Confirm a pending subscriber once; a second POST of the same link changes nothing."""
     try:
-        payload = _read(settings, "confirm", token, confirm_max_age(settings))
+        payload = _read(settings, "confirm", token, confirm_max_age(settings), now)
     except TokenExpired as exc:
         sid = (exc.payload or {}).get("sid")
         return Outcome("expired", sid if isinstance(sid, int) else None)

@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.smtp",
     "tests.fixtures.http",
     "tests.fixtures.browser",
+    "tests.fixtures.readers",
 ]
 
 # A Wednesday in the newsroom's time zone, so "this week" is unambiguous.

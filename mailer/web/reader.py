@@ -29,7 +29,7 @@ def _bad_link():
 def confirm_page(token: str):
     """Show a button only: mail scanners that follow links must not confirm anyone."""
     svc = services()
-    outcome = subscriptions.inspect_confirm(svc.db, svc.settings, token)
+    outcome = subscriptions.inspect_confirm(svc.db, svc.settings, token, svc.now())
     if outcome.result == "bad-link":
         return _bad_link()
     return _page("web/confirm.html", state=outcome.result)
@@ -41,7 +41,7 @@ def confirm(token: str):
     svc = services()
     settings, now = svc.settings, svc.now()
     if request.form.get("action") == "fresh-link":
-        outcome = subscriptions.inspect_confirm(svc.db, settings, token)
+        outcome = subscriptions.inspect_confirm(svc.db, settings, token, now)
         if outcome.result == "bad-link" or outcome.subscriber_id is None:
             return _bad_link()
         if outcome.result == "expired":
