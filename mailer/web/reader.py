@@ -52,6 +52,8 @@ def confirm(token: str):
         return _bad_link()
     if outcome.result == "expired":
         return _page("web/confirm.html", 410, state="expired")
+    if outcome.result != "done":
+        return _page("web/confirm.html", state=outcome.result)
     with svc.db.session() as session:
         sub = session.get(Subscriber, outcome.subscriber_id)
         preferences = links.preferences_url(settings, sub.id, sub.token_nonce)
