@@ -217,6 +217,10 @@ class Settings:
     send_concurrency: int = setting(2, "Parallel sending workers", check=_positive)
     send_rate: float = setting(20.0, "Most messages per second over all workers", check=_positive)
     max_attempts: int = setting(5, "Tries per message before it counts as failed", check=_positive)
+    retry_base_seconds: float = setting(
+        60.0, "First retry delay; doubles each attempt, with jitter", check=_positive
+    )
+    smtp_timeout: float = setting(30.0, "Seconds an SMTP command may take", check=_positive)
     pause_after_errors: int = setting(
         20, "Consecutive failures that pause a digest", check=_positive
     )

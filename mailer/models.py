@@ -239,6 +239,7 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     claim_token: Mapped[str | None] = mapped_column(String(32))
+    handed_at: Mapped[datetime | None]
     message_id: Mapped[str | None] = mapped_column(String(255))
     provider_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -269,6 +270,7 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime | None]
     lease_until: Mapped[datetime | None]
     claim_token: Mapped[str | None] = mapped_column(String(32))
+    handed_at: Mapped[datetime | None]
     provider_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -77,7 +77,7 @@ def engagement_score(doc: Doc, period_end: datetime) -> float:
     interest = math.log1p(doc.views + 5 * doc.clicks + 3 * doc.shares + 2 * doc.comments)
     age_days = max((period_end - doc.published_at).total_seconds() / 86400, 0.0)
     freshness = 1.0 / (1.0 + age_days / 7.0)
-    return interest + (4.0 if doc.editor_pick else 0.0) + freshness
+    return interest + (8.0 if doc.editor_pick else 0.0) + freshness
 
 
 def top_stories(

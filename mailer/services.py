@@ -56,6 +56,12 @@ class Services:
             )
         return self._transport
 
+    def new_transport(self) -> Transport:
+        """A fresh transport for one sending worker (SMTP connections are not shared)."""
+        if self._transport is not None and not hasattr(self._transport, "conn"):
+            return self._transport  # a stateless backend handed in by the caller
+        return transport_from_dsn(self.settings.transport, settings=self.settings, http=self.http)
+
     def now(self) -> datetime:
         return self.clock()
 

@@ -1,1 +1,246 @@
-"""Commands added by a later change; see mailer/cli/__init__.py COMMAND_MODULES."""
+"""`mailer digest send|status|pause|resume|cancel|retry|approve` and `mailer outbox send|list`."""
+
+from __future__ import annotations
+
+import click
+
+from mailer.cli import AppContext, pass_app
+from mailer.cli.groups import digest_group, outbox_group
+from mailer.cli.output import emit_json, is_terminal, table
+from mailer.errors import MailerError
+
+
+def _digest_id(app: AppContext, ref: str) -> int:
+    from mailer.digests import find_digest
+
+    return find_digest(app.services.db, ref).id
+
+
+@digest_group.command("approve")
+@click.argument("ref")
+@click.option("--as", "actor", default="cli", show_default=True, help="Who approves.")
+@pass_app
+def digest_approve(app: AppContext, ref: str, actor: str) -> None:
+    """Approve a draft for sending."""
+    from mailer.digests import approve
+
+    services = app.services
+    approve(services.db, services.settings, _digest_id(app, ref), actor, services.now())
+    click.echo(f"{ref} approved.")
+
+
+@digest_group.command("send")
+@click.argument("ref")
+@click.option("--dry-run", is_flag=True, help="Count who would get it; send nothing.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many messages.")
+@pass_app
+def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> None:
+    """Send an approved digest; run again to resume where it stopped."""
+    from mailer import delivery, ledger
+    from mailer.models import Delivery
+
+    services = app.services
+    digest_id = _digest_id(app, ref)
+    if dry_run:
+        _dry_run(services, digest_id)
+        return
+    state = delivery.digest_status(services.db, digest_id, services.now())
+    total = sum(state.counts.values()) or None
+    if is_terminal():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        with Progress("sending", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
+            done = sum(v for k, v in state.counts.items() if k not in ("pending", "sending"))
+            task = bar.add_task("send", total=total, completed=done)
+            report = delivery.send_digest(
+                services.db,
+                services.settings,
+                digest_id,
+                services.new_transport,
+                services.clock,
+                limit=limit,
+                on_progress=lambda n: bar.advance(task, n),
+            )
+    else:
+        report = delivery.send_digest(
+            services.db,
+            services.settings,
+            digest_id,
+            services.new_transport,
+            services.clock,
+            limit=limit,
+        )
+    counts = ledger.counts(services.db, Delivery, [Delivery.digest_id == digest_id])
+    click.echo(
+        f"{report.sent} sent, {report.failed} failed, {report.unknown} unknown, "
+        f"{report.skipped} skipped, {report.retrying} to retry in this run. "
+        f"Totals: {_fmt(counts)}."
+    )
+    if report.paused:
+        click.echo(f"Paused: {report.paused}", err=True)
+        raise SystemExit(1)
+    click.echo(
+        "Done: every subscriber is settled."
+        if report.done
+        else "Not finished: run the same command again to resume."
+    )
+
+
+def _fmt(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
+
+
+def _dry_run(services, digest_id: int) -> None:
+    from sqlalchemy import func, select
+
+    from mailer.models import Subscriber, Suppression
+
+    with services.db.session() as session:
+        suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
+        count = session.scalar(
+            select(func.count())
+            .select_from(Subscriber)
+            .where(
+                Subscriber.status == "confirmed", Subscriber.paused.is_(False), ~suppressed.exists()
+            )
+        )
+    click.echo(f"Dry run: {count} subscribers would get this digest. Nothing was sent.")
+
+
+@digest_group.command("status")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True)
+@pass_app
+def digest_status_command(app: AppContext, ref: str, as_json: bool) -> None:
+    """Counts per delivery state, the current rate and the time left."""
+    from mailer.delivery import digest_status
+
+    status = digest_status(app.services.db, _digest_id(app, ref), app.services.now())
+    if as_json:
+        emit_json(status.__dict__)
+        return
+    click.echo(
+        f"{status.period_key}: {status.status}" + (f" ({status.reason})" if status.reason else "")
+    )
+    table(["state", "messages"], sorted(status.counts.items()))
+    eta = f"{status.eta_seconds / 60:.1f} min" if status.eta_seconds else "-"
+    click.echo(f"rate {status.rate_per_minute:.1f}/min, time left {eta}")
+
+
+def _transition(app: AppContext, ref: str, status: str, allowed: tuple[str, ...], reason=None):
+    from mailer.delivery import set_digest_status
+
+    services = app.services
+    digest = set_digest_status(
+        services.db,
+        _digest_id(app, ref),
+        status,
+        services.now(),
+        reason,
+        actor="cli",
+        allowed_from=allowed,
+    )
+    click.echo(f"{digest.period_key} is now {status}.")
+
+
+@digest_group.command("pause")
+@click.argument("ref")
+@pass_app
+def digest_pause(app: AppContext, ref: str) -> None:
+    """Stop a running send after the messages in flight."""
+    _transition(app, ref, "paused", ("sending",), "paused by an operator")
+
+
+@digest_group.command("resume")
+@click.argument("ref")
+@pass_app
+def digest_resume(app: AppContext, ref: str) -> None:
+    """Allow a paused digest to send again (then run `digest send`)."""
+    _transition(app, ref, "sending", ("paused",))
+
+
+@digest_group.command("cancel")
+@click.argument("ref")
+@pass_app
+def digest_cancel(app: AppContext, ref: str) -> None:
+    """Give up on a digest; nothing more of it is sent."""
+    _transition(app, ref, "cancelled", ("draft", "approved", "sending", "paused"))
+
+
+@digest_group.command("retry")
+@click.argument("ref")
+@click.option("--failed", "which", flag_value="failed", help="Retry failed deliveries.")
+@click.option(
+    "--unknown",
+    "which",
+    flag_value="unknown",
+    help="Retry deliveries whose fate is unknown (may duplicate a few).",
+)
+@pass_app
+def digest_retry(app: AppContext, ref: str, which: str | None) -> None:
+    """Queue failed or unknown deliveries again; then run `digest send`."""
+    from mailer import ledger
+
+    if which is None:
+        raise click.UsageError("say which: --failed or --unknown")
+    services = app.services
+    digest_id = _digest_id(app, ref)
+    count = ledger.reset(services.db, digest_id, which, services.now())
+    if count:
+        from mailer.delivery import set_digest_status
+        from mailer.digests import find_digest
+
+        if find_digest(services.db, digest_id).status == "sent":
+            set_digest_status(services.db, digest_id, "sending", services.now(), actor="cli")
+    click.echo(f"{count} {which} deliveries queued again.")
+
+
+@outbox_group.command("send")
+@pass_app
+def outbox_send(app: AppContext) -> None:
+    """Send queued confirmation, test and notice mail now."""
+    from mailer.delivery import drain_outbox
+
+    services = app.services
+    report = drain_outbox(services.db, services.settings, services.new_transport, services.clock)
+    click.echo(
+        f"{report.sent} sent, {report.failed} failed, {report.unknown} unknown, "
+        f"{report.retrying} to retry."
+    )
+    if report.paused:
+        raise MailerError(report.paused)
+
+
+@outbox_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--status", help="Only this state (pending, sent, failed, unknown).")
+@pass_app
+def outbox_list(app: AppContext, as_json: bool, status: str | None) -> None:
+    """Queued and recent transactional mail."""
+    from sqlalchemy import select
+
+    from mailer.models import OutboxMessage
+
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    with app.services.db.session() as session:
+        rows = [
+            {
+                "id": m.id,
+                "kind": m.kind,
+                "to": m.recipient,
+                "status": m.status,
+                "attempts": m.attempts,
+                "created_at": m.created_at.isoformat(),
+                "error": m.last_error,
+            }
+            for m in session.scalars(query)
+        ]
+    if as_json:
+        emit_json(rows)
+        return
+    table(
+        ["id", "kind", "to", "status", "attempts", "error"],
+        [(r["id"], r["kind"], r["to"], r["status"], r["attempts"], r["error"] or "") for r in rows],
+    )

@@ -1,0 +1,450 @@
+"""The send engine: drains the ledger through a transport, exactly once, resumable after a crash.
+
+It sees neither HTTP nor SQL: rows come from mailer.ledger, bytes leave through a Transport.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from mailer import ledger
+from mailer.compose import digest_message
+from mailer.config import Settings
+from mailer.db import Database
+from mailer.errors import Conflict
+from mailer.models import Delivery, Digest, OutboxMessage
+from mailer.suppressions import suppress
+from mailer.transports.base import Message, SendResult, Transport, TransportError
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+TransportFactory = Callable[[], Transport]
+MAX_BACKOFF = 3600.0
+
+
+class TokenBucket:
+    """At most `rate` messages a second over every worker, with a burst of one second's worth."""
+
+    def __init__(self, rate: float, burst: float | None = None) -> None:
+        self.rate = rate
+        self.capacity = max(burst or rate, 1.0)
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+        self.paused_until = 0.0
+        self.lock = threading.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """A provider said 429: every worker waits."""
+        with self.lock:
+            self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+    def take(self, count: int = 1) -> None:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                wait = self.paused_until - now
+                if wait <= 0:
+                    self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                    self.updated = now
+                    if self.tokens >= count or self.tokens >= self.capacity:
+                        self.tokens -= count
+                        return
+                    wait = (count - self.tokens) / self.rate
+            time.sleep(min(wait, 1.0))
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    retrying: int = 0
+    paused: str = ""
+    done: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self.lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+
+def backoff(attempts: int, base: float, retry_after: float | None) -> float:
+    """Exponential with jitter, never sooner than the provider asked."""
+    delay = min(base * (2 ** max(attempts - 1, 0)), MAX_BACKOFF) * random.uniform(0.5, 1.5)
+    return max(delay, retry_after or 0.0)
+
+
+@dataclass
+class Drain:
+    """Shared state of one drain run: workers, bucket, counters, and the pause switch."""
+
+    db: Database
+    settings: Settings
+    clock: Clock
+    bucket: TokenBucket
+    report: SendReport
+    limit: int | None = None
+    deadline: float | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    consecutive_failures: int = 0
+    handed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    on_progress: Callable[[int], None] | None = None
+
+    def quota(self, wanted: int) -> int:
+        """How many more messages this run may hand over (for --limit)."""
+        with self.lock:
+            if self.limit is None:
+                return wanted
+            return max(0, min(wanted, self.limit - self.handed))
+
+    def count_handed(self, n: int) -> None:
+        with self.lock:
+            self.handed += n
+
+    def should_stop(self) -> bool:
+        if self.stop.is_set():
+            return True
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def classify(self, row_id: int, attempts: int, result: SendResult, idempotent: bool):
+        """Turn a transport's verdict into what the ledger should say."""
+        now = self.clock()
+        if result.accepted:
+            self.note(success=True)
+            return ledger.Outcome(row_id, "sent", provider_id=result.provider_id), None
+        if result.retry_after and result.retryable:
+            self.bucket.pause(result.retry_after)
+        if result.status == "unknown" and not idempotent:
+            return ledger.Outcome(row_id, "unknown", error=result.error or "outcome unknown"), None
+        retryable = result.retryable or result.status == "unknown"
+        if retryable and attempts < self.settings.max_attempts:
+            delay = backoff(attempts, self.settings.retry_base_seconds, result.retry_after)
+            return (
+                ledger.Outcome(
+                    row_id,
+                    "pending",
+                    error=result.error,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                ),
+                None,
+            )
+        self.note(success=False)
+        permanent = not retryable
+        return ledger.Outcome(row_id, "failed", error=result.error), permanent
+
+    def note(self, success: bool) -> None:
+        with self.lock:
+            self.consecutive_failures = 0 if success else self.consecutive_failures + 1
+            if self.consecutive_failures >= self.settings.pause_after_errors:
+                self.report.paused = (
+                    f"{self.consecutive_failures} failures in a row; the last ones are in "
+                    "`mailer digest status`"
+                )
+                self.stop.set()
+
+
+def _deliver(
+    drain: Drain,
+    transport: Transport,
+    model,
+    token: str,
+    claimed: list[ledger.Claimed],
+    build: Callable[[ledger.Claimed], Message],
+    attempts: dict[int, int],
+) -> None:
+    """Hand one claimed batch to the transport and record each result."""
+    held = ledger.mark_handed(drain.db, model, [c.id for c in claimed], token, drain.clock())
+    claimed = [c for c in claimed if c.id in held]
+    if not claimed:
+        return
+    drain.count_handed(len(claimed))
+    messages = [build(c) for c in claimed]
+    drain.bucket.take(len(messages))
+    key = f"{model.__tablename__}-{claimed[0].id}-{claimed[-1].id}-{len(claimed)}"
+    try:
+        results = transport.send(messages, idempotency_key=key)
+    except TransportError as exc:
+        results = [
+            SendResult(
+                m.recipient,
+                "failed",
+                retryable=exc.retryable,
+                retry_after=exc.retry_after,
+                error=str(exc),
+            )
+            for m in messages
+        ]
+        if not exc.retryable:
+            drain.report.paused = f"the transport refused the call: {exc}"
+            drain.stop.set()
+            outcomes = [ledger.Outcome(c.id, "pending", error=str(exc)) for c in claimed]
+            ledger.record(drain.db, model, token, outcomes, drain.clock())
+            return
+    outcomes, permanent_addresses = [], []
+    tally = {"sent": 0, "failed": 0, "unknown": 0, "retrying": 0}
+    for item, message, result in zip(claimed, messages, results, strict=True):
+        outcome, permanent = drain.classify(
+            item.id, attempts.get(item.id, 0) + 1, result, transport.idempotent
+        )
+        outcomes.append(outcome)
+        tally["retrying" if outcome.status == "pending" else outcome.status] += 1
+        if permanent:
+            permanent_addresses.append(message.recipient)
+    ledger.record(drain.db, model, token, outcomes, drain.clock())
+    if permanent_addresses:
+        with drain.db.session() as session:
+            for address in permanent_addresses:
+                suppress(session, address, "failed", drain.clock(), source="delivery")
+    drain.report.add(**tally)
+    if drain.on_progress:
+        drain.on_progress(tally["sent"] + tally["failed"] + tally["unknown"])
+
+
+def _worker(drain: Drain, transport_factory: TransportFactory, claim, model, build) -> None:
+    transport = transport_factory()
+    try:
+        while not drain.should_stop():
+            size = drain.quota(min(transport.max_batch, 50))
+            if size <= 0:
+                return
+            token, claimed, skipped = claim(size)
+            if skipped:
+                drain.report.add(skipped=skipped)
+            if not claimed:
+                if skipped:
+                    continue
+                return
+            attempts = _attempts(drain.db, model, [c.id for c in claimed])
+            _deliver(drain, transport, model, token, claimed, build, attempts)
+    except Exception:
+        log.exception("a sending worker stopped; its claims will be reclaimed")
+        drain.report.paused = drain.report.paused or "a sending worker crashed; see the log"
+        drain.stop.set()
+    finally:
+        transport.close()
+
+
+def _attempts(db: Database, model, ids: list[int]) -> dict[int, int]:
+    from sqlalchemy import select
+
+    with db.session() as session:
+        return dict(
+            session.execute(select(model.id, model.attempts).where(model.id.in_(ids))).all()
+        )
+
+
+def _run_workers(drain: Drain, count: int, transport_factory, claim, model, build) -> None:
+    threads = [
+        threading.Thread(
+            target=_worker, args=(drain, transport_factory, claim, model, build), daemon=True
+        )
+        for _ in range(max(count, 1))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _build_outbox(settings: Settings):
+    def build(item: ledger.Claimed) -> Message:
+        data = item.outbox or {}
+        return Message(
+            sender=settings.from_addr,
+            recipient=data["recipient"],
+            subject=data["subject"],
+            text=data["text"],
+            html=data["html"],
+            message_id=item.message_id,
+            reply_to=settings.reply_to,
+            headers=data["headers"],
+            metadata={"kind": data["kind"]},
+        )
+
+    return build
+
+
+def drain_outbox(
+    db: Database,
+    settings: Settings,
+    transport_factory: TransportFactory,
+    clock: Clock,
+    *,
+    time_budget: float | None = None,
+) -> SendReport:
+    """Send queued confirmation, test and notice mail; runs before any digest."""
+    probe = transport_factory()
+    idempotent = probe.idempotent
+    probe.close()
+    ledger.reclaim_expired(db, OutboxMessage, clock(), idempotent)
+    drain = Drain(db, settings, clock, TokenBucket(settings.send_rate), SendReport())
+    if time_budget is not None:
+        drain.deadline = time.monotonic() + time_budget
+
+    def claim(size: int):
+        token, claimed = ledger.claim_outbox(db, size, clock())
+        return token, claimed, 0
+
+    _run_workers(drain, 1, transport_factory, claim, OutboxMessage, _build_outbox(settings))
+    return drain.report
+
+
+def start_send(db: Database, digest_id: int, now: datetime, actor: str = "system") -> Digest:
+    """Move an approved digest to `sending`; resuming a paused one is `resume`."""
+    from mailer.digests import audit
+
+    with db.session() as session:
+        digest = session.get(Digest, digest_id)
+        if digest is None:
+            raise Conflict(f"no digest {digest_id}.")
+        if digest.status == "approved":
+            digest.status, digest.send_started_at = "sending", now
+            digest.updated_at = now
+            audit(session, actor, "send", digest, now, {})
+        elif digest.status == "sending":
+            pass
+        elif digest.status == "paused":
+            raise Conflict(f"{digest.period_key} is paused ({digest.status_reason}); resume it.")
+        else:
+            raise Conflict(
+                f"{digest.period_key} is {digest.status}; only an approved digest can be sent."
+            )
+        return digest
+
+
+def set_digest_status(
+    db: Database,
+    digest_id: int,
+    status: str,
+    now: datetime,
+    reason: str | None = None,
+    actor: str = "system",
+    allowed_from: tuple[str, ...] = (),
+) -> Digest:
+    from mailer.digests import audit
+
+    with db.session() as session:
+        digest = session.get(Digest, digest_id)
+        if digest is None:
+            raise Conflict(f"no digest {digest_id}.")
+        if allowed_from and digest.status not in allowed_from:
+            raise Conflict(
+                f"{digest.period_key} is {digest.status}; that needs one of: "
+                + ", ".join(allowed_from)
+                + "."
+            )
+        digest.status, digest.status_reason, digest.updated_at = status, reason, now
+        if status == "sent":
+            digest.sent_at = now
+        audit(session, actor, status, digest, now, {"reason": reason} if reason else {})
+        return digest
+
+
+def send_digest(
+    db: Database,
+    settings: Settings,
+    digest_id: int,
+    transport_factory: TransportFactory,
+    clock: Clock,
+    *,
+    limit: int | None = None,
+    time_budget: float | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> SendReport:
+    """Send (or resume) a digest until every row is settled, the budget ends, or it pauses."""
+    from mailer.render import render_digest
+
+    digest = start_send(db, digest_id, clock())
+    probe = transport_factory()
+    idempotent = probe.idempotent
+    probe.close()
+    scope = [Delivery.digest_id == digest_id]
+    ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
+    ledger.materialise(db, digest_id, clock())
+    drain_outbox(db, settings, transport_factory, clock, time_budget=time_budget)
+    rendered = render_digest(digest, settings)
+    period = digest.period_key
+
+    def build(item: ledger.Claimed) -> Message:
+        return digest_message(rendered, item.recipient, settings, item.message_id, period, item.id)
+
+    def claim(size: int):
+        return ledger.claim_deliveries(db, digest_id, size, clock(), settings)
+
+    drain = Drain(
+        db,
+        settings,
+        clock,
+        TokenBucket(settings.send_rate),
+        SendReport(),
+        limit=limit,
+        on_progress=on_progress,
+    )
+    if time_budget is not None:
+        drain.deadline = time.monotonic() + time_budget
+    while True:
+        _run_workers(drain, settings.send_concurrency, transport_factory, claim, Delivery, build)
+        state = ledger.counts(db, Delivery, scope)
+        waiting = state.get("pending", 0)
+        if drain.report.paused:
+            set_digest_status(db, digest_id, "paused", clock(), drain.report.paused)
+            return drain.report
+        if not waiting and not state.get("sending", 0):
+            set_digest_status(db, digest_id, "sent", clock())
+            drain.report.done = True
+            return drain.report
+        if drain.should_stop() or drain.quota(1) == 0:
+            return drain.report
+        due = ledger.next_due(db, Delivery, scope)
+        pause = max(0.05, (due - clock()).total_seconds()) if due else 0.5
+        if drain.deadline is not None:
+            pause = min(pause, max(drain.deadline - time.monotonic(), 0))
+        time.sleep(min(pause, 5.0))
+
+
+@dataclass(frozen=True)
+class DigestStatus:
+    digest_id: int
+    period_key: str
+    status: str
+    reason: str | None
+    counts: dict[str, int]
+    rate_per_minute: float
+    eta_seconds: float | None
+
+
+def digest_status(db: Database, digest_id: int, now: datetime) -> DigestStatus:
+    """Counts per state, the rate over the last minutes, and when it should be done."""
+    from sqlalchemy import func, select
+
+    with db.session() as session:
+        digest = session.get(Digest, digest_id)
+        if digest is None:
+            raise Conflict(f"no digest {digest_id}.")
+        recent = (
+            session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.digest_id == digest_id, Delivery.sent_at >= now - timedelta(minutes=5)
+                )
+            )
+            or 0
+        )
+    counts = ledger.counts(db, Delivery, [Delivery.digest_id == digest_id])
+    rate = recent / 5.0
+    remaining = counts.get("pending", 0) + counts.get("sending", 0)
+    eta = remaining / (rate / 60.0) if rate and remaining else (0.0 if not remaining else None)
+    return DigestStatus(
+        digest.id, digest.period_key, digest.status, digest.status_reason, counts, rate, eta
+    )

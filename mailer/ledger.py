@@ -1,0 +1,306 @@
+"""The store the send engine talks to: claims with leases, hand-off marks, fenced results."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from mailer.compose import Recipient
+from mailer.db import Database
+from mailer.links import new_message_id
+from mailer.models import Delivery, OutboxMessage, Subscriber, Suppression
+
+LEASE = timedelta(minutes=5)
+UNKNOWN_AFTER_CRASH = "the sender stopped after handing this message over; its fate is unknown"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed row and what is needed to build its message."""
+
+    id: int
+    message_id: str
+    recipient: Recipient | None = None  # deliveries
+    outbox: dict[str, Any] | None = None  # outbox rows: the stored message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to write for one row after a send attempt."""
+
+    id: int
+    status: str  # sent | failed | pending (retry) | unknown | skipped
+    provider_id: str = ""
+    error: str = ""
+    next_attempt_at: datetime | None = None
+
+
+def materialise(db: Database, digest_id: int, now: datetime) -> int:
+    """One pending row per confirmed, unpaused, unsuppressed subscriber; repeats add nothing."""
+    suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
+    chooser = pg_insert if db.dialect == "postgresql" else sqlite_insert
+    with db.session() as session:
+        ids = session.scalars(
+            select(Subscriber.id).where(
+                Subscriber.status == "confirmed",
+                Subscriber.paused.is_(False),
+                ~suppressed.exists(),
+            )
+        ).all()
+        if not ids:
+            return 0
+        before = session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
+        )
+        for start in range(0, len(ids), 5000):
+            stmt = chooser(Delivery).values(
+                [
+                    {
+                        "digest_id": digest_id,
+                        "subscriber_id": sid,
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for sid in ids[start : start + 5000]
+                ]
+            )
+            session.execute(
+                stmt.on_conflict_do_nothing(index_elements=["digest_id", "subscriber_id"])
+            )
+        after = session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
+        )
+    return after - before
+
+
+def _claim_ids(session, db: Database, model, scope, limit: int, now: datetime) -> list[int]:
+    query = (
+        select(model.id)
+        .where(
+            model.status == "pending",
+            or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
+            *scope,
+        )
+        .order_by(model.id)
+        .limit(limit)
+    )
+    if db.dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def claim_deliveries(
+    db: Database, digest_id: int, limit: int, now: datetime, settings
+) -> tuple[str, list[Claimed], int]:
+    """Claim due rows; rows whose reader left since materialising end as `skipped` here."""
+    token = secrets.token_hex(8)
+    claimed: list[Claimed] = []
+    skipped = 0
+    with db.session() as session:
+        ids = _claim_ids(session, db, Delivery, [Delivery.digest_id == digest_id], limit, now)
+        if not ids:
+            return token, [], 0
+        rows = session.execute(
+            select(Delivery, Subscriber)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.id.in_(ids))
+            .order_by(Delivery.id)
+        ).all()
+        blocked = set(
+            session.scalars(
+                select(Suppression.email_hash).where(
+                    Suppression.email_hash.in_([s.email_hash for _, s in rows])
+                )
+            )
+        )
+        for delivery, sub in rows:
+            if (
+                sub.status != "confirmed"
+                or sub.paused
+                or sub.email_hash in blocked
+                or not sub.email
+            ):
+                delivery.status = "skipped"
+                delivery.last_error = (
+                    f"subscriber is {sub.status}{' (paused)' if sub.paused else ''}"
+                )
+                delivery.updated_at = now
+                skipped += 1
+                continue
+            if not delivery.message_id:
+                delivery.message_id = new_message_id(settings)
+            delivery.status = "sending"
+            delivery.claim_token = token
+            delivery.lease_until = now + LEASE
+            delivery.handed_at = None
+            delivery.updated_at = now
+            claimed.append(
+                Claimed(
+                    delivery.id,
+                    delivery.message_id,
+                    recipient=Recipient(sub.id, sub.email, sub.first_name, sub.token_nonce),
+                )
+            )
+    return token, claimed, skipped
+
+
+def claim_outbox(db: Database, limit: int, now: datetime) -> tuple[str, list[Claimed]]:
+    token = secrets.token_hex(8)
+    with db.session() as session:
+        ids = _claim_ids(session, db, OutboxMessage, [], limit, now)
+        if not ids:
+            return token, []
+        rows = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+        ).all()
+        claimed = []
+        for row in rows:
+            row.status, row.claim_token = "sending", token
+            row.lease_until, row.handed_at = now + LEASE, None
+            claimed.append(
+                Claimed(
+                    row.id,
+                    row.message_id,
+                    outbox={
+                        "recipient": row.recipient,
+                        "subject": row.subject,
+                        "text": row.text,
+                        "html": row.html,
+                        "headers": row.headers or {},
+                        "kind": row.kind,
+                    },
+                )
+            )
+    return token, claimed
+
+
+def mark_handed(db: Database, model, ids: list[int], token: str, now: datetime) -> set[int]:
+    """Note the hand-off before the transport is called; only rows this claim still holds."""
+    if not ids:
+        return set()
+    with db.session() as session:
+        held = session.scalars(
+            update(model)
+            .where(model.id.in_(ids), model.claim_token == token, model.status == "sending")
+            .values(handed_at=now, attempts=model.attempts + 1)
+            .returning(model.id)
+        ).all()
+    return set(held)
+
+
+def record(db: Database, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
+    """Write results fenced by the claim token: a claim that lost its row records nothing."""
+    written = 0
+    with db.session() as session:
+        for outcome in outcomes:
+            values: dict[str, Any] = {
+                "status": outcome.status,
+                "claim_token": None,
+                "lease_until": None,
+                "last_error": outcome.error[:2000] or None,
+                "next_attempt_at": outcome.next_attempt_at,
+            }
+            if outcome.provider_id:
+                values["provider_id"] = outcome.provider_id[:255]
+            if outcome.status == "sent":
+                values["sent_at"] = now
+            if outcome.status == "pending":
+                values["handed_at"] = None
+            if model is Delivery:
+                values["updated_at"] = now
+            result = session.execute(
+                update(model)
+                .where(model.id == outcome.id, model.claim_token == token)
+                .values(**values)
+            )
+            written += result.rowcount
+    return written
+
+
+def reclaim_expired(db: Database, model, now: datetime, idempotent: bool, scope=()) -> int:
+    """After a crash: unsent claims go back to pending; handed-over ones become `unknown`."""
+    expired = and_(model.status == "sending", model.lease_until < now, *scope)
+    with db.session() as session:
+        back = session.execute(
+            update(model)
+            .where(expired, model.handed_at.is_(None))
+            .values(status="pending", claim_token=None, lease_until=None)
+        ).rowcount
+        uncertain = session.execute(
+            update(model)
+            .where(expired, model.handed_at.is_not(None))
+            .values(
+                status="pending" if idempotent else "unknown",
+                claim_token=None,
+                lease_until=None,
+                last_error=UNKNOWN_AFTER_CRASH,
+            )
+        ).rowcount
+    return back + uncertain
+
+
+def counts(db: Database, model, scope=()) -> dict[str, int]:
+    with db.session() as session:
+        rows = session.execute(
+            select(model.status, func.count()).where(*scope).group_by(model.status)
+        ).all()
+    return dict(rows)
+
+
+def reset(db: Database, digest_id: int, from_status: str, now: datetime) -> int:
+    """Put failed or unknown rows back in the queue, for `mailer digest retry`."""
+    with db.session() as session:
+        return session.execute(
+            update(Delivery)
+            .where(Delivery.digest_id == digest_id, Delivery.status == from_status)
+            .values(status="pending", next_attempt_at=None, updated_at=now, handed_at=None)
+        ).rowcount
+
+
+def next_due(db: Database, model, scope=()) -> datetime | None:
+    with db.session() as session:
+        return session.scalar(
+            select(func.min(model.next_attempt_at)).where(model.status == "pending", *scope)
+        )
+
+
+def enqueue_outbox(
+    db: Database,
+    *,
+    kind: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str,
+    now: datetime,
+    headers: dict[str, str] | None = None,
+    subscriber_id: int | None = None,
+) -> int:
+    """Queue a transactional message; the engine sends it, a web request never does."""
+    with db.session() as session:
+        return session.scalar(
+            insert(OutboxMessage)
+            .values(
+                kind=kind,
+                recipient=recipient,
+                subject=subject,
+                text=text,
+                html=html,
+                headers=headers or {},
+                message_id=message_id,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                subscriber_id=subscriber_id,
+            )
+            .returning(OutboxMessage.id)
+        )
