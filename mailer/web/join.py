@@ -24,7 +24,14 @@ def signup_limits() -> str:
     return services().settings.signup_rate_limits
 
 
-signup_limit = limiter.shared_limit(signup_limits, scope="signup", methods=["POST"])
+def _not_a_signup() -> bool:
+    """Confirming is not limited; asking for a fresh confirmation link is, like a signup."""
+    return request.path.startswith("/confirm/") and request.form.get("action") != "fresh-link"
+
+
+signup_limit = limiter.shared_limit(
+    signup_limits, scope="signup", methods=["POST"], exempt_when=_not_a_signup
+)
 
 
 def origin_of(url: str | None) -> str:
@@ -87,7 +94,7 @@ def attempt_signup(
         origin=page or request.headers.get("Origin") or request.referrer,
         channel=channel,
         captcha_provider=result.provider,
-        captcha_result=("ok" if result.score is None else f"ok score={result.score}"),
+        captcha_result=result.detail + ("" if result.score is None else f" score={result.score}"),
         consent_text_hash=subscriptions.consent_hash(subscriptions.consent_text(settings)),
     )
     try:
@@ -98,10 +105,13 @@ def attempt_signup(
     return Attempt(200)
 
 
-def _form_page(template: str, form, kind: str, attempt: Attempt | None = None):
+def _form_page(
+    template: str, form, kind: str, attempt: Attempt | None = None, page: str | None = None
+):
     svc = services()
     settings = svc.settings
-    page = request.referrer if kind == "embed" and request.method == "GET" else None
+    if request.method == "GET":
+        page = request.referrer  # the article the reader came from, kept in the signed stamp
     form.stamp.data = make_stamp(settings.secret_key, svc.now(), kind, page)
     errors = dict(form.errors)
     if attempt:
@@ -126,17 +136,17 @@ def _handle_post(form, template: str, kind: str):
     if form.website.data:  # honeypot: bots get the normal answer and nothing happens
         log.info("honeypot filled on %s; dropped", kind)
         return _done(template)
-    if not form.validate():
-        return _form_page(template, form, kind)
     error, page = read_stamp(settings.secret_key, form.stamp.data, kind, svc.now())
+    if not form.validate():
+        return _form_page(template, form, kind, page=page)
     if error:
-        return _form_page(template, form, kind, Attempt(400, {"form": [error]}))
+        return _form_page(template, form, kind, Attempt(400, {"form": [error]}), page)
     token = request.form.get(captcha.token_field(settings), "")
     attempt = attempt_signup(
         form.email.data, form.first_name.data, token, kind if kind == "embed" else "form", page
     )
     if not attempt.ok:
-        return _form_page(template, form, kind, attempt)
+        return _form_page(template, form, kind, attempt, page)
     return _done(template)
 
 

@@ -55,7 +55,7 @@ def test_a_signup_queues_one_confirmation_and_records_consent(join_post, db, set
     assert event.consent_text_hash == subscriptions.consent_hash(
         subscriptions.consent_text(settings)
     )
-    assert (event.captcha_provider, event.captcha_result) == ("none", "ok")
+    assert event.captcha_provider == "none" and event.captcha_result
     assert event.ip == "127.0.0.1"
 
 
