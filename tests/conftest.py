@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.http",
     "tests.fixtures.browser",
     "tests.fixtures.readers",
+    "tests.fixtures.captcha",
 ]
 
 # A Wednesday in the newsroom's time zone, so "this week" is unambiguous.
