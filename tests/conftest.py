@@ -17,8 +17,8 @@ pytest_plugins = [
     "tests.fixtures.smtp",
     "tests.fixtures.http",
     "tests.fixtures.browser",
-    "tests.fixtures.readers",
     "tests.fixtures.captcha",
+    "tests.fixtures.readers",
 ]
 
 # A Wednesday in the newsroom's time zone, so "this week" is unambiguous.

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from mailer import captcha, subscriptions
 from mailer.web import csrf, services
+from mailer.web.captcha import captcha_csp
 from mailer.web.forms import EmbedJoinForm, JoinForm, make_stamp, read_stamp
 from mailer.web.limits import limiter
 
@@ -164,34 +165,31 @@ def join():
     return _form_page("web/join.html", form, "join")
 
 
+def page_csp(frame_ancestors: str) -> str:
+    """Our strict policy plus exactly what the configured CAPTCHA widget needs."""
+    directives = {
+        "default-src": "'self'",
+        "img-src": "'self' https: data:",
+        "style-src": "'self' 'unsafe-inline'",
+    }
+    for name, sources in captcha_csp(services().settings.captcha).items():
+        directives[name] = f"{directives.get(name, chr(39) + 'self' + chr(39))} {sources}"
+    directives["frame-ancestors"] = frame_ancestors
+    return "; ".join(f"{name} {value}" for name, value in directives.items())
+
+
 def _frame_ancestors(response: Response) -> Response:
     allowed = " ".join(sorted(embed_origins()))
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-        f"frame-ancestors 'self' {allowed}".strip()
-    )
+    response.headers["Content-Security-Policy"] = page_csp(f"'self' {allowed}".strip())
     response.headers.pop("X-Frame-Options", None)
     return response
 
 
-@bp.route("/embed/join", methods=["GET", "POST"])
-@csrf.exempt
-@signup_limit
-def embed_join():
-    form = EmbedJoinForm()
-    if request.method == "POST":
-        origin = request.headers.get("Origin", "")
-        if origin_of(origin) not in own_origins():
-            body = render_template(
-                "web/error.html",
-                title="Form refused",
-                message="This form was sent from another site. Reload it and try again.",
-            )
-            return _frame_ancestors(Response(body, 403))
-        body, status = _handle_post(form, "web/embed_join.html", "embed")
-    else:
-        body, status = _form_page("web/embed_join.html", form, "embed")
-    return _frame_ancestors(Response(body, status))
+@bp.after_request
+def _form_csp(response: Response) -> Response:
+    if request.path == "/join":
+        response.headers["Content-Security-Policy"] = page_csp("'self'")
+    return response
 
 
 def _cors(response: Response) -> Response:

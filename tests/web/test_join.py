@@ -13,12 +13,12 @@ from mailer.suppressions import suppress
 from mailer.transports import transport_from_dsn
 from mailer.transports.base import Message
 from mailer.web.forms import TOO_FAST, TOO_OLD
-from tests.fixtures.readers import aged_stamp, hidden_fields
+from tests.fixtures.readers import aged_stamp, altcha_token, hidden_fields
 
 
 @pytest.fixture
 def settings_overrides():
-    return {"captcha": "none"}
+    return {"captcha": "altcha"}
 
 
 def counts(db) -> tuple[int, int]:
@@ -55,7 +55,7 @@ def test_a_signup_queues_one_confirmation_and_records_consent(join_post, db, set
     assert event.consent_text_hash == subscriptions.consent_hash(
         subscriptions.consent_text(settings)
     )
-    assert event.captcha_provider == "none" and event.captcha_result
+    assert (event.captcha_provider, event.captcha_result) == ("altcha", "ok")
     assert event.ip == "127.0.0.1"
 
 
@@ -212,3 +212,18 @@ def test_get_join_never_changes_state(client, db):
 def test_hidden_fields_helper_reads_the_form(client):
     fields = hidden_fields(client.get("/join").get_data(as_text=True))
     assert {"csrf_token", "stamp"} <= set(fields)
+
+
+@pytest.mark.parametrize("answer", [None, "", "bm90IGFsdGNoYQ==", "replayed"])
+def test_no_subscription_without_a_verified_captcha(join_post, client, db, settings, now, answer):
+    if answer == "replayed":
+        answer = altcha_token(settings, now)
+        assert join_post(email="first@example.com", altcha=answer).status_code == 200
+    response = join_post(email="second@example.com", altcha=answer)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="captcha-error"' in html and "CAPTCHA check did not pass" in html
+    with db.session() as session:
+        emails = set(session.scalars(select(Subscriber.email)))
+    assert "second@example.com" not in emails
+

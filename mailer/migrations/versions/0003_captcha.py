@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_captcha"
-down_revision = "0002_handed_at"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
