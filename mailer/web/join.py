@@ -192,6 +192,26 @@ def _form_csp(response: Response) -> Response:
     return response
 
 
+@bp.route("/embed/join", methods=["GET", "POST"])
+@csrf.exempt
+@signup_limit
+def embed_join():
+    form = EmbedJoinForm()
+    if request.method == "POST":
+        origin = request.headers.get("Origin", "")
+        if origin_of(origin) not in own_origins():
+            body = render_template(
+                "web/error.html",
+                title="Form refused",
+                message="This form was sent from another site. Reload it and try again.",
+            )
+            return _frame_ancestors(Response(body, 403))
+        body, status = _handle_post(form, "web/embed_join.html", "embed")
+    else:
+        body, status = _form_page("web/embed_join.html", form, "embed")
+    return _frame_ancestors(Response(body, status))
+
+
 def _cors(response: Response) -> Response:
     origin = origin_of(request.headers.get("Origin"))
     if origin and origin in embed_origins():

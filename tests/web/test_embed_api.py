@@ -6,14 +6,14 @@ import pytest
 from sqlalchemy import func, select
 
 from mailer.models import OutboxMessage, Subscriber
-from tests.fixtures.readers import aged_stamp, hidden_fields
+from tests.fixtures.readers import aged_stamp, altcha_token, hidden_fields
 
 NEWS = "https://news.example.com"
 
 
 @pytest.fixture
 def settings_overrides():
-    return {"captcha": "none", "embed_origins": (NEWS,)}
+    return {"captcha": "altcha", "embed_origins": (NEWS,)}
 
 
 def counts(db) -> tuple[int, int]:
@@ -33,7 +33,8 @@ def embed_fields(client, settings, now, **extra) -> dict:
     page = client.get("/embed/join", headers={"Referer": f"{NEWS}/2026/11/story"})
     data = hidden_fields(page.get_data(as_text=True))
     data["stamp"] = aged_stamp(settings.secret_key, now, kind="embed")
-    data.update({"email": "reader@example.com", "consent": "y", "captcha": "x"})
+    data.update({"email": "reader@example.com", "consent": "y"})
+    data["altcha"] = altcha_token(settings, now)
     data.update(extra)
     return data
 
@@ -109,10 +110,10 @@ def api(client, body, origin=NEWS, **kw):
     return client.post("/api/subscribe", json=body, headers=headers, **kw)
 
 
-def test_api_subscribes_with_cors_and_the_same_answer(no_cookies, db):
-    body = {"email": "reader@example.com", "consent": True, "captcha": "x", "first_name": "Ann"}
-    first = api(no_cookies, body)
-    second = api(no_cookies, body)
+def test_api_subscribes_with_cors_and_the_same_answer(no_cookies, db, settings, now):
+    body = {"email": "reader@example.com", "consent": True, "first_name": "Ann"}
+    first = api(no_cookies, dict(body, captcha=altcha_token(settings, now)))
+    second = api(no_cookies, dict(body, captcha=altcha_token(settings, now)))
     assert first.status_code == second.status_code == 200
     assert first.json == second.json and first.json["status"] == "ok"
     assert first.headers["Access-Control-Allow-Origin"] == NEWS
@@ -169,13 +170,35 @@ def test_api_refuses_foreign_origins_and_non_json(no_cookies, db):
 
 @pytest.mark.parametrize(
     "settings_overrides",
-    [{"captcha": "none", "embed_origins": (NEWS,), "signup_rate_limits": "1/minute"}],
+    [{"captcha": "altcha", "embed_origins": (NEWS,), "signup_rate_limits": "1/minute"}],
 )
-def test_api_shares_the_per_ip_limit_and_answers_json_429(no_cookies, db):
-    body = {"email": "reader@example.com", "consent": True, "captcha": "x"}
-    assert api(no_cookies, body).status_code == 200
-    limited = api(no_cookies, dict(body, email="other@example.com"))
+def test_api_shares_the_per_ip_limit_and_answers_json_429(no_cookies, db, settings, now):
+    body = {"email": "reader@example.com", "consent": True}
+    assert api(no_cookies, dict(body, captcha=altcha_token(settings, now))).status_code == 200
+    limited = api(
+        no_cookies, dict(body, email="other@example.com", captcha=altcha_token(settings, now))
+    )
     assert limited.status_code == 429
     assert limited.json["error"] == "Too many requests"
     assert limited.headers["Access-Control-Allow-Origin"] == NEWS
     assert counts(db)[0] == 1
+
+
+@pytest.mark.parametrize("answer", [None, "", "not-base64!", "replayed", "other-key"])
+def test_api_refuses_a_missing_forged_or_replayed_captcha(no_cookies, db, settings, now, answer):
+    body = {"email": "second@example.com", "consent": True}
+    if answer == "replayed":
+        answer = altcha_token(settings, now)
+        first = api(no_cookies, dict(body, email="first@example.com", captcha=answer))
+        assert first.status_code == 200
+    elif answer == "other-key":
+        import dataclasses
+
+        answer = altcha_token(dataclasses.replace(settings, secret_key="another" * 8), now)
+    if answer is not None:
+        body["captcha"] = answer
+    response = api(no_cookies, body)
+    assert response.status_code == 400
+    assert "captcha" in response.json["errors"]
+    with db.session() as session:
+        assert "second@example.com" not in set(session.scalars(select(Subscriber.email)))

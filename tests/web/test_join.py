@@ -226,4 +226,3 @@ def test_no_subscription_without_a_verified_captcha(join_post, client, db, setti
     with db.session() as session:
         emails = set(session.scalars(select(Subscriber.email)))
     assert "second@example.com" not in emails
-

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from mailer.models import OutboxMessage, Subscriber
-from tests.fixtures.readers import aged_stamp, hidden_fields
+from tests.fixtures.readers import aged_stamp, altcha_token, hidden_fields
 
 NEWS = "https://news.example.com"
-LOOSE = {"captcha": "none", "embed_origins": (NEWS,), "signup_rate_limits": "100000/minute"}
+LOOSE = {"captcha": "altcha", "embed_origins": (NEWS,), "signup_rate_limits": "100000/minute"}
 
 
 @pytest.fixture
@@ -35,6 +35,7 @@ def test_fifty_concurrent_identical_signups_make_one_subscriber_and_one_mail(
     live_server, db, settings, now
 ):
     barrier = threading.Barrier(50)
+    answers = [altcha_token(settings, now) for _ in range(50)]  # each solution is spent once
     statuses: list[int] = []
     errors: list[BaseException] = []
 
@@ -47,6 +48,7 @@ def test_fifty_concurrent_identical_signups_make_one_subscriber_and_one_mail(
                     email="Same.Reader@Example.com",
                     consent="y",
                     stamp=aged_stamp(settings.secret_key, now),
+                    altcha=answers.pop(),
                 )
                 barrier.wait(timeout=30)
                 response = http.post(f"{live_server.url}/join", data=data, timeout=60)
@@ -73,6 +75,7 @@ def form_client(client, settings, now):
 
 text = st.text(st.characters(codec="utf-8"), max_size=80)
 stamps = st.one_of(st.just("good"), st.just("fast"), text)
+answers = st.one_of(st.just("solved"), text)
 
 
 @hsettings(
@@ -85,9 +88,10 @@ stamps = st.one_of(st.just("good"), st.just("fast"), text)
     stamp=stamps,
     honeypot=st.sampled_from(["", "x"]),
     extra=st.dictionaries(text, text, max_size=3),
+    answer=answers,
 )
 def test_fuzzed_join_posts_never_answer_5xx(
-    form_client, settings, now, email, name, consent, stamp, honeypot, extra
+    form_client, settings, now, email, name, consent, stamp, honeypot, extra, answer
 ):
     client, fields = form_client
     data = dict(extra)
@@ -101,6 +105,7 @@ def test_fuzzed_join_posts_never_answer_5xx(
         data["stamp"] = aged_stamp(settings.secret_key, now, seconds=0)
     else:
         data["stamp"] = stamp
+    data["altcha"] = altcha_token(settings, now) if answer == "solved" else answer
     response = client.post("/join", data=data)
     assert response.status_code in (200, 400), response.get_data(as_text=True)[:500]
 
@@ -118,7 +123,7 @@ api_bodies = st.one_of(
             "email": st.one_of(text, json_values, st.emails()),
             "first_name": st.one_of(text, json_values),
             "consent": st.one_of(st.just(True), json_values),
-            "captcha": st.one_of(text, json_values),
+            "captcha": st.one_of(st.just("solved"), text, json_values),
             "page": st.one_of(text, json_values),
         },
     ),
@@ -129,8 +134,10 @@ api_bodies = st.one_of(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(body=api_bodies, origin=st.sampled_from([NEWS, None, "https://evil.example", "null"]))
-def test_fuzzed_api_posts_never_answer_5xx(app, body, origin):
+def test_fuzzed_api_posts_never_answer_5xx(app, settings, now, body, origin):
     client = app.test_client(use_cookies=False)
+    if isinstance(body, dict) and body.get("captcha") == "solved":
+        body["captcha"] = altcha_token(settings, now)
     headers = {"Origin": origin} if origin else {}
     response = client.post("/api/subscribe", json=body, headers=headers)
     assert response.status_code in (200, 400, 403, 415), response.get_data(as_text=True)[:500]
