@@ -99,6 +99,31 @@ def _cron(value: object) -> str | None:
     return None
 
 
+def _sendgrid_key(value: object) -> str | None:
+    from mailer.webhooks.sendgrid import check_key
+
+    return check_key(value)
+
+
+def _resend_secret(value: object) -> str | None:
+    from mailer.webhooks.resend import check_secret
+
+    return check_secret(value)
+
+
+def _ses_hosts(value: object) -> str | None:
+    from mailer.webhooks.ses import check_hosts
+
+    return check_hosts(value)
+
+
+def _topic_arns(value: object) -> str | None:
+    arns = tuple(value) if isinstance(value, tuple) else ()
+    if all(arn.startswith("arn:aws") and arn.count(":") == 5 for arn in arns):
+        return None
+    return "SNS topic ARNs such as arn:aws:sns:us-east-1:123456789012:ses-events"
+
+
 def _rate_limits(value: object) -> str | None:
     for part in str(value).split(";"):
         count, _, unit = part.strip().partition("/")
@@ -198,6 +223,11 @@ class Settings:
         (),
         "Comma-separated feed URLs (RSS/Atom) and WordPress sites (wp+https://site/wp-json)",
     )
+    fetch_max_bytes: int = setting(
+        5 * 1024 * 1024,
+        "Largest feed or API response read from a source, in bytes",
+        check=_positive,
+    )
     digest_top: int = setting(5, "Top stories in a digest", check=_positive)
     digest_related: int = setting(3, "Related items under each top story", check=_not_negative)
     digest_max_per_section: int = setting(2, "Most top stories from one section", check=_positive)
@@ -220,6 +250,11 @@ class Settings:
     retry_base_seconds: float = setting(
         60.0, "First retry delay; doubles each attempt, with jitter", check=_positive
     )
+    lease_seconds: int = setting(
+        300,
+        "How long a worker holds claimed messages before a restart may take them back",
+        check=_positive,
+    )
     smtp_timeout: float = setting(30.0, "Seconds an SMTP command may take", check=_positive)
     pause_after_errors: int = setting(
         20, "Consecutive failures that pause a digest", check=_positive
@@ -230,6 +265,43 @@ class Settings:
     dkim_ed25519_selector: str = setting("", "DKIM selector for the Ed25519 key")
     dkim_ed25519_key: str = setting(
         "", "Path to the Ed25519 private key (base64 seed)", secret=True
+    )
+    # Provider webhooks (POST /webhooks/PROVIDER); a provider whose setting is empty gets 404.
+    sendgrid_webhook_key: str = setting(
+        "",
+        "SendGrid Event Webhook verification key (base64, from Mail Settings > Event Webhook "
+        "> Signature Verification); a public key",
+        check=_sendgrid_key,
+    )
+    mailgun_webhook_key: str = setting(
+        "", "Mailgun HTTP webhook signing key (Sending > Webhooks)", secret=True
+    )
+    postmark_webhook_user: str = setting(
+        "", "User name put in the Postmark webhook URL's basic auth"
+    )
+    postmark_webhook_password: str = setting(
+        "", "Password put in the Postmark webhook URL's basic auth", secret=True
+    )
+    resend_webhook_secret: str = setting(
+        "", "Resend webhook signing secret (whsec_…)", secret=True, check=_resend_secret
+    )
+    ses_topic_arns: tuple[str, ...] = setting(
+        (),
+        "Comma-separated ARNs of the SNS topics SES publishes bounces/complaints to; "
+        "messages from any other topic are refused",
+        check=_topic_arns,
+    )
+    ses_cert_hosts: tuple[str, ...] = setting(
+        ("sns.*.amazonaws.com",),
+        "Hosts SNS SigningCertURL and SubscribeURL may use (* is one label); https only. "
+        "Change only to point tests at a local server",
+        check=_ses_hosts,
+    )
+    webhook_tolerance: int = setting(
+        300, "Seconds a signed webhook timestamp may differ from now", check=_positive
+    )
+    soft_bounce_limit: int = setting(
+        3, "Soft bounces after which an address is suppressed", check=_positive
     )
 
     # --- editors and operators --------------------------------------------------------------

@@ -100,16 +100,23 @@ class Drain:
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_progress: Callable[[int], None] | None = None
 
-    def quota(self, wanted: int) -> int:
-        """How many more messages this run may hand over (for --limit)."""
+    def reserve(self, wanted: int) -> int:
+        """Take up to `wanted` of what this run may still hand over (for --limit)."""
         with self.lock:
             if self.limit is None:
                 return wanted
-            return max(0, min(wanted, self.limit - self.handed))
+            granted = max(0, min(wanted, self.limit - self.handed))
+            self.handed += granted
+            return granted
 
-    def count_handed(self, n: int) -> None:
+    def release(self, unused: int) -> None:
         with self.lock:
-            self.handed += n
+            if self.limit is not None:
+                self.handed -= unused
+
+    def exhausted(self) -> bool:
+        with self.lock:
+            return self.limit is not None and self.handed >= self.limit
 
     def should_stop(self) -> bool:
         if self.stop.is_set():
@@ -139,7 +146,8 @@ class Drain:
                 None,
             )
         self.note(success=False)
-        permanent = not retryable
+        # only a verdict about the address suppresses it; a refused payload says nothing of it
+        permanent = result.status in ("rejected", "invalid")
         return ledger.Outcome(row_id, "failed", error=result.error), permanent
 
     def note(self, success: bool) -> None:
@@ -167,57 +175,70 @@ def _deliver(
     claimed = [c for c in claimed if c.id in held]
     if not claimed:
         return
-    drain.count_handed(len(claimed))
     messages = [build(c) for c in claimed]
-    drain.bucket.take(len(messages))
-    key = f"{model.__tablename__}-{claimed[0].id}-{claimed[-1].id}-{len(claimed)}"
-    try:
-        results = transport.send(messages, idempotency_key=key)
-    except TransportError as exc:
-        results = [
-            SendResult(
-                m.recipient,
-                "failed",
-                retryable=exc.retryable,
-                retry_after=exc.retry_after,
-                error=str(exc),
-            )
-            for m in messages
-        ]
-        if not exc.retryable:
-            drain.report.paused = f"the transport refused the call: {exc}"
-            drain.stop.set()
-            outcomes = [ledger.Outcome(c.id, "pending", error=str(exc)) for c in claimed]
-            ledger.record(drain.db, model, token, outcomes, drain.clock())
-            return
-    outcomes, permanent_addresses = [], []
+    outcomes: list[ledger.Outcome] = []
+    permanent: list[str] = []
     tally = {"sent": 0, "failed": 0, "unknown": 0, "retrying": 0}
-    for item, message, result in zip(claimed, messages, results, strict=True):
-        outcome, permanent = drain.classify(
+
+    def settle(index: int, result: SendResult) -> None:
+        item = claimed[index]
+        outcome, is_permanent = drain.classify(
             item.id, attempts.get(item.id, 0) + 1, result, transport.idempotent
         )
         outcomes.append(outcome)
         tally["retrying" if outcome.status == "pending" else outcome.status] += 1
-        if permanent:
-            permanent_addresses.append(message.recipient)
+        if is_permanent:
+            permanent.append(messages[index].recipient)
+
+    key = f"{model.__tablename__}-{claimed[0].id}-{claimed[-1].id}-{len(claimed)}"
+    try:
+        _send(drain, transport, messages, key, settle)
+    except TransportError as exc:
+        if getattr(exc, "throttled", False):
+            drain.bucket.pause(exc.retry_after or 5.0)  # a 429 pauses every worker
+        if not exc.retryable:
+            drain.report.paused = f"the transport refused the call: {exc}"
+            drain.stop.set()
+        else:
+            failure = SendResult(
+                "", "failed", retryable=True, retry_after=exc.retry_after, error=str(exc)
+            )
+            for index in range(len(outcomes), len(claimed)):
+                settle(index, failure)
+    outcomes += [ledger.Outcome(c.id, "pending", untouched=True) for c in claimed[len(outcomes) :]]
     ledger.record(drain.db, model, token, outcomes, drain.clock())
-    if permanent_addresses:
+    if permanent:
         with drain.db.session() as session:
-            for address in permanent_addresses:
+            for address in permanent:
                 suppress(session, address, "failed", drain.clock(), source="delivery")
     drain.report.add(**tally)
     if drain.on_progress:
         drain.on_progress(tally["sent"] + tally["failed"] + tally["unknown"])
 
 
+def _send(drain: Drain, transport: Transport, messages: list[Message], key: str, settle) -> None:
+    """One call for batch APIs; one message at a time for SMTP-like ones, so a pause is prompt."""
+    if not getattr(transport, "per_message", False):
+        drain.bucket.take(len(messages))
+        for index, result in enumerate(transport.send(messages, idempotency_key=key)):
+            settle(index, result)
+        return
+    for index, message in enumerate(messages):
+        if drain.stop.is_set():
+            return  # the rest go back to the queue untouched
+        drain.bucket.take(1)
+        settle(index, transport.send([message], idempotency_key=f"{key}-{index}")[0])
+
+
 def _worker(drain: Drain, transport_factory: TransportFactory, claim, model, build) -> None:
     transport = transport_factory()
     try:
         while not drain.should_stop():
-            size = drain.quota(min(transport.max_batch, 50))
+            size = drain.reserve(min(transport.max_batch, 50))
             if size <= 0:
                 return
             token, claimed, skipped = claim(size)
+            drain.release(size - len(claimed))
             if skipped:
                 drain.report.add(skipped=skipped)
             if not claimed:
@@ -292,7 +313,7 @@ def drain_outbox(
         drain.deadline = time.monotonic() + time_budget
 
     def claim(size: int):
-        token, claimed = ledger.claim_outbox(db, size, clock())
+        token, claimed = ledger.claim_outbox(db, size, clock(), settings.lease_seconds)
         return token, claimed, 0
 
     _run_workers(drain, 1, transport_factory, claim, OutboxMessage, _build_outbox(settings))
@@ -403,7 +424,7 @@ def send_digest(
             set_digest_status(db, digest_id, "sent", clock())
             drain.report.done = True
             return drain.report
-        if drain.should_stop() or drain.quota(1) == 0:
+        if drain.should_stop() or drain.exhausted():
             return drain.report
         due = ledger.next_due(db, Delivery, scope)
         pause = max(0.05, (due - clock()).total_seconds()) if due else 0.5

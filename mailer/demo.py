@@ -31,7 +31,9 @@ def load_demo(db: Database, now: datetime, zone: ZoneInfo) -> int:
             day = (local_now - timedelta(days=row["days_ago"])).date()
             published = datetime(day.year, day.month, day.day, row["hour"], 0, tzinfo=zone)
             if published > now:
-                published = now - timedelta(minutes=5)
+                # Not later than now, nor before today: this week always has the newest pieces.
+                midnight = datetime(local_now.year, local_now.month, local_now.day, tzinfo=zone)
+                published = max(now - timedelta(minutes=5), midnight)
             section = row["section"]
             data = ArticleData(
                 url=f"{DEMO_SITE}/{section.lower()}/{row['slug']}",

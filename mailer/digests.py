@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import gc
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -13,7 +18,15 @@ from sqlalchemy.orm import Session
 from mailer.config import Settings
 from mailer.db import Database
 from mailer.errors import Conflict, MailerError, NotFound
-from mailer.models import Article, AuditEntry, Digest, DigestItem, DigestRelated
+from mailer.models import (
+    Article,
+    ArticleStats,
+    ArticleTag,
+    AuditEntry,
+    Digest,
+    DigestItem,
+    DigestRelated,
+)
 from mailer.ranking import (
     Doc,
     RankParams,
@@ -25,6 +38,7 @@ from mailer.ranking import (
 )
 
 EDITABLE = ("draft",)
+REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
 RECENT_DIGESTS = 4
 EXCERPT_WORDS = 50
 
@@ -65,10 +79,13 @@ def context_line(article: Article) -> str:
 
 @dataclass(frozen=True)
 class BuildResult:
-    outcome: Literal["created", "rebuilt", "exists", "too_few", "locked"]
+    """What a build did; only created and rebuilt stored anything."""
+
+    outcome: Literal["created", "rebuilt", "exists", "too_few", "locked", "too_big"]
     period: str
     digest_id: int | None
     message: str
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of a build
 
 
 def find_digest(db: Database, ref: str | int) -> Digest:
@@ -92,7 +109,7 @@ def recent_top_ids(session: Session, before_period: str) -> set[int]:
     """Articles that were top stories in the last few digests, so a week never repeats them."""
     ids = session.scalars(
         select(Digest.id)
-        .where(Digest.period_key < before_period, Digest.status != "cancelled")
+        .where(Digest.period_key < before_period, Digest.status.not_in(("cancelled", "skipped")))
         .order_by(Digest.period_key.desc())
         .limit(RECENT_DIGESTS)
     ).all()
@@ -104,6 +121,52 @@ def recent_top_ids(session: Session, before_period: str) -> set[int]:
         )
     )
     return set(rows)
+
+
+def load_docs(session: Session, since: datetime, until: datetime) -> list[Doc]:
+    """Ranking's view of the articles published in [since, until): columns only, no ORM rows."""
+    when = (Article.published_at >= since, Article.published_at < until)
+    tags: dict[int, list[str]] = defaultdict(list)
+    for article_id, tag in session.execute(
+        select(ArticleTag.article_id, ArticleTag.tag)
+        .join(Article, Article.id == ArticleTag.article_id)
+        .where(*when)
+        .order_by(ArticleTag.article_id, ArticleTag.tag)
+    ):
+        tags[article_id].append(tag)
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.title,
+            Article.summary,
+            Article.section,
+            Article.published_at,
+            ArticleStats.views,
+            ArticleStats.clicks,
+            ArticleStats.shares,
+            ArticleStats.comments,
+            ArticleStats.editor_pick,
+        )
+        .outerjoin(ArticleStats, ArticleStats.article_id == Article.id)
+        .where(*when)
+        .order_by(Article.published_at, Article.id)
+    )
+    return [
+        Doc(
+            id=r[0],
+            title=r[1],
+            summary=r[2] or "",
+            section=r[3],
+            tags=tuple(tags.get(r[0], ())),
+            published_at=r[4],
+            views=r[5] or 0,
+            clicks=r[6] or 0,
+            shares=r[7] or 0,
+            comments=r[8] or 0,
+            editor_pick=bool(r[9]),
+        )
+        for r in rows
+    ]
 
 
 def build_digest(
@@ -119,80 +182,118 @@ def build_digest(
     zone = settings.zone
     key = period or period_key(now, zone)
     start, end = period_bounds(key, zone)
-    with db.session() as session:
-        existing = session.scalar(select(Digest).where(Digest.period_key == key))
-        if existing is not None and not rebuild:
-            return BuildResult(
-                "exists", key, existing.id, f"{key} exists already ({existing.status})."
+    until = min(end, now + timedelta(microseconds=1))
+    clock = _Stopwatch()
+    try:
+        with db.session() as session:
+            existing = session.scalar(select(Digest).where(Digest.period_key == key))
+            if existing is not None and not rebuild:
+                return BuildResult(
+                    "exists", key, existing.id, f"{key} exists already ({existing.status})."
+                )
+            if existing is not None and existing.status not in REBUILDABLE:
+                return BuildResult(
+                    "locked",
+                    key,
+                    existing.id,
+                    f"{key} is {existing.status}; only a draft can be rebuilt.",
+                )
+            candidates = load_docs(session, start, until)
+            if len(candidates) < settings.digest_min_items:
+                return BuildResult(
+                    "too_few",
+                    key,
+                    None,
+                    f"{key} has {len(candidates)} articles; at least "
+                    f"{settings.digest_min_items} are needed (MAILER_DIGEST_MIN_ITEMS).",
+                )
+            params = rank_params(settings)
+            pinned = [i.article_id for i in existing.items if i.pinned] if existing else []
+            docs = {d.id: d for d in candidates}
+            kept = [(docs[i], 0.0) for i in pinned if i in docs]
+            chosen = kept + top_stories(
+                [d for d in candidates if d.id not in pinned],
+                replace(params, top=max(params.top - len(kept), 0)),
+                min(end, now),
+                recent_top_ids(session, key),
             )
-        if existing is not None and existing.status not in EDITABLE:
-            return BuildResult(
-                "locked",
-                key,
-                existing.id,
-                f"{key} is {existing.status}; only a draft can be rebuilt.",
-            )
-        candidates = session.scalars(
-            select(Article).where(
-                Article.published_at >= start, Article.published_at < min(end, now)
-            )
-        ).all()
-        if len(candidates) < settings.digest_min_items:
-            return BuildResult(
-                "too_few",
-                key,
-                None,
-                f"{key} has {len(candidates)} articles; at least "
-                f"{settings.digest_min_items} are needed (MAILER_DIGEST_MIN_ITEMS).",
-            )
-        params = rank_params(settings)
-        pinned = [i.article_id for i in existing.items if i.pinned] if existing else []
-        docs = {a.id: to_doc(a) for a in candidates}
-        kept = [(docs[i], 0.0) for i in pinned if i in docs]
-        chosen = kept + top_stories(
-            [d for d in docs.values() if d.id not in pinned],
-            replace(params, top=max(params.top - len(kept), 0)),
-            min(end, now),
-            recent_top_ids(session, key),
-        )
-        archive = session.scalars(
-            select(Article).where(
-                Article.published_at >= start - timedelta(days=settings.related_window_days),
-                Article.published_at <= now,
-            )
-        ).all()
-        by_id = {a.id: a for a in archive}
-        index = RelatedIndex.build([to_doc(a) for a in archive], params)
-        if existing is not None:
-            session.delete(existing)
+            clock.lap("rank")
+            window = timedelta(days=settings.related_window_days)
+            with _no_gc():  # a 100k archive is a million small dicts: collecting them is waste
+                index = RelatedIndex.build(load_docs(session, start - window, until), params)
+            shown = {doc.id for doc, _ in chosen}
+            related: dict[int, list] = {}
+            for doc, _score in chosen:
+                related[doc.id] = related_coverage(index, doc, params.related, shown)
+                shown.update(rel.doc.id for rel in related[doc.id])
+            clock.lap("related")
+            by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(shown)))}
+            if existing is not None:
+                session.delete(existing)
+                session.flush()
+            digest = new_digest(settings, key, now)
+            for position, (doc, score) in enumerate(chosen):
+                item = snapshot_item(by_id[doc.id], position, score)
+                item.pinned = doc.id in pinned
+                for rel_pos, rel in enumerate(related[doc.id]):
+                    item.related.append(snapshot_related(by_id[rel.doc.id], rel_pos, rel.score))
+                digest.items.append(item)
+            fill_defaults(digest, settings)
+            session.add(digest)
             session.flush()
-        digest = new_digest(settings, key, now)
-        shown = {doc.id for doc, _ in chosen}
-        for position, (doc, score) in enumerate(chosen):
-            article = by_id[doc.id]
-            item = snapshot_item(article, position, score)
-            item.pinned = doc.id in pinned
-            for rel_pos, rel in enumerate(related_coverage(index, doc, params.related, shown)):
-                shown.add(rel.doc.id)
-                item.related.append(snapshot_related(by_id[rel.doc.id], rel_pos, rel.score))
-            digest.items.append(item)
-        fill_defaults(digest, settings)
-        session.add(digest)
-        try:
-            session.flush()
-        except IntegrityError:
-            session.rollback()
-            return BuildResult("exists", key, None, f"{key} was built by another process.")
-        check_size(digest, settings)
-        audit(session, "system", "build" if existing is None else "rebuild", digest, now, {})
-        outcome = "created" if existing is None else "rebuilt"
-        return BuildResult(
-            outcome,
-            key,
-            digest.id,
-            f"{key} {outcome}: {len(digest.items)} stories, "
-            f"{sum(len(i.related) for i in digest.items)} related.",
-        )
+            clock.lap("store")
+            try:
+                check_size(digest, settings)
+            except MailerError as exc:
+                raise _TooBig(str(exc)) from None
+            clock.lap("render")
+            audit(session, "system", "build" if existing is None else "rebuild", digest, now, {})
+            outcome = "created" if existing is None else "rebuilt"
+            return BuildResult(
+                outcome,
+                key,
+                digest.id,
+                f"{key} {outcome}: {len(digest.items)} stories, "
+                f"{sum(len(i.related) for i in digest.items)} related.",
+                clock.laps,
+            )
+    except _TooBig as exc:  # the transaction is rolled back: nothing of the new build is kept
+        return BuildResult("too_big", key, None, f"{key} was not built: {exc}")
+    except IntegrityError:
+        # Another process stored this period between our check and our insert: theirs stands.
+        with db.session() as session:
+            other = session.scalar(select(Digest).where(Digest.period_key == key))
+            if other is None:
+                raise
+        return BuildResult("exists", key, other.id, f"{key} was built by another process.")
+
+
+class _TooBig(Exception):
+    """The issue's HTML is over the size budget: undo the build."""
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _Stopwatch:
+    """Seconds spent in each phase of a build, for logs and the bench."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        moment = time.perf_counter()
+        self.laps[name] = round(moment - self._last, 6)
+        self._last = moment
 
 
 def new_digest(settings: Settings, key: str, now: datetime) -> Digest:
@@ -265,15 +366,25 @@ def _item(digest: Digest, item_id: int) -> DigestItem:
     raise NotFound(f"story {item_id} is not in {digest.period_key}.")
 
 
-def _touch(session, digest, actor, action, now, detail) -> None:
+def _touch(
+    session: Session, digest: Digest, actor: str, action: str, now: datetime, detail: dict
+) -> None:
     digest.updated_at = now
     session.flush()
     audit(session, actor, action, digest, now, detail)
 
 
 def set_text(
-    db: Database, ref, actor: str, now: datetime, *, subject=None, preheader=None, intro=None
+    db: Database,
+    ref: str | int,
+    actor: str,
+    now: datetime,
+    *,
+    subject: str | None = None,
+    preheader: str | None = None,
+    intro: str | None = None,
 ) -> None:
+    """The editor's words: subject, preheader (the inbox preview line) and intro."""
     with db.session() as session:
         digest = _editable(session, ref)
         changes = {}
@@ -289,7 +400,9 @@ def set_text(
         _touch(session, digest, actor, "edit text", now, changes)
 
 
-def move_item(db: Database, ref, item_id: int, offset: int, actor: str, now: datetime) -> None:
+def move_item(
+    db: Database, ref: str | int, item_id: int, offset: int, actor: str, now: datetime
+) -> None:
     """Move a story up (negative offset) or down; positions stay 0..n-1."""
     with db.session() as session:
         digest = _editable(session, ref)
@@ -302,12 +415,28 @@ def move_item(db: Database, ref, item_id: int, offset: int, actor: str, now: dat
         _touch(session, digest, actor, "reorder", now, {"item": item.title, "to": target})
 
 
+def reorder_items(
+    db: Database, ref: str | int, item_ids: list[int], actor: str, now: datetime
+) -> None:
+    """Put the stories in the order given (a drag-and-drop's result): every story, once."""
+    with db.session() as session:
+        digest = _editable(session, ref)
+        current = {item.id: item for item in digest.items}
+        if sorted(item_ids) != sorted(current):
+            raise MailerError("give every story of the digest exactly once to reorder them.")
+        _renumber(session, [current[i] for i in item_ids])
+        _touch(session, digest, actor, "reorder", now, {"order": list(item_ids)})
+
+
 def _renumber(session: Session, items: list[DigestItem]) -> None:
     for n, it in enumerate(items):
         it.position = n
 
 
-def set_pinned(db: Database, ref, item_id: int, pinned: bool, actor: str, now: datetime) -> None:
+def set_pinned(
+    db: Database, ref: str | int, item_id: int, pinned: bool, actor: str, now: datetime
+) -> None:
+    """A pinned story survives a rebuild and cannot be excluded until unpinned."""
     with db.session() as session:
         digest = _editable(session, ref)
         item = _item(digest, item_id)
@@ -315,7 +444,8 @@ def set_pinned(db: Database, ref, item_id: int, pinned: bool, actor: str, now: d
         _touch(session, digest, actor, "pin" if pinned else "unpin", now, {"item": item.title})
 
 
-def exclude_item(db: Database, ref, item_id: int, actor: str, now: datetime) -> None:
+def exclude_item(db: Database, ref: str | int, item_id: int, actor: str, now: datetime) -> None:
+    """Take a story out of the issue (its related coverage goes with it)."""
     with db.session() as session:
         digest = _editable(session, ref)
         item = _item(digest, item_id)
@@ -329,7 +459,8 @@ def exclude_item(db: Database, ref, item_id: int, actor: str, now: datetime) -> 
         _touch(session, digest, actor, "exclude", now, {"item": item.title})
 
 
-def add_story(db: Database, ref, article_id: int, actor: str, now: datetime) -> None:
+def add_story(db: Database, ref: str | int, article_id: int, actor: str, now: datetime) -> None:
+    """Add any stored article as a story at the end, frozen like the others."""
     with db.session() as session:
         digest = _editable(session, ref)
         article = session.get(Article, article_id)
@@ -341,7 +472,10 @@ def add_story(db: Database, ref, article_id: int, actor: str, now: datetime) -> 
         _touch(session, digest, actor, "add story", now, {"item": article.title})
 
 
-def remove_related(db: Database, ref, related_id: int, actor: str, now: datetime) -> None:
+def remove_related(
+    db: Database, ref: str | int, related_id: int, actor: str, now: datetime
+) -> None:
+    """Drop one related item an editor judges off-topic."""
     with db.session() as session:
         digest = _editable(session, ref)
         for item in digest.items:
@@ -355,7 +489,10 @@ def remove_related(db: Database, ref, related_id: int, actor: str, now: datetime
         raise NotFound(f"related item {related_id} is not in {digest.period_key}.")
 
 
-def add_related(db: Database, ref, item_id: int, article_id: int, actor: str, now: datetime):
+def add_related(
+    db: Database, ref: str | int, item_id: int, article_id: int, actor: str, now: datetime
+) -> None:
+    """Add an article an editor knows belongs under a story."""
     with db.session() as session:
         digest = _editable(session, ref)
         item = _item(digest, item_id)
@@ -368,7 +505,7 @@ def add_related(db: Database, ref, item_id: int, article_id: int, actor: str, no
         _touch(session, digest, actor, "add related", now, {"related": article.title})
 
 
-def approve(db: Database, settings: Settings, ref, actor: str, now: datetime) -> None:
+def approve(db: Database, settings: Settings, ref: str | int, actor: str, now: datetime) -> None:
     """Approve a draft for sending; refused when the email would be clipped by mail clients."""
     from mailer.render import check_size
 
@@ -385,7 +522,7 @@ def approve(db: Database, settings: Settings, ref, actor: str, now: datetime) ->
         audit(session, actor, "approve", digest, now, {})
 
 
-def withdraw(db: Database, ref, actor: str, now: datetime, veto: bool = False) -> None:
+def withdraw(db: Database, ref: str | int, actor: str, now: datetime, veto: bool = False) -> None:
     """Back to draft (before sending starts); `veto` also stops auto-approval."""
     with db.session() as session:
         digest = get_digest(session, ref)
@@ -402,3 +539,20 @@ def withdraw(db: Database, ref, actor: str, now: datetime, veto: bool = False) -
 def digest_count(db: Database) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(Digest)) or 0
+
+
+def record_skipped(db: Database, period: str, reason: str, now: datetime) -> None:
+    """Remember that a week had too little content, so dashboards and operators can see it."""
+    try:
+        with db.session() as session:
+            session.add(
+                Digest(
+                    period_key=period,
+                    status="skipped",
+                    status_reason=reason,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        return  # another scheduler recorded it first

@@ -16,7 +16,6 @@ from mailer.db import Database
 from mailer.links import new_message_id
 from mailer.models import Delivery, OutboxMessage, Subscriber, Suppression
 
-LEASE = timedelta(minutes=5)
 UNKNOWN_AFTER_CRASH = "the sender stopped after handing this message over; its fate is unknown"
 
 
@@ -39,6 +38,7 @@ class Outcome:
     provider_id: str = ""
     error: str = ""
     next_attempt_at: datetime | None = None
+    untouched: bool = False  # handed over but never attempted: the attempt does not count
 
 
 def materialise(db: Database, digest_id: int, now: datetime) -> int:
@@ -139,7 +139,7 @@ def claim_deliveries(
                 delivery.message_id = new_message_id(settings)
             delivery.status = "sending"
             delivery.claim_token = token
-            delivery.lease_until = now + LEASE
+            delivery.lease_until = now + timedelta(seconds=settings.lease_seconds)
             delivery.handed_at = None
             delivery.updated_at = now
             claimed.append(
@@ -152,7 +152,9 @@ def claim_deliveries(
     return token, claimed, skipped
 
 
-def claim_outbox(db: Database, limit: int, now: datetime) -> tuple[str, list[Claimed]]:
+def claim_outbox(
+    db: Database, limit: int, now: datetime, lease_seconds: int = 300
+) -> tuple[str, list[Claimed]]:
     token = secrets.token_hex(8)
     with db.session() as session:
         ids = _claim_ids(session, db, OutboxMessage, [], limit, now)
@@ -164,7 +166,7 @@ def claim_outbox(db: Database, limit: int, now: datetime) -> tuple[str, list[Cla
         claimed = []
         for row in rows:
             row.status, row.claim_token = "sending", token
-            row.lease_until, row.handed_at = now + LEASE, None
+            row.lease_until, row.handed_at = now + timedelta(seconds=lease_seconds), None
             claimed.append(
                 Claimed(
                     row.id,
@@ -214,6 +216,8 @@ def record(db: Database, model, token: str, outcomes: list[Outcome], now: dateti
                 values["sent_at"] = now
             if outcome.status == "pending":
                 values["handed_at"] = None
+            if outcome.untouched:
+                values["attempts"] = model.attempts - 1
             if model is Delivery:
                 values["updated_at"] = now
             result = session.execute(

@@ -8,7 +8,8 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 _PERIOD = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -33,13 +34,13 @@ def parse_period(key: str) -> tuple[int, int]:
 
 
 def period_bounds(key: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """Start (inclusive) and end (exclusive) of an ISO week, local midnight to midnight."""
+    """Start (inclusive) and end (exclusive) of an ISO week in UTC: local midnight to midnight."""
     year, week = parse_period(key)
     monday = date.fromisocalendar(year, week, 1)
     start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
     following = monday + timedelta(days=7)
     end = datetime(following.year, following.month, following.day, tzinfo=zone)
-    return start, end
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,12 @@ class RankParams:
     section_weight: float = 0.04
     decay_days: float = 120.0
     threshold: float = 0.25
-    duplicate_similarity: float = 0.8
+    duplicate_similarity: float = 0.8  # TF-IDF cosine at which two pieces are one
+    duplicate_title: float = 0.8  # share of title words in common at which two pieces are one
+
+
+# An editor's pick outweighs any view count a week brings (log1p(100k views) is about 11.5).
+EDITOR_PICK_BONUS = 8.0
 
 
 def engagement_score(doc: Doc, period_end: datetime) -> float:
@@ -77,7 +83,7 @@ def engagement_score(doc: Doc, period_end: datetime) -> float:
     interest = math.log1p(doc.views + 5 * doc.clicks + 3 * doc.shares + 2 * doc.comments)
     age_days = max((period_end - doc.published_at).total_seconds() / 86400, 0.0)
     freshness = 1.0 / (1.0 + age_days / 7.0)
-    return interest + (8.0 if doc.editor_pick else 0.0) + freshness
+    return interest + (EDITOR_PICK_BONUS if doc.editor_pick else 0.0) + freshness
 
 
 def top_stories(
@@ -127,83 +133,121 @@ _STOPWORD_TEXT = (
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
+def _ascii_lower(text: str) -> str:
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return text.lower()
+
+
 def normalise_title(title: str) -> str:
-    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
-    return " ".join(_WORD.findall(text))
+    """A title reduced to its words: two titles equal here are the same piece re-published."""
+    return " ".join(_WORD.findall(_ascii_lower(title)))
+
+
+_SKIP = ""  # memo value for words that are not terms
+
+
+@lru_cache(maxsize=200_000)
+def _term(word: str) -> str:
+    """One word as an index term: stopwords dropped, plurals folded ('libraries' -> 'library')."""
+    word = word.split("'")[0]
+    if len(word) < 2 or word in STOPWORDS:
+        return _SKIP
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
 
 
 def tokens(text: str) -> list[str]:
     """Words without stopwords, plurals folded so that 'libraries' meets 'library'."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
-    out = []
-    for word in _WORD.findall(plain.replace("\u2019", "'")):
-        word = word.split("'")[0]
-        if len(word) < 2 or word in STOPWORDS:
-            continue
-        if len(word) > 4 and word.endswith("ies"):
-            word = word[:-3] + "y"
-        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        out.append(word)
-    return out
+    found = _WORD.findall(_ascii_lower(text.replace("\u2019", "'")))
+    return [t for t in map(_term, found) if t]
 
 
 @dataclass
 class RelatedIndex:
-    """TF-IDF vectors and an inverted index over an archive, built once per digest."""
+    """TF-IDF over an archive, built once per digest: term counts and postings up front,
+    weighted vectors only for the documents a query meets (so a query never scans them all)."""
 
     docs: list[Doc]
     params: RankParams
-    vectors: list[dict[str, float]] = field(default_factory=list)
-    title_keys: list[str] = field(default_factory=list)
-    postings: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+    counts: list[dict[str, float]] = field(default_factory=list)
+    postings: dict[str, list[int]] = field(default_factory=dict)
+    idf: dict[str, float] = field(default_factory=dict)
     position: dict[int, int] = field(default_factory=dict)
+    _vectors: dict[int, dict[str, float]] = field(default_factory=dict)
+    _title_keys: dict[int, str] = field(default_factory=dict)
+    _title_terms: dict[int, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, docs: Sequence[Doc], params: RankParams) -> RelatedIndex:
         index = cls(list(docs), params)
-        counts: list[Counter[str]] = []
-        df: Counter[str] = Counter()
-        for doc in index.docs:
-            tf: Counter[str] = Counter()
+        boost = params.title_boost
+        postings: dict[str, list[int]] = defaultdict(list)
+        counts = index.counts
+        for i, doc in enumerate(index.docs):
+            tf: dict[str, float] = {}
             for word in tokens(doc.title):
-                tf[word] += params.title_boost
-            for word in tokens(doc.summary):
-                tf[word] += 1.0
+                tf[word] = tf.get(word, 0.0) + boost
+            if doc.summary:
+                for word in tokens(doc.summary):
+                    tf[word] = tf.get(word, 0.0) + 1.0
             counts.append(tf)
-            df.update(tf.keys())
+            for term in tf:
+                postings[term].append(i)
         total = len(index.docs) or 1
-        idf = {term: math.log((1 + total) / (1 + n)) + 1.0 for term, n in df.items()}
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        for i, tf in enumerate(counts):
-            weights = {t: (1.0 + math.log(c)) * idf[t] for t, c in tf.items()}
-            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
-            vector = {t: w / norm for t, w in weights.items()}
-            index.vectors.append(vector)
-            for term, weight in vector.items():
-                postings[term].append((i, weight))
+        index.idf = {t: math.log((1 + total) / (1 + len(p))) + 1.0 for t, p in postings.items()}
         index.postings = dict(postings)
-        index.title_keys = [normalise_title(d.title) for d in index.docs]
         index.position = {d.id: i for i, d in enumerate(index.docs)}
         return index
 
+    def vector(self, i: int) -> dict[str, float]:
+        """Unit-length TF-IDF weights of document i (sublinear tf), computed on first use."""
+        vector = self._vectors.get(i)
+        if vector is None:
+            idf = self.idf
+            weights = {t: (1.0 + math.log(c)) * idf[t] for t, c in self.counts[i].items()}
+            norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+            vector = {t: w / norm for t, w in weights.items()}
+            self._vectors[i] = vector
+        return vector
+
+    def title_key(self, i: int) -> str:
+        key = self._title_keys.get(i)
+        if key is None:
+            key = self._title_keys[i] = normalise_title(self.docs[i].title)
+        return key
+
     def cosine(self, a: int, b: int) -> float:
-        va, vb = self.vectors[a], self.vectors[b]
+        va, vb = self.vector(a), self.vector(b)
         if len(va) > len(vb):
             va, vb = vb, va
         return sum(w * vb.get(t, 0.0) for t, w in va.items())
 
     def similar(self, i: int) -> dict[int, float]:
-        """Cosine of document i with every document sharing a term, through the postings."""
+        """Cosine of document i with every document sharing a term, found through the postings."""
         scores: dict[int, float] = defaultdict(float)
-        for term, weight in self.vectors[i].items():
-            for j, other in self.postings.get(term, ()):
-                scores[j] += weight * other
-        scores.pop(i, None)
+        for term, weight in self.vector(i).items():
+            for j in self.postings.get(term, ()):
+                if j != i:
+                    scores[j] += weight * self.vector(j)[term]
         return scores
 
+    def title_terms(self, i: int) -> frozenset[str]:
+        terms = self._title_terms.get(i)
+        if terms is None:
+            terms = self._title_terms[i] = frozenset(tokens(self.docs[i].title))
+        return terms
+
     def is_duplicate(self, a: int, b: int) -> bool:
-        if self.title_keys[a] == self.title_keys[b]:
+        """The same piece re-published: the same title, nearly the same title words
+        (a word added or dropped), or nearly the same words overall."""
+        if self.title_key(a) == self.title_key(b):
+            return True
+        ta, tb = self.title_terms(a), self.title_terms(b)
+        if ta and tb and len(ta & tb) / len(ta | tb) >= self.params.duplicate_title:
             return True
         return self.cosine(a, b) >= self.params.duplicate_similarity
 
@@ -225,7 +269,7 @@ def related_coverage(
     """Up to k related pieces for a story: similar, recent, not a copy, not already shown."""
     p = index.params
     i = index.position.get(story.id) if story_position is None else story_position
-    if i is None:
+    if i is None or k <= 0:
         return []
     excluded = set(exclude_ids)
     story_tags = set(story.tags)
@@ -254,3 +298,18 @@ def related_coverage(
         if len(chosen) >= k:
             break
     return chosen
+
+
+def related(
+    story: Doc,
+    archive: Sequence[Doc],
+    k: int,
+    params: RankParams | None = None,
+    exclude_ids: Iterable[int] = (),
+) -> list[Related]:
+    """Related coverage of one story from plain documents (one-off; a digest reuses an index)."""
+    docs = list(archive)
+    if all(d.id != story.id for d in docs):
+        docs.append(story)
+    index = RelatedIndex.build(docs, params or RankParams())
+    return related_coverage(index, story, k, exclude_ids)

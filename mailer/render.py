@@ -90,9 +90,12 @@ def with_utm(url: str, campaign: str, own_hosts: frozenset[str]) -> str:
 def _context(digest, settings: Settings, web: bool) -> dict:
     zone = settings.zone
     items = sorted(digest.items, key=lambda i: i.position)
+    # The site's own links get UTM tags: MAILER_SITE_HOSTS, or else the hosts of this issue's
+    # stories. Never the mailer's own host (its links are not the site's articles).
     own_hosts = frozenset(h.lower() for h in settings.site_hosts) or frozenset(
         (urlsplit(i.url).hostname or "").lower() for i in items
     )
+    own_hosts -= {(urlsplit(settings.base_url).hostname or "").lower(), ""}
     campaign = f"digest-{digest.period_key}"
 
     def link(url: str) -> str:
@@ -144,24 +147,33 @@ def _context(digest, settings: Settings, web: bool) -> dict:
     }
 
 
-def render_digest(digest, settings: Settings) -> RenderedDigest:
-    """Subject, HTML (CSS inlined) and text for a digest, with per-recipient markers."""
+@lru_cache(maxsize=1)
+def _inliner():
+    """Inline every rule; keep @media (dark mode, narrow screens), which cannot be inlined;
+    never fetch a stylesheet from the network."""
     import css_inline
 
+    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def inline_css(document: str) -> str:
+    return _inliner().inline(document)
+
+
+def render_digest(digest, settings: Settings) -> RenderedDigest:
+    """Subject, HTML (CSS inlined) and text for a digest, with per-recipient markers."""
     env = environment()
     context = _context(digest, settings, web=False)
     subject = env.get_template("email/digest/subject.txt").render(context).strip()
-    body_html = css_inline.inline(env.get_template("email/digest/body.html").render(context))
+    body_html = inline_css(env.get_template("email/digest/body.html").render(context))
     text = env.get_template("email/digest/body.txt").render(context).strip() + "\n"
     return RenderedDigest(subject, digest.preheader, body_html, text, context["web_url"])
 
 
 def render_web(digest, settings: Settings) -> str:
     """The archive's web version: the same issue with no personal links in it."""
-    import css_inline
-
     context = _context(digest, settings, web=True)
-    return css_inline.inline(environment().get_template("email/digest/body.html").render(context))
+    return inline_css(environment().get_template("email/digest/body.html").render(context))
 
 
 def check_size(digest, settings: Settings) -> int:

@@ -16,8 +16,12 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.smtp",
     "tests.fixtures.http",
+    "tests.fixtures.providers",
     "tests.fixtures.browser",
     "tests.fixtures.captcha",
+    "tests.fixtures.content",
+    "tests.fixtures.mailing",
+    "tests.fixtures.webhooks",
     "tests.fixtures.readers",
 ]
 

@@ -41,6 +41,6 @@ def test_core_does_not_reach_for_the_web_layer():
     for path in (ROOT / "mailer").rglob("*.py"):
         if "web" in path.relative_to(ROOT / "mailer").parts:
             continue
-        if any(name.startswith("mailer.web") for name in imported_modules(path)):
+        if any(name.split(".")[:2] == ["mailer", "web"] for name in imported_modules(path)):
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []

@@ -37,7 +37,7 @@ def test_period_key_uses_the_newsroom_zone():
     assert period_key(moment, LONDON) == "2026-W28"
     assert period_key(moment, ZoneInfo("UTC")) == "2026-W27"
     start, end = period_bounds("2026-W28", LONDON)
-    assert start.isoformat() == "2026-07-06T00:00:00+01:00"
+    assert start == datetime.fromisoformat("2026-07-06T00:00:00+01:00")  # returned in UTC
     assert end - start == timedelta(days=7)
 
 

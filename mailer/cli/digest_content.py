@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -30,8 +31,9 @@ def digest_build(app: AppContext, period: str | None, rebuild: bool) -> None:
             raise click.BadParameter(str(exc), param_hint="--period") from None
         period = period.upper()
     result = build_digest(services.db, services.settings, services.now(), period, rebuild)
-    click.echo(result.message)
-    if result.outcome in ("too_few", "locked"):
+    failed = result.outcome in ("too_few", "locked", "too_big")
+    click.echo(result.message, err=failed)
+    if failed:
         raise SystemExit(1)
 
 
@@ -168,9 +170,9 @@ def digest_preview(app: AppContext, ref: str, fmt: str, out: Path | None) -> Non
 @pass_app
 def articles_related(app: AppContext, url_or_id: str, k: int | None, as_json: bool) -> None:
     """What would be shown as related coverage for a stored article, with scores."""
-    from datetime import timedelta
+    from datetime import datetime, timedelta
 
-    from mailer.digests import rank_params, to_doc
+    from mailer.digests import load_docs, rank_params
     from mailer.models import Article
     from mailer.ranking import RelatedIndex, related_coverage
 
@@ -180,17 +182,23 @@ def articles_related(app: AppContext, url_or_id: str, k: int | None, as_json: bo
         if url_or_id.isdigit():
             article = session.get(Article, int(url_or_id))
         else:
-            article = session.scalar(select(Article).where(Article.url == url_or_id))
+            article = session.scalar(select(Article).where(Article.url == url_or_id.strip()))
         if article is None:
-            raise NotFound(f"no stored article {url_or_id}.")
+            raise NotFound(f"no stored article {url_or_id} (give an id or a stored URL).")
+        # the window before the article, and every newer follow-up
         window = timedelta(days=settings.related_window_days)
-        archive = session.scalars(
-            select(Article).where(Article.published_at >= article.published_at - window)
-        ).all()
+        archive = load_docs(
+            session, article.published_at - window, datetime.max.replace(tzinfo=UTC)
+        )
         params = rank_params(settings)
-        index = RelatedIndex.build([to_doc(a) for a in archive], params)
-        related = related_coverage(index, to_doc(article), k or params.related)
-        urls = {a.id: a.url for a in archive}
+        index = RelatedIndex.build(archive, params)
+        story = archive[index.position[article.id]]
+        related = related_coverage(index, story, k or params.related)
+        urls = dict(
+            session.execute(
+                select(Article.id, Article.url).where(Article.id.in_([r.doc.id for r in related]))
+            ).all()
+        )
     rows = [
         {
             "id": r.doc.id,

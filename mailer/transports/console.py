@@ -14,6 +14,7 @@ class ConsoleTransport:
 
     name = "console"
     max_batch = 100
+    per_message = True  # the engine hands one message at a time
     idempotent = False
 
     def __init__(self, stream: TextIO | None = None) -> None:

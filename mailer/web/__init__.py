@@ -12,15 +12,15 @@ from werkzeug.exceptions import HTTPException
 from mailer.services import Services
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-STATIC = Path(__file__).resolve().parents[2] / "static"
+STATIC = Path(__file__).resolve().parent / "static"
 
 csrf = CSRFProtect()
 
 # Editor navigation, shown when the endpoint exists.
 ADMIN_LINKS = (
-    ("editor.digests", "Digests"),
-    ("editor.sources", "Sources"),
-    ("editor.articles", "Articles"),
+    ("desk.index", "Digests"),
+    ("library.sources", "Sources"),
+    ("library.articles", "Articles"),
 )
 
 # Each module under mailer/web/ that serves pages exports `bp`.
@@ -30,6 +30,9 @@ BLUEPRINTS = (
     "join",
     "reader",
     "captcha",
+    "desk",
+    "library",
+    "hooks",
 )
 
 

@@ -98,8 +98,9 @@ def test_other_providers_have_no_challenge_endpoint(tmp_path, migrated_database_
         svc.close()
 
 
-def render_macro(tmp_path, database_url, **overrides) -> str:
-    svc = build(make_settings(tmp_path, database_url, **overrides))
+def render_macro(tmp_path, **overrides) -> str:
+    """Rendering touches no database, so this runs once rather than per backend."""
+    svc = build(make_settings(tmp_path, f"sqlite:///{tmp_path / 'unused.db'}", **overrides))
     try:
         flask_app = create_app(services=svc)
         with flask_app.test_request_context("/join"):
@@ -151,19 +152,15 @@ def render_macro(tmp_path, database_url, **overrides) -> str:
         ),
     ],
 )
-def test_the_macro_renders_each_providers_widget_and_the_note(
-    tmp_path, migrated_database_url, provider, expected
-):
-    html = render_macro(
-        tmp_path, migrated_database_url, captcha=provider, captcha_site_key="site-key-1"
-    )
+def test_the_macro_renders_each_providers_widget_and_the_note(tmp_path, provider, expected):
+    html = render_macro(tmp_path, captcha=provider, captcha_site_key="site-key-1")
     for fragment in expected:
         assert fragment in html
     assert "This form is protected by a CAPTCHA" in html
 
 
-def test_the_macro_shows_nothing_when_the_captcha_is_off(tmp_path, migrated_database_url):
-    html = render_macro(tmp_path, migrated_database_url, captcha="none")
+def test_the_macro_shows_nothing_when_the_captcha_is_off(tmp_path):
+    html = render_macro(tmp_path, captcha="none")
     assert "<script" not in html and "CAPTCHA" not in html
 
 
@@ -211,3 +208,20 @@ def test_the_real_widget_solves_a_challenge_in_chromium(app, live_server, page, 
     assert result == CaptchaResult(True, "altcha", "ok")
     again = verify(services.settings, services.http, services.db, payload, None, services.now())
     assert again.detail == "replayed"
+
+
+@pytest.mark.parametrize("provider", ["recaptcha-v2", "recaptcha-v3", "hcaptcha", "turnstile"])
+def test_captcha_csp_allows_every_script_the_macro_loads(tmp_path, provider):
+    import re
+
+    from mailer.web.captcha import captcha_csp
+
+    html = render_macro(tmp_path, captcha=provider, captcha_site_key="k")
+    allowed = captcha_csp(provider)["script-src"].split()
+    third_party = [src for src in re.findall(r'src="([^"]+)"', html) if src.startswith("https:")]
+    assert third_party
+    for src in third_party:
+        host_ok = any(
+            src.startswith(a) or (a.startswith("https://*.") and a[10:] in src) for a in allowed
+        )
+        assert host_ok, f"{src} is not allowed by {allowed}"

@@ -1,7 +1,7 @@
 """captcha solutions already used (ALTCHA replay store)
 
 Revision ID: 0003_captcha
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-29
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_captcha"
-down_revision = "0002"
+down_revision = "0002"  # 0002 landed on main first; the brief said 0001
 branch_labels = None
 depends_on = None
 

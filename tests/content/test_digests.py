@@ -1,0 +1,266 @@
+"""Digest snapshots on SQLite and PostgreSQL: built once, rebuilt only as drafts, edits logged."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from mailer import digests
+from mailer.db import Database
+from mailer.demo import load_demo
+from mailer.errors import Conflict, MailerError, NotFound
+from mailer.models import AuditEntry, Digest, DigestItem
+from tests.fixtures.content import article
+
+
+@pytest.fixture
+def demo(db, now, settings):
+    load_demo(db, now, settings.zone)
+
+
+def audit_actions(db) -> list[tuple[str, str]]:
+    with db.session() as session:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+        return [(r.actor, r.action) for r in rows]
+
+
+def test_build_makes_one_frozen_snapshot_per_week(db, settings, now, demo):
+    first = digests.build_digest(db, settings, now)
+    assert (first.outcome, first.period) == ("created", "2026-W48")
+    assert set(first.timings) == {"rank", "related", "store", "render"}
+    again = digests.build_digest(db, settings, now)
+    assert (again.outcome, again.digest_id) == ("exists", first.digest_id)
+    digest = digests.find_digest(db, "2026-w48")
+    assert digest.id == first.digest_id == digests.find_digest(db, str(first.digest_id)).id
+    assert digest.status == "draft"
+    assert len(digest.items) == settings.digest_top
+    assert digest.subject.startswith(settings.list_name)
+    sections = [i.section for i in digest.items]
+    assert max(sections.count(s) for s in sections) <= settings.digest_max_per_section
+    shown = [i.article_id for i in digest.items]
+    shown += [r.article_id for i in digest.items for r in i.related]
+    assert len(shown) == len(set(shown))
+    for item in digest.items:
+        assert item.title and item.url.startswith("https://") and item.excerpt
+        assert len(item.related) <= settings.digest_related
+        for rel in item.related:
+            assert rel.context == f"In {rel.context[3:]}" and rel.title
+    with db.session() as session:
+        assert len(session.scalars(select(Digest)).all()) == 1
+    assert audit_actions(db) == [("system", "build")]
+
+
+def test_a_snapshot_does_not_change_when_the_article_does(db, settings, now, demo):
+    from mailer.models import Article
+
+    result = digests.build_digest(db, settings, now)
+    lead = digests.find_digest(db, result.period).items[0]
+    with db.session() as session:
+        session.get(Article, lead.article_id).title = "Edited afterwards"
+    assert digests.find_digest(db, result.period).items[0].title == lead.title
+
+
+def test_too_few_articles_build_nothing_and_say_why(db, settings, now, store_articles):
+    store_articles([article(1, now - timedelta(hours=1)), article(2, now - timedelta(hours=2))])
+    result = digests.build_digest(db, settings, now)
+    assert result.outcome == "too_few"
+    assert "2 articles" in result.message and "MAILER_DIGEST_MIN_ITEMS" in result.message
+    assert digests.digest_count(db) == 0
+
+
+def test_future_articles_are_not_in_the_week_yet(db, settings, now, store_articles):
+    rows = [article(n, now - timedelta(hours=n)) for n in range(1, 3)]
+    rows.append(article(3, now + timedelta(hours=5)))
+    store_articles(rows)
+    assert digests.build_digest(db, settings, now).outcome == "too_few"
+
+
+def test_rebuild_replaces_a_draft_and_keeps_pinned_stories(db, settings, now, demo):
+    first = digests.build_digest(db, settings, now)
+    digest = digests.find_digest(db, first.period)
+    last = digest.items[-1]
+    digests.set_pinned(db, first.period, last.id, True, "ed@example.com", now)
+    rebuilt = digests.build_digest(db, settings, now, rebuild=True)
+    assert rebuilt.outcome == "rebuilt"
+    fresh = digests.find_digest(db, first.period)
+    pinned = [i for i in fresh.items if i.pinned]
+    assert [i.article_id for i in pinned] == [last.article_id]
+    assert len(fresh.items) == settings.digest_top
+    assert ("system", "rebuild") in audit_actions(db)
+
+
+def test_rebuild_never_touches_an_approved_or_sent_digest(db, settings, now, demo):
+    first = digests.build_digest(db, settings, now)
+    digests.approve(db, settings, first.period, "ed@example.com", now)
+    result = digests.build_digest(db, settings, now, rebuild=True)
+    assert result.outcome == "locked" and "approved" in result.message
+    with db.session() as session:
+        session.get(Digest, first.digest_id).status = "sent"
+    assert digests.build_digest(db, settings, now, rebuild=True).outcome == "locked"
+    assert digests.find_digest(db, first.digest_id).status == "sent"
+
+
+def test_top_stories_of_the_last_four_digests_are_held_back(db, settings, now, store_articles):
+    built = []
+    for weeks_ago in range(6, 0, -1):
+        sunday = now + timedelta(days=4) - timedelta(weeks=weeks_ago)  # FIXED_NOW is a Wednesday
+        store_articles(
+            [article(weeks_ago * 100 + n, sunday - timedelta(hours=n)) for n in range(4)]
+        )
+        result = digests.build_digest(db, settings, sunday)
+        assert result.outcome == "created", result.message
+        built.append(digests.find_digest(db, result.digest_id))
+    with db.session() as session:
+        session.get(Digest, built[-1].id).status = "cancelled"
+        held = digests.recent_top_ids(session, "2026-W48")
+    expected = {i.article_id for d in built[1:5] for i in d.items}
+    assert held == expected  # the four before, a cancelled one not counted, the oldest let go
+
+
+def test_two_builds_at_once_leave_one_digest(db, settings, now, demo):
+    outcomes = []
+
+    def build() -> None:
+        other = Database(settings.effective_database_url)
+        try:
+            outcomes.append(digests.build_digest(other, settings, now).outcome)
+        finally:
+            other.dispose()
+
+    threads = [threading.Thread(target=build) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["created", "exists", "exists"]
+    assert digests.digest_count(db) == 1
+
+
+def test_editor_changes_are_applied_and_recorded(db, settings, now, demo):
+    key = digests.build_digest(db, settings, now).period
+    ed = "ed@example.com"
+    digests.set_text(db, key, ed, now, subject="  This   week ", intro="Hello all.\n")
+    digest = digests.find_digest(db, key)
+    assert (digest.subject, digest.intro) == ("This week", "Hello all.")
+    items = digest.items
+    digests.move_item(db, key, items[2].id, -2, ed, now)
+    assert digests.find_digest(db, key).items[0].id == items[2].id
+    digests.exclude_item(db, key, items[1].id, ed, now)
+    after = digests.find_digest(db, key).items
+    assert items[1].id not in [i.id for i in after]
+    assert [i.position for i in after] == list(range(len(after)))
+    with_related = next(i for i in after if i.related)
+    gone = with_related.related[0]
+    digests.remove_related(db, key, gone.id, ed, now)
+    item = next(i for i in digests.find_digest(db, key).items if i.id == with_related.id)
+    assert gone.id not in [r.id for r in item.related]
+    digests.add_related(db, key, item.id, gone.article_id, ed, now)
+    digests.add_story(db, key, items[1].article_id, ed, now)
+    actions = [a for actor, a in audit_actions(db) if actor == ed]
+    assert actions == [
+        "edit text",
+        "reorder",
+        "exclude",
+        "remove related",
+        "add related",
+        "add story",
+    ]
+
+
+def test_editor_changes_refuse_bad_requests(db, settings, now, demo):
+    key = digests.build_digest(db, settings, now).period
+    ed = "ed@example.com"
+    digest = digests.find_digest(db, key)
+    with pytest.raises(MailerError, match="subject cannot be empty"):
+        digests.set_text(db, key, ed, now, subject="   ")
+    with pytest.raises(NotFound):
+        digests.move_item(db, key, 999999, 1, ed, now)
+    with pytest.raises(Conflict, match="already a story"):
+        digests.add_story(db, key, digest.items[0].article_id, ed, now)
+    digests.set_pinned(db, key, digest.items[0].id, True, ed, now)
+    with pytest.raises(Conflict, match="unpin"):
+        digests.exclude_item(db, key, digest.items[0].id, ed, now)
+    with pytest.raises(NotFound):
+        digests.find_digest(db, "2030-W01")
+    assert digests.find_digest(db, key).subject == digest.subject
+
+
+def test_approve_and_withdraw(db, settings, now, demo):
+    key = digests.build_digest(db, settings, now).period
+    digests.approve(db, settings, key, "chief@example.com", now)
+    digest = digests.find_digest(db, key)
+    assert (digest.status, digest.approved_by, digest.approved_at) == (
+        "approved",
+        "chief@example.com",
+        now,
+    )
+    with pytest.raises(Conflict, match="withdraw approval"):
+        digests.set_text(db, key, "ed@example.com", now, subject="Too late")
+    with pytest.raises(Conflict, match="not a draft"):
+        digests.approve(db, settings, key, "chief@example.com", now)
+    digests.withdraw(db, key, "chief@example.com", now, veto=True)
+    digest = digests.find_digest(db, key)
+    assert (digest.status, digest.approved_at, digest.vetoed) == ("draft", None, True)
+    with db.session() as session:
+        session.get(Digest, digest.id).status = "sending"
+    with pytest.raises(Conflict, match="no longer be withdrawn"):
+        digests.withdraw(db, key, "chief@example.com", now)
+    assert ("chief@example.com", "approve") in audit_actions(db)
+    assert ("chief@example.com", "veto") in audit_actions(db)
+
+
+def test_an_issue_too_big_for_mail_clients_is_not_built(
+    db, settings, now, store_articles, settings_overrides
+):
+    import dataclasses
+
+    big = dataclasses.replace(settings, digest_top=80, digest_max_per_section=80)
+    words = " ".join(f"word{n}" for n in range(60))
+    store_articles(
+        [
+            article(
+                n,
+                now - timedelta(hours=n),
+                title=f"A long headline number {n} " * 8,
+                summary=words,
+                image_url=f"https://news.example.com/{n}.jpg",
+                image_alt=f"Picture {n}",
+                author="A Writer",
+            )
+            for n in range(80)
+        ]
+    )
+    result = digests.build_digest(db, big, now)
+    assert result.outcome == "too_big" and "KB of HTML" in result.message, result.message
+    assert digests.digest_count(db) == 0
+    with db.session() as session:
+        assert session.scalars(select(DigestItem)).all() == []
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2026-11-23T00:01:00+00:00",  # Monday, a minute into the week (London is on UTC)
+        "2026-11-29T23:59:00+00:00",  # Sunday night
+        "2026-07-06T00:03:00+01:00",  # Monday in summer time
+    ],
+)
+def test_the_demo_always_fills_the_current_week(db, settings, moment):
+    from datetime import datetime
+
+    now = datetime.fromisoformat(moment)
+    load_demo(db, now, settings.zone)
+    result = digests.build_digest(db, settings, now)
+    assert result.outcome == "created", result.message
+    assert len(digests.find_digest(db, result.digest_id).items) >= settings.digest_min_items
+
+
+def test_reorder_takes_a_whole_new_order_or_nothing(db, settings, now, demo):
+    key = digests.build_digest(db, settings, now).period
+    ids = [i.id for i in digests.find_digest(db, key).items]
+    digests.reorder_items(db, key, list(reversed(ids)), "ed@example.com", now)
+    assert [i.id for i in digests.find_digest(db, key).items] == list(reversed(ids))
+    with pytest.raises(MailerError, match="exactly once"):
+        digests.reorder_items(db, key, ids[:2], "ed@example.com", now)
+    assert [i.id for i in digests.find_digest(db, key).items] == list(reversed(ids))

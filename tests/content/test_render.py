@@ -1,0 +1,207 @@
+"""Rendering: parse what a subscriber gets and check the rules, not a byte-for-byte golden file.
+
+Real headlines and excerpts from the HuffPost "News Category Dataset" sample (R. Misra,
+CC BY 4.0) in ../shared/data make the size check honest.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from mailer.config import Settings
+from mailer.models import Digest, DigestItem, DigestRelated
+from mailer.render import (
+    MAX_HTML_BYTES,
+    PLACEHOLDERS,
+    marker,
+    render_digest,
+    render_web,
+)
+from tests.fixtures.content import shared_data
+
+SETTINGS = Settings.from_env(
+    {},
+    instance_dir="/tmp/mailer-render-test",
+    secret_key="render-test-secret-key-long-enough-0123456789abcdef",
+    base_url="https://mail.example.com",
+)
+PUBLISHED = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+
+
+class Page(HTMLParser):
+    """Every tag's attributes, by tag name."""
+
+    def __init__(self, document: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.feed(document)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def all(self, name: str) -> list[dict]:
+        return [attrs for tag, attrs in self.tags if tag == name]
+
+
+def huffpost(count: int) -> list[dict]:
+    path = shared_data() / "huffpost-news-category-sample.jsonl"
+    with path.open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for _, line in zip(range(count * 4), handle, strict=False)]
+    # the longest headlines and excerpts: the heaviest issue real data makes
+    return sorted(rows, key=lambda r: -len(r["headline"] + r["short_description"]))[:count]
+
+
+def make_digest(stories: int = 10, related: int = 3, **item_overrides) -> Digest:
+    rows = huffpost(stories * (related + 1))
+    digest = Digest(
+        period_key="2026-W48",
+        subject="The Weekly Digest: news & views",
+        preheader="Also: the week's other stories",
+        intro="A short note from the desk.",
+        items=[],
+    )
+    for n in range(stories):
+        row = rows[n]
+        values = {
+            "position": n,
+            "title": row["headline"],
+            "url": row["link"] + "?utm_source=twitter&ref=home",
+            "excerpt": row["short_description"],
+            "author": row["authors"] or None,
+            "section": row["category"].title(),
+            "image_url": f"https://img.huffpost.com/{n}.jpg",
+            "image_alt": f"Photo for story {n}",
+            "published_at": PUBLISHED,
+        }
+        values.update(item_overrides if n == 1 else {})
+        item = DigestItem(**values, related=[])
+        for r in range(related):
+            rel = rows[stories + n * related + r]
+            item.related.append(
+                DigestRelated(
+                    position=r,
+                    title=rel["headline"],
+                    url=rel["link"],
+                    context=f"In {rel['category'].title()}",
+                    published_at=PUBLISHED - timedelta(days=r + 1),
+                )
+            )
+        digest.items.append(item)
+    return digest
+
+
+def personalised(rendered):
+    return rendered.personalise(
+        {
+            "unsubscribe_url": "https://mail.example.com/unsubscribe/TOKEN",
+            "preferences_url": "https://mail.example.com/preferences/TOKEN",
+            "first_name": "Ada <b>",
+            "greeting": "Hello Ada <b>,",
+        }
+    )
+
+
+def test_a_full_issue_fits_the_size_budget_and_keeps_every_rule():
+    rendered = render_digest(make_digest(10, 3), SETTINGS)
+    size = len(rendered.html.encode())
+    assert size < MAX_HTML_BYTES, size
+    subject, text, html = personalised(rendered)
+    assert "%%" not in html and "%%" not in text and "%%" not in subject
+    page = Page(html)
+    images = page.all("img")
+    assert len(images) == 10  # the lead's image and nine thumbnails
+    assert all(img.get("alt") for img in images)
+    links = [a["href"] for a in page.all("a")]
+    assert len(links) >= 10 + 30 + 3
+    assert all(urlsplit(href).scheme in ("http", "https") for href in links)
+    assert "https://mail.example.com/archive/2026-W48" in links  # view in browser
+    assert "https://mail.example.com/unsubscribe/TOKEN" in links
+    assert "https://mail.example.com/preferences/TOKEN" in links
+    words = " ".join(page.text)
+    assert "Unsubscribe" in words and "preferences" in words and "View in browser" in words
+    assert "Hello Ada <b>," in words  # escaped in the HTML, so it reads as text
+    assert "Hello Ada &lt;b&gt;," in html
+    assert "Also: the week&#39;s other stories" in html or "Also: the week's other stories" in html
+    metas = {m.get("name"): m.get("content") for m in page.all("meta")}
+    assert metas["color-scheme"] == "light dark"
+    assert any(t.get("width") == "600" for t in page.all("table"))
+    assert "prefers-color-scheme: dark" in html  # @media survives inlining
+    assert 'style="' in html and ".headline {" not in html  # rules are inlined
+    assert "Related coverage" in words and "In " in words
+
+
+def test_utm_tags_go_on_the_sites_links_only_and_replace_existing_ones():
+    digest = make_digest(2, 1)
+    digest.items[0].related[0].url = "https://other-paper.example.org/story?utm_source=x"
+    html = render_digest(digest, SETTINGS).html
+    hrefs = [a["href"] for a in Page(html).all("a")]
+    story = next(h for h in hrefs if "huffpost.com/entry" in h)
+    query = parse_qs(urlsplit(story).query)
+    assert query["utm_source"] == ["newsletter"] and query["utm_medium"] == ["email"]
+    assert query["utm_campaign"] == ["digest-2026-W48"]
+    assert query["ref"] == ["home"]  # other parameters are kept
+    other = next(h for h in hrefs if "other-paper" in h)
+    assert other == "https://other-paper.example.org/story?utm_source=x"
+    assert all("utm_" not in h for h in hrefs if h.startswith("https://mail.example.com"))
+
+
+@pytest.mark.parametrize(
+    "bad", ["javascript:alert(1)", "data:text/html,hi", "ftp://x.example/a", "//no-scheme"]
+)
+def test_only_http_links_survive(bad):
+    digest = make_digest(3, 1, url=bad, image_url=bad)
+    rendered = render_digest(digest, SETTINGS)
+    _subject, text, html = personalised(rendered)
+    page = Page(html)
+    for attrs in page.all("a") + page.all("img"):
+        target = attrs.get("href") or attrs.get("src")
+        assert urlsplit(target).scheme in ("http", "https"), target
+    assert bad not in html and bad not in text
+    assert digest.items[1].title.split()[0] in html  # the story is still shown, unlinked
+
+
+def test_markup_in_titles_is_shown_as_text_and_text_part_is_plain():
+    digest = make_digest(3, 1, title="<script>alert('x')</script> Rovers & Co", excerpt="a < b")
+    rendered = render_digest(digest, SETTINGS)
+    assert "<script>" not in rendered.html
+    assert "&lt;script&gt;" in rendered.html
+    assert "<script>alert('x')</script> Rovers & Co" in rendered.text
+    assert rendered.subject == "The Weekly Digest: news & views"  # not HTML-escaped
+
+
+def test_the_text_part_has_every_story_link_and_the_personal_links():
+    digest = make_digest(4, 2)
+    _subject, text, _html = personalised(render_digest(digest, SETTINGS))
+    for item in digest.items:
+        assert item.title in text
+        for rel in item.related:
+            assert rel.title in text
+    assert "Unsubscribe with one click: https://mail.example.com/unsubscribe/TOKEN" in text
+    assert "Hello Ada <b>," in text
+    assert "<a " not in text
+
+
+def test_rendering_is_once_and_personalising_is_substitution():
+    rendered = render_digest(make_digest(3, 1), SETTINGS)
+    for name in ("unsubscribe_url", "preferences_url"):
+        assert marker(name) in rendered.html and marker(name) in rendered.text
+    assert set(PLACEHOLDERS) >= {"unsubscribe_url", "preferences_url", "first_name"}
+    one = rendered.personalise({"unsubscribe_url": "https://a.example/1"})
+    two = rendered.personalise({"unsubscribe_url": "https://a.example/2"})
+    assert one[2].replace("https://a.example/1", "X") == two[2].replace("https://a.example/2", "X")
+    assert render_digest(make_digest(3, 1), SETTINGS).html == rendered.html  # deterministic
+
+
+def test_the_web_version_has_no_personal_links():
+    html = render_web(make_digest(3, 1), SETTINGS)
+    assert "%%" not in html
+    hrefs = [a["href"] for a in Page(html).all("a")]
+    assert not any("unsubscribe" in h or "preferences" in h for h in hrefs)
+    assert "https://mail.example.com/join" in hrefs

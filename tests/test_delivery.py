@@ -1,0 +1,213 @@
+import pytest
+from sqlalchemy import select
+
+from mailer import delivery, ledger
+from mailer.models import Delivery, Digest, Subscriber
+from mailer.services import system_clock
+from mailer.suppressions import is_suppressed
+from mailer.transports import transport_from_dsn
+from tests.fixtures.mailing import add_subscribers
+
+
+@pytest.fixture
+def settings_overrides(smtp_server):
+    return {
+        "transport": smtp_server.dsn(),
+        "retry_base_seconds": 0.05,
+        "send_rate": 1000.0,
+        "send_concurrency": 2,
+    }
+
+
+def run(db, settings, digest_id, **kw):
+    return delivery.send_digest(
+        db,
+        settings,
+        digest_id,
+        lambda: transport_from_dsn(settings.transport, settings=settings),
+        system_clock,
+        time_budget=20,
+        **kw,
+    )
+
+
+def statuses(db, digest_id):
+    with db.session() as session:
+        return dict(
+            session.execute(
+                select(Subscriber.email, Delivery.status)
+                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                .where(Delivery.digest_id == digest_id)
+            ).all()
+        )
+
+
+def test_every_confirmed_subscriber_gets_exactly_one_message(
+    db, settings, now, approved_digest, smtp_server
+):
+    add_subscribers(db, now, 30)
+    add_subscribers(db, now, 3, domain="pending.example.com", status="pending")
+    report = run(db, settings, approved_digest)
+    assert report.done and report.sent == 30
+    got = [m.rcpt_tos for m in smtp_server.messages]
+    assert sorted(r[0] for r in got) == sorted(f"reader{i}@example.com" for i in range(30))
+    assert all(len(r) == 1 for r in got)
+    again = run(db, settings, approved_digest) if False else None
+    assert again is None
+    with db.session() as session:
+        assert session.get(Digest, approved_digest).status == "sent"
+
+
+def test_a_second_run_sends_nothing_more(db, settings, now, approved_digest, smtp_server):
+    add_subscribers(db, now, 5)
+    run(db, settings, approved_digest)
+    with pytest.raises(Exception, match="only an approved digest"):
+        run(db, settings, approved_digest)
+    assert len(smtp_server.messages) == 5
+
+
+def test_headers_of_a_digest_message(db, settings, now, approved_digest, smtp_server):
+    add_subscribers(db, now, 1)
+    run(db, settings, approved_digest)
+    msg = smtp_server.messages[0].message
+    assert msg["To"] == "reader0@example.com"
+    assert msg["Message-ID"].endswith("@example.com>")
+    unsubscribe = msg["List-Unsubscribe"]
+    assert unsubscribe.startswith("<http://localhost/unsubscribe/") and "mailto:" in unsubscribe
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["List-Id"] and msg["Feedback-ID"].startswith("2026-W48:")
+    assert msg["Precedence"] == "bulk" and msg["Auto-Submitted"] == "auto-generated"
+    assert msg.get_content_type() == "multipart/alternative"
+    html = msg.get_body(("html",)).get_content()
+    assert "Hello ReaderA," in html and "%%" not in html
+
+
+def test_transient_451_is_retried_with_the_same_message_id(
+    db, settings, now, approved_digest, smtp_server
+):
+    add_subscribers(db, now, 1)
+    smtp_server.script.data_replies.append("451 4.3.0 try again later")
+    report = run(db, settings, approved_digest)
+    assert report.done
+    assert len(smtp_server.messages) == 1
+    with db.session() as session:
+        row = session.scalar(select(Delivery))
+    assert row.status == "sent" and row.attempts == 2
+    assert smtp_server.messages[0].message["Message-ID"] == row.message_id
+
+
+def test_permanent_550_fails_and_suppresses(db, settings, now, approved_digest, smtp_server):
+    add_subscribers(db, now, 3)
+    smtp_server.script.rcpt_replies["reader1@example.com"] = "550 5.1.1 no such user"
+    report = run(db, settings, approved_digest)
+    assert report.done
+    assert statuses(db, approved_digest)["reader1@example.com"] == "failed"
+    with db.session() as session:
+        assert is_suppressed(session, "reader1@example.com")
+    assert len(smtp_server.messages) == 2
+
+
+def test_421_mid_session_reconnects_and_delivers_all(
+    db, settings, now, approved_digest, smtp_server
+):
+    add_subscribers(db, now, 6)
+    smtp_server.script.close_with_421_after = 2
+    report = run(db, settings, approved_digest)
+    assert report.done
+    assert sorted(statuses(db, approved_digest).values()) == ["sent"] * 6
+    assert len(smtp_server.messages) == 6
+    assert smtp_server.connections >= 3
+
+
+def test_a_drop_after_data_is_unknown_never_resent(db, settings, now, approved_digest, smtp_server):
+    add_subscribers(db, now, 1)
+    smtp_server.script.drop_after_data = 1
+    report = run(db, settings, approved_digest)
+    assert report.unknown == 1
+    assert statuses(db, approved_digest) == {"reader0@example.com": "unknown"}
+    assert len(smtp_server.messages) == 1  # it did arrive; we just never heard
+    assert ledger.reset(db, approved_digest, "unknown", now) == 1
+
+
+def test_unsubscribed_after_materialising_is_skipped(
+    db, settings, now, approved_digest, smtp_server
+):
+    add_subscribers(db, now, 3)
+    ledger.materialise(db, approved_digest, now)
+    with db.session() as session:
+        sub = session.scalar(select(Subscriber).where(Subscriber.email == "reader2@example.com"))
+        sub.status = "unsubscribed"
+    report = run(db, settings, approved_digest)
+    assert report.skipped == 1
+    assert statuses(db, approved_digest)["reader2@example.com"] == "skipped"
+    assert "reader2@example.com" not in [m.rcpt_tos[0] for m in smtp_server.messages]
+
+
+def test_repeated_failures_pause_the_digest(db, settings, now, approved_digest, smtp_server):
+    import dataclasses
+
+    settings = dataclasses.replace(settings, pause_after_errors=3, send_concurrency=1)
+    add_subscribers(db, now, 10)
+    for i in range(10):
+        smtp_server.script.rcpt_replies[f"reader{i}@example.com"] = "550 5.7.1 blocked"
+    report = run(db, settings, approved_digest)
+    assert report.paused and "3 failures in a row" in report.paused
+    with db.session() as session:
+        digest = session.get(Digest, approved_digest)
+        assert digest.status == "paused" and "failures" in digest.status_reason
+    assert list(statuses(db, approved_digest).values()).count("failed") == 3
+
+
+def test_limit_stops_early_and_a_later_run_resumes(db, settings, now, approved_digest, smtp_server):
+    add_subscribers(db, now, 10)
+    first = run(db, settings, approved_digest, limit=4)
+    assert not first.done and first.sent == 4
+    second = run(db, settings, approved_digest)
+    assert second.done and second.sent == 6
+    assert len({m.rcpt_tos[0] for m in smtp_server.messages}) == 10
+
+
+def test_expired_claims_are_reclaimed_or_marked_unknown(db, settings, now, approved_digest):
+    from datetime import timedelta
+
+    add_subscribers(db, now, 2)
+    ledger.materialise(db, approved_digest, now)
+    token, claimed, _ = ledger.claim_deliveries(db, approved_digest, 2, now, settings)
+    ledger.mark_handed(db, Delivery, [claimed[0].id], token, now)
+    later = now + timedelta(hours=1)
+    assert ledger.reclaim_expired(db, Delivery, later, idempotent=False) == 2
+    with db.session() as session:
+        rows = {d.id: d.status for d in session.scalars(select(Delivery))}
+    assert rows[claimed[0].id] == "unknown" and rows[claimed[1].id] == "pending"
+    # the stale claim can no longer record anything
+    stale = ledger.Outcome(claimed[1].id, "sent")
+    assert ledger.record(db, Delivery, token, [stale], later) == 0
+
+
+def test_outbox_drains_before_the_digest(db, settings, now, approved_digest, smtp_server):
+    from mailer.links import new_message_id
+
+    add_subscribers(db, now, 2)
+    ledger.enqueue_outbox(
+        db,
+        kind="confirm",
+        recipient="new@example.com",
+        subject="Please confirm",
+        text="Confirm here",
+        html=None,
+        message_id=new_message_id(settings),
+        now=now,
+    )
+    run(db, settings, approved_digest)
+    first = smtp_server.messages[0]
+    assert first.rcpt_tos == ["new@example.com"]
+    assert first.message["Subject"] == "Please confirm"
+    assert len(smtp_server.messages) == 3
+
+
+def test_status_counts_and_rate(db, settings, now, approved_digest):
+    add_subscribers(db, now, 4)
+    ledger.materialise(db, approved_digest, now)
+    status = delivery.digest_status(db, approved_digest, now)
+    assert status.counts == {"pending": 4}
+    assert status.eta_seconds is None
