@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from email.utils import parseaddr
 
 from mailer.config import Settings
@@ -18,8 +19,12 @@ def link(settings: Settings, path: str) -> str:
     return settings.base_url.rstrip("/") + path
 
 
-def confirm_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
-    token = make_token(settings.secret_key, "confirm", subscriber_payload(subscriber_id, nonce))
+def confirm_url(
+    settings: Settings, subscriber_id: int, nonce: str, now: datetime | None = None
+) -> str:
+    """`now` stamps the token, so its expiry follows the same clock that checks it."""
+    payload = subscriber_payload(subscriber_id, nonce)
+    token = make_token(settings.secret_key, "confirm", payload, now)
     return link(settings, f"/confirm/{token}")
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 # One salt per purpose: a token made for one link never opens another.
 PURPOSES = ("confirm", "unsubscribe", "preferences")
@@ -22,21 +23,36 @@ class TokenExpired(TokenInvalid):
         self.payload = payload
 
 
-def _serializer(secret: str, purpose: str) -> URLSafeTimedSerializer:
+def _serializer(secret: str, purpose: str, now: datetime | None = None) -> URLSafeTimedSerializer:
+    """`now` pins the signer's clock, so ages follow the caller's time (and tests' fixed time)."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    return URLSafeTimedSerializer(secret, salt=f"mailer.{purpose}")
+    if now is None:
+        return URLSafeTimedSerializer(secret, salt=f"mailer.{purpose}")
+    stamp = int(now.timestamp())
+
+    class _SignerAt(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return stamp
+
+    return URLSafeTimedSerializer(secret, salt=f"mailer.{purpose}", signer=_SignerAt)
 
 
-def make_token(secret: str, purpose: str, payload: dict[str, Any]) -> str:
-    return _serializer(secret, purpose).dumps(payload)
+def make_token(
+    secret: str, purpose: str, payload: dict[str, Any], now: datetime | None = None
+) -> str:
+    return _serializer(secret, purpose, now).dumps(payload)
 
 
 def read_token(
-    secret: str, purpose: str, token: str, max_age_seconds: int | None = None
+    secret: str,
+    purpose: str,
+    token: str,
+    max_age_seconds: int | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The payload of a genuine token; raises TokenExpired or TokenInvalid otherwise."""
-    serializer = _serializer(secret, purpose)
+    serializer = _serializer(secret, purpose, now)
     try:
         payload = serializer.loads(token, max_age=max_age_seconds)
     except SignatureExpired as exc:

@@ -22,6 +22,7 @@ pytest_plugins = [
     "tests.fixtures.content",
     "tests.fixtures.mailing",
     "tests.fixtures.webhooks",
+    "tests.fixtures.readers",
 ]
 
 # A Wednesday in the newsroom's time zone, so "this week" is unambiguous.

@@ -27,6 +27,8 @@ ADMIN_LINKS = (
 BLUEPRINTS = (
     "public",
     "editor",
+    "join",
+    "reader",
     "captcha",
     "desk",
     "library",

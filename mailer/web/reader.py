@@ -1,0 +1,142 @@
+"""Links from mail: confirm, unsubscribe (RFC 8058 one-click too) and preferences."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, render_template, request
+
+from mailer import links, subscriptions
+from mailer.models import Subscriber
+from mailer.web import csrf, services
+from mailer.web.forms import PreferencesForm
+from mailer.web.join import client_ip, signup_limit
+
+bp = Blueprint("reader", __name__)
+
+BAD_LINK = "This link is not valid. It may have been copied incompletely."
+
+
+def _page(template: str, status: int = 200, **context):
+    return render_template(template, **context), status
+
+
+def _bad_link():
+    return _page("web/error.html", 404, title="Link not valid", message=BAD_LINK)
+
+
+@bp.get("/confirm/<token>")
+def confirm_page(token: str):
+    """Show a button only: mail scanners that follow links must not confirm anyone."""
+    svc = services()
+    outcome = subscriptions.inspect_confirm(svc.db, svc.settings, token, svc.now())
+    if outcome.result == "bad-link":
+        return _bad_link()
+    return _page("web/confirm.html", state=outcome.result)
+
+
+@bp.post("/confirm/<token>")
+@signup_limit
+def confirm(token: str):
+    svc = services()
+    settings, now = svc.settings, svc.now()
+    if request.form.get("action") == "fresh-link":
+        outcome = subscriptions.inspect_confirm(svc.db, settings, token, now)
+        if outcome.result == "bad-link" or outcome.subscriber_id is None:
+            return _bad_link()
+        if outcome.result == "expired":
+            subscriptions.send_fresh_link(svc.db, settings, outcome.subscriber_id, now)
+        return _page("web/check_inbox.html", embedded=False)
+    outcome = subscriptions.confirm(svc.db, settings, token, client_ip(), now)
+    if outcome.result == "bad-link":
+        return _bad_link()
+    if outcome.result == "expired":
+        return _page("web/confirm.html", 410, state="expired")
+    if outcome.result != "done":
+        return _page("web/confirm.html", state=outcome.result)
+    with svc.db.session() as session:
+        sub = session.get(Subscriber, outcome.subscriber_id)
+        preferences = links.preferences_url(settings, sub.id, sub.token_nonce)
+    return _page("web/confirm.html", state="done", preferences_url=preferences)
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str):
+    """GET never changes anything: it shows the button."""
+    sub = subscriptions.subscriber_for(services().db, services().settings, "unsubscribe", token)
+    if sub is None:
+        return _bad_link()
+    return _page("web/unsubscribe.html", done=sub.status == "unsubscribed")
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt  # the signed token is the capability; RFC 8058 clients send no cookie or CSRF token
+def unsubscribe(token: str):
+    svc = services()
+    sub = subscriptions.subscriber_for(svc.db, svc.settings, "unsubscribe", token)
+    if sub is None:
+        return _bad_link()
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    how = "one-click" if one_click else "link"
+    subscriptions.unsubscribe(svc.db, sub.id, how, svc.now(), ip=client_ip())
+    if one_click:
+        return Response("You are unsubscribed.\n", 200, mimetype="text/plain")
+    return _page("web/unsubscribe.html", done=True)
+
+
+@bp.route("/preferences/<token>", methods=["GET", "POST"])
+def preferences(token: str):
+    svc = services()
+    settings = svc.settings
+    sub = subscriptions.subscriber_for(svc.db, settings, "preferences", token)
+    if sub is None:
+        return _bad_link()
+    form = PreferencesForm(data={"first_name": sub.first_name or ""})
+    notice, status = "", 200
+    if request.method == "POST":
+        if not form.validate():
+            return _prefs(form, sub, "", 400)
+        action = request.form.get("action", "save")
+        try:
+            notice = _apply(action, form, sub.id, request.form)
+        except subscriptions.InvalidInput as exc:
+            form.first_name.errors = [exc.message]
+            return _prefs(form, sub, "", 400)
+        if isinstance(notice, Response):
+            return notice
+        sub = subscriptions.subscriber_for(svc.db, settings, "preferences", token)
+        if sub is None:
+            return _page("web/erased.html")
+    return _prefs(form, sub, notice, status)
+
+
+def _apply(action: str, form: PreferencesForm, sid: int, data) -> str | Response:
+    svc = services()
+    now, ip = svc.now(), client_ip()
+    if action == "save":
+        subscriptions.update_preferences(svc.db, sid, now, first_name=form.first_name.data, ip=ip)
+        return "Your name is saved."
+    if action in ("pause", "resume"):
+        paused = action == "pause"
+        subscriptions.update_preferences(svc.db, sid, now, paused=paused, ip=ip)
+        return "Mail is paused until you resume it." if paused else "Mail is on again."
+    if action == "unsubscribe":
+        subscriptions.unsubscribe(svc.db, sid, "preferences", now, ip=ip)
+        return "You are unsubscribed. No more mail will come."
+    if action == "export":
+        body = json.dumps(subscriptions.export_data(svc.db, sid), indent=2, ensure_ascii=False)
+        return Response(
+            body,
+            mimetype="application/json",
+            headers={"Content-Disposition": "attachment; filename=my-newsletter-data.json"},
+        )
+    if action == "forget":
+        if data.get("confirm_forget") != "yes":
+            return "Tick the box to confirm that everything about you should be erased."
+        subscriptions.forget(svc.db, sid, now, ip=ip)
+        return Response(render_template("web/erased.html"), 200)
+    abort(400, "Unknown action.")
+
+
+def _prefs(form: PreferencesForm, sub, notice: str, status: int):
+    return _page("web/preferences.html", status, form=form, sub=sub, notice=notice)
