@@ -54,7 +54,10 @@ class Message:
         return msg
 
     def as_bytes(self) -> bytes:
-        return self.to_email().as_bytes()
+        """The same message as to_email(), serialised without the (slow) email package."""
+        from mailer.transports.mime import message_bytes
+
+        return message_bytes(self)
 
 
 @dataclass(frozen=True)
