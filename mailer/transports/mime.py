@@ -25,7 +25,11 @@ def _clean(value: str) -> str:
 def _header(name: str, value: str) -> bytes:
     value = _clean(value)
     if name.lower() in ADDRESS_HEADERS and not value.isascii():
-        value = ", ".join(formataddr(pair, charset="utf-8") for pair in getaddresses([value]))
+        pairs = getaddresses([value])
+        if any(not address.isascii() for _, address in pairs):
+            # an internationalised address (RFC 6532) travels as UTF-8, as SMTPUTF8 needs
+            return f"{_clean(name)}: {value}\r\n".encode()
+        value = ", ".join(formataddr(pair, charset="utf-8") for pair in pairs)
     elif not value.isascii():
         value = Header(value, "utf-8").encode(maxlinelen=76, linesep="\r\n")
     return f"{_clean(name)}: {value}\r\n".encode("ascii")
