@@ -183,6 +183,7 @@ def mark_handed(db: Database, model, ids: list[int], token: str, now: datetime) 
             .where(model.id.in_(ids), model.claim_token == token, model.status == "sending")
             .values(handed_at=now, attempts=model.attempts + 1)
             .returning(model.id)
+            .execution_options(synchronize_session=False)
         ).all()
     return set(held)
 
@@ -213,6 +214,7 @@ def record(db: Database, model, token: str, outcomes: list[Outcome], now: dateti
                 update(model)
                 .where(model.id == outcome.id, model.claim_token == token)
                 .values(**values)
+                .execution_options(synchronize_session=False)
             )
             written += result.rowcount
     return written
