@@ -60,11 +60,11 @@ def materialise(db: Database, digest_id: int, now: datetime) -> int:
     stmt = chooser(Delivery).from_select(
         ["digest_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"], eligible
     )
+    rows = select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
     with db.session() as session:
-        result = session.execute(
-            stmt.on_conflict_do_nothing(index_elements=["digest_id", "subscriber_id"])
-        )
-        return max(result.rowcount or 0, 0)
+        before = session.scalar(rows)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["digest_id", "subscriber_id"]))
+        return session.scalar(rows) - before
 
 
 def _claim_ids(session, db: Database, model, scope, limit: int, now: datetime) -> list[int]:
