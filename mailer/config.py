@@ -198,6 +198,11 @@ class Settings:
         (),
         "Comma-separated feed URLs (RSS/Atom) and WordPress sites (wp+https://site/wp-json)",
     )
+    fetch_max_bytes: int = setting(
+        5 * 1024 * 1024,
+        "Largest feed or API response read from a source, in bytes",
+        check=_positive,
+    )
     digest_top: int = setting(5, "Top stories in a digest", check=_positive)
     digest_related: int = setting(3, "Related items under each top story", check=_not_negative)
     digest_max_per_section: int = setting(2, "Most top stories from one section", check=_positive)

@@ -148,7 +148,8 @@ class Drain:
                 None,
             )
         self.note(success=False)
-        permanent = not retryable
+        # only a verdict about the address suppresses it; a refused payload says nothing of it
+        permanent = result.status in ("rejected", "invalid")
         return ledger.Outcome(row_id, "failed", error=result.error), permanent
 
     def note(self, success: bool) -> None:
@@ -209,6 +210,8 @@ def _hand_over(drain, transport, model, token, call, build, attempts) -> None:
         for index, result in enumerate(results[: len(call)]):
             settle(index, result)
     except TransportError as exc:
+        if getattr(exc, "throttled", False):
+            drain.bucket.pause(exc.retry_after or 5.0)  # a 429 pauses every worker
         if not exc.retryable:
             drain.report.paused = f"the transport refused the call: {exc}"
             drain.stop.set()

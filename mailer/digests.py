@@ -54,6 +54,53 @@ def to_doc(article: Article) -> Doc:
     )
 
 
+def load_docs(session: Session, *where) -> list[Doc]:
+    """Ranking inputs straight from two queries; no ORM objects for a large archive."""
+    from collections import defaultdict
+
+    from mailer.models import ArticleStats, ArticleTag
+
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.title,
+            Article.summary,
+            Article.section,
+            Article.published_at,
+            ArticleStats.views,
+            ArticleStats.clicks,
+            ArticleStats.shares,
+            ArticleStats.comments,
+            ArticleStats.editor_pick,
+        )
+        .outerjoin(ArticleStats, ArticleStats.article_id == Article.id)
+        .where(*where)
+        .order_by(Article.id)
+    ).all()
+    tags: dict[int, list[str]] = defaultdict(list)
+    ids = select(Article.id).where(*where).scalar_subquery()
+    for article_id, tag in session.execute(
+        select(ArticleTag.article_id, ArticleTag.tag).where(ArticleTag.article_id.in_(ids))
+    ):
+        tags[article_id].append(tag)
+    return [
+        Doc(
+            r[0],
+            r[1],
+            r[2] or "",
+            r[3],
+            tuple(sorted(tags.get(r[0], ()))),
+            r[4],
+            r[5] or 0,
+            r[6] or 0,
+            r[7] or 0,
+            r[8] or 0,
+            bool(r[9]),
+        )
+        for r in rows
+    ]
+
+
 def excerpt(text: str, words: int = EXCERPT_WORDS) -> str:
     parts = text.split()
     return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
@@ -132,11 +179,8 @@ def build_digest(
                 existing.id,
                 f"{key} is {existing.status}; only a draft can be rebuilt.",
             )
-        candidates = session.scalars(
-            select(Article).where(
-                Article.published_at >= start, Article.published_at < min(end, now)
-            )
-        ).all()
+        in_period = (Article.published_at >= start, Article.published_at < min(end, now))
+        candidates = load_docs(session, *in_period)
         if len(candidates) < settings.digest_min_items:
             return BuildResult(
                 "too_few",
@@ -147,7 +191,7 @@ def build_digest(
             )
         params = rank_params(settings)
         pinned = [i.article_id for i in existing.items if i.pinned] if existing else []
-        docs = {a.id: to_doc(a) for a in candidates}
+        docs = {d.id: d for d in candidates}
         kept = [(docs[i], 0.0) for i in pinned if i in docs]
         chosen = kept + top_stories(
             [d for d in docs.values() if d.id not in pinned],
@@ -155,25 +199,27 @@ def build_digest(
             min(end, now),
             recent_top_ids(session, key),
         )
-        archive = session.scalars(
-            select(Article).where(
-                Article.published_at >= start - timedelta(days=settings.related_window_days),
-                Article.published_at <= now,
-            )
-        ).all()
-        by_id = {a.id: a for a in archive}
-        index = RelatedIndex.build([to_doc(a) for a in archive], params)
+        archive = load_docs(
+            session,
+            Article.published_at >= start - timedelta(days=settings.related_window_days),
+            Article.published_at <= now,
+        )
+        index = RelatedIndex.build(archive, params)
+        shown = {doc.id for doc, _ in chosen}
+        picks = []
+        for doc, score in chosen:
+            related = related_coverage(index, doc, params.related, shown)
+            shown.update(r.doc.id for r in related)
+            picks.append((doc, score, related))
+        by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(shown)))}
         if existing is not None:
             session.delete(existing)
             session.flush()
         digest = new_digest(settings, key, now)
-        shown = {doc.id for doc, _ in chosen}
-        for position, (doc, score) in enumerate(chosen):
-            article = by_id[doc.id]
-            item = snapshot_item(article, position, score)
+        for position, (doc, score, related) in enumerate(picks):
+            item = snapshot_item(by_id[doc.id], position, score)
             item.pinned = doc.id in pinned
-            for rel_pos, rel in enumerate(related_coverage(index, doc, params.related, shown)):
-                shown.add(rel.doc.id)
+            for rel_pos, rel in enumerate(related):
                 item.related.append(snapshot_related(by_id[rel.doc.id], rel_pos, rel.score))
             digest.items.append(item)
         fill_defaults(digest, settings)
@@ -402,3 +448,20 @@ def withdraw(db: Database, ref, actor: str, now: datetime, veto: bool = False) -
 def digest_count(db: Database) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(Digest)) or 0
+
+
+def record_skipped(db: Database, period: str, reason: str, now: datetime) -> None:
+    """Remember that a week had too little content, so dashboards and operators can see it."""
+    try:
+        with db.session() as session:
+            session.add(
+                Digest(
+                    period_key=period,
+                    status="skipped",
+                    status_reason=reason,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        return  # another scheduler recorded it first

@@ -351,3 +351,13 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime]
     value: Mapped[dict[str, Any] | None]
+
+
+class CaptchaSolution(Base):
+    """An ALTCHA solution already accepted, so the same proof of work cannot be spent twice."""
+
+    __tablename__ = "captcha_solutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    solution_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -132,19 +132,38 @@ def normalise_title(title: str) -> str:
     return " ".join(_WORD.findall(text))
 
 
+_FOLDED: dict[str, str] = {}  # word -> folded form ("" for a stopword); a vocabulary cache
+_FOLDED_MAX = 500_000
+
+
+def _fold(word: str) -> str:
+    word = word.split("'")[0]
+    if len(word) < 2 or word in STOPWORDS:
+        return ""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
 def tokens(text: str) -> list[str]:
     """Words without stopwords, plurals folded so that 'libraries' meets 'library'."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    if text.isascii():
+        plain = text.lower()
+    else:
+        plain = unicodedata.normalize("NFKD", text.replace("\u2019", "'"))
+        plain = plain.encode("ascii", "ignore").decode().lower()
     out = []
-    for word in _WORD.findall(plain.replace("\u2019", "'")):
-        word = word.split("'")[0]
-        if len(word) < 2 or word in STOPWORDS:
-            continue
-        if len(word) > 4 and word.endswith("ies"):
-            word = word[:-3] + "y"
-        elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-            word = word[:-1]
-        out.append(word)
+    folded = _FOLDED
+    for word in _WORD.findall(plain):
+        token = folded.get(word)
+        if token is None:
+            token = _fold(word)
+            if len(folded) < _FOLDED_MAX:
+                folded[word] = token
+        if token:
+            out.append(token)
     return out
 
 

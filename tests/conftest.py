@@ -16,7 +16,9 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.smtp",
     "tests.fixtures.http",
+    "tests.fixtures.providers",
     "tests.fixtures.browser",
+    "tests.fixtures.captcha",
     "tests.fixtures.mailing",
 ]
 

@@ -77,6 +77,13 @@ def parse_dsn(text: str) -> Dsn:
 
 def transport_from_dsn(text: str, settings: object = None, http: object = None) -> Transport:
     """Build the transport a DSN names; each backend module exports `from_dsn`."""
-    dsn = parse_dsn(text)
-    module = importlib.import_module(f"mailer.transports.{BACKENDS[dsn.scheme]}")
-    return module.from_dsn(dsn, settings=settings, http=http)
+    from mailer.config import ConfigError
+
+    try:
+        dsn = parse_dsn(text)
+        module = importlib.import_module(f"mailer.transports.{BACKENDS[dsn.scheme]}")
+        return module.from_dsn(dsn, settings=settings, http=http)
+    except ConfigError:
+        raise
+    except ValueError as exc:
+        raise ConfigError(f"MAILER_TRANSPORT cannot be used: {exc}.") from exc

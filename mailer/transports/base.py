@@ -77,14 +77,24 @@ class SendResult:
 
 
 class TransportError(Exception):
-    """A whole call failed (connection refused, 5xx, auth); nothing in it was sent."""
+    """A whole call failed (connection refused, 5xx, auth); nothing in it was sent.
+
+    `throttled` is True when the provider asked us to slow down (HTTP 429), so the engine
+    can pause every worker rather than only this one.
+    """
 
     def __init__(
-        self, message: str, *, retryable: bool = True, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        throttled: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.throttled = throttled
 
 
 class Transport(Protocol):

@@ -21,8 +21,9 @@ class FileTransport:
     per_message = True  # the engine hands one message at a time
     idempotent = True  # the file name comes from the Message-ID: a retry overwrites
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, signer: object = None) -> None:
         self.folder = folder
+        self.signer = signer  # a DkimSigner when MAILER_DKIM_* is set, so audits see it
 
     def send(
         self, messages: Sequence[Message], idempotency_key: str | None = None
@@ -32,6 +33,8 @@ class FileTransport:
 
     def _write(self, message: Message) -> SendResult:
         data = message.as_bytes()
+        if self.signer is not None:
+            data = self.signer.sign(data)  # type: ignore[attr-defined]
         stem = _UNSAFE.sub("_", message.message_id.strip("<>")) or _UNSAFE.sub(
             "_", message.recipient
         )
@@ -56,4 +59,6 @@ def from_dsn(dsn, settings=None, http=None) -> FileTransport:
     folder = Path(dsn.path)
     if not folder.is_absolute() and settings is not None and dsn.path.startswith("instance/"):
         folder = settings.instance_path / dsn.path.removeprefix("instance/")
-    return FileTransport(folder.resolve())
+    from mailer.dkim import signer_from_settings
+
+    return FileTransport(folder.resolve(), signer=signer_from_settings(settings))

@@ -1,33 +1,43 @@
-"""SMTP and SMTPS: verified TLS, timeouts, one reused connection, reply codes classified."""
+"""SMTP with verified TLS: one connection per transport, reused, re-opened after a drop.
+
+Not thread-safe: the engine builds one transport per worker (transport_from_dsn per worker).
+
+Reply classification, per message (one envelope recipient each):
+  MAIL/RCPT/DATA 4xx        -> "failed", retryable (transient)
+  RCPT/DATA 5xx             -> "rejected", not retryable (permanent for that recipient)
+  MAIL 5xx                  -> "failed", not retryable (our sender is refused, not the reader)
+  421 anywhere              -> "failed", retryable; the connection is closed and re-opened
+  drop or timeout before the end of DATA -> "failed", retryable
+  drop or timeout after the whole message was sent -> "unknown" (the server may have it)
+"""
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import re
 import smtplib
 import ssl
 from collections.abc import Sequence
 
+from mailer.transports._http import is_loopback
 from mailer.transports.base import Message, SendResult, TransportError
 
-_DOT = re.compile(rb"(?m)^\.")  # a line starting with a dot gets another (RFC 5321 4.5.2)
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+_ENVELOPE_SAFE = re.compile(r"[^\s<>@]+@[^\s<>@]+")  # no line breaks: no command injection
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+class _Dropped(Exception):
+    """The connection broke; `after_data` says whether the server had the whole message."""
+
+    def __init__(self, reason: str, after_data: bool) -> None:
+        super().__init__(reason)
+        self.after_data = after_data
+        self.at_start = False  # broke on MAIL FROM: the server saw nothing of this message
 
 
 class SmtpTransport:
-    """One connection, opened on first use and re-opened after a drop; not shared by threads."""
-
     name = "smtp"
-    max_batch = 20
+    max_batch = 50
     per_message = True  # the engine hands one message at a time
     idempotent = False
 
@@ -36,177 +46,264 @@ class SmtpTransport:
         host: str,
         port: int,
         *,
-        security: str = "starttls",  # starttls | ssl | none (loopback only)
-        username: str = "",
+        implicit_tls: bool = False,
+        starttls: bool = True,
+        user: str = "",
         password: str = "",
+        context: ssl.SSLContext | None = None,
         timeout: float = 30.0,
-        cafile: str | None = None,
         local_hostname: str | None = None,
-        signer=None,
+        signer: object = None,
     ) -> None:
-        if security == "none" and not _is_loopback(host):
-            raise ValueError("tls=none is allowed only for a loopback host")
-        self.host, self.port, self.security = host, port, security
-        self.username, self.password, self.timeout = username, password, timeout
-        self.context = ssl.create_default_context(cafile=cafile)
+        self.host, self.port = host, port
+        self.implicit_tls, self.starttls = implicit_tls, starttls
+        self.user, self.password = user, password
+        self.context = context or ssl.create_default_context()
+        self.timeout = timeout
         self.local_hostname = local_hostname
         self.signer = signer
-        self.conn: smtplib.SMTP | None = None
+        self.connection: smtplib.SMTP | None = None
 
+    # --- connection -------------------------------------------------------------------------
     def _connect(self) -> smtplib.SMTP:
+        """Open, secure and authenticate; raise TransportError saying what went wrong."""
+        where = f"{self.host}:{self.port}"
         try:
-            if self.security == "ssl":
-                conn = smtplib.SMTP_SSL(
-                    self.host,
-                    self.port,
-                    timeout=self.timeout,
-                    context=self.context,
-                    local_hostname=self.local_hostname,
-                )
-            else:
-                conn = smtplib.SMTP(
-                    self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
-                )
-                conn.ehlo()
-                if self.security == "starttls":
-                    if not conn.has_extn("starttls"):
-                        conn.close()
-                        raise TransportError(
-                            f"{self.host} does not offer STARTTLS; refusing to send in clear",
-                            retryable=False,
-                        )
-                    conn.starttls(context=self.context)
-                    conn.ehlo()
-            if self.username:
-                conn.login(self.username, self.password)
-        except smtplib.SMTPAuthenticationError as exc:
-            raise TransportError(f"SMTP login refused: {exc.smtp_code}", retryable=False) from None
-        except ssl.SSLError as exc:
-            raise TransportError(
-                f"TLS with {self.host} failed: {exc.reason}", retryable=False
-            ) from None
+            conn = self._open()
+        except ssl.SSLCertVerificationError as exc:
+            raise _untrusted(where, exc) from exc
         except (OSError, smtplib.SMTPException) as exc:
-            raise TransportError(f"cannot reach {self.host}:{self.port}: {exc}") from None
+            raise TransportError(f"cannot open SMTP connection to {where}: {exc}") from exc
+        try:
+            conn.ehlo()
+            if self.starttls and not self.implicit_tls:
+                if not conn.has_extn("starttls"):
+                    raise TransportError(
+                        f"SMTP server {where} does not offer STARTTLS, which is required "
+                        "(use smtps:// for port 465, or ?tls=none only for a loopback relay)",
+                        retryable=False,
+                    )
+                conn.starttls(context=self.context)
+                conn.ehlo()
+            if self.user:
+                conn.login(self.user, self.password)
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                raise _untrusted(where, exc) from exc
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                raise TransportError(
+                    f"SMTP server {where} refused the login ({exc.smtp_code})", retryable=False
+                ) from exc
+            if isinstance(exc, OSError | smtplib.SMTPException):
+                raise TransportError(f"SMTP setup with {where} failed: {exc}") from exc
+            raise
         return conn
 
-    def _connection(self) -> smtplib.SMTP:
-        if self.conn is None:
-            self.conn = self._connect()
-        return self.conn
+    def _open(self) -> smtplib.SMTP:
+        if self.implicit_tls:
+            return smtplib.SMTP_SSL(
+                self.host,
+                self.port,
+                timeout=self.timeout,
+                context=self.context,
+                local_hostname=self.local_hostname,
+            )
+        return smtplib.SMTP(
+            self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
+        )
 
     def _drop(self) -> None:
-        if self.conn is not None:
+        conn, self.connection = self.connection, None
+        if conn is not None:
             with contextlib.suppress(OSError):
-                self.conn.close()
-        self.conn = None
+                conn.close()
 
+    def close(self) -> None:
+        conn, self.connection = self.connection, None
+        if conn is not None:
+            try:
+                conn.quit()
+            except (OSError, smtplib.SMTPException):
+                conn.close()
+
+    # --- sending ----------------------------------------------------------------------------
     def send(
         self, messages: Sequence[Message], idempotency_key: str | None = None
     ) -> list[SendResult]:
-        return [self._send_one(m) for m in messages]
+        results: list[SendResult] = []
+        for index, message in enumerate(messages):
+            try:
+                if self.connection is None:
+                    self.connection = self._connect()
+            except TransportError as exc:
+                if not results:
+                    raise
+                results.extend(
+                    SendResult(m.recipient, "failed", retryable=exc.retryable, error=str(exc))
+                    for m in messages[index:]
+                )
+                return results
+            results.append(self._send_one(message))
+        return results
 
     def _send_one(self, message: Message) -> SendResult:
-        data = message.as_bytes()
+        raw = message.as_bytes()
         if self.signer is not None:
-            data = self.signer.sign(data)
-        sender = message.sender.rsplit("<", 1)[-1].rstrip(">").strip()
-        for attempt in (1, 2):
-            conn = self._connection() if attempt == 1 else self._reconnect_or_none()
-            if conn is None:
-                return SendResult(
-                    message.recipient,
-                    "failed",
-                    retryable=True,
-                    error="connection lost and could not be re-opened",
-                )
-            try:
-                return self._transaction(conn, sender, message, data)
-            except _DataSent as exc:
-                self._drop()
-                return SendResult(
-                    message.recipient, "unknown", error=f"no answer after the data was sent: {exc}"
-                )
-            except smtplib.SMTPServerDisconnected:
-                self._drop()
-                continue  # dropped before the message left: reconnect once and try again
-            except (OSError, smtplib.SMTPException) as exc:
-                self._drop()
-                return SendResult(message.recipient, "failed", retryable=True, error=str(exc))
-        return SendResult(message.recipient, "failed", retryable=True, error="disconnected")
+            raw = self.signer.sign(raw)  # type: ignore[attr-defined]
+        try:
+            return self._transaction(message, raw)
+        except _Dropped as exc:
+            if not exc.at_start:
+                raise
+        # A reused connection the server had closed while idle: nothing was sent; reopen once.
+        self._drop()
+        try:
+            self.connection = self._connect()
+        except TransportError as exc:
+            return SendResult(message.recipient, "failed", retryable=exc.retryable, error=str(exc))
+        try:
+            return self._transaction(message, raw)
+        except _Dropped as exc:
+            self._drop()
+            return SendResult(message.recipient, "failed", retryable=True, error=f"SMTP: {exc}")
 
-    def _transaction(self, conn: smtplib.SMTP, sender: str, message: Message, data: bytes):
-        """MAIL, RCPT, DATA by hand, so a drop after the data is known to be one."""
-        code, reply = conn.mail(sender)
-        if code != 250:
-            conn.rset()
-            return self._classify(message, code, reply)
-        code, reply = conn.rcpt(message.recipient)
-        if code not in (250, 251):
-            conn.rset()
-            return self._classify(message, code, reply)
-        conn.putcmd("data")
-        code, reply = conn.getreply()
-        if code != 354:
-            conn.rset()
-            return self._classify(message, code, reply)
-        payload = _DOT.sub(b"..", data)
-        if not payload.endswith(b"\r\n"):
-            payload += b"\r\n"
-        conn.send(payload + b".\r\n")
+    def _transaction(self, message: Message, raw: bytes) -> SendResult:
+        sender = _address(message.sender)
+        recipient = message.recipient
+        if not _ENVELOPE_SAFE.fullmatch(recipient):
+            return SendResult(recipient, "invalid", error="not a single plain address")
+        if not _ENVELOPE_SAFE.fullmatch(sender):
+            return SendResult(recipient, "failed", error=f"sender {sender!r} is not an address")
+        try:
+            try:
+                code, reply = self._command("MAIL", f"MAIL FROM:<{sender}>")
+            except _Dropped as exc:
+                exc.at_start = True
+                raise
+            if code != 250:
+                self._reset(code)
+                return _refused(recipient, "MAIL", code, reply, permanent_status="failed")
+            code, reply = self._command("RCPT", f"RCPT TO:<{recipient}>")
+            if code not in (250, 251):
+                self._reset(code)
+                return _refused(recipient, "RCPT", code, reply)
+            code, reply = self._command("DATA", "DATA")
+            if code != 354:
+                self._reset(code)
+                return _refused(recipient, "DATA", code, reply)
+            code, reply = self._content(raw)
+        except _Dropped as exc:
+            if exc.at_start:
+                raise
+            self._drop()
+            if exc.after_data:
+                return SendResult(
+                    recipient,
+                    "unknown",
+                    error=f"SMTP connection lost after the message was sent: {exc}",
+                )
+            return SendResult(recipient, "failed", retryable=True, error=f"SMTP: {exc}")
+        if code == 250:
+            return SendResult(recipient, "sent", provider_id=reply)
+        if code == 421:
+            self._drop()
+        return _refused(recipient, "end of DATA", code, reply)
+
+    def _command(self, step: str, line: str) -> tuple[int, str]:
+        conn = self.connection
+        assert conn is not None
+        try:
+            conn.putcmd(line)
+            code, reply = conn.getreply()
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise _Dropped(f"{step}: {exc or type(exc).__name__}", after_data=False) from exc
+        return code, reply.decode("utf-8", "replace")
+
+    def _content(self, raw: bytes) -> tuple[int, str]:
+        conn = self.connection
+        assert conn is not None
+        data = _LEADING_DOT.sub(b"..", raw)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        try:
+            conn.send(data + b".\r\n")
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            # part of the message may have gone, but without the final dot it is not delivered
+            raise _Dropped(f"while sending the message: {exc}", after_data=False) from exc
         try:
             code, reply = conn.getreply()
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            raise _DataSent(str(exc) or type(exc).__name__) from None
-        if code == 250:
-            return SendResult(message.recipient, "sent", provider_id=message.message_id)
-        return self._classify(message, code, reply)
+        except (OSError, smtplib.SMTPServerDisconnected) as exc:
+            raise _Dropped(str(exc) or type(exc).__name__, after_data=True) from exc
+        return code, reply.decode("utf-8", "replace")
 
-    def _reconnect_or_none(self) -> smtplib.SMTP | None:
+    def _reset(self, code: int) -> None:
+        """After a refusal, clear the transaction; after a 421 the server is gone anyway."""
+        if code == 421 or self.connection is None:
+            self._drop()
+            return
         try:
-            return self._connection()
-        except TransportError:
-            return None
-
-    def _classify(self, message: Message, code: int, text) -> SendResult:
-        detail = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
-        error = f"{code} {detail}"
-        if code == 421:
-            self._drop()  # the server is closing the session
-            return SendResult(message.recipient, "failed", retryable=True, error=error)
-        if 400 <= code < 500:
-            return SendResult(message.recipient, "failed", retryable=True, error=error)
-        return SendResult(message.recipient, "rejected", retryable=False, error=error)
-
-    def close(self) -> None:
-        if self.conn is not None:
-            with contextlib.suppress(OSError, smtplib.SMTPException):
-                self.conn.quit()
-        self.conn = None
+            self.connection.rset()
+        except (OSError, smtplib.SMTPException):
+            self._drop()
 
 
-class _DataSent(Exception):
-    """The message left, and then the connection failed: its fate is unknown."""
+def _untrusted(where: str, exc: ssl.SSLCertVerificationError) -> TransportError:
+    return TransportError(
+        f"SMTP server {where} has a certificate we do not trust ({exc.verify_message}); "
+        "add ?cafile=PATH for a private CA",
+        retryable=False,
+    )
+
+
+def _refused(
+    recipient: str, step: str, code: int, reply: str, permanent_status: str = "rejected"
+) -> SendResult:
+    error = f"SMTP {step}: {code} {reply}".strip()
+    if 400 <= code < 500:
+        return SendResult(recipient, "failed", retryable=True, error=error)
+    if 500 <= code < 600:
+        return SendResult(recipient, permanent_status, error=error)  # type: ignore[arg-type]
+    return SendResult(recipient, "failed", retryable=True, error=f"unexpected reply: {error}")
+
+
+def _address(value: str) -> str:
+    from email.utils import parseaddr
+
+    return parseaddr(value)[1] or value
 
 
 def from_dsn(dsn, settings=None, http=None) -> SmtpTransport:
-    security = "ssl" if dsn.scheme == "smtps" else "starttls"
-    tls = dsn.options.get("tls", "")
-    if tls == "none":
-        security = "none"
-    port = dsn.port or (465 if security == "ssl" else 587)
-    timeout = settings.smtp_timeout if settings is not None else 30.0
-    signer = None
-    if settings is not None and settings.dkim_domain:
-        from mailer.dkim import signer_from_settings
+    """smtp://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465 (TLS from the start)."""
+    from mailer.dkim import signer_from_settings
 
-        signer = signer_from_settings(settings)
+    if not dsn.host:
+        raise ValueError("smtp:// needs a host: smtp://user:pass@mail.example.com:587")
+    implicit = dsn.scheme == "smtps"
+    tls = dsn.options.get("tls", "starttls").lower()
+    if tls not in ("starttls", "none"):
+        raise ValueError(f"tls={tls!r}: use tls=starttls (default) or tls=none (loopback only)")
+    if tls == "none" and (implicit or not is_loopback(dsn.host)):
+        raise ValueError(
+            f"tls=none is allowed only for smtp:// to a loopback host, not {dsn.host}: "
+            "mail and passwords would cross the network in clear"
+        )
+    context = ssl.create_default_context(cafile=dsn.options.get("cafile") or None)
+    try:
+        timeout = float(dsn.options.get("timeout", 30))
+    except ValueError:
+        raise ValueError("timeout= must be a number of seconds") from None
+    if timeout <= 0:
+        raise ValueError("timeout= must be above 0 seconds")
     return SmtpTransport(
         dsn.host,
-        port,
-        security=security,
-        username=dsn.user,
+        dsn.port or (465 if implicit else 587),
+        implicit_tls=implicit,
+        starttls=tls == "starttls",
+        user=dsn.user,
         password=dsn.password,
+        context=context,
         timeout=timeout,
-        cafile=dsn.options.get("cafile"),
-        signer=signer,
+        local_hostname=dsn.options.get("helo") or None,
+        signer=signer_from_settings(settings),
     )

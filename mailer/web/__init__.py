@@ -5,28 +5,31 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, abort, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from mailer.services import Services
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
-STATIC = Path(__file__).resolve().parents[2] / "static"
+STATIC = Path(__file__).resolve().parent / "static"
 
 csrf = CSRFProtect()
 
 # Editor navigation, shown when the endpoint exists.
 ADMIN_LINKS = (
-    ("editor.digests", "Digests"),
-    ("editor.sources", "Sources"),
-    ("editor.articles", "Articles"),
+    ("desk.index", "Digests"),
+    ("library.sources", "Sources"),
+    ("library.articles", "Articles"),
 )
 
 # Each module under mailer/web/ that serves pages exports `bp`.
 BLUEPRINTS = (
     "public",
     "editor",
+    "captcha",
+    "desk",
+    "library",
 )
 
 
@@ -72,6 +75,13 @@ def init_app(svc: Services) -> Flask:
     for name in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(f"mailer.web.{name}").bp)
     _register_errors(app)
+
+    @app.before_request
+    def _no_testing_in_production():
+        """The testing flag turns off safety checks; set after start-up, it stops every page."""
+        if settings.is_production and app.testing:
+            app.logger.error("Flask's testing flag is on in production; refusing requests")
+            abort(503, description="This service is misconfigured; the operator has been told.")
 
     @app.after_request
     def _security_headers(response):

@@ -27,3 +27,37 @@ def healthz():
         if current != head:
             body.update(status="error", database=f"schema {current} is not {head}: run db upgrade")
     return jsonify(body), 200 if body["status"] == "ok" else 503
+
+
+@bp.get("/archive")
+def archive():
+    """Every digest that went out, newest first."""
+    from sqlalchemy import select
+
+    from mailer.models import Digest
+
+    with services().db.session() as session:
+        sent = session.scalars(
+            select(Digest).where(Digest.status == "sent").order_by(Digest.period_key.desc())
+        ).all()
+    return render_template("web/archive.html", digests=sent)
+
+
+@bp.get("/archive/<period>")
+def archive_issue(period: str):
+    """The web version of one issue, with no personal links in it."""
+    from flask import abort, make_response
+
+    from mailer.digests import find_digest
+    from mailer.errors import NotFound
+    from mailer.render import render_web
+
+    try:
+        digest = find_digest(services().db, period)
+    except NotFound:
+        abort(404, "There is no such issue in the archive.")
+    if digest.status != "sent":
+        abort(404, "There is no such issue in the archive.")
+    response = make_response(render_web(digest, services().settings))
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response

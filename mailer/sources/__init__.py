@@ -1,0 +1,1 @@
+"""Where articles come from: feeds, WordPress sites, and files exported by the newsroom."""

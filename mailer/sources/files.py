@@ -1,0 +1,155 @@
+"""Articles and engagement figures from files the newsroom exports (JSON Lines or CSV)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from mailer.articles import ArticleData, set_stats, upsert_article
+from mailer.db import Database
+from mailer.errors import MailerError
+from mailer.models import Article
+from mailer.sources.canonical import canonical_url, is_http
+from mailer.sources.clean import clean_summary, excerpt, plain_text
+
+
+@dataclass
+class FileReport:
+    stored: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def read_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) from JSON Lines (.jsonl/.json) or a CSV with a header row."""
+    try:
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise MailerError(f"cannot read {path}: {exc.strerror}.") from None
+    with handle:
+        try:
+            if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        yield number, {"__error__": "not valid JSON"}
+                        continue
+                    yield (
+                        number,
+                        record if isinstance(record, dict) else {"__error__": "not a JSON object"},
+                    )
+            else:
+                reader = csv.DictReader(handle)
+                if not reader.fieldnames:
+                    raise MailerError(f"{path} is empty.")
+                reader.fieldnames = [f.strip().lower() for f in reader.fieldnames]
+                for row in reader:
+                    yield reader.line_num, row
+        except UnicodeDecodeError:
+            raise MailerError(f"{path} is not UTF-8 text.") from None
+
+
+def _date(value) -> datetime:
+    if not value:
+        raise ValueError("published_at is missing")
+    text = str(value).strip()
+    if text.isdigit():
+        number = int(text)
+        return datetime.fromtimestamp(number / 1000 if number > 10**11 else number, UTC)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def record_to_article(record: dict) -> ArticleData:
+    url = (record.get("url") or record.get("link") or "").strip()
+    if not is_http(url):
+        raise ValueError("url is missing or not http(s)")
+    title = plain_text(record.get("title") or record.get("headline"))
+    if not title:
+        raise ValueError("title is missing")
+    tags = record.get("tags") or ""
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.replace(";", ",").split(",") if t.strip()]
+    image = (record.get("image_url") or "").strip() or None
+    return ArticleData(
+        url=canonical_url(url),
+        guid=(record.get("guid") or "").strip() or None,
+        title=title[:500],
+        summary=excerpt(clean_summary(record.get("summary") or record.get("short_description"))),
+        author=plain_text(record.get("author") or record.get("authors")) or None,
+        section=plain_text(record.get("section") or record.get("category")) or None,
+        tags=tuple(plain_text(t) for t in tags)[:10],
+        image_url=image if is_http(image) else None,
+        image_alt=plain_text(record.get("image_alt")) or None,
+        published_at=_date(record.get("published_at") or record.get("date")),
+    )
+
+
+def import_articles(db: Database, path: Path, now: datetime) -> FileReport:
+    """Store every valid record; invalid ones are reported with their line numbers."""
+    report = FileReport()
+    with db.session() as session:
+        for number, record in read_records(path):
+            if "__error__" in record:
+                report.errors.append((number, record["__error__"]))
+                continue
+            try:
+                data = record_to_article(record)
+            except ValueError as exc:
+                report.errors.append((number, str(exc)))
+                continue
+            _, outcome = upsert_article(session, data, now)
+            if outcome == "created":
+                report.stored += 1
+            elif outcome == "updated":
+                report.updated += 1
+            else:
+                report.unchanged += 1
+    return report
+
+
+def _count(record: dict, name: str) -> int | None:
+    value = (str(record.get(name) or "")).strip().replace(",", "")
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValueError(f"{name} must be a whole number")
+    return int(value)
+
+
+def import_stats(db: Database, path: Path, now: datetime) -> FileReport:
+    """Views (and shares, comments) per article URL, as exported from the site's analytics."""
+    report = FileReport()
+    with db.session() as session:
+        for number, record in read_records(path):
+            if "__error__" in record:
+                report.errors.append((number, record["__error__"]))
+                continue
+            url = (record.get("url") or "").strip()
+            try:
+                views = _count(record, "views")
+                if views is None:
+                    raise ValueError("views is missing")
+                shares, comments = _count(record, "shares"), _count(record, "comments")
+            except ValueError as exc:
+                report.errors.append((number, str(exc)))
+                continue
+            article = session.scalar(
+                select(Article).where(Article.url == (canonical_url(url) if url else ""))
+            )
+            if article is None:
+                report.errors.append((number, f"no stored article at {url or '(empty url)'}"))
+                continue
+            set_stats(session, article, views=views, shares=shares, comments=comments, now=now)
+            report.updated += 1
+    return report

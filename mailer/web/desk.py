@@ -1,0 +1,258 @@
+"""The editors' digest pages: preview the exact bytes, adjust, test, approve, send, follow."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from mailer import delivery, digests
+from mailer.compose import Recipient, digest_message
+from mailer.errors import MailerError
+from mailer.ledger import enqueue_outbox
+from mailer.links import new_message_id
+from mailer.models import Article, AuditEntry, Digest
+from mailer.ranking import RelatedIndex, related_coverage
+from mailer.render import render_digest
+from mailer.web import services
+from mailer.web.editor import login_required
+
+bp = Blueprint("desk", __name__, url_prefix="/admin/digests")
+
+SAMPLE_NONCE = "sample"  # preview links lead to no real subscriber
+MAX_TEST_ADDRESSES = 10
+
+
+def _digest(digest_id: int) -> Digest:
+    try:
+        return digests.find_digest(services().db, digest_id)
+    except MailerError:
+        abort(404, "No such digest.")
+
+
+def _sample_message(digest: Digest, recipient: str = "reader@example.com", name: str = "Sam"):
+    svc = services()
+    rendered = render_digest(digest, svc.settings)
+    sample = Recipient(id=0, email=recipient, first_name=name, token_nonce=SAMPLE_NONCE)
+    return digest_message(
+        rendered, sample, svc.settings, new_message_id(svc.settings), digest.period_key
+    )
+
+
+@bp.get("/")
+@login_required()
+def index():
+    from mailer.reports import recent_digests
+
+    return render_template("web/admin/digests.html", digests=recent_digests(services().db, 52))
+
+
+@bp.get("/<int:digest_id>")
+@login_required()
+def page(digest_id: int):
+    svc = services()
+    digest = _digest(digest_id)
+    message = _sample_message(digest)
+    status = delivery.digest_status(svc.db, digest.id, svc.now())
+    with svc.db.session() as session:
+        log = session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.target == f"digest:{digest.period_key}")
+            .order_by(AuditEntry.id.desc())
+            .limit(50)
+        ).all()
+    return render_template(
+        "web/admin/digest.html",
+        digest=digest,
+        items=sorted(digest.items, key=lambda i: i.position),
+        message=message,
+        html_size=len((message.html or "").encode()),
+        status=status,
+        log=log,
+        can_edit=g.editor.role == "editor",
+    )
+
+
+@bp.get("/<int:digest_id>/preview.html")
+@login_required()
+def preview_html(digest_id: int):
+    """The HTML part exactly as sent, for the sandboxed iframe; it may run nothing."""
+    message = _sample_message(_digest(digest_id))
+    response = services_response(message.html or "")
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+        "frame-ancestors 'self'"
+    )
+    return response
+
+
+def services_response(body: str):
+    from flask import make_response
+
+    response = make_response(body)
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<int:digest_id>/status.json")
+@login_required()
+def status_json(digest_id: int):
+    svc = services()
+    status = delivery.digest_status(svc.db, digest_id, svc.now())
+    return jsonify(
+        status=status.status,
+        reason=status.reason,
+        counts=status.counts,
+        rate_per_minute=status.rate_per_minute,
+        eta_seconds=status.eta_seconds,
+    )
+
+
+@bp.get("/<int:digest_id>/suggest/<int:item_id>")
+@login_required()
+def suggest(digest_id: int, item_id: int):
+    """Related-coverage suggestions for one story, with scores, for the editor to add."""
+    svc = services()
+    settings = svc.settings
+    digest = _digest(digest_id)
+    item = next((i for i in digest.items if i.id == item_id), None)
+    if item is None or item.article_id is None:
+        abort(404, "No such story in this digest.")
+    with svc.db.session() as session:
+        story = session.get(Article, item.article_id)
+        window = timedelta(days=settings.related_window_days)
+        archive = session.scalars(
+            select(Article).where(Article.published_at >= story.published_at - window)
+        ).all()
+        params = digests.rank_params(settings)
+        index = RelatedIndex.build([digests.to_doc(a) for a in archive], params)
+        shown = {i.article_id for i in digest.items} | {
+            r.article_id for i in digest.items for r in i.related
+        }
+        suggestions = related_coverage(index, digests.to_doc(story), 10, shown)
+    return render_template(
+        "web/admin/suggest.html", digest=digest, item=item, suggestions=suggestions
+    )
+
+
+ACTIONS = {
+    "text": lambda db, s, d, who, now, f: digests.set_text(
+        db,
+        d,
+        who,
+        now,
+        subject=f.get("subject"),
+        preheader=f.get("preheader"),
+        intro=f.get("intro"),
+    ),
+    "up": lambda db, s, d, who, now, f: digests.move_item(db, d, _int(f, "item"), -1, who, now),
+    "down": lambda db, s, d, who, now, f: digests.move_item(db, d, _int(f, "item"), 1, who, now),
+    "pin": lambda db, s, d, who, now, f: digests.set_pinned(db, d, _int(f, "item"), True, who, now),
+    "unpin": lambda db, s, d, who, now, f: digests.set_pinned(
+        db, d, _int(f, "item"), False, who, now
+    ),
+    "exclude": lambda db, s, d, who, now, f: digests.exclude_item(db, d, _int(f, "item"), who, now),
+    "remove_related": lambda db, s, d, who, now, f: digests.remove_related(
+        db, d, _int(f, "related"), who, now
+    ),
+    "add_related": lambda db, s, d, who, now, f: digests.add_related(
+        db, d, _int(f, "item"), _int(f, "article"), who, now
+    ),
+    "add_story": lambda db, s, d, who, now, f: digests.add_story(
+        db, d, _int(f, "article"), who, now
+    ),
+    "approve": lambda db, s, d, who, now, f: digests.approve(db, s, d, who, now),
+    "withdraw": lambda db, s, d, who, now, f: digests.withdraw(db, d, who, now),
+    "veto": lambda db, s, d, who, now, f: digests.withdraw(db, d, who, now, veto=True),
+    "send_now": lambda db, s, d, who, now, f: delivery.start_send(db, d, now, actor=who),
+    "pause": lambda db, s, d, who, now, f: delivery.set_digest_status(
+        db, d, "paused", now, "paused by an editor", who, ("sending",)
+    ),
+    "resume": lambda db, s, d, who, now, f: delivery.set_digest_status(
+        db, d, "sending", now, None, who, ("paused",)
+    ),
+    "cancel": lambda db, s, d, who, now, f: delivery.set_digest_status(
+        db,
+        d,
+        "cancelled",
+        now,
+        "cancelled by an editor",
+        who,
+        ("draft", "approved", "sending", "paused"),
+    ),
+}
+
+
+def _int(form, name: str) -> int:
+    try:
+        return int(form.get(name, ""))
+    except ValueError:
+        raise MailerError(f"{name} must be a number.") from None
+
+
+@bp.post("/<int:digest_id>/act")
+@login_required("editor")
+def act(digest_id: int):
+    """Every change goes through here: one action, recorded with who and when."""
+    svc = services()
+    action = request.form.get("action", "")
+    handler = ACTIONS.get(action)
+    if handler is None:
+        abort(400, "Unknown action.")
+    try:
+        handler(svc.db, svc.settings, digest_id, g.editor.email, svc.now(), request.form)
+    except MailerError as exc:
+        flash(f"Not done: {exc}")
+        return redirect(url_for("desk.page", digest_id=digest_id)), 303
+    flash(f"Done: {action.replace('_', ' ')}.")
+    return redirect(url_for("desk.page", digest_id=digest_id)), 303
+
+
+@bp.post("/<int:digest_id>/rebuild")
+@login_required("editor")
+def rebuild(digest_id: int):
+    svc = services()
+    digest = _digest(digest_id)
+    result = digests.build_digest(svc.db, svc.settings, svc.now(), digest.period_key, True)
+    flash(result.message)
+    target = result.digest_id or digest_id
+    return redirect(url_for("desk.page", digest_id=target)), 303
+
+
+@bp.post("/<int:digest_id>/test")
+@login_required("editor")
+def send_test(digest_id: int):
+    """Queue the exact message to a few addresses; the engine sends it within a minute."""
+    from mailer.roster import normalise_address
+
+    svc = services()
+    digest = _digest(digest_id)
+    raw = [a.strip() for a in request.form.get("addresses", "").replace(";", ",").split(",")]
+    raw = [a for a in raw if a]
+    if not raw or len(raw) > MAX_TEST_ADDRESSES:
+        flash(f"Give between 1 and {MAX_TEST_ADDRESSES} addresses, separated by commas.")
+        return redirect(url_for("desk.page", digest_id=digest_id)), 303
+    try:
+        addresses = [normalise_address(a) for a in raw]
+    except ValueError as exc:
+        flash(f"Not sent: {exc}")
+        return redirect(url_for("desk.page", digest_id=digest_id)), 303
+    for address in addresses:
+        message = _sample_message(digest, address, name="")
+        enqueue_outbox(
+            svc.db,
+            kind="test",
+            recipient=address,
+            subject=f"[TEST] {message.subject}",
+            text=message.text,
+            html=message.html,
+            headers=dict(message.headers),
+            message_id=message.message_id,
+            now=svc.now(),
+        )
+    with svc.db.session() as session:
+        digests.audit(session, g.editor.email, "send test", digest, svc.now(), {"to": addresses})
+    flash(f"Test queued for {', '.join(addresses)}.")
+    return redirect(url_for("desk.page", digest_id=digest_id)), 303

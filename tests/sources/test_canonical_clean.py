@@ -1,0 +1,23 @@
+from mailer.sources.canonical import canonical_url
+from mailer.sources.clean import clean_summary, excerpt, plain_text
+
+
+def test_tracking_parameters_and_fragments_go():
+    assert (
+        canonical_url("HTTPS://News.Example.com:443/a/b?utm_source=x&id=7&fbclid=1#top")
+        == "https://news.example.com/a/b?id=7"
+    )
+    assert canonical_url("http://x.example/p?gclid=1&mc_cid=2") == "http://x.example/p"
+
+
+def test_clean_summary_drops_pixels_share_buttons_and_scripts():
+    html = (
+        '<p>Real words.<script>steal()</script><img src="https://x/p.gif" width="1" height="1">'
+        '<div class="share-tools"><a href="#">Share</a></div></p>'
+    )
+    assert clean_summary(html) == "Real words."
+    assert plain_text("<b>Bold</b> &amp; <i>bright</i>") == "Bold & bright"
+
+
+def test_excerpt_is_at_most_50_words():
+    assert len(excerpt("word " * 80).split()) == 50

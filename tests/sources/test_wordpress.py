@@ -1,0 +1,67 @@
+from sqlalchemy import select
+
+from mailer.models import Article, Source
+from mailer.sources.ingest import ingest_source
+from tests.fixtures.http import Response
+
+
+def post(n, day):
+    """A post in the REST API's documented shape, with _embedded author, media and terms."""
+    return {
+        "id": n,
+        "date_gmt": f"2026-11-{day:02d}T09:00:00",
+        "modified_gmt": f"2026-11-{day:02d}T10:00:00",
+        "guid": {"rendered": f"https://site.example/?p={n}"},
+        "link": f"https://site.example/2026/11/post-{n}/?utm_campaign=wp",
+        "title": {"rendered": f"Post number {n} &#8211; with an en dash"},
+        "excerpt": {"rendered": f"<p>Excerpt of post {n}.</p>"},
+        "_embedded": {
+            "author": [{"id": 2, "name": "Wendy Press"}],
+            "wp:featuredmedia": [
+                {"source_url": f"https://site.example/media/{n}.jpg", "alt_text": f"Photo {n}"}
+            ],
+            "wp:term": [
+                [{"taxonomy": "category", "name": "Politics"}],
+                [{"taxonomy": "post_tag", "name": "council"}],
+            ],
+        },
+    }
+
+
+def test_two_pages_with_authors_images_and_a_cursor(db, services, settings, now, http_server):
+    pages = {"1": [post(1, 20), post(2, 21)], "2": [post(3, 22)]}
+
+    def answer(request):
+        page = request.query.get("page", ["1"])[0]
+        if "after" in request.query:
+            return Response(200, [], {"X-WP-TotalPages": "0", "X-WP-Total": "0"})
+        return Response(200, pages[page], {"X-WP-TotalPages": "2", "X-WP-Total": "3"})
+
+    http_server.route("GET", "/wp-json/wp/v2/posts", answer)
+    url = f"wp+{http_server.url}/wp-json"
+    report = ingest_source(db, services.http, url, now, settings)
+    assert (report.error, report.new) == ("", 3)
+    with db.session() as session:
+        stored = {a.url: a for a in session.scalars(select(Article))}
+        source = session.scalar(select(Source))
+    first = stored["https://site.example/2026/11/post-1/"]
+    assert first.author == "Wendy Press" and first.image_alt == "Photo 1"
+    assert first.title == "Post number 1 \u2013 with an en dash"
+    assert first.section == "Politics" and [t.tag for t in first.tags] == ["Politics", "council"]
+    assert source.cursor == "2026-11-22T09:00:00"
+    ingest_source(db, services.http, url, now, settings)
+    last = http_server.requests_to("/wp-json/wp/v2/posts")[-1]
+    assert last.query["after"] == ["2026-11-22T09:00:00"]
+    assert last.query["_embed"] == ["1"]
+
+
+def test_a_broken_site_is_a_clear_error(db, services, settings, now, http_server):
+    http_server.expect("GET", "/wp-json/wp/v2/posts", Response(500, "oops"))
+    http_server.expect("GET", "/wp-json/wp/v2/posts", Response(200, "<html>maintenance</html>"))
+    url = f"wp+{http_server.url}/wp-json"
+    first = ingest_source(db, services.http, url, now, settings)
+    assert "HTTP 500" in first.error
+    second = ingest_source(db, services.http, url, now, settings)
+    assert "other than JSON" in second.error
+    with db.session() as session:
+        assert session.scalar(select(Source)).consecutive_failures == 2

@@ -1,0 +1,190 @@
+"""Ticks at fixed moments: builds and sends happen once, across DST, restarts and two schedulers."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from mailer import digests
+from mailer.articles import ArticleData, set_stats, upsert_article
+from mailer.models import Delivery, Digest, OutboxMessage
+from mailer.scheduler import tick
+from mailer.services import build
+from tests.conftest import TEST_SECRET
+from tests.fixtures.mailing import add_subscribers
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def settings_overrides(smtp_server):
+    return {
+        "transport": smtp_server.dsn(),
+        "timezone": "Europe/London",
+        "editor_emails": ("desk@example.com",),
+        "send_rate": 1000.0,
+    }
+
+
+def utc(*args):
+    return datetime(*args, tzinfo=UTC)
+
+
+def add_week(db, now, monday: datetime, count=6):
+    with db.session() as session:
+        for i in range(count):
+            article, _ = upsert_article(
+                session,
+                ArticleData(
+                    url=f"https://news.example.com/{monday:%Y%m%d}/{i}",
+                    title=f"Story {i} of the week of {monday:%d %B}",
+                    published_at=monday + timedelta(days=1, hours=i),
+                    section=f"S{i % 3}",
+                ),
+                now,
+            )
+            set_stats(session, article, views=100 * (i + 1), now=now)
+
+
+def digests_in(db):
+    with db.session() as session:
+        return {d.period_key: d.status for d in session.scalars(select(Digest))}
+
+
+def notices(db):
+    with db.session() as session:
+        return [
+            m.subject for m in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        ]
+
+
+def test_build_and_send_across_spring_forward(services, db, smtp_server):
+    # 2026-03-29: London moves to summer time; Sunday 18:00 local is 17:00 UTC
+    add_week(db, utc(2026, 3, 23), utc(2026, 3, 23))
+    add_subscribers(db, utc(2026, 3, 23), 3)
+    assert tick(services, utc(2026, 3, 29, 16, 59)) == []
+    lines = tick(services, utc(2026, 3, 29, 17, 0))
+    assert any("2026-W13 created" in line for line in lines)
+    assert not any("build" in line for line in tick(services, utc(2026, 3, 29, 17, 1)))
+    assert digests_in(db) == {"2026-W13": "draft"}
+    assert "[The Weekly Digest] 2026-W13 is ready for review" in notices(db)
+    # Monday 07:00 local is 06:00 UTC: not approved, so it is held and the desk is told
+    held = tick(services, utc(2026, 3, 30, 6, 0))
+    assert "send: 2026-W13 held, not approved" in held
+    assert "[The Weekly Digest] 2026-W13 is on hold: not approved" in notices(db)
+    tick(services, utc(2026, 3, 30, 6, 1))
+    assert notices(db).count("[The Weekly Digest] 2026-W13 is on hold: not approved") == 1
+    digests.approve(db, services.settings, "2026-W13", "ed@example.com", utc(2026, 3, 30, 6, 30))
+    started = tick(services, utc(2026, 3, 30, 6, 31))
+    assert "send: 2026-W13 started" in started
+    assert digests_in(db) == {"2026-W13": "sent"}
+    to_readers = [m for m in smtp_server.messages if m.rcpt_tos[0].startswith("reader")]
+    assert len(to_readers) == 3
+
+
+def test_fall_back_week_builds_once(services, db):
+    # 2026-10-25 is the Sunday London returns to GMT; 18:00 local is 18:00 UTC
+    add_week(db, utc(2026, 10, 19), utc(2026, 10, 19))
+    assert tick(services, utc(2026, 10, 25, 17, 59)) == []
+    assert any("created" in line for line in tick(services, utc(2026, 10, 25, 18, 0)))
+    assert not any("build" in line for line in tick(services, utc(2026, 10, 25, 18, 30)))
+    assert digests_in(db) == {"2026-W43": "draft"}
+
+
+def test_a_missed_tick_still_builds_and_a_restart_does_not_rebuild(services, settings, db):
+    add_week(db, utc(2026, 11, 16), utc(2026, 11, 16))
+    # the scheduler was down at 18:00 and comes back at 21:10
+    assert any("created" in x for x in tick(services, utc(2026, 11, 22, 21, 10)))
+    restarted = build(settings, clock=lambda: utc(2026, 11, 22, 21, 11))
+    try:
+        assert not any("build" in x for x in tick(restarted, utc(2026, 11, 22, 21, 11)))
+    finally:
+        restarted.close()
+    assert digests_in(db) == {"2026-W47": "draft"}
+
+
+def test_too_little_content_is_skipped_and_the_desk_told(services, db):
+    tick(services, utc(2026, 11, 22, 18, 0))
+    assert digests_in(db) == {"2026-W47": "skipped"}
+    assert "[The Weekly Digest] 2026-W47 skipped: too little content" in notices(db)
+
+
+def test_auto_approve_sends_unless_vetoed(services, settings, db, smtp_server):
+    import dataclasses
+
+    auto = dataclasses.replace(settings, auto_approve=True)
+    svc = build(auto, clock=services.clock)
+    try:
+        add_week(db, utc(2026, 11, 16), utc(2026, 11, 16))
+        add_subscribers(db, utc(2026, 11, 16), 2)
+        tick(svc, utc(2026, 11, 22, 18, 0))
+        digests.withdraw(db, "2026-W47", "ed@example.com", utc(2026, 11, 22, 19, 0), veto=True)
+        assert "send: 2026-W47 held, not approved" in tick(svc, utc(2026, 11, 23, 7, 0))
+        digests.approve(db, auto, "2026-W47", "ed", utc(2026, 11, 23, 7, 5))
+        tick(svc, utc(2026, 11, 23, 7, 6))
+        assert digests_in(db) == {"2026-W47": "sent"}
+    finally:
+        svc.close()
+
+
+def test_two_scheduler_processes_make_one_digest_and_one_message_each(
+    settings, db, smtp_server, tmp_path
+):
+    add_week(db, utc(2026, 11, 16), utc(2026, 11, 16))
+    add_subscribers(db, utc(2026, 11, 16), 40)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        MAILER_DATABASE_URL=settings.database_url,
+        MAILER_INSTANCE_DIR=settings.instance_dir,
+        MAILER_SECRET_KEY=TEST_SECRET,
+        MAILER_TRANSPORT=smtp_server.dsn(),
+        MAILER_AUTO_APPROVE="true",
+        MAILER_TIMEZONE="Europe/London",
+        MAILER_SEND_RATE="1000",
+    )
+
+    def both(moment: str):
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "mailer", "scheduler", "--once", "--now", moment],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for proc in procs:
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, out + err
+
+    both("2026-11-22T18:00:00+00:00")
+    both("2026-11-23T07:00:00+00:00")
+    both("2026-11-23T07:01:00+00:00")
+    assert digests_in(db) == {"2026-W47": "sent"}
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 40
+    readers = [m.rcpt_tos[0] for m in smtp_server.messages if m.rcpt_tos[0].startswith("reader")]
+    assert sorted(readers) == sorted(set(readers)) and len(readers) == 40
+
+
+def test_sources_are_ingested_once_per_interval(services, db, http_server):
+    from mailer.sources.ingest import ensure_source
+    from tests.fixtures.http import Response
+
+    feed = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item>
+    <title>Fresh</title><link>https://news.example.com/fresh</link><guid>f</guid>
+    <pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item></channel></rss>"""
+    http_server.route("GET", "/rss", lambda r: Response(200, feed, {"Content-Type": "text/xml"}))
+    ensure_source(db, http_server.url + "/rss", utc(2026, 11, 23))
+    first = tick(services, utc(2026, 11, 23, 10, 5))
+    assert any("1 new" in line for line in first)
+    assert not any("ingest" in line for line in tick(services, utc(2026, 11, 23, 10, 40)))
+    assert any("ingest" in line for line in tick(services, utc(2026, 11, 23, 11, 0)))
+    assert len(http_server.requests_to("/rss")) == 2

@@ -1,0 +1,145 @@
+import re
+
+import pytest
+from sqlalchemy import select
+
+from mailer import digests
+from mailer.delivery import drain_outbox
+from mailer.editors import add_editor
+from mailer.models import AuditEntry
+from mailer.services import system_clock
+from mailer.transports import transport_from_dsn
+
+PASSWORD = "a long password"
+
+
+@pytest.fixture
+def settings_overrides(smtp_server):
+    return {"transport": smtp_server.dsn()}
+
+
+@pytest.fixture
+def draft(db, settings, now):
+    from mailer.demo import load_demo
+
+    load_demo(db, now, settings.zone)
+    return digests.build_digest(db, settings, now).digest_id
+
+
+@pytest.fixture
+def accounts(db, now):
+    with db.session() as session:
+        add_editor(session, "ed@example.com", PASSWORD, "editor", now)
+        add_editor(session, "view@example.com", PASSWORD, "viewer", now)
+
+
+def token(html):
+    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html).group(0)
+    return re.search(r'value="([^"]+)"', tag).group(1)
+
+
+def signed_in(client, email="ed@example.com"):
+    page = client.get("/admin/login").get_data(as_text=True)
+    client.post(
+        "/admin/login", data={"email": email, "password": PASSWORD, "csrf_token": token(page)}
+    )
+    return client
+
+
+def test_digest_page_previews_the_exact_message(client, accounts, draft):
+    page = signed_in(client).get(f"/admin/digests/{draft}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert 'sandbox src="/admin/digests/1/preview.html"' in html
+    assert "Plain-text part" in html and "Hello Sam," in html
+    preview = client.get(f"/admin/digests/{draft}/preview.html")
+    assert preview.headers["Content-Security-Policy"].startswith("sandbox")
+    assert "Related coverage" in preview.get_data(as_text=True)
+
+
+def test_editor_reorders_and_every_change_is_recorded(client, db, accounts, draft):
+    signed_in(client)
+    html = client.get(f"/admin/digests/{draft}").get_data(as_text=True)
+    digest = digests.find_digest(db, draft)
+    second = sorted(digest.items, key=lambda i: i.position)[1]
+    response = client.post(
+        f"/admin/digests/{draft}/act",
+        data={"action": "up", "item": second.id, "csrf_token": token(html)},
+    )
+    assert response.status_code == 303
+    after = sorted(digests.find_digest(db, draft).items, key=lambda i: i.position)
+    assert after[0].id == second.id
+    with db.session() as session:
+        entry = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert (entry.actor, entry.action) == ("ed@example.com", "reorder")
+
+
+def test_viewer_may_look_but_not_change(client, db, accounts, draft):
+    signed_in(client, "view@example.com")
+    html = client.get(f"/admin/digests/{draft}").get_data(as_text=True)
+    assert "Approve" not in html
+    response = client.post(
+        f"/admin/digests/{draft}/act", data={"action": "approve", "csrf_token": token(html)}
+    )
+    assert response.status_code == 403
+    assert digests.find_digest(db, draft).status == "draft"
+
+
+def test_bad_actions_are_readable_not_500(client, accounts, draft):
+    signed_in(client)
+    html = client.get(f"/admin/digests/{draft}").get_data(as_text=True)
+    unknown = client.post(
+        f"/admin/digests/{draft}/act", data={"action": "explode", "csrf_token": token(html)}
+    )
+    assert unknown.status_code == 400
+    bad = client.post(
+        f"/admin/digests/{draft}/act",
+        data={"action": "up", "item": "x", "csrf_token": token(html)},
+        follow_redirects=True,
+    )
+    assert "Not done: item must be a number" in bad.get_data(as_text=True)
+    assert client.get("/admin/digests/999").status_code == 404
+    no_csrf = client.post(f"/admin/digests/{draft}/act", data={"action": "approve"})
+    assert no_csrf.status_code == 400
+
+
+def test_test_send_and_approval(client, db, settings, accounts, draft, smtp_server):
+    signed_in(client)
+    html = client.get(f"/admin/digests/{draft}").get_data(as_text=True)
+    client.post(
+        f"/admin/digests/{draft}/test",
+        data={"addresses": "desk@example.com, Chief@Example.com", "csrf_token": token(html)},
+    )
+    drain_outbox(db, settings, lambda: transport_from_dsn(settings.transport), system_clock)
+    got = {m.rcpt_tos[0]: m.message for m in smtp_server.messages}
+    assert set(got) == {"desk@example.com", "chief@example.com"}
+    assert got["desk@example.com"]["Subject"].startswith("[TEST] ")
+    assert got["desk@example.com"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    client.post(
+        f"/admin/digests/{draft}/act", data={"action": "approve", "csrf_token": token(html)}
+    )
+    assert digests.find_digest(db, draft).status == "approved"
+
+
+def test_suggestions_show_scores(client, accounts, draft, db):
+    signed_in(client)
+    item = sorted(digests.find_digest(db, draft).items, key=lambda i: i.position)[0]
+    removed = item.related[0]
+    digests.remove_related(db, draft, removed.id, "ed@example.com", item.published_at)
+    page = client.get(f"/admin/digests/{draft}/suggest/{item.id}").get_data(as_text=True)
+    assert "Related coverage for" in page
+    assert removed.title in page  # what the editor removed comes back as a suggestion
+    assert re.search(r"<td>0\.\d+</td>", page)
+
+
+def test_archive_shows_only_sent_issues_without_personal_links(client, db, settings, now, draft):
+    assert client.get("/archive/2026-W48").status_code == 404
+    with db.session() as session:
+        from mailer.models import Digest
+
+        session.get(Digest, draft).status = "sent"
+    listing = client.get("/archive").get_data(as_text=True)
+    assert "2026-W48" in listing
+    issue = client.get("/archive/2026-W48").get_data(as_text=True)
+    assert "/unsubscribe/" not in issue and "%%" not in issue
+    assert "Related coverage" in issue
