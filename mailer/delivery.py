@@ -125,7 +125,14 @@ class Drain:
             return True
         return self.deadline is not None and time.monotonic() > self.deadline
 
-    def classify(self, row_id: int, attempts: int, result: SendResult, idempotent: bool):
+    def classify(
+        self,
+        row_id: int,
+        attempts: int,
+        result: SendResult,
+        idempotent: bool,
+        delay: float | None = None,
+    ):
         """Turn a transport's verdict into what the ledger should say."""
         now = self.clock()
         if result.accepted:
@@ -137,7 +144,8 @@ class Drain:
             return ledger.Outcome(row_id, "unknown", error=result.error or "outcome unknown"), None
         retryable = result.retryable or result.status == "unknown"
         if retryable and attempts < self.settings.max_attempts:
-            delay = backoff(attempts, self.settings.retry_base_seconds, result.retry_after)
+            if delay is None:
+                delay = backoff(attempts, self.settings.retry_base_seconds, result.retry_after)
             return (
                 ledger.Outcome(
                     row_id,
@@ -194,10 +202,10 @@ def _hand_over(drain, transport, model, token, call, build, attempts) -> None:
     permanent: list[str] = []
     tally = {"sent": 0, "failed": 0, "unknown": 0, "retrying": 0}
 
-    def settle(index: int, result: SendResult) -> None:
+    def settle(index: int, result: SendResult, delay: float | None = None) -> None:
         item = call[index]
         outcome, is_permanent = drain.classify(
-            item.id, attempts.get(item.id, 0) + 1, result, transport.idempotent
+            item.id, attempts.get(item.id, 0) + 1, result, transport.idempotent, delay
         )
         outcomes.append(outcome)
         tally["retrying" if outcome.status == "pending" else outcome.status] += 1
@@ -218,8 +226,11 @@ def _hand_over(drain, transport, model, token, call, build, attempts) -> None:
         failure = SendResult(
             "", "failed", retryable=True, retry_after=exc.retry_after, error=str(exc)
         )
+        # one delay for the whole call, so the same rows come back together (same key)
+        tries = max(attempts.get(c.id, 0) for c in call) + 1
+        delay = backoff(tries, drain.settings.retry_base_seconds, exc.retry_after)
         for index in range(len(outcomes), len(call)):
-            settle(index, failure)
+            settle(index, failure, delay)
     ledger.record(drain.db, model, token, outcomes, drain.clock())
     if permanent:
         with drain.db.session() as session:
