@@ -5,6 +5,7 @@ It sees neither HTTP nor SQL: rows come from mailer.ledger, bytes leave through 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -96,6 +97,7 @@ class Drain:
     deadline: float | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     consecutive_failures: int = 0
+    halted: str = ""  # paused or cancelled from outside: leave the digest's status alone
     handed: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_progress: Callable[[int], None] | None = None
@@ -123,7 +125,14 @@ class Drain:
             return True
         return self.deadline is not None and time.monotonic() > self.deadline
 
-    def classify(self, row_id: int, attempts: int, result: SendResult, idempotent: bool):
+    def classify(
+        self,
+        row_id: int,
+        attempts: int,
+        result: SendResult,
+        idempotent: bool,
+        delay: float | None = None,
+    ):
         """Turn a transport's verdict into what the ledger should say."""
         now = self.clock()
         if result.accepted:
@@ -135,7 +144,8 @@ class Drain:
             return ledger.Outcome(row_id, "unknown", error=result.error or "outcome unknown"), None
         retryable = result.retryable or result.status == "unknown"
         if retryable and attempts < self.settings.max_attempts:
-            delay = backoff(attempts, self.settings.retry_base_seconds, result.retry_after)
+            if delay is None:
+                delay = backoff(attempts, self.settings.retry_base_seconds, result.retry_after)
             return (
                 ledger.Outcome(
                     row_id,
@@ -170,42 +180,57 @@ def _deliver(
     build: Callable[[ledger.Claimed], Message],
     attempts: dict[int, int],
 ) -> None:
-    """Hand one claimed batch to the transport and record each result."""
-    held = ledger.mark_handed(drain.db, model, [c.id for c in claimed], token, drain.clock())
-    claimed = [c for c in claimed if c.id in held]
-    if not claimed:
+    """Hand a claimed batch over (one message at a time for SMTP-like transports) and record."""
+    one_by_one = getattr(transport, "per_message", False)
+    calls = [[item] for item in claimed] if one_by_one else [claimed]
+    for number, call in enumerate(calls):
+        if drain.stop.is_set():
+            rest = [item.id for later in calls[number:] for item in later]
+            ledger.release(drain.db, model, token, rest, drain.clock())
+            return
+        _hand_over(drain, transport, model, token, call, build, attempts)
+
+
+def _hand_over(drain, transport, model, token, call, build, attempts) -> None:
+    """Mark the hand-off, call the transport once, record each result fenced by the token."""
+    held = ledger.mark_handed(drain.db, model, [c.id for c in call], token, drain.clock())
+    call = [c for c in call if c.id in held]
+    if not call:
         return
-    messages = [build(c) for c in claimed]
+    messages = [build(c) for c in call]
     outcomes: list[ledger.Outcome] = []
     permanent: list[str] = []
     tally = {"sent": 0, "failed": 0, "unknown": 0, "retrying": 0}
 
-    def settle(index: int, result: SendResult) -> None:
-        item = claimed[index]
+    def settle(index: int, result: SendResult, delay: float | None = None) -> None:
+        item = call[index]
         outcome, is_permanent = drain.classify(
-            item.id, attempts.get(item.id, 0) + 1, result, transport.idempotent
+            item.id, attempts.get(item.id, 0) + 1, result, transport.idempotent, delay
         )
         outcomes.append(outcome)
         tally["retrying" if outcome.status == "pending" else outcome.status] += 1
         if is_permanent:
             permanent.append(messages[index].recipient)
 
-    key = f"{model.__tablename__}-{claimed[0].id}-{claimed[-1].id}-{len(claimed)}"
+    drain.bucket.take(len(messages))
     try:
-        _send(drain, transport, messages, key, settle)
+        results = transport.send(messages, idempotency_key=idempotency_key(model, call))
+        for index, result in enumerate(results[: len(call)]):
+            settle(index, result)
     except TransportError as exc:
         if getattr(exc, "throttled", False):
             drain.bucket.pause(exc.retry_after or 5.0)  # a 429 pauses every worker
         if not exc.retryable:
             drain.report.paused = f"the transport refused the call: {exc}"
             drain.stop.set()
-        else:
-            failure = SendResult(
-                "", "failed", retryable=True, retry_after=exc.retry_after, error=str(exc)
-            )
-            for index in range(len(outcomes), len(claimed)):
-                settle(index, failure)
-    outcomes += [ledger.Outcome(c.id, "pending", untouched=True) for c in claimed[len(outcomes) :]]
+        failure = SendResult(
+            "", "failed", retryable=True, retry_after=exc.retry_after, error=str(exc)
+        )
+        # one delay for the whole call, so the same rows come back together (same key)
+        tries = max(attempts.get(c.id, 0) for c in call) + 1
+        delay = backoff(tries, drain.settings.retry_base_seconds, exc.retry_after)
+        for index in range(len(outcomes), len(call)):
+            settle(index, failure, delay)
     ledger.record(drain.db, model, token, outcomes, drain.clock())
     if permanent:
         with drain.db.session() as session:
@@ -216,18 +241,12 @@ def _deliver(
         drain.on_progress(tally["sent"] + tally["failed"] + tally["unknown"])
 
 
-def _send(drain: Drain, transport: Transport, messages: list[Message], key: str, settle) -> None:
-    """One call for batch APIs; one message at a time for SMTP-like ones, so a pause is prompt."""
-    if not getattr(transport, "per_message", False):
-        drain.bucket.take(len(messages))
-        for index, result in enumerate(transport.send(messages, idempotency_key=key)):
-            settle(index, result)
-        return
-    for index, message in enumerate(messages):
-        if drain.stop.is_set():
-            return  # the rest go back to the queue untouched
-        drain.bucket.take(1)
-        settle(index, transport.send([message], idempotency_key=f"{key}-{index}")[0])
+def idempotency_key(model, call: list[ledger.Claimed]) -> str:
+    """The same rows give the same key on every retry, so a provider can drop a repeat."""
+    ids = ",".join(str(c.id) for c in call)
+    if len(call) == 1:
+        return f"{model.__tablename__}-{ids}"
+    return f"{model.__tablename__}-" + hashlib.sha256(ids.encode()).hexdigest()[:32]
 
 
 def _worker(drain: Drain, transport_factory: TransportFactory, claim, model, build) -> None:
@@ -237,7 +256,13 @@ def _worker(drain: Drain, transport_factory: TransportFactory, claim, model, bui
             size = drain.reserve(min(transport.max_batch, 50))
             if size <= 0:
                 return
-            token, claimed, skipped = claim(size)
+            try:
+                token, claimed, skipped = claim(size)
+            except ledger.NotSending as exc:
+                drain.release(size)
+                drain.halted = str(exc)
+                drain.stop.set()
+                return
             drain.release(size - len(claimed))
             if skipped:
                 drain.report.add(skipped=skipped)
@@ -325,7 +350,7 @@ def start_send(db: Database, digest_id: int, now: datetime, actor: str = "system
     from mailer.digests import audit
 
     with db.session() as session:
-        digest = session.get(Digest, digest_id)
+        digest = session.get(Digest, digest_id, with_for_update=True)
         if digest is None:
             raise Conflict(f"no digest {digest_id}.")
         if digest.status == "approved":
@@ -355,7 +380,7 @@ def set_digest_status(
     from mailer.digests import audit
 
     with db.session() as session:
-        digest = session.get(Digest, digest_id)
+        digest = session.get(Digest, digest_id, with_for_update=True)
         if digest is None:
             raise Conflict(f"no digest {digest_id}.")
         if allowed_from and digest.status not in allowed_from:
@@ -417,6 +442,9 @@ def send_digest(
         _run_workers(drain, settings.send_concurrency, transport_factory, claim, Delivery, build)
         state = ledger.counts(db, Delivery, scope)
         waiting = state.get("pending", 0)
+        if drain.halted:
+            drain.report.paused = drain.halted
+            return drain.report
         if drain.report.paused:
             set_digest_status(db, digest_id, "paused", clock(), drain.report.paused)
             return drain.report

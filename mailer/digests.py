@@ -94,12 +94,18 @@ def find_digest(db: Database, ref: str | int) -> Digest:
         return get_digest(session, ref)
 
 
-def get_digest(session: Session, ref: str | int) -> Digest:
+def get_digest(session: Session, ref: str | int, *, lock: bool = False) -> Digest:
+    """`lock` holds the row until the transaction ends, so a status change is never lost."""
     text = str(ref).strip()
-    if text.isdigit():
-        digest = session.get(Digest, int(text))
-    else:
-        digest = session.scalar(select(Digest).where(Digest.period_key == text.upper()))
+    query = select(Digest)
+    query = (
+        query.where(Digest.id == int(text))
+        if text.isdigit()
+        else query.where(Digest.period_key == text.upper())
+    )
+    if lock:
+        query = query.with_for_update()
+    digest = session.scalar(query)
     if digest is None:
         raise NotFound(f"no digest {text} (give an id or a week such as 2019-W04).")
     return digest
@@ -351,7 +357,7 @@ def audit(
 
 
 def _editable(session: Session, ref: str | int) -> Digest:
-    digest = get_digest(session, ref)
+    digest = get_digest(session, ref, lock=True)
     if digest.status not in EDITABLE:
         raise Conflict(
             f"{digest.period_key} is {digest.status}; withdraw approval before changing it."
@@ -510,7 +516,7 @@ def approve(db: Database, settings: Settings, ref: str | int, actor: str, now: d
     from mailer.render import check_size
 
     with db.session() as session:
-        digest = get_digest(session, ref)
+        digest = get_digest(session, ref, lock=True)
         if digest.status != "draft":
             raise Conflict(f"{digest.period_key} is {digest.status}, not a draft.")
         if not digest.items:
@@ -525,7 +531,7 @@ def approve(db: Database, settings: Settings, ref: str | int, actor: str, now: d
 def withdraw(db: Database, ref: str | int, actor: str, now: datetime, veto: bool = False) -> None:
     """Back to draft (before sending starts); `veto` also stops auto-approval."""
     with db.session() as session:
-        digest = get_digest(session, ref)
+        digest = get_digest(session, ref, lock=True)
         if digest.status not in ("draft", "approved"):
             raise Conflict(
                 f"{digest.period_key} is {digest.status}; it can no longer be withdrawn."

@@ -7,16 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mailer.compose import Recipient
 from mailer.db import Database
 from mailer.links import new_message_id
-from mailer.models import Delivery, OutboxMessage, Subscriber, Suppression
+from mailer.models import Delivery, Digest, OutboxMessage, Subscriber, Suppression
 
 UNKNOWN_AFTER_CRASH = "the sender stopped after handing this message over; its fate is unknown"
+
+
+class NotSending(Exception):
+    """The digest was paused or cancelled (perhaps by another process): claim nothing more."""
 
 
 @dataclass(frozen=True)
@@ -45,40 +49,22 @@ def materialise(db: Database, digest_id: int, now: datetime) -> int:
     """One pending row per confirmed, unpaused, unsuppressed subscriber; repeats add nothing."""
     suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
     chooser = pg_insert if db.dialect == "postgresql" else sqlite_insert
+    eligible = select(
+        literal(digest_id),
+        Subscriber.id,
+        literal("pending"),
+        literal(0),
+        literal(now, Delivery.created_at.type),
+        literal(now, Delivery.created_at.type),
+    ).where(Subscriber.status == "confirmed", Subscriber.paused.is_(False), ~suppressed.exists())
+    stmt = chooser(Delivery).from_select(
+        ["digest_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"], eligible
+    )
+    rows = select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
     with db.session() as session:
-        ids = session.scalars(
-            select(Subscriber.id).where(
-                Subscriber.status == "confirmed",
-                Subscriber.paused.is_(False),
-                ~suppressed.exists(),
-            )
-        ).all()
-        if not ids:
-            return 0
-        before = session.scalar(
-            select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
-        )
-        for start in range(0, len(ids), 5000):
-            stmt = chooser(Delivery).values(
-                [
-                    {
-                        "digest_id": digest_id,
-                        "subscriber_id": sid,
-                        "status": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for sid in ids[start : start + 5000]
-                ]
-            )
-            session.execute(
-                stmt.on_conflict_do_nothing(index_elements=["digest_id", "subscriber_id"])
-            )
-        after = session.scalar(
-            select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
-        )
-    return after - before
+        before = session.scalar(rows)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["digest_id", "subscriber_id"]))
+        return session.scalar(rows) - before
 
 
 def _claim_ids(session, db: Database, model, scope, limit: int, now: datetime) -> list[int]:
@@ -105,6 +91,9 @@ def claim_deliveries(
     claimed: list[Claimed] = []
     skipped = 0
     with db.session() as session:
+        status = session.scalar(select(Digest.status).where(Digest.id == digest_id))
+        if status != "sending":
+            raise NotSending(f"the digest is {status}")
         ids = _claim_ids(session, db, Delivery, [Delivery.digest_id == digest_id], limit, now)
         if not ids:
             return token, [], 0
@@ -194,6 +183,7 @@ def mark_handed(db: Database, model, ids: list[int], token: str, now: datetime) 
             .where(model.id.in_(ids), model.claim_token == token, model.status == "sending")
             .values(handed_at=now, attempts=model.attempts + 1)
             .returning(model.id)
+            .execution_options(synchronize_session=False)
         ).all()
     return set(held)
 
@@ -224,9 +214,25 @@ def record(db: Database, model, token: str, outcomes: list[Outcome], now: dateti
                 update(model)
                 .where(model.id == outcome.id, model.claim_token == token)
                 .values(**values)
+                .execution_options(synchronize_session=False)
             )
             written += result.rowcount
     return written
+
+
+def release(db: Database, model, token: str, ids: list[int], now: datetime) -> int:
+    """Give back claimed rows never handed to the transport (the run is stopping)."""
+    if not ids:
+        return 0
+    values: dict[str, Any] = {"status": "pending", "claim_token": None, "lease_until": None}
+    if model is Delivery:
+        values["updated_at"] = now
+    with db.session() as session:
+        return session.execute(
+            update(model)
+            .where(model.id.in_(ids), model.claim_token == token, model.handed_at.is_(None))
+            .values(**values)
+        ).rowcount
 
 
 def reclaim_expired(db: Database, model, now: datetime, idempotent: bool, scope=()) -> int:

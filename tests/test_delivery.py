@@ -1,3 +1,5 @@
+import time
+
 import pytest
 from sqlalchemy import select
 
@@ -6,6 +8,7 @@ from mailer.models import Delivery, Digest, Subscriber
 from mailer.services import system_clock
 from mailer.suppressions import is_suppressed
 from mailer.transports import transport_from_dsn
+from mailer.transports.base import SendResult
 from tests.fixtures.mailing import add_subscribers
 
 
@@ -52,8 +55,6 @@ def test_every_confirmed_subscriber_gets_exactly_one_message(
     got = [m.rcpt_tos for m in smtp_server.messages]
     assert sorted(r[0] for r in got) == sorted(f"reader{i}@example.com" for i in range(30))
     assert all(len(r) == 1 for r in got)
-    again = run(db, settings, approved_digest) if False else None
-    assert again is None
     with db.session() as session:
         assert session.get(Digest, approved_digest).status == "sent"
 
@@ -171,6 +172,7 @@ def test_expired_claims_are_reclaimed_or_marked_unknown(db, settings, now, appro
     from datetime import timedelta
 
     add_subscribers(db, now, 2)
+    delivery.start_send(db, approved_digest, now)
     ledger.materialise(db, approved_digest, now)
     token, claimed, _ = ledger.claim_deliveries(db, approved_digest, 2, now, settings)
     ledger.mark_handed(db, Delivery, [claimed[0].id], token, now)
@@ -211,3 +213,80 @@ def test_status_counts_and_rate(db, settings, now, approved_digest):
     status = delivery.digest_status(db, approved_digest, now)
     assert status.counts == {"pending": 4}
     assert status.eta_seconds is None
+
+
+def test_materialise_is_idempotent(db, now, approved_digest):
+    add_subscribers(db, now, 5)
+    add_subscribers(db, now, 2, domain="left.example.com", status="unsubscribed")
+    assert ledger.materialise(db, approved_digest, now) == 5
+    assert ledger.materialise(db, approved_digest, now) == 0
+    add_subscribers(db, now, 1, domain="late.example.com")
+    assert ledger.materialise(db, approved_digest, now) == 1
+    assert ledger.counts(db, Delivery) == {"pending": 6}
+
+
+def test_a_claim_records_only_rows_it_holds(db, settings, now, approved_digest):
+    add_subscribers(db, now, 2)
+    delivery.start_send(db, approved_digest, now)
+    ledger.materialise(db, approved_digest, now)
+    token, claimed, _ = ledger.claim_deliveries(db, approved_digest, 2, now, settings)
+    assert len(claimed) == 2
+    again, none, _ = ledger.claim_deliveries(db, approved_digest, 2, now, settings)
+    assert none == []  # held rows are not claimed twice
+    forged = [ledger.Outcome(c.id, "sent") for c in claimed]
+    assert ledger.record(db, Delivery, again, forged, now) == 0
+    assert ledger.record(db, Delivery, token, forged, now) == 2
+    assert ledger.counts(db, Delivery) == {"sent": 2}
+
+
+class ScriptedTransport:
+    """A test double of our own Transport protocol: answers from a script, records calls."""
+
+    name = "scripted"
+    max_batch = 10
+    idempotent = False
+
+    def __init__(self, answers, calls):
+        self.answers, self.calls = answers, calls
+
+    def send(self, messages, idempotency_key=None):
+        results = []
+        for message in messages:
+            self.calls.append((time.monotonic(), message.recipient, message.message_id))
+            answer = self.answers.pop(0) if self.answers else None
+            results.append(answer or SendResult(message.recipient, "sent", provider_id="ok"))
+        return results
+
+    def close(self):
+        pass
+
+
+def test_429_with_retry_after_pauses_every_worker(db, settings, now, approved_digest):
+    import dataclasses
+
+    settings = dataclasses.replace(settings, send_concurrency=3, retry_base_seconds=0.01)
+    add_subscribers(db, now, 12)
+    calls: list = []
+    answers = [SendResult("x", "failed", retryable=True, retry_after=1.0, error="429")]
+    report = delivery.send_digest(
+        db, settings, approved_digest, lambda: ScriptedTransport(answers, calls), system_clock
+    )
+    assert report.done and report.sent == 12
+    first = calls[0][0]
+    # the whole first batch went in one call; everything after waited out the Retry-After
+    later = [t for t, *_ in calls[1:] if t > first + 0.01]
+    assert later and min(later) >= first + 0.95
+    retried = [c for c in calls if c[1] == calls[0][1]]
+    assert len(retried) == 2 and retried[0][2] == retried[1][2]  # same Message-ID
+
+
+def test_cancel_from_outside_stops_the_run(db, settings, now, approved_digest):
+    add_subscribers(db, now, 3)
+    delivery.start_send(db, approved_digest, now)
+    delivery.set_digest_status(db, approved_digest, "cancelled", now)
+    calls: list = []
+    with pytest.raises(Exception, match="cancelled"):
+        delivery.send_digest(
+            db, settings, approved_digest, lambda: ScriptedTransport([], calls), system_clock
+        )
+    assert calls == []

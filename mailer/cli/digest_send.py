@@ -44,32 +44,31 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> 
     if dry_run:
         _dry_run(services, digest_id)
         return
+    delivery.start_send(services.db, digest_id, services.now(), actor="cli")
+    ledger.materialise(services.db, digest_id, services.now())
     state = delivery.digest_status(services.db, digest_id, services.now())
     total = sum(state.counts.values()) or None
-    if is_terminal():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    done = sum(v for k, v in state.counts.items() if k not in ("pending", "sending"))
 
-        with Progress("sending", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
-            done = sum(v for k, v in state.counts.items() if k not in ("pending", "sending"))
-            task = bar.add_task("send", total=total, completed=done)
-            report = delivery.send_digest(
-                services.db,
-                services.settings,
-                digest_id,
-                services.new_transport,
-                services.clock,
-                limit=limit,
-                on_progress=lambda n: bar.advance(task, n),
-            )
-    else:
-        report = delivery.send_digest(
+    def run(on_progress):
+        return delivery.send_digest(
             services.db,
             services.settings,
             digest_id,
             services.new_transport,
             services.clock,
             limit=limit,
+            on_progress=on_progress,
         )
+
+    if is_terminal():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        with Progress("sending", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
+            task = bar.add_task("send", total=total, completed=done)
+            report = run(lambda n: bar.advance(task, n))
+    else:
+        report = run(_plain_progress(done, total))
     counts = ledger.counts(services.db, Delivery, [Delivery.digest_id == digest_id])
     click.echo(
         f"{report.sent} sent, {report.failed} failed, {report.unknown} unknown, "
@@ -84,6 +83,24 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> 
         if report.done
         else "Not finished: run the same command again to resume."
     )
+
+
+def _plain_progress(done: int, total: int | None):
+    """One line every ten seconds when the output is piped to a file or a log."""
+    import threading
+    import time
+
+    state = {"done": done, "last": time.monotonic()}
+    lock = threading.Lock()
+
+    def note(count: int) -> None:
+        with lock:
+            state["done"] += count
+            if time.monotonic() - state["last"] >= 10:
+                state["last"] = time.monotonic()
+                click.echo(f"{state['done']} of {total or '?'} settled")
+
+    return note
 
 
 def _fmt(counts: dict[str, int]) -> str:

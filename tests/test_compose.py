@@ -1,0 +1,57 @@
+"""The headers and parts of one digest message, read back from the .eml the file transport wrote."""
+
+from email import message_from_bytes, policy
+
+from mailer.compose import Recipient, digest_message
+from mailer.links import unsubscribe_mailto, unsubscribe_url
+from mailer.render import RenderedDigest, marker
+from mailer.transports.file import FileTransport
+
+RENDERED = RenderedDigest(
+    subject="The week: five stories",
+    preheader="Floods, budgets and a cup final",
+    html=f'<p>{marker("greeting")}</p><a href="{marker("unsubscribe_url")}">Unsubscribe</a>',
+    text=f"{marker('greeting')}\nUnsubscribe: {marker('unsubscribe_url')}\n",
+)
+
+
+def test_headers_and_parts_are_exact(settings, tmp_path):
+    reader = Recipient(7, "zoë.reader@example.com", "Zoë & Co", "nonce7")
+    message = digest_message(RENDERED, reader, settings, "<abc123@example.com>", "2026-W48", 42)
+    transport = FileTransport(tmp_path / "mail")
+    [result] = transport.send([message])
+    assert result.accepted
+    parsed = message_from_bytes(
+        (tmp_path / "mail" / result.provider_id).read_bytes(), policy=policy.default
+    )
+
+    link = unsubscribe_url(settings, 7, "nonce7")
+    assert parsed["To"] == "zoë.reader@example.com"
+    assert parsed["Message-ID"] == "<abc123@example.com>"
+    assert parsed["List-Unsubscribe"] == f"<{link}>, <{unsubscribe_mailto(settings, 7)}>"
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert parsed["List-Id"] == f"{settings.list_name} <digest.example.com>"
+    assert parsed["Feedback-ID"] == "2026-W48:digest:example.com"
+    assert parsed["Precedence"] == "bulk"
+    assert parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed["Subject"] == "The week: five stories"
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+    text = parsed.get_body(("plain",)).get_content()
+    html = parsed.get_body(("html",)).get_content()
+    assert "Hello Zoë & Co," in text and f"Unsubscribe: {link}" in text
+    assert "Hello Zoë &amp; Co," in html and f'href="{link}"' in html
+    assert "%%" not in text + html
+
+
+def test_every_recipient_gets_their_own_link_from_one_render(settings):
+    first = digest_message(
+        RENDERED, Recipient(1, "a@example.com", None, "n1"), settings, "<1@x>", "2026-W48"
+    )
+    second = digest_message(
+        RENDERED, Recipient(2, "b@example.com", "Bo", "n2"), settings, "<2@x>", "2026-W48"
+    )
+    assert unsubscribe_url(settings, 1, "n1") in first.text
+    assert unsubscribe_url(settings, 2, "n2") in second.text
+    assert first.text.startswith("Hello,\n") and second.text.startswith("Hello Bo,\n")
+    assert first.recipient == "a@example.com" and second.recipient == "b@example.com"
