@@ -325,6 +325,11 @@ class Settings:
         "none (the scheduler sends) or procrastinate (PostgreSQL workers send)",
         choices=("none", "procrastinate"),
     )
+    worker_job_seconds: float = setting(
+        60.0,
+        "With the queue: how long one worker job sends before handing on to a fresh job",
+        check=_positive,
+    )
 
     # --- derived ----------------------------------------------------------------------------
     @property

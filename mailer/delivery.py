@@ -5,6 +5,7 @@ It sees neither HTTP nor SQL: rows come from mailer.ledger, bytes leave through 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import random
@@ -20,6 +21,7 @@ from mailer.config import Settings
 from mailer.db import Database
 from mailer.errors import Conflict
 from mailer.models import Delivery, Digest, OutboxMessage
+from mailer.ratelimit import Bucket, bucket_for
 from mailer.suppressions import suppress
 from mailer.transports.base import Message, SendResult, Transport, TransportError
 
@@ -28,37 +30,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 TransportFactory = Callable[[], Transport]
 MAX_BACKOFF = 3600.0
-
-
-class TokenBucket:
-    """At most `rate` messages a second over every worker, with a burst of one second's worth."""
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        self.rate = rate
-        self.capacity = max(burst or rate, 1.0)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
-        self.paused_until = 0.0
-        self.lock = threading.Lock()
-
-    def pause(self, seconds: float) -> None:
-        """A provider said 429: every worker waits."""
-        with self.lock:
-            self.paused_until = max(self.paused_until, time.monotonic() + seconds)
-
-    def take(self, count: int = 1) -> None:
-        while True:
-            with self.lock:
-                now = time.monotonic()
-                wait = self.paused_until - now
-                if wait <= 0:
-                    self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                    self.updated = now
-                    if self.tokens >= count or self.tokens >= self.capacity:
-                        self.tokens -= count
-                        return
-                    wait = (count - self.tokens) / self.rate
-            time.sleep(min(wait, 1.0))
 
 
 @dataclass
@@ -91,7 +62,7 @@ class Drain:
     db: Database
     settings: Settings
     clock: Clock
-    bucket: TokenBucket
+    bucket: Bucket
     report: SendReport
     limit: int | None = None
     deadline: float | None = None
@@ -253,7 +224,7 @@ def _worker(drain: Drain, transport_factory: TransportFactory, claim, model, bui
     transport = transport_factory()
     try:
         while not drain.should_stop():
-            size = drain.reserve(min(transport.max_batch, 50))
+            size = drain.reserve(claim_size(drain.settings, transport))
             if size <= 0:
                 return
             try:
@@ -278,6 +249,12 @@ def _worker(drain: Drain, transport_factory: TransportFactory, claim, model, bui
         drain.stop.set()
     finally:
         transport.close()
+
+
+def claim_size(settings: Settings, transport: Transport) -> int:
+    """Small enough that a claim is sent well within its lease at the allowed rate."""
+    within_lease = int(settings.send_rate * settings.lease_seconds / 10)
+    return max(1, min(transport.max_batch, 50, within_lease))
 
 
 def _attempts(db: Database, model, ids: list[int]) -> dict[int, int]:
@@ -333,7 +310,7 @@ def drain_outbox(
     idempotent = probe.idempotent
     probe.close()
     ledger.reclaim_expired(db, OutboxMessage, clock(), idempotent)
-    drain = Drain(db, settings, clock, TokenBucket(settings.send_rate), SendReport())
+    drain = Drain(db, settings, clock, bucket_for(db, settings), SendReport())
     if time_budget is not None:
         drain.deadline = time.monotonic() + time_budget
 
@@ -431,7 +408,7 @@ def send_digest(
         db,
         settings,
         clock,
-        TokenBucket(settings.send_rate),
+        bucket_for(db, settings),
         SendReport(),
         limit=limit,
         on_progress=on_progress,
@@ -446,12 +423,14 @@ def send_digest(
             drain.report.paused = drain.halted
             return drain.report
         if drain.report.paused:
-            set_digest_status(db, digest_id, "paused", clock(), drain.report.paused)
+            _settle_digest(db, digest_id, "paused", clock(), drain.report.paused)
             return drain.report
         if not waiting and not state.get("sending", 0):
-            set_digest_status(db, digest_id, "sent", clock())
+            _settle_digest(db, digest_id, "sent", clock())
             drain.report.done = True
             return drain.report
+        if not waiting:  # what is left is held by others: take back what a dead one held
+            ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
         if drain.should_stop() or drain.exhausted():
             return drain.report
         due = ledger.next_due(db, Delivery, scope)
@@ -459,6 +438,15 @@ def send_digest(
         if drain.deadline is not None:
             pause = min(pause, max(drain.deadline - time.monotonic(), 0))
         time.sleep(min(pause, 5.0))
+
+
+def _settle_digest(
+    db: Database, digest_id: int, status: str, now: datetime, reason: str | None = None
+) -> None:
+    """End a sending digest once, however many workers reach the end together."""
+    # a Conflict means another worker settled it first, or an editor paused or cancelled it
+    with contextlib.suppress(Conflict):
+        set_digest_status(db, digest_id, status, now, reason, allowed_from=("sending",))
 
 
 @dataclass(frozen=True)

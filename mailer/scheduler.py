@@ -134,8 +134,10 @@ def _drain(services: Services, now: datetime) -> list[str]:
     """Send the outbox, then a bounded share of every digest that is sending."""
     lines = []
     settings = services.settings
-    if settings.queue != "none":
-        return []  # workers drain; the scheduler only decides
+    if settings.queue == "procrastinate":
+        from mailer.queue import defer_due_work
+
+        return defer_due_work(services)  # workers drain; the scheduler only decides
     outbox = delivery.drain_outbox(
         services.db, settings, services.new_transport, services.clock, time_budget=DRAIN_SECONDS
     )

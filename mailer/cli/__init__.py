@@ -77,6 +77,7 @@ COMMAND_MODULES = (
     "readers",  # subscribers commands used by the reader side
     "operators",  # editors, suppressions
     "roster",  # subscribers import|export|count
+    "workers",  # worker, workers (scale-out on PostgreSQL)
 )
 
 

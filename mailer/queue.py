@@ -1,0 +1,198 @@
+"""Sending beyond one machine: procrastinate jobs on PostgreSQL, drained by `mailer worker`s.
+
+The scheduler only defers; workers run the same engine (mailer.delivery) that the embedded
+default runs in the scheduler. A digest job first defers one sibling (a queueing lock keeps
+at most one waiting), so every idle worker joins in, and one started mid-run finds work.
+Each job sends for at most MAILER_WORKER_JOB_SECONDS, then hands on to a fresh job.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import exists, select, text
+from sqlalchemy.engine import make_url
+
+from mailer import delivery
+from mailer.config import ConfigError, Settings
+from mailer.db import Database
+from mailer.errors import Conflict
+from mailer.models import Digest, OutboxMessage
+
+if TYPE_CHECKING:
+    import procrastinate
+
+    from mailer.services import Services
+    from mailer.workers import Heartbeat
+
+log = logging.getLogger(__name__)
+
+DIGEST_TASK = "mailer.send_digest"
+OUTBOX_TASK = "mailer.send_outbox"
+SCHEMA_LOCK = 7_311_001  # pg_advisory_xact_lock key: one process installs the queue's tables
+
+
+def require_queue(settings: Settings, db: Database) -> None:
+    """Workers need the procrastinate queue on PostgreSQL; say so in one sentence otherwise."""
+    if settings.queue != "procrastinate":
+        raise ConfigError(
+            "workers need MAILER_QUEUE=procrastinate (with MAILER_QUEUE=none the scheduler sends)"
+        )
+    if db.dialect != "postgresql":
+        raise ConfigError(
+            "workers need PostgreSQL: set MAILER_DATABASE_URL to a postgresql:// URL "
+            "(the embedded SQLite default sends from the scheduler)"
+        )
+    try:
+        import procrastinate  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "the queue needs the postgres extra: pip install 'newsletter-mailer[postgres]'"
+        ) from None
+
+
+def conninfo(db: Database) -> str:
+    """The libpq form of MAILER_DATABASE_URL, for procrastinate's own connection pool."""
+    url = make_url(db.url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def ensure_schema(db: Database) -> bool:
+    """Install procrastinate's tables once; returns whether it did. Safe from many hosts."""
+    import procrastinate
+
+    with db.engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+        if conn.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")):
+            return False
+        app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=conninfo(db)))
+        with app.open():
+            app.schema_manager.apply_schema()
+    return True
+
+
+def build_queue(services: Services, heartbeat: Heartbeat | None = None) -> procrastinate.App:
+    """The procrastinate app with our two tasks; the scheduler and every worker build the same."""
+    import procrastinate
+
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo(services.db))
+    )
+
+    @app.task(name=DIGEST_TASK)
+    def send_digest_job(digest_id: int) -> str:
+        return run_digest_job(services, app, digest_id, heartbeat)
+
+    @app.task(name=OUTBOX_TASK)
+    def send_outbox_job() -> str:
+        return run_outbox_job(services, heartbeat)
+
+    return app
+
+
+def defer_digest(app: procrastinate.App, digest_id: int) -> bool:
+    """Queue one job for the digest unless one is waiting already; True if it queued one."""
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    try:
+        app.configure_task(DIGEST_TASK, queueing_lock=f"digest-{digest_id}").defer(
+            digest_id=digest_id
+        )
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+def defer_outbox(app: procrastinate.App) -> bool:
+    from procrastinate.exceptions import AlreadyEnqueued
+
+    try:
+        app.configure_task(OUTBOX_TASK, queueing_lock="outbox").defer()
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+def defer_due_work(services: Services) -> list[str]:
+    """The scheduler's part: a job for the outbox if mail waits, one for each sending digest."""
+    db = services.db
+    with db.session() as session:
+        sending = session.scalars(select(Digest.id).where(Digest.status == "sending")).all()
+        outbox_waits = session.scalar(select(exists().where(OutboxMessage.status == "pending")))
+    if not sending and not outbox_waits:
+        return []
+    lines = []
+    app = build_queue(services)
+    with app.open():
+        if outbox_waits and defer_outbox(app):
+            lines.append("outbox: queued for the workers")
+        for digest_id in sending:
+            if defer_digest(app, digest_id):
+                lines.append(f"digest {digest_id}: queued for the workers")
+    return lines
+
+
+def run_digest_job(
+    services: Services, app: procrastinate.App, digest_id: int, heartbeat: Heartbeat | None
+) -> str:
+    """One worker's share of a digest: send for a while, then leave the rest to a fresh job."""
+    db, settings = services.db, services.settings
+    with db.session() as session:
+        digest = session.get(Digest, digest_id)
+        status, period = (digest.status, digest.period_key) if digest else ("gone", "?")
+    if status != "sending":
+        return f"digest {digest_id} is {status}: nothing to send"
+    defer_digest(app, digest_id)  # so an idle worker joins in
+    if heartbeat is not None:
+        heartbeat.set_doing(f"sending {period} (digest {digest_id})")
+    try:
+        report = delivery.send_digest(
+            db,
+            settings,
+            digest_id,
+            services.new_transport,
+            services.clock,
+            time_budget=settings.worker_job_seconds,
+            on_progress=heartbeat.add_sent if heartbeat is not None else None,
+        )
+    except Conflict as exc:  # paused or cancelled between the check and the start
+        return str(exc)
+    finally:
+        if heartbeat is not None:
+            heartbeat.set_doing("idle")
+    if not report.done and not report.paused:
+        defer_digest(app, digest_id)
+    return (
+        f"digest {digest_id}: {report.sent} sent, {report.failed} failed, "
+        f"{report.unknown} unknown" + (" (done)" if report.done else "")
+    )
+
+
+def run_outbox_job(services: Services, heartbeat: Heartbeat | None) -> str:
+    if heartbeat is not None:
+        heartbeat.set_doing("sending the outbox")
+    try:
+        report = delivery.drain_outbox(
+            services.db,
+            services.settings,
+            services.new_transport,
+            services.clock,
+            time_budget=services.settings.worker_job_seconds,
+        )
+    finally:
+        if heartbeat is not None:
+            heartbeat.set_doing("idle")
+    return f"outbox: {report.sent} sent, {report.failed} failed"
+
+
+def queue_counts(db: Database) -> dict[str, int]:
+    """Jobs per procrastinate status, for `mailer workers`; empty before the queue exists."""
+    with db.engine.connect() as conn:
+        if not conn.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")):
+            return {}
+        rows = conn.execute(
+            text("SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status")
+        ).all()
+        conn.rollback()
+    return {str(status): int(count) for status, count in rows}

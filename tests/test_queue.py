@@ -1,0 +1,189 @@
+"""Workers on PostgreSQL: three drain one digest, one dies by SIGKILL, a fourth joins late.
+
+Runs on the PostgreSQL server of MAILER_TEST_DATABASE_URL (CI starts one); without it the
+test fails rather than skips, like every PostgreSQL test here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from mailer import digests, queue
+from mailer.cli import AppContext, main
+from mailer.db import upgrade
+from mailer.demo import load_demo
+from mailer.models import Delivery, Digest, Subscriber
+from mailer.scheduler import tick
+from mailer.services import build
+from mailer.workers import list_workers
+from tests.conftest import TEST_SECRET, make_settings
+from tests.fixtures.mailing import add_subscribers
+
+ROOT = Path(__file__).resolve().parents[1]
+COUNT = 480
+RATE = 60.0  # messages a second over all workers; the burst is one second's worth
+
+
+@pytest.fixture
+def pg_services(postgres_server, tmp_path, smtp_server, now):
+    url = postgres_server.create(migrated=True)
+    settings = make_settings(
+        tmp_path,
+        url,
+        queue="procrastinate",
+        transport=smtp_server.dsn(),
+        send_rate=RATE,
+        send_concurrency=2,
+        lease_seconds=3,
+        worker_job_seconds=2.0,
+    )
+    services = build(settings)
+    yield services
+    services.close()
+    postgres_server.drop(url)
+
+
+def start_worker(settings, tmp_path, name: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        MAILER_DATABASE_URL=settings.database_url,
+        MAILER_INSTANCE_DIR=settings.instance_dir,
+        MAILER_SECRET_KEY=TEST_SECRET,
+        MAILER_BASE_URL="http://localhost",
+        MAILER_TRANSPORT=settings.transport,
+        MAILER_QUEUE="procrastinate",
+        MAILER_SEND_RATE=str(settings.send_rate),
+        MAILER_SEND_CONCURRENCY=str(settings.send_concurrency),
+        MAILER_LEASE_SECONDS=str(settings.lease_seconds),
+        MAILER_WORKER_JOB_SECONDS=str(settings.worker_job_seconds),
+    )
+    with open(tmp_path / f"{name}.log", "w") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "mailer", "worker", "--name", name],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def live_names(services) -> set[str]:
+    return {w.name for w in list_workers(services.db, services.now()) if w.alive}
+
+
+def most_in_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_three_workers_one_killed_one_joining(pg_services, smtp_server, now, tmp_path):
+    services, settings = pg_services, pg_services.settings
+    db = services.db
+    load_demo(db, now, settings.zone)
+    built = digests.build_digest(db, settings, now)
+    digests.approve(db, settings, built.digest_id, "editor@example.com", now)
+    add_subscribers(db, now, COUNT)
+    smtp_server.script.delay = 0.02  # a distant relay
+
+    workers = [start_worker(settings, tmp_path, f"w{n}") for n in (1, 2, 3)]
+    late = None
+    try:
+        wait_until(lambda: {"w1", "w2", "w3"} <= live_names(services), 60, "three workers")
+        with db.session() as session:
+            session.get(Digest, built.digest_id).status = "sending"
+        assert any("queued for the workers" in line for line in tick(services, services.now()))
+
+        smtp_server.wait_for(80, timeout=60)
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait(timeout=10)
+        late = start_worker(settings, tmp_path, "w4")
+
+        def settled() -> bool:
+            with db.session() as session:
+                return session.get(Digest, built.digest_id).status == "sent"
+
+        wait_until(settled, 120, "the digest to be sent")
+
+        def all_idle() -> bool:
+            workers_now = list_workers(db, services.now())
+            return all(w.doing == "idle" for w in workers_now if w.name != "w1")
+
+        wait_until(all_idle, 30, "the workers to finish their jobs")
+        by_worker = {w.name: w for w in list_workers(db, services.now())}
+    finally:
+        for proc in [*workers, late]:
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+        for proc in [*workers, late]:
+            if proc is not None:
+                proc.wait(timeout=30)
+
+    received = Counter(m.rcpt_tos[0] for m in smtp_server.messages)
+    with db.session() as session:
+        rows = dict(
+            session.execute(
+                select(Subscriber.email, Delivery.status).join(
+                    Subscriber, Subscriber.id == Delivery.subscriber_id
+                )
+            ).all()
+        )
+    assert len(rows) == COUNT  # none lost
+    for email, status in rows.items():
+        if status == "unknown":
+            assert received[email] <= 1, email
+        else:
+            assert (status, received[email]) == ("sent", 1), email
+    assert max(received.values()) == 1
+
+    times = [m.received_at for m in smtp_server.messages]
+    for window in (1.0, 2.0, 5.0):
+        # the limit over the window plus one burst; one message of slack for clock edges
+        assert most_in_window(times, window) <= RATE * window + RATE + 1, window
+
+    assert by_worker["w4"].sent > 0, "the late worker never joined in"
+    assert by_worker["w2"].sent > 0 and by_worker["w3"].sent > 0
+    for proc, name in zip([*workers[1:], late], ("w2", "w3", "w4"), strict=True):
+        assert proc.returncode == 0, (tmp_path / f"{name}.log").read_text()
+
+
+def test_workers_command_lists_live_workers(pg_services, tmp_path):
+    services = pg_services
+    upgrade(services.db)
+    queue.ensure_schema(services.db)
+    assert queue.ensure_schema(services.db) is False  # the second install does nothing
+    proc = start_worker(services.settings, tmp_path, "solo")
+    try:
+        wait_until(lambda: "solo" in live_names(services), 60, "the worker")
+        result = CliRunner().invoke(main, ["workers"], obj=AppContext(services))
+        assert result.exit_code == 0, result.output
+        assert "solo" in result.output and "live" in result.output
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, (tmp_path / "solo.log").read_text()
+    assert "solo" not in live_names(services)  # a clean stop removes its row at once
