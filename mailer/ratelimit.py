@@ -91,16 +91,11 @@ class SharedBucket:
         with self.db.session() as session:
             session.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
 
-    def _db_now(self, session) -> float:
-        if self.db.dialect == "postgresql":
-            return float(session.scalar(select(func.extract("epoch", func.clock_timestamp()))))
-        return time.time()
-
     def pause(self, seconds: float) -> None:
         """A provider said 429: every worker on every host waits."""
         with self.db.session() as session:
             row = self._locked(session)
-            now = self._db_now(session)
+            now = db_time(self.db, session)
             state = dict(row.value or {})
             state["paused_until"] = max(float(state.get("paused_until") or 0.0), now + seconds)
             row.value = state
@@ -109,7 +104,7 @@ class SharedBucket:
         while True:
             with self.db.session() as session:
                 row = self._locked(session)
-                now = self._db_now(session)
+                now = db_time(self.db, session)
                 state = dict(row.value or {})
                 wait = float(state.get("paused_until") or 0.0) - now
                 if wait <= 0:
@@ -148,12 +143,16 @@ def bucket_for(db: Database, settings: Settings) -> Bucket:
     return LocalBucket(settings.send_rate)
 
 
+def db_time(db: Database, session) -> float:
+    """Seconds since the epoch by the database's clock (one SQLite file has one host's)."""
+    if db.dialect == "postgresql":
+        return float(session.scalar(select(func.extract("epoch", func.clock_timestamp()))))
+    return time.time()
+
+
 def pause_remaining(db: Database) -> timedelta | None:
     """How long the shared bucket stays paused after a 429, for status pages."""
     with db.session() as session:
         value = session.scalar(select(Lease.value).where(Lease.name == SHARED_NAME))
-        now = time.time() if db.dialect != "postgresql" else None
-        if now is None:
-            now = float(session.scalar(select(func.extract("epoch", func.clock_timestamp()))))
-    left = float((value or {}).get("paused_until") or 0.0) - now
+        left = float((value or {}).get("paused_until") or 0.0) - db_time(db, session)
     return timedelta(seconds=left) if left > 0 else None

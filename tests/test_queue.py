@@ -187,3 +187,15 @@ def test_workers_command_lists_live_workers(pg_services, tmp_path):
         proc.wait(timeout=30)
     assert proc.returncode == 0, (tmp_path / "solo.log").read_text()
     assert "solo" not in live_names(services)  # a clean stop removes its row at once
+
+
+def test_worker_refuses_without_the_queue_or_postgresql(cli, settings):
+    result = cli("worker")
+    assert result.exit_code == 2
+    assert "MAILER_QUEUE=procrastinate" in result.output
+
+
+def test_workers_command_says_when_none_was_seen(cli):
+    result = cli("workers")
+    assert result.exit_code == 0
+    assert "No worker has been seen" in result.output

@@ -52,6 +52,7 @@ def _stop_before_start(signum, frame) -> None:
 @pass_app
 def workers_command(app: AppContext, as_json: bool) -> None:
     """The workers seen in the last hour, what each is doing, and the queue's jobs."""
+    from mailer.ratelimit import pause_remaining
     from mailer.workers import list_workers
 
     services = app.services
@@ -85,3 +86,8 @@ def workers_command(app: AppContext, as_json: bool) -> None:
         )
     if jobs:
         click.echo("Jobs: " + ", ".join(f"{n} {status}" for status, n in sorted(jobs.items())))
+    paused = pause_remaining(services.db)
+    if paused is not None:
+        click.echo(
+            f"Sending is paused for {paused.total_seconds():.0f} s more: a provider said 429."
+        )
