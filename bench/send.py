@@ -96,7 +96,7 @@ def start(target, port: int) -> multiprocessing.Process:
 # --- the engine's side ----------------------------------------------------------------------
 
 
-def prepare(workdir: Path, size: int, **overrides):
+def prepare(workdir: Path, size: int, database_url: str | None = None, **overrides):
     """A database with the demo digest approved and `size` confirmed subscribers."""
     from mailer import digests
     from mailer.config import Settings
@@ -109,7 +109,7 @@ def prepare(workdir: Path, size: int, **overrides):
     settings = Settings.from_env(
         {},
         instance_dir=str(workdir),
-        database_url=f"sqlite:///{db_path}",
+        database_url=database_url or f"sqlite:///{db_path}",
         secret_key="b" * 40,
         send_rate=1_000_000.0,
         **overrides,

@@ -177,21 +177,22 @@ def mark_handed(db: Database, model, ids: list[int], token: str, now: datetime) 
     """Note the hand-off before the transport is called; only rows this claim still holds."""
     if not ids:
         return set()
-    with db.session() as session:
-        held = session.scalars(
-            update(model)
-            .where(model.id.in_(ids), model.claim_token == token, model.status == "sending")
-            .values(handed_at=now, attempts=model.attempts + 1)
-            .returning(model.id)
-            .execution_options(synchronize_session=False)
+    table = model.__table__  # Core, not the ORM: this runs once per message
+    with db.engine.begin() as conn:
+        held = conn.scalars(
+            update(table)
+            .where(table.c.id.in_(ids), table.c.claim_token == token, table.c.status == "sending")
+            .values(handed_at=now, attempts=table.c.attempts + 1)
+            .returning(table.c.id)
         ).all()
     return set(held)
 
 
 def record(db: Database, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
     """Write results fenced by the claim token: a claim that lost its row records nothing."""
+    table = model.__table__
     written = 0
-    with db.session() as session:
+    with db.engine.begin() as conn:
         for outcome in outcomes:
             values: dict[str, Any] = {
                 "status": outcome.status,
@@ -207,14 +208,13 @@ def record(db: Database, model, token: str, outcomes: list[Outcome], now: dateti
             if outcome.status == "pending":
                 values["handed_at"] = None
             if outcome.untouched:
-                values["attempts"] = model.attempts - 1
+                values["attempts"] = table.c.attempts - 1
             if model is Delivery:
                 values["updated_at"] = now
-            result = session.execute(
-                update(model)
-                .where(model.id == outcome.id, model.claim_token == token)
+            result = conn.execute(
+                update(table)
+                .where(table.c.id == outcome.id, table.c.claim_token == token)
                 .values(**values)
-                .execution_options(synchronize_session=False)
             )
             written += result.rowcount
     return written

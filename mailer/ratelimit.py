@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -22,6 +22,33 @@ from mailer.models import Lease
 SHARED_NAME = "rate:send"
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 MAX_SLEEP = 1.0
+
+
+# tokens after refilling at `rate` (capped at `cap`); `count` taken if there are enough, or a
+# full bucket for a batch bigger than the burst; nothing taken while a 429 pause lasts
+TAKE_SQL = text(
+    """
+    WITH cur AS (
+        SELECT extract(epoch FROM clock_timestamp())::float8 AS t,
+               coalesce((value->>'tokens')::float8, :cap) AS tokens,
+               coalesce((value->>'updated')::float8, 0) AS updated,
+               coalesce((value->>'paused_until')::float8, 0) AS paused_until
+        FROM leases WHERE name = :name FOR UPDATE
+    ), calc AS (
+        SELECT t, paused_until,
+               least(:cap, tokens + greatest(t - updated, 0) * :rate) AS avail
+        FROM cur
+    )
+    UPDATE leases SET value = json_build_object(
+        'tokens', CASE WHEN calc.paused_until <= calc.t
+                        AND (calc.avail >= :count OR calc.avail >= :cap)
+                       THEN calc.avail - :count ELSE calc.avail END,
+        'updated', calc.t,
+        'paused_until', calc.paused_until)
+    FROM calc WHERE leases.name = :name
+    RETURNING calc.t, calc.avail, calc.paused_until
+    """
+)
 
 
 class Bucket(Protocol):
@@ -80,6 +107,7 @@ class SharedBucket:
         self.db = db
         self.rate = rate
         self.capacity = max(burst or rate, 1.0)
+        self.autocommit = db.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._ensure_row()
 
     def _ensure_row(self) -> None:
@@ -101,27 +129,47 @@ class SharedBucket:
             row.value = state
 
     def take(self, count: int = 1) -> None:
-        while True:
-            with self.db.session() as session:
-                row = self._locked(session)
-                now = db_time(self.db, session)
-                state = dict(row.value or {})
-                wait = float(state.get("paused_until") or 0.0) - now
-                if wait <= 0:
-                    updated = state.get("updated")
-                    elapsed = self.capacity / self.rate if updated is None else now - updated
-                    tokens, wait = refill(
-                        float(state.get("tokens", self.capacity)),
-                        elapsed,
-                        self.rate,
-                        self.capacity,
-                        count,
-                    )
-                    state.update(tokens=tokens, updated=now)
-                    row.value = state
-                    if wait == 0:
-                        return
+        step = self._step_postgresql if self.db.dialect == "postgresql" else self._step
+        while (wait := step(count)) > 0:
             time.sleep(min(wait, MAX_SLEEP))
+
+    def _step_postgresql(self, count: int) -> float:
+        """One take as one statement in autocommit: a single round trip under load."""
+        with self.autocommit.connect() as conn:
+            row = conn.execute(
+                TAKE_SQL,
+                {"name": SHARED_NAME, "rate": self.rate, "cap": self.capacity, "count": count},
+            ).one_or_none()
+        if row is None:  # someone deleted the row: put it back and try again
+            self._ensure_row()
+            return 0.01
+        now, tokens, paused_until = row
+        if paused_until > now:
+            return paused_until - now
+        if tokens >= count or tokens >= self.capacity:
+            return 0.0
+        return (min(count, self.capacity) - tokens) / self.rate
+
+    def _step(self, count: int) -> float:
+        """The same arithmetic in Python, under the row lock (SQLite has one writer anyway)."""
+        with self.db.session() as session:
+            row = self._locked(session)
+            now = db_time(self.db, session)
+            state = dict(row.value or {})
+            wait = float(state.get("paused_until") or 0.0) - now
+            if wait <= 0:
+                updated = state.get("updated")
+                elapsed = self.capacity / self.rate if updated is None else now - updated
+                tokens, wait = refill(
+                    float(state.get("tokens", self.capacity)),
+                    elapsed,
+                    self.rate,
+                    self.capacity,
+                    count,
+                )
+                state.update(tokens=tokens, updated=now)
+                row.value = state
+        return wait
 
     def _locked(self, session) -> Lease:
         row = session.scalar(
