@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from mailer import digests, queue
 from mailer.cli import AppContext, main
@@ -199,3 +199,14 @@ def test_workers_command_says_when_none_was_seen(cli):
     result = cli("workers")
     assert result.exit_code == 0
     assert "No worker has been seen" in result.output
+
+
+def test_db_upgrade_installs_the_queue_tables_once(pg_services):
+    runner, context = CliRunner(), AppContext(pg_services)
+    first = runner.invoke(main, ["db", "upgrade"], obj=context)
+    assert first.exit_code == 0, first.output
+    assert "Queue tables installed." in first.output
+    again = runner.invoke(main, ["db", "upgrade"], obj=context)
+    assert again.exit_code == 0 and "Queue tables installed." not in again.output
+    with pg_services.db.engine.connect() as conn:
+        assert conn.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL"))

@@ -50,6 +50,12 @@ def db_upgrade(app: AppContext) -> None:
         click.echo(f"Schema already at {after}.")
     else:
         click.echo(f"Schema upgraded from {before or 'empty'} to {after}.")
+    if app.settings.queue == "procrastinate":
+        from mailer import queue
+
+        queue.require_queue(app.settings, db)
+        if queue.ensure_schema(db):
+            click.echo("Queue tables installed.")
 
 
 @db_group.command("current")
