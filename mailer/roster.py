@@ -6,15 +6,15 @@ import csv
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import IO
+from datetime import datetime, timedelta
+from typing import IO, Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mailer.db import Database
 from mailer.errors import MailerError
-from mailer.models import ConsentEvent, Subscriber, Suppression
+from mailer.models import ConsentEvent, Delivery, Digest, Subscriber, Suppression
 from mailer.suppressions import address_hash
 
 BATCH = 2000
@@ -169,3 +169,86 @@ def export_subscribers(db: Database, out: IO[str], statuses: tuple[str, ...] = (
             )
             count += 1
     return count
+
+
+RECENT_DELIVERIES = 5
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def suppression_of(db: Database, email: str) -> dict[str, Any] | None:
+    """Why and since when an address is suppressed (found by hash, so erasures show too)."""
+    with db.session() as session:
+        row = session.scalar(
+            select(Suppression).where(Suppression.email_hash == address_hash(email))
+        )
+    if row is None:
+        return None
+    return {"reason": row.reason, "source": row.source, "since": _when(row.created_at)}
+
+
+def describe_subscriber(
+    db: Database, subscriber_id: int, now: datetime, ip_retention_days: int
+) -> dict[str, Any]:
+    """What an operator needs to answer a reader: state, consent proof, recent deliveries."""
+    # IPs past the retention period are masked even before the daily prune drops them.
+    cutoff = now - timedelta(days=ip_retention_days)
+    with db.session() as session:
+        sub = session.get(Subscriber, subscriber_id)
+        if sub is None:
+            return {}
+        events = session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.subscriber_id == subscriber_id)
+            .order_by(ConsentEvent.at, ConsentEvent.id)
+        ).all()
+        counts = dict(
+            session.execute(
+                select(Delivery.status, func.count())
+                .where(Delivery.subscriber_id == subscriber_id)
+                .group_by(Delivery.status)
+            ).all()
+        )
+        recent = session.execute(
+            select(Digest.period_key, Delivery.status, Delivery.sent_at, Delivery.updated_at)
+            .join(Digest, Digest.id == Delivery.digest_id)
+            .where(Delivery.subscriber_id == subscriber_id)
+            .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+            .limit(RECENT_DELIVERIES)
+        ).all()
+    return {
+        "email": sub.email,
+        "first_name": sub.first_name,
+        "status": sub.status,
+        "paused": sub.paused,
+        "joined_via": sub.origin,
+        "created_at": _when(sub.created_at),
+        "confirmed_at": _when(sub.confirmed_at),
+        "unsubscribed_at": _when(sub.unsubscribed_at),
+        "suppressed": suppression_of(db, sub.email) if sub.email else None,
+        "consent_events": [
+            {
+                "kind": e.kind,
+                "at": _when(e.at),
+                "ip": None if e.at < cutoff else e.ip,
+                "ip_expired": e.at < cutoff,
+                "origin": e.origin,
+                "form_version": e.form_version,
+                "captcha": f"{e.captcha_provider}: {e.captcha_result}"
+                if e.captcha_provider
+                else None,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+        "deliveries": {
+            "total": sum(counts.values()),
+            "by_status": dict(sorted(counts.items())),
+            "recent": [
+                {"digest": period, "status": status, "at": _when(sent_at or updated_at)}
+                for period, status, sent_at, updated_at in recent
+            ],
+        },
+    }
