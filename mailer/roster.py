@@ -1,4 +1,4 @@
-"""The operator's view of subscribers: bulk import, export and counts."""
+"""The operator's view of subscribers: bulk import and export, one reader's full record."""
 
 from __future__ import annotations
 
@@ -6,37 +6,18 @@ import csv
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import IO
+from datetime import datetime, timedelta
+from typing import IO, Any
 
-from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mailer.db import Database
 from mailer.errors import MailerError
-from mailer.models import ConsentEvent, Subscriber, Suppression
+from mailer.models import ConsentEvent, Delivery, Digest, Subscriber, Suppression
+from mailer.subscriptions import InvalidInput, clean_first_name, normalise_email
 from mailer.suppressions import address_hash
 
 BATCH = 2000
-NAME_MAX = 60
-
-
-def normalise_address(raw: str, check_deliverability: bool = False) -> str:
-    """The address as we store it (lowercased), or EmailNotValidError with the reason."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in raw):
-        raise EmailNotValidError("The address contains a control character.")
-    info = validate_email(raw.strip(), check_deliverability=check_deliverability)
-    return info.normalized.lower()
-
-
-def clean_name(raw: str | None) -> str | None:
-    """A first name fit for a greeting, or None; never anything that could break a header."""
-    if not raw:
-        return None
-    name = " ".join(raw.split())[:NAME_MAX]
-    if not all(c.isalpha() or c in " '-\u2019" for c in name):
-        raise ValueError("first names may hold letters, spaces, apostrophes and hyphens only")
-    return name or None
 
 
 @dataclass
@@ -107,11 +88,11 @@ def import_subscribers(
         pending.clear()
 
     for line, row in rows:
-        try:
-            email = normalise_address(row.get("email", ""))
-            name = clean_name(row.get("first_name") or row.get("name"))
-        except (EmailNotValidError, ValueError) as exc:
-            report.invalid.append((line, str(exc)))
+        try:  # the join form's own rules, without its DNS look-up (too slow for a list)
+            email = normalise_email(row.get("email", ""))
+            name = clean_first_name(row.get("first_name") or row.get("name"))
+        except InvalidInput as exc:
+            report.invalid.append((line, exc.message))
             continue
         digest = address_hash(email)
         if digest in blocked:
@@ -169,3 +150,86 @@ def export_subscribers(db: Database, out: IO[str], statuses: tuple[str, ...] = (
             )
             count += 1
     return count
+
+
+RECENT_DELIVERIES = 5
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def suppression_of(db: Database, email: str) -> dict[str, Any] | None:
+    """Why and since when an address is suppressed (found by hash, so erasures show too)."""
+    with db.session() as session:
+        row = session.scalar(
+            select(Suppression).where(Suppression.email_hash == address_hash(email))
+        )
+    if row is None:
+        return None
+    return {"reason": row.reason, "source": row.source, "since": _when(row.created_at)}
+
+
+def describe_subscriber(
+    db: Database, subscriber_id: int, now: datetime, ip_retention_days: int
+) -> dict[str, Any]:
+    """What an operator needs to answer a reader: state, consent proof, recent deliveries."""
+    # IPs past the retention period are masked even before the daily prune drops them.
+    cutoff = now - timedelta(days=ip_retention_days)
+    with db.session() as session:
+        sub = session.get(Subscriber, subscriber_id)
+        if sub is None:
+            return {}
+        events = session.scalars(
+            select(ConsentEvent)
+            .where(ConsentEvent.subscriber_id == subscriber_id)
+            .order_by(ConsentEvent.at, ConsentEvent.id)
+        ).all()
+        counts = dict(
+            session.execute(
+                select(Delivery.status, func.count())
+                .where(Delivery.subscriber_id == subscriber_id)
+                .group_by(Delivery.status)
+            ).all()
+        )
+        recent = session.execute(
+            select(Digest.period_key, Delivery.status, Delivery.sent_at, Delivery.updated_at)
+            .join(Digest, Digest.id == Delivery.digest_id)
+            .where(Delivery.subscriber_id == subscriber_id)
+            .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+            .limit(RECENT_DELIVERIES)
+        ).all()
+    return {
+        "email": sub.email,
+        "first_name": sub.first_name,
+        "status": sub.status,
+        "paused": sub.paused,
+        "joined_via": sub.origin,
+        "created_at": _when(sub.created_at),
+        "confirmed_at": _when(sub.confirmed_at),
+        "unsubscribed_at": _when(sub.unsubscribed_at),
+        "suppressed": suppression_of(db, sub.email) if sub.email else None,
+        "consent_events": [
+            {
+                "kind": e.kind,
+                "at": _when(e.at),
+                "ip": None if e.at < cutoff else e.ip,
+                "ip_expired": e.at < cutoff,
+                "origin": e.origin,
+                "form_version": e.form_version,
+                "captcha": f"{e.captcha_provider}: {e.captcha_result}"
+                if e.captcha_provider
+                else None,
+                "detail": e.detail,
+            }
+            for e in events
+        ],
+        "deliveries": {
+            "total": sum(counts.values()),
+            "by_status": dict(sorted(counts.items())),
+            "recent": [
+                {"digest": period, "status": status, "at": _when(sent_at or updated_at)}
+                for period, status, sent_at, updated_at in recent
+            ],
+        },
+    }

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from mailer import delivery, digests
+from mailer import delivery, digests, subscriptions
 from mailer.ledger import enqueue_outbox
 from mailer.links import new_message_id
 from mailer.models import Digest, Source
 from mailer.ranking import period_key
-from mailer.schedule import claim_slot, finish_slot, interval_slot, last_fire_time
+from mailer.schedule import claim_slot, finish_slot, interval_slot, last_fire_time, slot_claimed
 from mailer.services import Services
 from mailer.sources.ingest import ingest_all
 
@@ -29,7 +29,7 @@ GRACE = timedelta(days=6)  # a build or send missed by a longer outage waits for
 def tick(services: Services, now: datetime) -> list[str]:
     """Do whatever is due at `now`; returns what it did, one line each."""
     done: list[str] = []
-    for job in (_ingest, _build, _send, _drain):
+    for job in (_ingest, _build, _send, _drain, _prune):
         try:
             done.extend(job(services, now))
         except Exception as exc:  # one failing job must not stop the others
@@ -56,6 +56,18 @@ def has_sources(services: Services) -> bool:
         return True
     with services.db.session() as session:
         return session.scalar(select(Source.id).limit(1)) is not None
+
+
+def _prune(services: Services, now: datetime) -> list[str]:
+    """Keep the promise to readers that IPs go after MAILER_IP_RETENTION_DAYS; daily, local."""
+    day = now.astimezone(services.settings.zone).date().isoformat()
+    if slot_claimed(services.db, "prune", day):  # a read, so no failed insert every minute
+        return []
+    if not claim_slot(services.db, "prune", day, now):
+        return []
+    dropped = subscriptions.prune_consent_ips(services.db, services.settings, now)
+    finish_slot(services.db, "prune", day, now, f"{dropped} consent IPs dropped")
+    return [f"prune: {dropped} consent IPs dropped"] if dropped else []
 
 
 def _build(services: Services, now: datetime) -> list[str]:

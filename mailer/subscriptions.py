@@ -88,8 +88,8 @@ def _has_control(text: str) -> bool:
     return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
 
 
-def normalise_email(raw: str, settings: Settings) -> str:
-    """The address as stored (lowercased), or InvalidInput saying what is wrong."""
+def normalise_email(raw: str, settings: Settings | None = None) -> str:
+    """The address as stored (lowercased), or InvalidInput; DNS only when settings ask for it."""
     raw = (raw or "").strip()
     if not raw:
         raise InvalidInput("email", "Enter your email address.")
@@ -98,7 +98,9 @@ def normalise_email(raw: str, settings: Settings) -> str:
     if len(raw) > 320:
         raise InvalidInput("email", "That address is too long.")
     try:
-        info = validate_email(raw, check_deliverability=settings.check_deliverability)
+        # Lookups and bulk imports pass no settings: a stored address must always be findable.
+        dns = settings is not None and settings.check_deliverability
+        info = validate_email(raw, check_deliverability=dns)
     except EmailNotValidError as exc:
         raise InvalidInput("email", str(exc)) from None
     return info.normalized.lower()
@@ -124,12 +126,12 @@ def _nonce() -> str:
     return secrets.token_hex(16)
 
 
-def _insert_ignore(session: Session, values: dict[str, Any]) -> None:
+def _insert_ignore(session: Session, values: dict[str, Any]) -> int:
     """INSERT ... ON CONFLICT DO NOTHING, so racing signups of one address make one row."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = insert(Subscriber).values(**values).on_conflict_do_nothing()
-    session.execute(stmt)
+    return session.execute(stmt).rowcount or 0
 
 
 def _locked_subscriber(session: Session, email_hash: str) -> Subscriber | None:
@@ -172,6 +174,84 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
             return Outcome("limited", sub.id)
         session.add(confirmation_message(settings, sub, now))
         return Outcome("queued", sub.id)
+
+
+def find_subscriber(db: Database, raw_email: str) -> Subscriber | None:
+    """The stored subscriber for an address as typed (normalised, no DNS), or None."""
+    digest = address_hash(normalise_email(raw_email))
+    with db.session() as session:
+        return session.scalar(select(Subscriber).where(Subscriber.email_hash == digest))
+
+
+def add_by_operator(
+    db: Database,
+    settings: Settings,
+    email: str,
+    first_name: str | None,
+    now: datetime,
+    *,
+    confirmed: bool,
+    operator: str,
+) -> Outcome:
+    """An operator's add: double opt-in, or confirmed on their word; stored rows are kept."""
+    email = normalise_email(email, settings)
+    name = clean_first_name(first_name)
+    digest = address_hash(email)
+    with db.session() as session:
+        if is_suppressed(session, email):
+            return Outcome("suppressed")
+        known = session.scalar(select(Subscriber.id).where(Subscriber.email_hash == digest))
+        if known is not None:
+            return Outcome("already", known)
+    origin = f"operator {operator}"[:512]
+    if not confirmed:
+        signup = Signup(
+            email=email,
+            first_name=name,
+            origin=origin,
+            channel="operator",
+            captcha_provider="none",
+            captcha_result="operator",
+            form_version="operator",
+        )
+        return subscribe(db, settings, signup, now)
+    with db.session() as session:
+        if is_suppressed(session, email):  # suppressed since the check above
+            return Outcome("suppressed")
+        added = _insert_ignore(
+            session,
+            {
+                "email": email,
+                "email_hash": digest,
+                "first_name": name,
+                "status": "confirmed",
+                "paused": False,
+                "token_nonce": _nonce(),
+                "origin": "operator",
+                "soft_bounces": 0,
+                "created_at": now,
+                "updated_at": now,
+                "confirmed_at": now,
+            },
+        )
+        sub = _locked_subscriber(session, digest)
+        if not added or sub is None:
+            return Outcome("already", sub.id if sub else None)
+        vouched = {"channel": "operator", "operator": operator, "confirmed_by_operator": True}
+        session.add(
+            ConsentEvent(
+                subscriber_id=sub.id,
+                kind="signup",
+                at=now,
+                form_version="operator",
+                origin=origin,
+                captcha_provider="none",
+                captcha_result="operator",
+                detail=vouched,
+            )
+        )
+        session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, detail=vouched))
+        return Outcome("done", sub.id)
 
 
 def _signup_event(subscriber_id: int, signup: Signup, now: datetime) -> ConsentEvent:
@@ -444,7 +524,9 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
     }
 
 
-def forget(db: Database, subscriber_id: int, now: datetime, ip: str | None = None) -> Outcome:
+def forget(
+    db: Database, subscriber_id: int, now: datetime, ip: str | None = None, by: str = "reader"
+) -> Outcome:
     """Erase a reader: no personal data left, the address only as a hash in suppressions."""
     with db.session() as session:
         sub = session.scalar(
@@ -452,8 +534,8 @@ def forget(db: Database, subscriber_id: int, now: datetime, ip: str | None = Non
         )
         if sub is None or sub.status == "erased":
             return Outcome("already", subscriber_id)
-        if sub.email:
-            suppress(session, sub.email, "erased", now, source="reader", keep_address=False)
+        if sub.email:  # `by` (reader or operator) is kept as the suppression's source
+            suppress(session, sub.email, "erased", now, source=by, keep_address=False)
         sub.email = None
         sub.email_hash = secrets.token_hex(32)  # the suppression holds the real hash
         sub.first_name = None
@@ -478,7 +560,9 @@ def forget(db: Database, subscriber_id: int, now: datetime, ip: str | None = Non
             )
             .values(status="cancelled", last_error="erased at the reader's request")
         )
-        session.add(ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now))
+        session.add(
+            ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now, detail={"by": by})
+        )
         return Outcome("done", subscriber_id)
 
 

@@ -71,3 +71,24 @@ def test_export_round_trips(db, now):
     assert rows[0]["email"] == "a@example.com"
     assert rows[0]["first_name"] == "Al"
     assert rows[0]["status"] == "confirmed"
+
+
+def test_import_applies_the_join_forms_rules(db, now):
+    text = (
+        "email,first_name\n"
+        "ok@example.com,Zoë\n"
+        f"long@example.com,{'A' * 61}\n"
+        "zero\u200bwidth@example.com,Ann\n"
+        "rtl@example.com,Ann\u202e\n"
+        ",Nobody\n"
+    )
+    report = import_subscribers(db, rows_from(text), now, confirmed=True)
+    assert report.added == 1
+    assert report.invalid == [
+        (3, "Keep your first name to 60 characters."),
+        (4, "The address contains a character that is not allowed."),
+        (5, "Your name contains a character that is not allowed."),
+        (6, "Enter your email address."),
+    ]
+    with db.session() as session:
+        assert session.scalar(select(Subscriber.first_name)) == "Zoë"

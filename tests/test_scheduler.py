@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailer import digests
+from mailer import digests, subscriptions
 from mailer.articles import ArticleData, set_stats, upsert_article
-from mailer.models import Delivery, Digest, OutboxMessage
+from mailer.models import ConsentEvent, Delivery, Digest, JobRun, OutboxMessage, Subscriber
 from mailer.scheduler import tick
 from mailer.services import build
 from tests.conftest import TEST_SECRET
@@ -188,3 +188,47 @@ def test_sources_are_ingested_once_per_interval(services, db, http_server):
     assert not any("ingest" in line for line in tick(services, utc(2026, 11, 23, 10, 40)))
     assert any("ingest" in line for line in tick(services, utc(2026, 11, 23, 11, 0)))
     assert len(http_server.requests_to("/rss")) == 2
+
+
+def consent_ips(db) -> dict[str, str | None]:
+    with db.session() as session:
+        rows = session.execute(
+            select(Subscriber.email, ConsentEvent.ip).join(
+                Subscriber, Subscriber.id == ConsentEvent.subscriber_id
+            )
+        ).all()
+    return dict(rows)
+
+
+def join_at(db, settings, email: str, at: datetime) -> None:
+    signup = subscriptions.Signup(email=email, ip="203.0.113.7", user_agent="Mozilla/5.0")
+    assert subscriptions.subscribe(db, settings, signup, at).result == "queued"
+
+
+def test_consent_ips_are_pruned_once_a_local_day(services, settings, db):
+    first = utc(2026, 11, 25, 0, 5)
+    keep = timedelta(days=settings.ip_retention_days)
+    join_at(db, settings, "old@example.com", first - keep - timedelta(hours=1))
+    join_at(db, settings, "new@example.com", first - keep + timedelta(hours=1))
+    assert "prune: 1 consent IPs dropped" in tick(services, first)
+    assert consent_ips(db) == {"old@example.com": None, "new@example.com": "203.0.113.7"}
+    # later the same local day the job does not run again, even with an IP now out of date
+    later = utc(2026, 11, 25, 23, 59)
+    assert not any("prune" in line for line in tick(services, later))
+    assert consent_ips(db)["new@example.com"] == "203.0.113.7"
+    # the next local day it runs once more
+    assert "prune: 1 consent IPs dropped" in tick(services, utc(2026, 11, 26, 0, 0))
+    assert consent_ips(db)["new@example.com"] is None
+    with db.session() as session:
+        slots = session.scalars(select(JobRun.slot).where(JobRun.job == "prune")).all()
+    assert sorted(slots) == ["2026-11-25", "2026-11-26"]
+
+
+def test_the_prune_day_is_the_newsroom_day(services, settings, db):
+    # London is an hour ahead in summer: 23:30 UTC on 1 July is already 2 July there
+    keep = timedelta(days=settings.ip_retention_days)
+    join_at(db, settings, "a@example.com", utc(2026, 7, 1, 22, 0) - keep - timedelta(hours=1))
+    assert "prune: 1 consent IPs dropped" in tick(services, utc(2026, 7, 1, 22, 0))
+    join_at(db, settings, "b@example.com", utc(2026, 7, 1, 23, 30) - keep - timedelta(hours=1))
+    assert "prune: 1 consent IPs dropped" in tick(services, utc(2026, 7, 1, 23, 30))
+    assert consent_ips(db) == {"a@example.com": None, "b@example.com": None}

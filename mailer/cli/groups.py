@@ -27,7 +27,7 @@ def outbox_group() -> None:
 
 @main.group("subscribers")
 def subscribers_group() -> None:
-    """Subscribers: add, import, export, remove, forget, count."""
+    """Subscribers: add, show, remove, forget, import, export, count."""
 
 
 @main.group("suppressions")

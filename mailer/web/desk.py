@@ -225,7 +225,7 @@ def rebuild(digest_id: int):
 @login_required("editor")
 def send_test(digest_id: int):
     """Queue the exact message to a few addresses; the engine sends it within a minute."""
-    from mailer.roster import normalise_address
+    from mailer.subscriptions import normalise_email
 
     svc = services()
     digest = _digest(digest_id)
@@ -235,7 +235,7 @@ def send_test(digest_id: int):
         flash(f"Give between 1 and {MAX_TEST_ADDRESSES} addresses, separated by commas.")
         return redirect(url_for("desk.page", digest_id=digest_id)), 303
     try:
-        addresses = [normalise_address(a) for a in raw]
+        addresses = [normalise_email(a) for a in raw]
     except ValueError as exc:
         flash(f"Not sent: {exc}")
         return redirect(url_for("desk.page", digest_id=digest_id)), 303
