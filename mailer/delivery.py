@@ -151,23 +151,31 @@ def _deliver(
     build: Callable[[ledger.Claimed], Message],
     attempts: dict[int, int],
 ) -> None:
-    """Hand a claimed batch over (one message at a time for SMTP-like transports) and record."""
+    """Hand a claimed batch over (one message at a time for SMTP-like transports) and record.
+
+    Each call's results are written with the next call's hand-off mark; the last ones at the
+    end. A crash in between leaves them handed over and unrecorded: `unknown`, never resent.
+    """
     one_by_one = getattr(transport, "per_message", False)
     calls = [[item] for item in claimed] if one_by_one else [claimed]
-    for number, call in enumerate(calls):
-        if drain.stop.is_set():
-            rest = [item.id for later in calls[number:] for item in later]
-            ledger.release(drain.db, model, token, rest, drain.clock())
-            return
-        _hand_over(drain, transport, model, token, call, build, attempts)
+    unwritten: list[ledger.Outcome] = []
+    try:
+        for number, call in enumerate(calls):
+            if drain.stop.is_set():
+                rest = [item.id for later in calls[number:] for item in later]
+                ledger.release(drain.db, model, token, rest, drain.clock())
+                return
+            unwritten = _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
+    finally:
+        ledger.record(drain.db, model, token, unwritten, drain.clock())
 
 
-def _hand_over(drain, transport, model, token, call, build, attempts) -> None:
-    """Mark the hand-off, call the transport once, record each result fenced by the token."""
-    held = ledger.mark_handed(drain.db, model, [c.id for c in call], token, drain.clock())
+def _hand_over(drain, transport, model, token, call, build, attempts, unwritten):
+    """Write the last results and mark this call handed, call the transport once, classify."""
+    held = ledger.hand_off(drain.db, model, token, [c.id for c in call], unwritten, drain.clock())
     call = [c for c in call if c.id in held]
     if not call:
-        return
+        return []
     messages = [build(c) for c in call]
     outcomes: list[ledger.Outcome] = []
     permanent: list[str] = []
@@ -202,7 +210,6 @@ def _hand_over(drain, transport, model, token, call, build, attempts) -> None:
         delay = backoff(tries, drain.settings.retry_base_seconds, exc.retry_after)
         for index in range(len(outcomes), len(call)):
             settle(index, failure, delay)
-    ledger.record(drain.db, model, token, outcomes, drain.clock())
     if permanent:
         with drain.db.session() as session:
             for address in permanent:
@@ -210,6 +217,7 @@ def _hand_over(drain, transport, model, token, call, build, attempts) -> None:
     drain.report.add(**tally)
     if drain.on_progress:
         drain.on_progress(tally["sent"] + tally["failed"] + tally["unknown"])
+    return outcomes
 
 
 def idempotency_key(model, call: list[ledger.Claimed]) -> str:

@@ -175,10 +175,21 @@ def claim_outbox(
 
 def mark_handed(db: Database, model, ids: list[int], token: str, now: datetime) -> set[int]:
     """Note the hand-off before the transport is called; only rows this claim still holds."""
-    if not ids:
-        return set()
+    return hand_off(db, model, token, ids, [], now)
+
+
+def hand_off(
+    db: Database, model, token: str, ids: list[int], outcomes: list[Outcome], now: datetime
+) -> set[int]:
+    """Record the last call's results and mark the next call handed over, in one transaction.
+
+    One write a message instead of two, for transports that take one message a call.
+    """
     table = model.__table__  # Core, not the ORM: this runs once per message
     with db.engine.begin() as conn:
+        _write_outcomes(conn, model, token, outcomes, now)
+        if not ids:
+            return set()
         held = conn.scalars(
             update(table)
             .where(table.c.id.in_(ids), table.c.claim_token == token, table.c.status == "sending")
@@ -190,33 +201,39 @@ def mark_handed(db: Database, model, ids: list[int], token: str, now: datetime) 
 
 def record(db: Database, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
     """Write results fenced by the claim token: a claim that lost its row records nothing."""
+    if not outcomes:
+        return 0
+    with db.engine.begin() as conn:
+        return _write_outcomes(conn, model, token, outcomes, now)
+
+
+def _write_outcomes(conn, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
     table = model.__table__
     written = 0
-    with db.engine.begin() as conn:
-        for outcome in outcomes:
-            values: dict[str, Any] = {
-                "status": outcome.status,
-                "claim_token": None,
-                "lease_until": None,
-                "last_error": outcome.error[:2000] or None,
-                "next_attempt_at": outcome.next_attempt_at,
-            }
-            if outcome.provider_id:
-                values["provider_id"] = outcome.provider_id[:255]
-            if outcome.status == "sent":
-                values["sent_at"] = now
-            if outcome.status == "pending":
-                values["handed_at"] = None
-            if outcome.untouched:
-                values["attempts"] = table.c.attempts - 1
-            if model is Delivery:
-                values["updated_at"] = now
-            result = conn.execute(
-                update(table)
-                .where(table.c.id == outcome.id, table.c.claim_token == token)
-                .values(**values)
-            )
-            written += result.rowcount
+    for outcome in outcomes:
+        values: dict[str, Any] = {
+            "status": outcome.status,
+            "claim_token": None,
+            "lease_until": None,
+            "last_error": outcome.error[:2000] or None,
+            "next_attempt_at": outcome.next_attempt_at,
+        }
+        if outcome.provider_id:
+            values["provider_id"] = outcome.provider_id[:255]
+        if outcome.status == "sent":
+            values["sent_at"] = now
+        if outcome.status == "pending":
+            values["handed_at"] = None
+        if outcome.untouched:
+            values["attempts"] = table.c.attempts - 1
+        if model is Delivery:
+            values["updated_at"] = now
+        result = conn.execute(
+            update(table)
+            .where(table.c.id == outcome.id, table.c.claim_token == token)
+            .values(**values)
+        )
+        written += result.rowcount
     return written
 
 
