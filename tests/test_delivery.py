@@ -7,9 +7,8 @@ from mailer import delivery, ledger
 from mailer.models import Delivery, Digest, Subscriber
 from mailer.services import system_clock
 from mailer.suppressions import is_suppressed
-from mailer.transports import transport_from_dsn
 from mailer.transports.base import SendResult
-from tests.fixtures.mailing import add_subscribers
+from tests.fixtures.mailing import add_subscribers, delivery_states, send_now
 
 
 @pytest.fixture
@@ -22,27 +21,8 @@ def settings_overrides(smtp_server):
     }
 
 
-def run(db, settings, digest_id, **kw):
-    return delivery.send_digest(
-        db,
-        settings,
-        digest_id,
-        lambda: transport_from_dsn(settings.transport, settings=settings),
-        system_clock,
-        time_budget=20,
-        **kw,
-    )
-
-
-def statuses(db, digest_id):
-    with db.session() as session:
-        return dict(
-            session.execute(
-                select(Subscriber.email, Delivery.status)
-                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-                .where(Delivery.digest_id == digest_id)
-            ).all()
-        )
+run = send_now
+statuses = delivery_states
 
 
 def test_every_confirmed_subscriber_gets_exactly_one_message(

@@ -1,6 +1,5 @@
 """A send process killed with SIGKILL mid-run, then resumed: nothing lost, nothing doubled."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -8,24 +7,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from sqlalchemy import select
-
-from mailer.models import Delivery, Subscriber
-from tests.conftest import TEST_SECRET
-from tests.fixtures.mailing import add_subscribers
+from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNT = 150
 
 
 def mailer_process(settings, smtp_server, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        MAILER_DATABASE_URL=settings.database_url,
-        MAILER_INSTANCE_DIR=settings.instance_dir,
-        MAILER_SECRET_KEY=TEST_SECRET,
-        MAILER_BASE_URL="http://localhost",
+    env = mailer_env(
+        settings,
         MAILER_TRANSPORT=smtp_server.dsn(),
         MAILER_SEND_RATE="1000",
         MAILER_SEND_CONCURRENCY="3",
@@ -58,14 +48,7 @@ def test_sigkill_mid_run_then_resume(db, settings, now, approved_digest, smtp_se
     assert "Done" in out
 
     received = Counter(m.rcpt_tos[0] for m in smtp_server.messages)
-    with db.session() as session:
-        rows = dict(
-            session.execute(
-                select(Subscriber.email, Delivery.status).join(
-                    Subscriber, Subscriber.id == Delivery.subscriber_id
-                )
-            ).all()
-        )
+    rows = delivery_states(db)
     assert len(rows) == COUNT
     for email, status in rows.items():
         if status == "unknown":

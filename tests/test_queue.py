@@ -6,30 +6,27 @@ test fails rather than skips, like every PostgreSQL test here.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from mailer import digests, queue
 from mailer.cli import AppContext, main
 from mailer.db import upgrade
 from mailer.demo import load_demo
-from mailer.models import Delivery, Digest, Subscriber
+from mailer.models import Digest
 from mailer.scheduler import tick
 from mailer.services import build
 from mailer.workers import list_workers
-from tests.conftest import TEST_SECRET, make_settings
-from tests.fixtures.mailing import add_subscribers
+from tests.conftest import make_settings
+from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env
 
-ROOT = Path(__file__).resolve().parents[1]
 COUNT = 480
 RATE = 60.0  # messages a second over all workers; the burst is one second's worth
 
@@ -54,14 +51,8 @@ def pg_services(postgres_server, tmp_path, smtp_server, now):
 
 
 def start_worker(settings, tmp_path, name: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        MAILER_DATABASE_URL=settings.database_url,
-        MAILER_INSTANCE_DIR=settings.instance_dir,
-        MAILER_SECRET_KEY=TEST_SECRET,
-        MAILER_BASE_URL="http://localhost",
-        MAILER_TRANSPORT=settings.transport,
+    env = mailer_env(
+        settings,
         MAILER_QUEUE="procrastinate",
         MAILER_SEND_RATE=str(settings.send_rate),
         MAILER_SEND_CONCURRENCY=str(settings.send_concurrency),
@@ -144,14 +135,7 @@ def test_three_workers_one_killed_one_joining(pg_services, smtp_server, now, tmp
                 proc.wait(timeout=30)
 
     received = Counter(m.rcpt_tos[0] for m in smtp_server.messages)
-    with db.session() as session:
-        rows = dict(
-            session.execute(
-                select(Subscriber.email, Delivery.status).join(
-                    Subscriber, Subscriber.id == Delivery.subscriber_id
-                )
-            ).all()
-        )
+    rows = delivery_states(db)
     assert len(rows) == COUNT  # none lost
     for email, status in rows.items():
         if status == "unknown":

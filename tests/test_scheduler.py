@@ -1,6 +1,5 @@
 """Ticks at fixed moments: builds and sends happen once, across DST, restarts and two schedulers."""
 
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -14,8 +13,7 @@ from mailer.articles import ArticleData, set_stats, upsert_article
 from mailer.models import ConsentEvent, Delivery, Digest, JobRun, OutboxMessage, Subscriber
 from mailer.scheduler import tick
 from mailer.services import build
-from tests.conftest import TEST_SECRET
-from tests.fixtures.mailing import add_subscribers
+from tests.fixtures.mailing import add_subscribers, mailer_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -136,12 +134,8 @@ def test_two_scheduler_processes_make_one_digest_and_one_message_each(
 ):
     add_week(db, utc(2026, 11, 16), utc(2026, 11, 16))
     add_subscribers(db, utc(2026, 11, 16), 40)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        MAILER_DATABASE_URL=settings.database_url,
-        MAILER_INSTANCE_DIR=settings.instance_dir,
-        MAILER_SECRET_KEY=TEST_SECRET,
+    env = mailer_env(
+        settings,
         MAILER_TRANSPORT=smtp_server.dsn(),
         MAILER_AUTO_APPROVE="true",
         MAILER_TIMEZONE="Europe/London",

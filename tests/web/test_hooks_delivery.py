@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
 
-from mailer import delivery, ledger
-from mailer.models import Delivery, Subscriber
-from mailer.services import system_clock
-from mailer.transports import transport_from_dsn
+from mailer import ledger
 from tests.fixtures import webhook_payloads as p
-from tests.fixtures.mailing import add_subscribers
+from tests.fixtures.mailing import add_subscribers, delivery_states, send_now
 from tests.fixtures.webhooks import basic_auth, webhook_settings
 
 
@@ -35,23 +31,9 @@ def test_webhook_unsubscribe_and_bounce_after_materialising_are_skipped(
     headers = sendgrid_signer.headers(body, now)
     assert client.post("/webhooks/sendgrid", data=body, headers=headers).status_code == 200
 
-    report = delivery.send_digest(
-        db,
-        settings,
-        approved_digest,
-        lambda: transport_from_dsn(settings.transport, settings=settings),
-        system_clock,
-        time_budget=20,
-    )
+    report = send_now(db, settings, approved_digest)
     assert (report.sent, report.skipped) == (1, 2)
-    with db.session() as session:
-        states = dict(
-            session.execute(
-                select(Subscriber.email, Delivery.status).join(
-                    Subscriber, Subscriber.id == Delivery.subscriber_id
-                )
-            ).all()
-        )
+    states = delivery_states(db)
     assert states == {
         "reader0@example.com": "sent",
         "reader1@example.com": "skipped",
