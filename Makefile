@@ -17,10 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## run: set up, migrate, load the demo on an empty database, serve on 127.0.0.1:5000
+## run: set up, migrate, load the demo (and build its digest) on an empty database, serve
 run: $(STAMP)
 	$(BIN)/mailer db upgrade
-	$(BIN)/mailer demo --if-empty
+	$(BIN)/mailer demo --if-empty --build
 	$(BIN)/mailer serve
 
 ## test: set up with the test extras and run the whole suite (lint included)

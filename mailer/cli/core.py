@@ -141,8 +141,11 @@ def serve_command(app: AppContext, host: str, port: int, threads: int, no_schedu
 
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Load only when there are no articles yet.")
+@click.option(
+    "--build", is_flag=True, help="Also build this week's digest, for editors to preview."
+)
 @pass_app
-def demo_command(app: AppContext, if_empty: bool) -> None:
+def demo_command(app: AppContext, if_empty: bool, build: bool) -> None:
     """Load the demo archive: a few dozen articles over five weeks."""
     from mailer.db import upgrade
     from mailer.demo import archive_is_empty, load_demo
@@ -157,6 +160,11 @@ def demo_command(app: AppContext, if_empty: bool) -> None:
     except FileNotFoundError as exc:
         raise ConfigError(f"the demo archive is missing: {exc.filename}") from None
     click.echo(f"Demo archive loaded: {created} new articles.")
+    if build:
+        from mailer.digests import build_digest
+
+        result = build_digest(services.db, services.settings, services.now())
+        click.echo(f"Digest {result.message}")
 
 
 for _command in (config_command, db_group, scheduler_command, serve_command, demo_command):

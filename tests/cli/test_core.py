@@ -124,3 +124,10 @@ def test_scheduler_once_accepts_a_fixed_moment(cli):
     bad = cli("scheduler", "--once", "--now", "2026-11-29T18:00:00")
     assert bad.exit_code == 2
     assert "zone offset" in bad.output
+
+
+def test_demo_can_build_this_weeks_digest_for_a_first_look(cli):
+    result = cli("demo", "--build")
+    assert result.exit_code == 0, result.output
+    assert "Digest 2026-W48 created: 5 stories" in result.output
+    assert "2026-W48" in cli("digest", "list").output
