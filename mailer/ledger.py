@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -185,18 +198,12 @@ def hand_off(
 
     One write a message instead of two, for transports that take one message a call.
     """
-    table = model.__table__  # Core, not the ORM: this runs once per message
     with db.engine.begin() as conn:
         _write_outcomes(conn, model, token, outcomes, now)
         if not ids:
             return set()
-        held = conn.scalars(
-            update(table)
-            .where(table.c.id.in_(ids), table.c.claim_token == token, table.c.status == "sending")
-            .values(handed_at=now, attempts=table.c.attempts + 1)
-            .returning(table.c.id)
-        ).all()
-    return set(held)
+        held = conn.scalars(_statements(model).mark, {"ids": ids, "token": token, "now": now})
+        return set(held.all())
 
 
 def record(db: Database, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
@@ -207,34 +214,70 @@ def record(db: Database, model, token: str, outcomes: list[Outcome], now: dateti
         return _write_outcomes(conn, model, token, outcomes, now)
 
 
-def _write_outcomes(conn, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
+@dataclass(frozen=True)
+class _Statements:
+    mark: Any
+    result: Any
+
+
+@functools.cache
+def _statements(model) -> _Statements:
+    """Built once per table: the hot path then only binds values (Core, not the ORM)."""
     table = model.__table__
-    written = 0
-    for outcome in outcomes:
-        values: dict[str, Any] = {
-            "status": outcome.status,
-            "claim_token": None,
-            "lease_until": None,
-            "last_error": outcome.error[:2000] or None,
-            "next_attempt_at": outcome.next_attempt_at,
-        }
-        if outcome.provider_id:
-            values["provider_id"] = outcome.provider_id[:255]
-        if outcome.status == "sent":
-            values["sent_at"] = now
-        if outcome.status == "pending":
-            values["handed_at"] = None
-        if outcome.untouched:
-            values["attempts"] = table.c.attempts - 1
-        if model is Delivery:
-            values["updated_at"] = now
-        result = conn.execute(
-            update(table)
-            .where(table.c.id == outcome.id, table.c.claim_token == token)
-            .values(**values)
+    c = table.c
+    mark = (
+        update(table)
+        .where(
+            c.id.in_(bindparam("ids", expanding=True)),
+            c.claim_token == bindparam("token"),
+            c.status == "sending",
         )
-        written += result.rowcount
-    return written
+        .values(handed_at=bindparam("now", type_=c.handed_at.type), attempts=c.attempts + 1)
+        .returning(c.id)
+    )
+    values: dict[str, Any] = {
+        "status": bindparam("new_status"),
+        "claim_token": None,
+        "lease_until": None,
+        "last_error": bindparam("error"),
+        "next_attempt_at": bindparam("next_at", type_=c.next_attempt_at.type),
+        "provider_id": func.coalesce(
+            bindparam("provider_id", type_=c.provider_id.type), c.provider_id
+        ),
+        "sent_at": func.coalesce(bindparam("sent_at", type_=c.sent_at.type), c.sent_at),
+        # a retry forgets the hand-off; an untouched row gives its attempt back
+        "handed_at": case((bindparam("forget_handed", type_=Boolean), None), else_=c.handed_at),
+        "attempts": c.attempts - bindparam("undo", type_=Integer),
+    }
+    if "updated_at" in c:
+        values["updated_at"] = bindparam("now", type_=c.updated_at.type)
+    result = (
+        update(table)
+        .where(c.id == bindparam("row_id"), c.claim_token == bindparam("token"))
+        .values(**values)
+    )
+    return _Statements(mark, result)
+
+
+def _write_outcomes(conn, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
+    if not outcomes:
+        return 0
+    params = [
+        {
+            "row_id": o.id,
+            "token": token,
+            "new_status": o.status,
+            "error": o.error[:2000] or None,
+            "next_at": o.next_attempt_at,
+            "provider_id": o.provider_id[:255] or None,
+            "sent_at": now if o.status == "sent" else None,
+            "forget_handed": o.status == "pending",
+            "undo": 1 if o.untouched else 0,
+            "now": now,
+        }
+        for o in outcomes
+    ]
+    return conn.execute(_statements(model).result, params).rowcount
 
 
 def release(db: Database, model, token: str, ids: list[int], now: datetime) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import datetime
 from email.utils import parseaddr
@@ -39,7 +40,13 @@ def preferences_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
 
 
 def sender_domain(settings: Settings) -> str:
-    return parseaddr(settings.from_addr)[1].rsplit("@", 1)[-1].lower() or "localhost"
+    return _domain_of(settings.from_addr)
+
+
+@functools.lru_cache(maxsize=16)
+def _domain_of(address: str) -> str:
+    """Cached: every message asks several times, and parseaddr is slow."""
+    return parseaddr(address)[1].rsplit("@", 1)[-1].lower() or "localhost"
 
 
 def unsubscribe_mailto(settings: Settings, subscriber_id: int) -> str:
