@@ -194,3 +194,16 @@ def test_db_upgrade_installs_the_queue_tables_once(pg_services):
     assert again.exit_code == 0 and "Queue tables installed." not in again.output
     with pg_services.db.engine.connect() as conn:
         assert conn.scalar(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL"))
+
+
+def test_worker_refuses_a_database_that_is_not_migrated(postgres_server, tmp_path):
+    url = postgres_server.create(migrated=False)
+    settings = make_settings(tmp_path, url, queue="procrastinate")
+    services = build(settings)
+    try:
+        result = CliRunner().invoke(main, ["worker"], obj=AppContext(services))
+    finally:
+        services.close()
+        postgres_server.drop(url)
+    assert result.exit_code == 2
+    assert "run `mailer db upgrade` once" in result.output

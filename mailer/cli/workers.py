@@ -17,12 +17,18 @@ from mailer.cli.output import emit_json, table
 def worker_command(app: AppContext, name: str | None) -> None:
     """Drain digests and the outbox from the PostgreSQL queue; run as many as you like."""
     from mailer import queue
-    from mailer.db import upgrade
+    from mailer.config import ConfigError
+    from mailer.db import current_revision, head_revision
     from mailer.workers import Heartbeat, new_worker_name
 
     services = app.services
     queue.require_queue(services.settings, services.db)
-    upgrade(services.db)
+    current, head = current_revision(services.db), head_revision(services.db)
+    if current != head:  # many hosts must not race to migrate: one `db upgrade` does it
+        raise ConfigError(
+            f"the database schema is at {current or 'nothing'}, not {head}: "
+            "run `mailer db upgrade` once, then start the workers"
+        )
     queue.ensure_schema(services.db)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     heartbeat = Heartbeat(services.db, name or new_worker_name(), services.clock)
