@@ -131,3 +131,18 @@ def test_demo_can_build_this_weeks_digest_for_a_first_look(cli):
     assert result.exit_code == 0, result.output
     assert "Digest 2026-W48 created: 5 stories" in result.output
     assert "2026-W48" in cli("digest", "list").output
+
+
+def test_the_installed_package_can_import_the_app_factory(tmp_path):
+    """`mailer serve` imports app.py; from an install that must work from any folder."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    probe = "import app; print(callable(app.create_app))"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
