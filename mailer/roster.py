@@ -14,7 +14,12 @@ from sqlalchemy import func, select
 from mailer.db import Database
 from mailer.errors import MailerError
 from mailer.models import ConsentEvent, Delivery, Digest, Subscriber, Suppression
-from mailer.subscriptions import InvalidInput, clean_first_name, normalise_email
+from mailer.subscriptions import (
+    InvalidInput,
+    clean_first_name,
+    consent_events,
+    normalise_email,
+)
 from mailer.suppressions import address_hash
 
 BATCH = 2000
@@ -180,11 +185,7 @@ def describe_subscriber(
         sub = session.get(Subscriber, subscriber_id)
         if sub is None:
             return {}
-        events = session.scalars(
-            select(ConsentEvent)
-            .where(ConsentEvent.subscriber_id == subscriber_id)
-            .order_by(ConsentEvent.at, ConsentEvent.id)
-        ).all()
+        events = consent_events(session, subscriber_id)
         counts = dict(
             session.execute(
                 select(Delivery.status, func.count())

@@ -472,17 +472,23 @@ def update_preferences(
         return Outcome("done", sub.id)
 
 
+def consent_events(session: Session, subscriber_id: int) -> list[ConsentEvent]:
+    """A reader's consent record, oldest first: the proof of every signup and withdrawal."""
+    query = (
+        select(ConsentEvent)
+        .where(ConsentEvent.subscriber_id == subscriber_id)
+        .order_by(ConsentEvent.at, ConsentEvent.id)
+    )
+    return list(session.scalars(query))
+
+
 def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
     """Everything stored about one reader, as JSON-ready data (the right of access)."""
     with db.session() as session:
         sub = session.get(Subscriber, subscriber_id)
         if sub is None or sub.status == "erased":
             return {}
-        events = session.scalars(
-            select(ConsentEvent)
-            .where(ConsentEvent.subscriber_id == subscriber_id)
-            .order_by(ConsentEvent.at, ConsentEvent.id)
-        ).all()
+        events = consent_events(session, subscriber_id)
         mails = session.scalars(
             select(OutboxMessage)
             .where(OutboxMessage.subscriber_id == subscriber_id)
