@@ -100,6 +100,7 @@ def set_stats(
     views: int | None = None,
     shares: int | None = None,
     comments: int | None = None,
+    clicks: int | None = None,
     editor_pick: bool | None = None,
     now: datetime,
 ) -> ArticleStats:
@@ -114,6 +115,8 @@ def set_stats(
         stats.shares = shares
     if comments is not None:
         stats.comments = comments
+    if clicks is not None:
+        stats.clicks = clicks
     if editor_pick is not None:
         stats.editor_pick = editor_pick
     stats.updated_at = now

@@ -128,7 +128,7 @@ def _count(record: dict, name: str) -> int | None:
 
 
 def import_stats(db: Database, path: Path, now: datetime) -> FileReport:
-    """Views (and shares, comments) per article URL, as exported from the site's analytics."""
+    """Views (and shares, comments, newsletter clicks) per article URL, from the analytics."""
     report = FileReport()
     with db.session() as session:
         for number, record in read_records(path):
@@ -141,6 +141,7 @@ def import_stats(db: Database, path: Path, now: datetime) -> FileReport:
                 if views is None:
                     raise ValueError("views is missing")
                 shares, comments = _count(record, "shares"), _count(record, "comments")
+                clicks = _count(record, "clicks")  # visits that came from our mail (utm_medium)
             except ValueError as exc:
                 report.errors.append((number, str(exc)))
                 continue
@@ -150,6 +151,14 @@ def import_stats(db: Database, path: Path, now: datetime) -> FileReport:
             if article is None:
                 report.errors.append((number, f"no stored article at {url or '(empty url)'}"))
                 continue
-            set_stats(session, article, views=views, shares=shares, comments=comments, now=now)
+            set_stats(
+                session,
+                article,
+                views=views,
+                shares=shares,
+                comments=comments,
+                clicks=clicks,
+                now=now,
+            )
             report.updated += 1
     return report

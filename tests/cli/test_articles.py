@@ -1,5 +1,8 @@
 import json
 
+from sqlalchemy import select
+
+from mailer.models import ArticleStats
 from tests.fixtures.http import Response
 
 FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>
@@ -7,7 +10,7 @@ FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>
 <pubDate>Tue, 24 Nov 2026 09:00:00 GMT</pubDate></item></channel></rss>"""
 
 
-def test_import_articles_and_stats(cli, tmp_path):
+def test_import_articles_and_stats(cli, db, tmp_path):
     articles = tmp_path / "a.jsonl"
     articles.write_text(
         '{"url": "https://news.example.com/x?utm_source=a", "title": "X marks", '
@@ -22,12 +25,15 @@ def test_import_articles_and_stats(cli, tmp_path):
     assert "line 3: skipped: url is missing" in result.output
     stats = tmp_path / "s.csv"
     stats.write_text(
-        "url,views,shares\nhttps://news.example.com/x,1200,5\nhttps://nope.example/,3,\n"
+        "url,views,shares,clicks\nhttps://news.example.com/x,1200,5,40\nhttps://nope.example/,3,,\n"
     )
     result = cli("articles", "stats", "import", str(stats))
     assert "1 updated" in result.output and "line 3: skipped: no stored article" in result.output
     listed = json.loads(cli("articles", "list", "--json").output)
     assert listed[0]["views"] == 1200 and listed[0]["url"] == "https://news.example.com/x"
+    with db.session() as session:
+        figures = session.scalars(select(ArticleStats)).one()
+        assert (figures.views, figures.shares, figures.clicks) == (1200, 5, 40)
 
 
 def test_ingest_and_sources_list(cli, http_server):
