@@ -417,7 +417,7 @@ def move_item(
         index = items.index(item)
         target = max(0, min(len(items) - 1, index + offset))
         items.insert(target, items.pop(index))
-        _renumber(session, items)
+        _renumber(items)
         _touch(session, digest, actor, "reorder", now, {"item": item.title, "to": target})
 
 
@@ -430,11 +430,12 @@ def reorder_items(
         current = {item.id: item for item in digest.items}
         if sorted(item_ids) != sorted(current):
             raise MailerError("give every story of the digest exactly once to reorder them.")
-        _renumber(session, [current[i] for i in item_ids])
+        _renumber([current[i] for i in item_ids])
         _touch(session, digest, actor, "reorder", now, {"order": list(item_ids)})
 
 
-def _renumber(session: Session, items: list[DigestItem]) -> None:
+def _renumber(items: list) -> None:
+    """Positions 0..n-1 in the given order, for stories and related items alike."""
     for n, it in enumerate(items):
         it.position = n
 
@@ -461,7 +462,7 @@ def exclude_item(db: Database, ref: str | int, item_id: int, actor: str, now: da
             raise Conflict("a digest needs at least one story.")
         digest.items.remove(item)
         session.flush()
-        _renumber(session, sorted(digest.items, key=lambda i: i.position))
+        _renumber(sorted(digest.items, key=lambda i: i.position))
         _touch(session, digest, actor, "exclude", now, {"item": item.title})
 
 
@@ -488,8 +489,7 @@ def remove_related(
             for rel in item.related:
                 if rel.id == related_id:
                     item.related.remove(rel)
-                    for n, other in enumerate(item.related):
-                        other.position = n
+                    _renumber(item.related)
                     _touch(session, digest, actor, "remove related", now, {"related": rel.title})
                     return
         raise NotFound(f"related item {related_id} is not in {digest.period_key}.")

@@ -330,43 +330,48 @@ def confirm_max_age(settings: Settings) -> int:
 
 def inspect_confirm(db: Database, settings: Settings, token: str, now: datetime) -> Outcome:
     """What a confirm link would do, without changing anything (GET is read-only)."""
+    payload = _read_confirm(settings, token, now)
+    if isinstance(payload, Outcome):
+        return payload
+    with db.session() as session:
+        sub = session.get(Subscriber, payload["sid"])
+        return _not_confirmable(sub, payload) or Outcome("ready", sub.id)
+
+
+def _read_confirm(settings: Settings, token: str, now: datetime) -> dict[str, Any] | Outcome:
+    """The confirm link's payload, or the outcome a bad or expired link gets."""
     try:
-        payload = _read(settings, "confirm", token, confirm_max_age(settings), now)
+        return _read(settings, "confirm", token, confirm_max_age(settings), now)
     except TokenExpired as exc:
         sid = (exc.payload or {}).get("sid")
         return Outcome("expired", sid if isinstance(sid, int) else None)
     except TokenInvalid:
         return Outcome("bad-link")
-    with db.session() as session:
-        sub = session.get(Subscriber, payload["sid"])
-        if sub is None or sub.status == "erased":
-            return Outcome("bad-link")
-        if sub.status == "confirmed":
-            return Outcome("already", sub.id)
-        if sub.status != "pending" or sub.token_nonce != payload["n"]:
-            return Outcome("expired", sub.id)
-        return Outcome("ready", sub.id)
+
+
+def _not_confirmable(sub: Subscriber | None, payload: dict[str, Any]) -> Outcome | None:
+    """Why this link cannot confirm this subscriber now, or None when it can."""
+    if sub is None or sub.status == "erased":
+        return Outcome("bad-link")
+    if sub.status == "confirmed":
+        return Outcome("already", sub.id)
+    if sub.status != "pending" or sub.token_nonce != payload["n"]:
+        return Outcome("expired", sub.id)
+    return None
 
 
 def confirm(db: Database, settings: Settings, token: str, ip: str | None, now: datetime) -> Outcome:
     """Confirm a pending subscriber once; a second POST of the same link changes nothing."""
-    try:
-        payload = _read(settings, "confirm", token, confirm_max_age(settings), now)
-    except TokenExpired as exc:
-        sid = (exc.payload or {}).get("sid")
-        return Outcome("expired", sid if isinstance(sid, int) else None)
-    except TokenInvalid:
-        return Outcome("bad-link")
+    payload = _read_confirm(settings, token, now)
+    if isinstance(payload, Outcome):
+        return payload
     with db.session() as session:
         sub = session.scalar(
             select(Subscriber).where(Subscriber.id == payload["sid"]).with_for_update()
         )
-        if sub is None or sub.status == "erased":
-            return Outcome("bad-link")
-        if sub.status == "confirmed":
-            return Outcome("already", sub.id)
-        if sub.status != "pending" or sub.token_nonce != payload["n"]:
-            return Outcome("expired", sub.id)
+        refused = _not_confirmable(sub, payload)
+        if refused is not None:
+            return refused
         if sub.email and is_suppressed(session, sub.email):
             return Outcome("bad-link", sub.id)
         sub.status, sub.confirmed_at, sub.updated_at = "confirmed", now, now

@@ -132,7 +132,7 @@ def stats_group() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_app
 def stats_import(app: AppContext, path: Path) -> None:
-    """Views per article URL (and optionally shares, comments), from CSV or JSON Lines."""
+    """Views per article URL (optionally shares, comments, clicks), from CSV or JSON Lines."""
     from mailer.sources.files import import_stats
 
     _print_file_report(import_stats(app.services.db, path, app.services.now()), "figures")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from mailer.articles import ArticleData, set_stats, upsert_article
 from mailer.db import Database
@@ -17,6 +19,8 @@ from mailer.errors import MailerError
 from mailer.models import Article
 from mailer.sources.canonical import canonical_url, is_http
 from mailer.sources.clean import clean_summary, excerpt, plain_text
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -95,19 +99,23 @@ def record_to_article(record: dict) -> ArticleData:
     )
 
 
+def _parsed(path: Path, parse: Callable[[dict], T], report: FileReport) -> Iterator[tuple[int, T]]:
+    """Each record `parse` accepts, with its line; the others go into the report."""
+    for number, record in read_records(path):
+        if "__error__" in record:
+            report.errors.append((number, record["__error__"]))
+            continue
+        try:
+            yield number, parse(record)
+        except ValueError as exc:
+            report.errors.append((number, str(exc)))
+
+
 def import_articles(db: Database, path: Path, now: datetime) -> FileReport:
     """Store every valid record; invalid ones are reported with their line numbers."""
     report = FileReport()
     with db.session() as session:
-        for number, record in read_records(path):
-            if "__error__" in record:
-                report.errors.append((number, record["__error__"]))
-                continue
-            try:
-                data = record_to_article(record)
-            except ValueError as exc:
-                report.errors.append((number, str(exc)))
-                continue
+        for _, data in _parsed(path, record_to_article, report):
             _, outcome = upsert_article(session, data, now)
             if outcome == "created":
                 report.stored += 1
@@ -127,38 +135,35 @@ def _count(record: dict, name: str) -> int | None:
     return int(value)
 
 
+def _stats_row(record: dict) -> tuple[str, dict[str, int | None]]:
+    views = _count(record, "views")
+    if views is None:
+        raise ValueError("views is missing")
+    figures = {name: _count(record, name) for name in ("shares", "comments", "clicks")}
+    # clicks: the visits that came from our mail, as the analytics count them by utm_medium
+    return (record.get("url") or "").strip(), {"views": views, **figures}
+
+
 def import_stats(db: Database, path: Path, now: datetime) -> FileReport:
     """Views (and shares, comments, newsletter clicks) per article URL, from the analytics."""
     report = FileReport()
+    rows = list(_parsed(path, _stats_row, report))
+    wanted = sorted({canonical_url(url) for _, (url, _) in rows if url})
     with db.session() as session:
-        for number, record in read_records(path):
-            if "__error__" in record:
-                report.errors.append((number, record["__error__"]))
-                continue
-            url = (record.get("url") or "").strip()
-            try:
-                views = _count(record, "views")
-                if views is None:
-                    raise ValueError("views is missing")
-                shares, comments = _count(record, "shares"), _count(record, "comments")
-                clicks = _count(record, "clicks")  # visits that came from our mail (utm_medium)
-            except ValueError as exc:
-                report.errors.append((number, str(exc)))
-                continue
-            article = session.scalar(
-                select(Article).where(Article.url == (canonical_url(url) if url else ""))
+        articles: dict[str, Article] = {}
+        for start in range(0, len(wanted), 500):  # one query per 500 rows, not one per row
+            query = (
+                select(Article)
+                .where(Article.url.in_(wanted[start : start + 500]))
+                .options(selectinload(Article.stats))
             )
+            articles.update((a.url, a) for a in session.scalars(query))
+        for number, (url, figures) in rows:
+            article = articles.get(canonical_url(url)) if url else None
             if article is None:
                 report.errors.append((number, f"no stored article at {url or '(empty url)'}"))
                 continue
-            set_stats(
-                session,
-                article,
-                views=views,
-                shares=shares,
-                comments=comments,
-                clicks=clicks,
-                now=now,
-            )
+            set_stats(session, article, **figures, now=now)
             report.updated += 1
+    report.errors.sort()
     return report

@@ -32,7 +32,7 @@ def message(n: int = 1, recipient: str | None = None, **changes) -> Message:
     return Message(**values)
 
 
-def build(dsn: str, http_server=None):
+def build(dsn: str):
     import requests
 
     return transport_from_dsn(dsn, http=requests.Session())
