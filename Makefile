@@ -23,11 +23,12 @@ run: $(STAMP)
 	$(BIN)/mailer demo --if-empty --build
 	$(BIN)/mailer serve
 
-## test: set up with the test extras and run the whole suite (lint included)
+## test: set up with the test extras and run the whole suite (lint included) on SQLite and
+## on PostgreSQL (a throwaway local cluster unless MAILER_TEST_DATABASE_URL is set)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	.ci/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
