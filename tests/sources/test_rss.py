@@ -4,16 +4,17 @@ The feeds are the test fixtures of feed-rs/feed-rs (MIT licence, see
 ../shared/data/feeds/feed-rs/LICENSE-MIT), read from ../shared/data, never copied here.
 """
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 
 from mailer.models import Article, Source
 from mailer.sources.ingest import ingest_source
+from tests.fixtures.content import shared_data
 from tests.fixtures.http import Response
 
-FEEDS = Path(__file__).resolve().parents[3] / "shared" / "data" / "feeds" / "feed-rs"
+FEEDS = shared_data() / "feeds" / "feed-rs"
+FEED_NAMES = sorted(p.name for p in FEEDS.glob("*.xml"))
+assert FEED_NAMES, f"no feeds in {FEEDS}"  # an empty list would skip, not fail
 XML = {"Content-Type": "application/rss+xml; charset=utf-8"}
 
 
@@ -33,7 +34,7 @@ def articles(db):
         return {a.url: a for a in session.scalars(select(Article))}
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in FEEDS.glob("*.xml")))
+@pytest.mark.parametrize("name", FEED_NAMES)
 def test_each_real_feed_ingests(name, db, services, settings, now, http_server):
     url = serve(http_server, f"/{name}", (FEEDS / name).read_bytes())
     report = ingest_source(db, services.http, url, now, settings)
