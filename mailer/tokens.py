@@ -1,14 +1,22 @@
-"""Signed, expiring, purpose-bound tokens for links in mail; no address is ever inside one."""
+"""Signed, purpose-bound tokens for links in mail; no address is ever inside one."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeSerializer,
+    URLSafeTimedSerializer,
+)
 
-# One salt per purpose: a token made for one link never opens another.
-PURPOSES = ("confirm", "unsubscribe", "preferences")
+# One salt per purpose: a token made for one link never opens another. Confirm links expire,
+# so they carry a timestamp; unsubscribe and preferences links must work for as long as the
+# mail is kept, so they carry none (a new nonce revokes them) and every copy is the same.
+PURPOSES = {"confirm": True, "unsubscribe": False, "preferences": False}
 
 
 class TokenInvalid(ValueError):
@@ -23,10 +31,14 @@ class TokenExpired(TokenInvalid):
         self.payload = payload
 
 
-def _serializer(secret: str, purpose: str, now: datetime | None = None) -> URLSafeTimedSerializer:
+def _serializer(
+    secret: str, purpose: str, now: datetime | None = None
+) -> URLSafeSerializer | URLSafeTimedSerializer:
     """`now` pins the signer's clock, so ages follow the caller's time (and tests' fixed time)."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
+    if not PURPOSES[purpose]:
+        return URLSafeSerializer(secret, salt=f"mailer.{purpose}")
     if now is None:
         return URLSafeTimedSerializer(secret, salt=f"mailer.{purpose}")
     stamp = int(now.timestamp())
@@ -54,7 +66,10 @@ def read_token(
     """The payload of a genuine token; raises TokenExpired or TokenInvalid otherwise."""
     serializer = _serializer(secret, purpose, now)
     try:
-        payload = serializer.loads(token, max_age=max_age_seconds)
+        if isinstance(serializer, URLSafeTimedSerializer):
+            payload = serializer.loads(token, max_age=max_age_seconds)
+        else:
+            payload = serializer.loads(token)
     except SignatureExpired as exc:
         payload = None
         if exc.payload is not None:

@@ -1,0 +1,50 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mailer.tokens import TokenExpired, TokenInvalid, make_token, read_token
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+PAYLOAD = {"sid": 7, "n": "nonce7"}
+
+
+def test_unsubscribe_and_preferences_links_are_the_same_at_any_moment():
+    for purpose in ("unsubscribe", "preferences"):
+        first = make_token("s3cret", purpose, PAYLOAD, NOW)
+        later = make_token("s3cret", purpose, PAYLOAD, NOW + timedelta(days=400))
+        assert first == later
+        assert read_token("s3cret", purpose, first) == PAYLOAD
+
+
+def test_confirm_links_expire_and_keep_their_payload():
+    token = make_token("s3cret", "confirm", PAYLOAD, NOW)
+    assert read_token("s3cret", "confirm", token, 3600, NOW + timedelta(minutes=59)) == PAYLOAD
+    with pytest.raises(TokenExpired) as caught:
+        read_token("s3cret", "confirm", token, 3600, NOW + timedelta(minutes=61))
+    assert caught.value.payload == PAYLOAD
+
+
+@pytest.mark.parametrize(
+    ("made_for", "read_as", "secret"),
+    [
+        ("unsubscribe", "preferences", "s3cret"),
+        ("preferences", "confirm", "s3cret"),
+        ("confirm", "unsubscribe", "s3cret"),
+        ("unsubscribe", "unsubscribe", "another"),
+    ],
+)
+def test_a_token_opens_only_its_own_link_under_its_own_secret(made_for, read_as, secret):
+    token = make_token("s3cret", made_for, PAYLOAD, NOW)
+    with pytest.raises(TokenInvalid):
+        read_token(secret, read_as, token, 3600, NOW)
+
+
+def test_a_tampered_token_is_invalid():
+    token = make_token("s3cret", "unsubscribe", PAYLOAD)
+    with pytest.raises(TokenInvalid):
+        read_token("s3cret", "unsubscribe", token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+
+
+def test_an_unknown_purpose_is_a_programming_error():
+    with pytest.raises(ValueError, match="unknown token purpose"):
+        make_token("s3cret", "reset", PAYLOAD)
