@@ -323,8 +323,7 @@ def drain_outbox(
         drain.deadline = time.monotonic() + time_budget
 
     def claim(size: int):
-        token, claimed = ledger.claim_outbox(db, size, clock(), settings.lease_seconds)
-        return token, claimed, 0
+        return ledger.claim_outbox(db, size, clock(), settings.lease_seconds)
 
     _run_workers(drain, 1, transport_factory, claim, OutboxMessage, _build_outbox(settings))
     return drain.report

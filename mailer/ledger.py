@@ -28,6 +28,7 @@ from mailer.compose import Recipient
 from mailer.db import Database
 from mailer.links import new_message_id
 from mailer.models import Delivery, Digest, OutboxMessage, Subscriber, Suppression
+from mailer.suppressions import address_hash
 
 UNKNOWN_AFTER_CRASH = "the sender stopped after handing this message over; its fate is unknown"
 
@@ -156,17 +157,33 @@ def claim_deliveries(
 
 def claim_outbox(
     db: Database, limit: int, now: datetime, lease_seconds: int = 300
-) -> tuple[str, list[Claimed]]:
+) -> tuple[str, list[Claimed], int]:
+    """Claim due mail; mail to a suppressed address, or a confirmation whose reader is no
+    longer waiting for it (confirmed, removed, forgotten), ends as `skipped` here."""
     token = secrets.token_hex(8)
     with db.session() as session:
         ids = _claim_ids(session, db, OutboxMessage, [], limit, now)
         if not ids:
-            return token, []
-        rows = session.scalars(
-            select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+            return token, [], 0
+        rows = session.execute(
+            select(OutboxMessage, Subscriber.status)
+            .outerjoin(Subscriber, Subscriber.id == OutboxMessage.subscriber_id)
+            .where(OutboxMessage.id.in_(ids))
+            .order_by(OutboxMessage.id)
         ).all()
-        claimed = []
-        for row in rows:
+        hashes = {row.id: address_hash(row.recipient) for row, _ in rows}
+        blocked = set(
+            session.scalars(
+                select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes.values()))
+            )
+        )
+        claimed, skipped = [], 0
+        for row, reader_status in rows:
+            reason = _outbox_skip_reason(row, reader_status, hashes[row.id] in blocked)
+            if reason:
+                row.status, row.last_error, row.claim_token = "skipped", reason, None
+                skipped += 1
+                continue
             row.status, row.claim_token = "sending", token
             row.lease_until, row.handed_at = now + timedelta(seconds=lease_seconds), None
             claimed.append(
@@ -183,7 +200,19 @@ def claim_outbox(
                     },
                 )
             )
-    return token, claimed
+    return token, claimed, skipped
+
+
+def _outbox_skip_reason(row: OutboxMessage, reader_status: str | None, suppressed: bool) -> str:
+    if suppressed:
+        return "the address is on the suppression list"
+    if row.kind != "confirm":
+        return ""
+    if reader_status is None:
+        return "the subscriber was removed before the confirmation went out"
+    if reader_status != "pending":
+        return f"the subscriber is {reader_status}; the confirmation is no longer needed"
+    return ""
 
 
 def mark_handed(db: Database, model, ids: list[int], token: str, now: datetime) -> set[int]:

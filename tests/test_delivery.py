@@ -4,9 +4,10 @@ import pytest
 from sqlalchemy import select
 
 from mailer import delivery, ledger
-from mailer.models import Delivery, Digest, Subscriber
+from mailer.models import Delivery, Digest, OutboxMessage, Subscriber
 from mailer.services import system_clock
 from mailer.suppressions import is_suppressed
+from mailer.transports import transport_from_dsn
 from mailer.transports.base import SendResult
 from tests.fixtures.mailing import add_subscribers, delivery_states, send_now
 
@@ -172,7 +173,7 @@ def test_outbox_drains_before_the_digest(db, settings, now, approved_digest, smt
     add_subscribers(db, now, 2)
     ledger.enqueue_outbox(
         db,
-        kind="confirm",
+        kind="notice",
         recipient="new@example.com",
         subject="Please confirm",
         text="Confirm here",
@@ -185,6 +186,55 @@ def test_outbox_drains_before_the_digest(db, settings, now, approved_digest, smt
     assert first.rcpt_tos == ["new@example.com"]
     assert first.message["Subject"] == "Please confirm"
     assert len(smtp_server.messages) == 3
+
+
+def test_outbox_skips_mail_nobody_should_get_any_more(db, settings, now, smtp_server):
+    from mailer.links import new_message_id
+    from mailer.suppressions import suppress
+
+    def queue(kind, to, sid=None):
+        ledger.enqueue_outbox(
+            db,
+            kind=kind,
+            recipient=to,
+            subject=f"{kind} for {to}",
+            text="hello",
+            html=None,
+            message_id=new_message_id(settings),
+            now=now,
+            subscriber_id=sid,
+        )
+
+    add_subscribers(db, now, 3, status="pending")
+    with db.session() as session:
+        subs = {s.email: s.id for s in session.scalars(select(Subscriber))}
+    for email, sid in subs.items():
+        queue("confirm", email, sid)
+    queue("test", "bounced@example.com")
+    queue("test", "editor@example.com")
+    # after queueing: one reader confirms, one is removed, one address bounces
+    with db.session() as session:
+        session.get(Subscriber, subs["reader1@example.com"]).status = "confirmed"
+        session.delete(session.get(Subscriber, subs["reader2@example.com"]))
+        suppress(session, "bounced@example.com", "bounce", now)
+
+    transport = lambda: transport_from_dsn(settings.transport, settings=settings)  # noqa: E731
+    report = delivery.drain_outbox(db, settings, transport, system_clock)
+    assert report.sent == 2 and report.skipped == 3
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [
+        "editor@example.com",
+        "reader0@example.com",
+    ]
+    with db.session() as session:
+        skipped = {
+            m.recipient: m.last_error
+            for m in session.scalars(select(OutboxMessage).where(OutboxMessage.status == "skipped"))
+        }
+    assert skipped == {
+        "reader1@example.com": "the subscriber is confirmed; the confirmation is no longer needed",
+        "reader2@example.com": "the subscriber was removed before the confirmation went out",
+        "bounced@example.com": "the address is on the suppression list",
+    }
 
 
 def test_status_counts_and_rate(db, settings, now, approved_digest):

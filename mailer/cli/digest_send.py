@@ -222,7 +222,7 @@ def outbox_send(app: AppContext) -> None:
     report = drain_outbox(services.db, services.settings, services.new_transport, services.clock)
     click.echo(
         f"{report.sent} sent, {report.failed} failed, {report.unknown} unknown, "
-        f"{report.retrying} to retry."
+        f"{report.retrying} to retry, {report.skipped} skipped."
     )
     if report.paused:
         raise MailerError(report.paused)
@@ -230,7 +230,7 @@ def outbox_send(app: AppContext) -> None:
 
 @outbox_group.command("list")
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--status", help="Only this state (pending, sent, failed, unknown).")
+@click.option("--status", help="Only this state (pending, sent, failed, unknown, skipped).")
 @pass_app
 def outbox_list(app: AppContext, as_json: bool, status: str | None) -> None:
     """Queued and recent transactional mail."""
