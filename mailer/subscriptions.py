@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from mailer import links
 from mailer.config import Settings
 from mailer.db import Database
-from mailer.models import ConsentEvent, OutboxMessage, Subscriber
+from mailer.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
 from mailer.render import environment
 from mailer.suppressions import address_hash, is_suppressed, suppress
 from mailer.tokens import TokenExpired, TokenInvalid, read_token
@@ -575,6 +575,29 @@ def forget(
             ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now, detail={"by": by})
         )
         return Outcome("done", subscriber_id)
+
+
+def forget_suppressed_address(db: Database, email: str, now: datetime, by: str) -> bool:
+    """Erase an address we hold only on the suppression list (and in mail queued to it):
+    the hash stays so it is still never mailed. False when nothing with it is stored."""
+    with db.session() as session:
+        row = session.scalar(
+            select(Suppression).where(Suppression.email_hash == address_hash(email))
+        )
+        if row is None or row.reason == "erased":
+            return False
+        suppress(session, email, "erased", now, source=by, keep_address=False)
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.recipient == email, OutboxMessage.status == "pending")
+            .values(status="cancelled", last_error="erased at the reader's request")
+        )
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.recipient == email)
+            .values(recipient="erased", subject="erased", text="", html=None, headers=None)
+        )
+        return True
 
 
 def prune_consent_ips(db: Database, settings: Settings, now: datetime) -> int:

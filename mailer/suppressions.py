@@ -53,6 +53,7 @@ def suppress(
             row.email = None
         if reason == "erased" or row.reason in ("unsubscribe", "manual"):
             row.reason = reason
+            row.source = source or row.source  # who asked for the reason it now gives
     session.flush()
     return row
 

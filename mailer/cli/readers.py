@@ -20,6 +20,7 @@ from mailer.subscriptions import (
     add_by_operator,
     find_subscriber,
     forget,
+    forget_suppressed_address,
     normalise_email,
     unsubscribe,
 )
@@ -65,6 +66,11 @@ def _refusal(services: Services, address: str, found: dict[str, Any]) -> str:
         _suppression_sentence(services, address, found)
         + " Nothing was added; `mailer suppressions remove` lifts it if the reader asked."
     )
+
+
+def _suppressed_only(services: Services, address: str) -> bool:
+    found = suppression_of(services.db, address)
+    return found is not None and found["reason"] != "erased"
 
 
 def _stored(services: Services, raw: str) -> tuple[str, Subscriber]:
@@ -166,12 +172,20 @@ def subscribers_remove(app: AppContext, email: str) -> None:
 def subscribers_forget(app: AppContext, email: str, yes: bool) -> None:
     """Erase a reader's personal data for good; the address stays only as a blocking hash."""
     services = app.services
-    address, sub = _stored(services, email)
-    if not yes:
-        click.confirm(
-            f"Erase {address} ({sub.status}) for good? This cannot be undone.", abort=True
-        )
-    forget(services.db, sub.id, services.now(), by="operator")
+    address = _address(email)
+    if find_subscriber(services.db, address) is None and _suppressed_only(services, address):
+        if not yes:
+            click.confirm(
+                f"{address} is only on the suppression list. Erase it for good?", abort=True
+            )
+        forget_suppressed_address(services.db, address, services.now(), by="operator")
+    else:
+        address, sub = _stored(services, email)
+        if not yes:
+            click.confirm(
+                f"Erase {address} ({sub.status}) for good? This cannot be undone.", abort=True
+            )
+        forget(services.db, sub.id, services.now(), by="operator")
     click.echo(
         f"{address} erased: no personal data is left. Its hash stays on the suppression list, "
         "so it cannot be added or imported again."

@@ -183,15 +183,51 @@ def test_unknown_or_bad_addresses(cli, db, now, command):
     unknown = cli("subscribers", command, "nobody@example.com")
     assert unknown.exit_code == 1
     assert "nobody@example.com is not a subscriber." in unknown.output
+    bad = cli("subscribers", command, "not-an-address")
+    assert bad.exit_code == 2
+    assert "Invalid value for 'EMAIL'" in bad.output
+    assert "Traceback" not in unknown.output + bad.output
+
+
+@pytest.mark.parametrize("command", ["remove", "show"])
+def test_a_suppressed_address_is_not_a_subscriber(cli, db, now, command):
     with db.session() as session:
         suppress(session, "blocked@example.com", "complaint", now, source="webhook")
     blocked = cli("subscribers", command, "blocked@example.com")
     assert blocked.exit_code == 1
     assert "is not a subscriber. blocked@example.com is on the suppression list" in blocked.output
-    bad = cli("subscribers", command, "not-an-address")
-    assert bad.exit_code == 2
-    assert "Invalid value for 'EMAIL'" in bad.output
-    assert "Traceback" not in unknown.output + blocked.output + bad.output
+
+
+def test_forget_erases_an_address_held_only_as_a_suppression(cli, db, settings, now):
+    from mailer.ledger import enqueue_outbox
+    from mailer.links import new_message_id
+
+    with db.session() as session:
+        suppress(session, "blocked@example.com", "complaint", now, source="webhook")
+    enqueue_outbox(
+        db,
+        kind="test",
+        recipient="blocked@example.com",
+        subject="[TEST] Weekly",
+        text="hello",
+        html=None,
+        message_id=new_message_id(settings),
+        now=now,
+    )
+    declined = cli("subscribers", "forget", "blocked@example.com", input="n\n")
+    assert declined.exit_code == 1
+    assert "blocked@example.com is only on the suppression list. Erase it" in declined.output
+    result = cli("subscribers", "forget", "blocked@example.com", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "blocked@example.com erased" in result.output
+    with db.session() as session:
+        supp = session.scalar(select(Suppression))
+    assert (supp.email, supp.reason, supp.source) == (None, "erased", "operator")
+    assert supp.email_hash == address_hash("blocked@example.com")
+    [mail] = outbox(db)
+    assert (mail.recipient, mail.subject, mail.status) == ("erased", "erased", "cancelled")
+    again = cli("subscribers", "forget", "blocked@example.com", "--yes")
+    assert again.exit_code == 1 and "was erased on request" in again.output
 
 
 def test_forget_asks_first_then_erases(cli, db, settings, now):
