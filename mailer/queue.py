@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 DIGEST_TASK = "mailer.send_digest"
 OUTBOX_TASK = "mailer.send_outbox"
 SCHEMA_LOCK = 7_311_001  # pg_advisory_xact_lock key: one process installs the queue's tables
+# A worker beats every 10 s (procrastinate's default); one silent this long is dead, and the
+# job it held can never finish. The ledger's leases already free the rows it had claimed.
+STALLED_AFTER_SECONDS = 120
+FINISHED_JOBS_KEPT_HOURS = 7 * 24
 
 
 def require_queue(settings: Settings, db: Database) -> None:
@@ -117,12 +121,15 @@ def defer_outbox(app: procrastinate.App) -> bool:
 def defer_due_work(services: Services) -> list[str]:
     """The scheduler's part: a job for the outbox if mail waits, one for each sending digest."""
     db = services.db
+    lines = []
+    reaped = reap_stalled_jobs(services)
+    if reaped:
+        lines.append(f"queue: {reaped} job(s) of stopped workers marked failed")
     with db.session() as session:
         sending = session.scalars(select(Digest.id).where(Digest.status == "sending")).all()
         outbox_waits = session.scalar(select(exists().where(OutboxMessage.status == "pending")))
     if not sending and not outbox_waits:
-        return []
-    lines = []
+        return lines
     app = build_queue(services)
     with app.open():
         if outbox_waits and defer_outbox(app):
@@ -184,6 +191,41 @@ def run_outbox_job(services: Services, heartbeat: Heartbeat | None) -> str:
         if heartbeat is not None:
             heartbeat.set_doing("idle")
     return f"outbox: {report.sent} sent, {report.failed} failed"
+
+
+def reap_stalled_jobs(services: Services, after_seconds: float = STALLED_AFTER_SECONDS) -> int:
+    """Mark the jobs of workers that stopped beating as failed and forget those workers, so
+    `mailer workers` does not show them as running for ever; returns how many jobs."""
+    import asyncio
+
+    from procrastinate.jobs import Status
+
+    async def reap() -> int:
+        app = build_queue(services)
+        async with app.open_async():
+            manager = app.job_manager
+            stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=after_seconds))
+            for job in stalled:
+                await manager.finish_job(job, Status.FAILED, delete_job=False)
+                log.warning("job %s (%s) failed: its worker stopped beating", job.id, job.task_name)
+            await manager.prune_stalled_workers(seconds_since_heartbeat=after_seconds)
+            return len(stalled)
+
+    return asyncio.run(reap())
+
+
+def delete_finished_jobs(services: Services, hours: int = FINISHED_JOBS_KEPT_HOURS) -> None:
+    """Every job hands on to a fresh one, so finished jobs pile up; keep a week for looking."""
+    import asyncio
+
+    async def delete() -> None:
+        app = build_queue(services)
+        async with app.open_async():
+            await app.job_manager.delete_old_jobs(
+                nb_hours=hours, include_failed=True, include_cancelled=True, include_aborted=True
+            )
+
+    asyncio.run(delete())
 
 
 def queue_counts(db: Database) -> dict[str, int]:

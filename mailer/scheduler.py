@@ -59,13 +59,18 @@ def has_sources(services: Services) -> bool:
 
 
 def _prune(services: Services, now: datetime) -> list[str]:
-    """Keep the promise to readers that IPs go after MAILER_IP_RETENTION_DAYS; daily, local."""
+    """Keep the promise to readers that IPs go after MAILER_IP_RETENTION_DAYS, and drop the
+    queue's week-old finished jobs; daily, local."""
     day = now.astimezone(services.settings.zone).date().isoformat()
     if slot_claimed(services.db, "prune", day):  # a read, so no failed insert every minute
         return []
     if not claim_slot(services.db, "prune", day, now):
         return []
     dropped = subscriptions.prune_consent_ips(services.db, services.settings, now)
+    if services.settings.queue == "procrastinate":
+        from mailer.queue import delete_finished_jobs
+
+        delete_finished_jobs(services)
     finish_slot(services.db, "prune", day, now, f"{dropped} consent IPs dropped")
     return [f"prune: {dropped} consent IPs dropped"] if dropped else []
 

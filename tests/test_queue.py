@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -153,6 +154,39 @@ def test_three_workers_one_killed_one_joining(pg_services, smtp_server, now, tmp
     assert by_worker["w2"].sent > 0 and by_worker["w3"].sent > 0
     for proc, name in zip([*workers[1:], late], ("w2", "w3", "w4"), strict=True):
         assert proc.returncode == 0, (tmp_path / f"{name}.log").read_text()
+
+
+def test_the_job_of_a_killed_worker_is_reaped_and_old_jobs_go(
+    pg_services, smtp_server, now, tmp_path
+):
+    services, db = pg_services, pg_services.db
+    load_demo(db, now, services.settings.zone)
+    built = digests.build_digest(db, services.settings, now)
+    digests.approve(db, services.settings, built.digest_id, "editor@example.com", now)
+    add_subscribers(db, now, 40)
+    smtp_server.script.delay = 0.5  # slow enough that the job is surely mid-send when killed
+    patient = replace(services.settings, worker_job_seconds=60.0)
+    worker = start_worker(patient, tmp_path, "doomed")
+    try:
+        wait_until(lambda: "doomed" in live_names(services), 60, "the worker")
+        with db.session() as session:
+            session.get(Digest, built.digest_id).status = "sending"
+        tick(services, services.now())
+        smtp_server.wait_for(2, timeout=60)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=10)
+    assert queue.queue_counts(db)["doing"] == 1
+    # a heartbeat 2 minutes old counts as dead; a live worker would beat every 10 s
+    assert queue.reap_stalled_jobs(services, after_seconds=120) == 0
+    assert queue.reap_stalled_jobs(services, after_seconds=0) == 1
+    counts = queue.queue_counts(db)
+    assert "doing" not in counts and counts["failed"] == 1
+    with db.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM procrastinate_workers")) == 0
+    queue.delete_finished_jobs(services, hours=0)
+    assert "failed" not in queue.queue_counts(db)
+    assert queue.queue_counts(db).get("todo", 0) >= 1  # the digest's next job still waits
 
 
 def test_workers_command_lists_live_workers(pg_services, tmp_path):
