@@ -318,6 +318,12 @@ class Settings:
     auto_approve: bool = setting(
         False, "Send at send_at without approval unless an editor vetoed it"
     )
+    outbox_poll_seconds: float = setting(
+        5.0,
+        "Seconds between the scheduler's looks at the outbox, so a reader's confirmation "
+        "mail goes out within seconds, not at the next minute's tick",
+        check=_positive,
+    )
 
     # --- scale ------------------------------------------------------------------------------
     queue: str = setting(

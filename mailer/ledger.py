@@ -81,17 +81,22 @@ def materialise(db: Database, digest_id: int, now: datetime) -> int:
         return session.scalar(rows) - before
 
 
-def _claim_ids(session, db: Database, model, scope, limit: int, now: datetime) -> list[int]:
-    query = (
-        select(model.id)
-        .where(
-            model.status == "pending",
-            or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
-            *scope,
-        )
-        .order_by(model.id)
-        .limit(limit)
+def _due(model, now: datetime, scope=()):
+    return select(model.id).where(
+        model.status == "pending",
+        or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
+        *scope,
     )
+
+
+def has_due(db: Database, model, now: datetime, scope=()) -> bool:
+    """Whether anything waits to be claimed: one indexed read, for pollers."""
+    with db.session() as session:
+        return session.scalar(_due(model, now, scope).limit(1)) is not None
+
+
+def _claim_ids(session, db: Database, model, scope, limit: int, now: datetime) -> list[int]:
+    query = _due(model, now, scope).order_by(model.id).limit(limit)
     if db.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
     return list(session.scalars(query))

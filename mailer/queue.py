@@ -130,14 +130,30 @@ def defer_due_work(services: Services) -> list[str]:
         outbox_waits = session.scalar(select(exists().where(OutboxMessage.status == "pending")))
     if not sending and not outbox_waits:
         return lines
+    return lines + _defer(services, sending, outbox_waits)
+
+
+def _defer(services: Services, digest_ids: list[int], outbox: bool) -> list[str]:
+    lines = []
     app = build_queue(services)
     with app.open():
-        if outbox_waits and defer_outbox(app):
+        if outbox and defer_outbox(app):
             lines.append("outbox: queued for the workers")
-        for digest_id in sending:
+        for digest_id in digest_ids:
             if defer_digest(app, digest_id):
                 lines.append(f"digest {digest_id}: queued for the workers")
     return lines
+
+
+def nudge(services: Services, digest_id: int | None = None) -> None:
+    """Queue a job for work just started (an editor's send, a test mail), so a worker starts at
+    once rather than at the scheduler's next tick; the tick would do it, so failures only log."""
+    if services.settings.queue != "procrastinate" or services.db.dialect != "postgresql":
+        return
+    try:
+        _defer(services, [digest_id] if digest_id is not None else [], digest_id is None)
+    except Exception:
+        log.warning("could not queue a job now; the scheduler's next tick will", exc_info=True)
 
 
 def run_digest_job(

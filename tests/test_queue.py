@@ -189,6 +189,46 @@ def test_the_job_of_a_killed_worker_is_reaped_and_old_jobs_go(
     assert queue.queue_counts(db).get("todo", 0) >= 1  # the digest's next job still waits
 
 
+def test_an_editors_send_and_a_waiting_confirmation_are_queued_at_once(pg_services, now):
+    from app import create_app
+    from mailer.editors import add_editor
+    from mailer.ledger import enqueue_outbox
+    from mailer.links import new_message_id
+    from mailer.scheduler import poll_outbox
+    from tests.web.test_desk import PASSWORD, signed_in, token
+
+    services, db = pg_services, pg_services.db
+    queue.ensure_schema(db)
+    load_demo(db, now, services.settings.zone)
+    built = digests.build_digest(db, services.settings, now)
+    digests.approve(db, services.settings, built.digest_id, "ed@example.com", now)
+    with db.session() as session:
+        add_editor(session, "ed@example.com", PASSWORD, "editor", now)
+    client = signed_in(create_app(services=services).test_client())
+    page = client.get(f"/admin/digests/{built.digest_id}").get_data(as_text=True)
+    sent = client.post(
+        f"/admin/digests/{built.digest_id}/act",
+        data={"action": "send_now", "csrf_token": token(page)},
+    )
+    assert sent.status_code == 303
+    assert queue.queue_counts(db) == {"todo": 1}  # the digest's job, before any tick
+
+    enqueue_outbox(
+        db,
+        kind="notice",
+        recipient="desk@example.com",
+        subject="Built",
+        text="hello",
+        html=None,
+        message_id=new_message_id(services.settings),
+        now=services.now(),
+    )
+    assert poll_outbox(services, services.now()) == ["outbox: queued for the workers"]
+    assert queue.queue_counts(db) == {"todo": 2}
+    poll_outbox(services, services.now())  # a job already waits: the lock keeps it at one
+    assert queue.queue_counts(db) == {"todo": 2}
+
+
 def test_workers_command_lists_live_workers(pg_services, tmp_path):
     services = pg_services
     upgrade(services.db)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from mailer import digests, subscriptions
 from mailer.articles import ArticleData, set_stats, upsert_article
 from mailer.models import ConsentEvent, Delivery, Digest, JobRun, OutboxMessage, Subscriber
-from mailer.scheduler import tick
+from mailer.scheduler import poll_outbox, tick
 from mailer.services import build
 from tests.fixtures.mailing import add_subscribers, mailer_env
 
@@ -226,3 +226,32 @@ def test_the_prune_day_is_the_newsroom_day(services, settings, db):
     join_at(db, settings, "b@example.com", utc(2026, 7, 1, 23, 30) - keep - timedelta(hours=1))
     assert "prune: 1 consent IPs dropped" in tick(services, utc(2026, 7, 1, 23, 30))
     assert consent_ips(db) == {"a@example.com": None, "b@example.com": None}
+
+
+def test_the_outbox_poll_sends_due_mail_between_ticks(services, settings, db, smtp_server):
+    from mailer.ledger import enqueue_outbox
+    from mailer.links import new_message_id
+
+    now = services.now()  # the engine sends on the services' clock
+    assert poll_outbox(services, now) == []  # nothing waits: one read, nothing sent
+
+    def queue(subject, due=None):
+        row = enqueue_outbox(
+            db,
+            kind="notice",
+            recipient="desk@example.com",
+            subject=subject,
+            text="hello",
+            html=None,
+            message_id=new_message_id(settings),
+            now=now,
+        )
+        with db.session() as session:
+            session.get(OutboxMessage, row).next_attempt_at = due
+
+    queue("later", due=now + timedelta(minutes=5))
+    assert poll_outbox(services, now) == []  # a retry that is not due yet waits
+    queue("now")
+    assert poll_outbox(services, now) == ["outbox: 1 sent, 0 failed"]
+    assert [m.message["Subject"] for m in smtp_server.messages] == ["now"]
+    assert poll_outbox(services, now) == []

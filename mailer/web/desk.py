@@ -13,6 +13,7 @@ from mailer.errors import MailerError
 from mailer.ledger import enqueue_outbox
 from mailer.links import new_message_id
 from mailer.models import Article, AuditEntry, Digest
+from mailer.queue import nudge
 from mailer.ranking import RelatedIndex, related_coverage
 from mailer.render import render_digest
 from mailer.web import services
@@ -206,6 +207,8 @@ def act(digest_id: int):
     except MailerError as exc:
         flash(f"Not done: {exc}")
         return redirect(url_for("desk.page", digest_id=digest_id)), 303
+    if action in ("send_now", "resume"):
+        nudge(svc, digest_id)  # with the queue on, workers start now rather than next minute
     flash(f"Done: {action.replace('_', ' ')}.")
     return redirect(url_for("desk.page", digest_id=digest_id)), 303
 
@@ -254,5 +257,6 @@ def send_test(digest_id: int):
         )
     with svc.db.session() as session:
         digests.audit(session, g.editor.email, "send test", digest, svc.now(), {"to": addresses})
+    nudge(svc)
     flash(f"Test queued for {', '.join(addresses)}.")
     return redirect(url_for("desk.page", digest_id=digest_id)), 303
