@@ -8,8 +8,11 @@ Each job sends for at most MAILER_WORKER_JOB_SECONDS, then hands on to a fresh j
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import exists, select, text
 from sqlalchemy.engine import make_url
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from mailer.workers import Heartbeat
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DIGEST_TASK = "mailer.send_digest"
 OUTBOX_TASK = "mailer.send_outbox"
@@ -209,11 +213,16 @@ def run_outbox_job(services: Services, heartbeat: Heartbeat | None) -> str:
     return f"outbox: {report.sent} sent, {report.failed} failed"
 
 
+def _run_coroutine(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """procrastinate's job manager is async only; run it on a loop of its own thread, since the
+    caller's thread may already run one (a test's browser, a future async scheduler)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
 def reap_stalled_jobs(services: Services, after_seconds: float = STALLED_AFTER_SECONDS) -> int:
     """Mark the jobs of workers that stopped beating as failed and forget those workers, so
     `mailer workers` does not show them as running for ever; returns how many jobs."""
-    import asyncio
-
     from procrastinate.jobs import Status
 
     async def reap() -> int:
@@ -227,12 +236,11 @@ def reap_stalled_jobs(services: Services, after_seconds: float = STALLED_AFTER_S
             await manager.prune_stalled_workers(seconds_since_heartbeat=after_seconds)
             return len(stalled)
 
-    return asyncio.run(reap())
+    return _run_coroutine(reap)
 
 
 def delete_finished_jobs(services: Services, hours: int = FINISHED_JOBS_KEPT_HOURS) -> None:
     """Every job hands on to a fresh one, so finished jobs pile up; keep a week for looking."""
-    import asyncio
 
     async def delete() -> None:
         app = build_queue(services)
@@ -241,7 +249,7 @@ def delete_finished_jobs(services: Services, hours: int = FINISHED_JOBS_KEPT_HOU
                 nb_hours=hours, include_failed=True, include_cancelled=True, include_aborted=True
             )
 
-    asyncio.run(delete())
+    _run_coroutine(delete)
 
 
 def queue_counts(db: Database) -> dict[str, int]:
