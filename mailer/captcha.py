@@ -15,7 +15,7 @@ from typing import Any
 
 import altcha
 import requests
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from mailer.config import Settings
@@ -165,10 +165,11 @@ def _spend(db: Database, signature: str, expires: float, now: datetime) -> bool:
     """Record a solution as used; False when it was used before. Expired records are pruned."""
     digest = hashlib.sha256(signature.encode()).hexdigest()
     expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
+    spent = CaptchaSolution.__table__
     try:
-        with db.session() as session:
-            session.execute(delete(CaptchaSolution).where(CaptchaSolution.expires_at < now))
-            session.add(CaptchaSolution(solution_hash=digest, expires_at=expires_at))
+        with db.engine.begin() as conn:  # Core: this runs on every signup
+            conn.execute(delete(spent).where(spent.c.expires_at < now))
+            conn.execute(insert(spent), {"solution_hash": digest, "expires_at": expires_at})
     except IntegrityError:
         return False
     return True

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -126,12 +127,19 @@ def _nonce() -> str:
     return secrets.token_hex(16)
 
 
-def _insert_ignore(session: Session, values: dict[str, Any]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING, so racing signups of one address make one row."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Subscriber).values(**values).on_conflict_do_nothing()
-    return session.execute(stmt).rowcount or 0
+def _insert_ignore(session: Session, values: dict[str, Any]) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING, so racing signups of one address make one row; the new
+    row's id, or None when the address was stored already (rowcount says -1 under psycopg)."""
+    stmt = _insert_ignore_statement(session.get_bind().dialect.name)
+    return session.connection().execute(stmt, values).scalar()
+
+
+@functools.cache
+def _insert_ignore_statement(dialect: str):
+    """Built once: parameters are bound per call, so nothing is compiled or keyed again."""
+    insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = Subscriber.__table__
+    return insert_for(table).on_conflict_do_nothing().returning(table.c.id)
 
 
 def _locked_subscriber(session: Session, email_hash: str) -> Subscriber | None:
@@ -139,15 +147,27 @@ def _locked_subscriber(session: Session, email_hash: str) -> Subscriber | None:
     return session.scalar(query)
 
 
+class _Joiner(NamedTuple):
+    id: int
+    email: str
+    status: str
+    first_name: str | None
+    token_nonce: str
+
+
 def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -> Outcome:
-    """Record a signup and queue one confirmation mail if limits allow; never reveal state."""
+    """Record a signup and queue one confirmation mail if limits allow; never reveal state.
+    Core statements rather than the ORM's unit of work: it is the busiest write readers make."""
     email = normalise_email(signup.email, settings)
     name = clean_first_name(signup.first_name)
     digest = address_hash(email)
     with db.session() as session:
-        if is_suppressed(session, email):
+        conn = session.connection()
+        blocked = Suppression.__table__.c
+        if conn.scalar(select(blocked.id).where(blocked.email_hash == digest)) is not None:
             return Outcome("suppressed")
-        _insert_ignore(
+        nonce = _nonce()
+        added = _insert_ignore(
             session,
             {
                 "email": email,
@@ -155,25 +175,46 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
                 "first_name": name,
                 "status": "pending",
                 "paused": False,
-                "token_nonce": _nonce(),
+                "token_nonce": nonce,
                 "origin": signup.channel,
                 "soft_bounces": 0,
                 "created_at": now,
                 "updated_at": now,
             },
         )
-        sub = _locked_subscriber(session, digest)
-        if sub is None or sub.status not in JOINABLE:
-            return Outcome("already", sub.id if sub else None)
-        if sub.status == "unsubscribed":
-            sub.status, sub.updated_at = "pending", now
-        if name and not sub.first_name:
-            sub.first_name = name
-        session.add(_signup_event(sub.id, signup, now))
-        if not _may_mail(session, sub.id, now):
+        if added is not None:  # a new reader: nothing to read back, and no mail sent before
+            sub = _Joiner(added, email, "pending", name, nonce)
+        else:
+            sub = _stored_joiner(conn, digest, name, now)
+            if sub is None or sub.status not in JOINABLE:
+                return Outcome("already", sub.id if sub else None)
+        conn.execute(insert(ConsentEvent.__table__), _signup_event(sub.id, signup, now))
+        if added is None and not _may_mail(conn, sub.id, now):
             return Outcome("limited", sub.id)
-        session.add(confirmation_message(settings, sub, now))
+        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        conn.execute(insert(OutboxMessage.__table__), mail)
         return Outcome("queued", sub.id)
+
+
+def _stored_joiner(conn: Connection, digest: str, name: str | None, now: datetime):
+    """The stored reader asking again, locked; one who left comes back as pending."""
+    c = Subscriber.__table__.c
+    found = conn.execute(
+        select(c.id, c.email, c.status, c.first_name, c.token_nonce)
+        .where(c.email_hash == digest)
+        .with_for_update()
+    ).one_or_none()
+    if found is None or found.status not in JOINABLE:
+        return found
+    sub = _Joiner(*found)
+    changes: dict[str, Any] = {}
+    if sub.status == "unsubscribed":
+        changes.update(status="pending", updated_at=now)
+    if name and not sub.first_name:
+        changes["first_name"] = name
+    if changes:
+        conn.execute(update(Subscriber.__table__).where(c.id == sub.id).values(**changes))
+    return sub
 
 
 def find_subscriber(db: Database, raw_email: str) -> Subscriber | None:
@@ -254,23 +295,23 @@ def add_by_operator(
         return Outcome("done", sub.id)
 
 
-def _signup_event(subscriber_id: int, signup: Signup, now: datetime) -> ConsentEvent:
-    return ConsentEvent(
-        subscriber_id=subscriber_id,
-        kind="signup",
-        at=now,
-        ip=signup.ip,
-        user_agent=(signup.user_agent or "")[:512] or None,
-        form_version=signup.form_version,
-        consent_text_hash=signup.consent_text_hash,
-        origin=(signup.origin or "")[:512] or None,
-        captcha_provider=signup.captcha_provider,
-        captcha_result=signup.captcha_result[:64],
-        detail={"channel": signup.channel},
-    )
+def _signup_event(subscriber_id: int, signup: Signup, now: datetime) -> dict[str, Any]:
+    return {
+        "subscriber_id": subscriber_id,
+        "kind": "signup",
+        "at": now,
+        "ip": signup.ip,
+        "user_agent": (signup.user_agent or "")[:512] or None,
+        "form_version": signup.form_version,
+        "consent_text_hash": signup.consent_text_hash,
+        "origin": (signup.origin or "")[:512] or None,
+        "captcha_provider": signup.captcha_provider,
+        "captcha_result": signup.captcha_result[:64],
+        "detail": {"channel": signup.channel},
+    }
 
 
-def _may_mail(session: Session, subscriber_id: int, now: datetime) -> bool:
+def _may_mail(session: Session | Connection, subscriber_id: int, now: datetime) -> bool:
     """At most one confirmation per 10 minutes and three a day per address."""
     sent = select(OutboxMessage.created_at).where(
         OutboxMessage.subscriber_id == subscriber_id,
@@ -283,33 +324,35 @@ def _may_mail(session: Session, subscriber_id: int, now: datetime) -> bool:
     return all(t <= now - CONFIRM_MAIL_GAP for t in times)
 
 
-def confirmation_message(settings: Settings, sub: Subscriber, now: datetime) -> OutboxMessage:
+def confirmation_values(
+    settings: Settings, subscriber_id: int, email: str, nonce: str, now: datetime
+) -> dict[str, Any]:
     """The outbox row for a confirmation mail: it names nothing the visitor typed."""
     env = environment()
     context = {
         "list_name": settings.list_name,
         "site_name": settings.site_name,
         "frequency": settings.list_frequency,
-        "confirm_url": links.confirm_url(settings, sub.id, sub.token_nonce, now),
+        "confirm_url": links.confirm_url(settings, subscriber_id, nonce, now),
         "hours": settings.confirm_hours,
         "expires": (now + timedelta(hours=settings.confirm_hours)).astimezone(settings.zone),
         "base_url": settings.base_url,
     }
     subject = env.get_template("email/confirm/subject.txt").render(context)
-    return OutboxMessage(
-        kind="confirm",
-        subscriber_id=sub.id,
-        recipient=sub.email,
-        subject=" ".join(subject.split()),
-        text=env.get_template("email/confirm/body.txt").render(context),
-        html=env.get_template("email/confirm/body.html").render(context),
-        headers={"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
-        message_id=links.new_message_id(settings),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    return {
+        "kind": "confirm",
+        "subscriber_id": subscriber_id,
+        "recipient": email,
+        "subject": " ".join(subject.split()),
+        "text": env.get_template("email/confirm/body.txt").render(context),
+        "html": env.get_template("email/confirm/body.html").render(context),
+        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
+        "message_id": links.new_message_id(settings),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 # --- links ---------------------------------------------------------------------------------
@@ -393,7 +436,8 @@ def send_fresh_link(db: Database, settings: Settings, subscriber_id: int, now: d
             return Outcome("suppressed", sub.id)
         if not _may_mail(session, sub.id, now):
             return Outcome("limited", sub.id)
-        session.add(confirmation_message(settings, sub, now))
+        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        session.connection().execute(insert(OutboxMessage.__table__), mail)
         return Outcome("queued", sub.id)
 
 
