@@ -465,6 +465,34 @@ class DigestStatus:
     counts: dict[str, int]
     rate_per_minute: float
     eta_seconds: float | None
+    feedback: dict[str, int]  # provider events about its messages, by kind
+
+
+FEEDBACK_WORDS = {
+    "delivered": "delivered",
+    "bounce_hard": "hard bounce",
+    "bounce_soft": "soft bounce",
+    "deferred": "deferred",
+    "complaint": "complaint",
+    "unsubscribe": "unsubscribe",
+    "other": "other",
+}
+
+
+def feedback_counts(db: Database, digest_id: int) -> dict[str, int]:
+    """What providers reported about this digest's messages, by event kind."""
+    from sqlalchemy import func, select
+
+    from mailer.models import WebhookEvent
+
+    with db.session() as session:
+        rows = session.execute(
+            select(WebhookEvent.kind, func.count())
+            .join(Delivery, Delivery.id == WebhookEvent.delivery_id)
+            .where(Delivery.digest_id == digest_id)
+            .group_by(WebhookEvent.kind)
+        ).all()
+    return {str(kind): int(count) for kind, count in rows}
 
 
 def digest_status(db: Database, digest_id: int, now: datetime) -> DigestStatus:
@@ -490,5 +518,12 @@ def digest_status(db: Database, digest_id: int, now: datetime) -> DigestStatus:
     remaining = counts.get("pending", 0) + counts.get("sending", 0)
     eta = remaining / (rate / 60.0) if rate and remaining else (0.0 if not remaining else None)
     return DigestStatus(
-        digest.id, digest.period_key, digest.status, digest.status_reason, counts, rate, eta
+        digest.id,
+        digest.period_key,
+        digest.status,
+        digest.status_reason,
+        counts,
+        rate,
+        eta,
+        feedback_counts(db, digest_id),
     )

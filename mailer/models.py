@@ -229,6 +229,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("digest_id", "subscriber_id"),
         Index("ix_deliveries_drain", "digest_id", "status", "next_attempt_at"),
+        Index("ix_deliveries_subscriber_id", "subscriber_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -301,6 +302,11 @@ class WebhookEvent(Base):
     recipient_hash: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime]
     payload: Mapped[dict[str, Any] | None]
+    # The digest message the event is about, when we can tell (see webhooks.apply).
+    delivery_id: Mapped[int | None] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="SET NULL", name="fk_webhook_events_delivery_id"),
+        index=True,
+    )
 
 
 class Editor(Base):

@@ -103,6 +103,13 @@ def _plain_progress(done: int, total: int | None):
     return note
 
 
+def feedback_line(feedback: dict[str, int]) -> str:
+    from mailer.delivery import FEEDBACK_WORDS
+
+    words = [f"{FEEDBACK_WORDS[k]} {feedback[k]}" for k in FEEDBACK_WORDS if feedback.get(k)]
+    return ", ".join(words) or "none yet (it arrives through the provider's webhooks)"
+
+
 def _fmt(counts: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"
 
@@ -142,6 +149,7 @@ def digest_status_command(app: AppContext, ref: str, as_json: bool) -> None:
     table(["state", "messages"], sorted(status.counts.items()))
     eta = f"{status.eta_seconds / 60:.1f} min" if status.eta_seconds else "-"
     click.echo(f"rate {status.rate_per_minute:.1f}/min, time left {eta}")
+    click.echo(f"provider feedback: {feedback_line(status.feedback)}")
 
 
 def _transition(app: AppContext, ref: str, status: str, allowed: tuple[str, ...], reason=None):

@@ -68,6 +68,7 @@ def page(digest_id: int):
         digest=digest,
         items=sorted(digest.items, key=lambda i: i.position),
         message=message,
+        feedback_words=delivery.FEEDBACK_WORDS,
         html_size=len((message.html or "").encode()),
         status=status,
         log=log,
@@ -108,6 +109,7 @@ def status_json(digest_id: int):
         counts=status.counts,
         rate_per_minute=status.rate_per_minute,
         eta_seconds=status.eta_seconds,
+        feedback=status.feedback,
     )
 
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mailer.db import Database
-from mailer.models import ConsentEvent, Subscriber
+from mailer.models import ConsentEvent, Delivery, Subscriber
 from mailer.models import WebhookEvent as WebhookEventRow
 from mailer.suppressions import address_hash, suppress
 from mailer.webhooks.base import BadSignature, WebhookEvent
@@ -56,6 +56,7 @@ def _claim(
     digest: str | None,
     now: datetime,
     payload: dict | None,
+    delivery_id: int | None = None,
 ) -> bool:
     """Insert the (provider, event_id) row; False when it was there already (a repeat)."""
     table = WebhookEventRow.__table__
@@ -69,11 +70,32 @@ def _claim(
             recipient_hash=digest,
             received_at=now,
             payload=payload,
+            delivery_id=delivery_id,
         )
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
         .returning(table.c.id)
     )
     return session.execute(statement).first() is not None
+
+
+def _delivery_of(session: Session, event: WebhookEvent, digest: str | None) -> int | None:
+    """The digest message an event is about: this reader's delivery with the provider's id for
+    it (batch ids are shared, so the reader narrows it) or our own Message-ID; else None."""
+    if digest is None or not (event.provider_id or event.message_id):
+        return None
+    same = []
+    if event.provider_id:
+        same.append(Delivery.provider_id == event.provider_id)
+    if event.message_id:
+        bare = event.message_id.strip().strip("<>")
+        same.append(Delivery.message_id.in_([bare, f"<{bare}>"]))
+    return session.scalar(
+        select(Delivery.id)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Subscriber.email_hash == digest, or_(*same))
+        .order_by(Delivery.id.desc())
+        .limit(1)
+    )
 
 
 def _move(
@@ -170,8 +192,16 @@ def apply_events(
                 "provider_id": event.provider_id,
                 "at": event.at.isoformat(),
             }
+            delivery_id = _delivery_of(session, event, digest)
             if not _claim(
-                session, event.provider, event.event_id, event.kind, digest, now, payload
+                session,
+                event.provider,
+                event.event_id,
+                event.kind,
+                digest,
+                now,
+                payload,
+                delivery_id,
             ):
                 result.duplicates += 1
                 continue

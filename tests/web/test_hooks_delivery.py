@@ -40,3 +40,55 @@ def test_webhook_unsubscribe_and_bounce_after_materialising_are_skipped(
         "reader2@example.com": "skipped",
     }
     assert [m.rcpt_tos for m in smtp_server.messages] == [["reader0@example.com"]]
+
+
+def desk_page(client, db, now, digest_id) -> str:
+    from mailer.editors import add_editor
+    from tests.web.test_desk import PASSWORD, signed_in
+
+    with db.session() as session:
+        add_editor(session, "ed@example.com", PASSWORD, "editor", now)
+    return signed_in(client).get(f"/admin/digests/{digest_id}").get_data(as_text=True)
+
+
+def test_provider_feedback_is_counted_against_the_digest_it_is_about(
+    client, cli, db, settings, now, approved_digest, smtp_server, sendgrid_signer
+):
+    from sqlalchemy import select
+
+    from mailer.delivery import digest_status
+    from mailer.models import Delivery, Subscriber
+
+    add_subscribers(db, now, 3)
+    assert send_now(db, settings, approved_digest).sent == 3
+    with db.session() as session:
+        sent = dict(
+            session.execute(
+                select(Subscriber.email, Delivery.message_id).join(
+                    Delivery, Delivery.subscriber_id == Subscriber.id
+                )
+            ).all()
+        )
+    events = [
+        p.sendgrid_event(
+            "delivered", "reader0@example.com", now, **{"smtp-id": sent["reader0@example.com"]}
+        ),
+        p.sendgrid_event(
+            "delivered", "reader1@example.com", now, **{"smtp-id": sent["reader1@example.com"]}
+        ),
+        p.sendgrid_event(
+            "bounce", "reader2@example.com", now, **{"smtp-id": sent["reader2@example.com"]}
+        ),
+        # about a message of another digest or a test send: applied, not counted here
+        p.sendgrid_event("spamreport", "reader0@example.com", now, **{"smtp-id": "<other@x>"}),
+    ]
+    body = p.sendgrid_body(*events)
+    headers = sendgrid_signer.headers(body, now)
+    assert client.post("/webhooks/sendgrid", data=body, headers=headers).status_code == 200
+
+    status = digest_status(db, approved_digest, now)
+    assert status.feedback == {"delivered": 2, "bounce_hard": 1}
+    shown = cli("digest", "status", "2026-W48")
+    assert "provider feedback: delivered 2, hard bounce 1" in shown.output
+    signed_in_desk = desk_page(client, db, now, approved_digest)
+    assert "Provider feedback: delivered: 2 · hard bounce: 1" in signed_in_desk
