@@ -9,7 +9,7 @@ from mailer.services import system_clock
 from mailer.suppressions import is_suppressed
 from mailer.transports import transport_from_dsn
 from mailer.transports.base import SendResult
-from tests.fixtures.mailing import add_subscribers, delivery_states, send_now
+from tests.fixtures.mailing import add_subscribers, delivery_states, queue_mail, send_now
 
 
 @pytest.fixture
@@ -168,19 +168,8 @@ def test_expired_claims_are_reclaimed_or_marked_unknown(db, settings, now, appro
 
 
 def test_outbox_drains_before_the_digest(db, settings, now, approved_digest, smtp_server):
-    from mailer.links import new_message_id
-
     add_subscribers(db, now, 2)
-    ledger.enqueue_outbox(
-        db,
-        kind="notice",
-        recipient="new@example.com",
-        subject="Please confirm",
-        text="Confirm here",
-        html=None,
-        message_id=new_message_id(settings),
-        now=now,
-    )
+    queue_mail(db, settings, now, "new@example.com", subject="Please confirm")
     run(db, settings, approved_digest)
     first = smtp_server.messages[0]
     assert first.rcpt_tos == ["new@example.com"]
@@ -189,21 +178,10 @@ def test_outbox_drains_before_the_digest(db, settings, now, approved_digest, smt
 
 
 def test_outbox_skips_mail_nobody_should_get_any_more(db, settings, now, smtp_server):
-    from mailer.links import new_message_id
     from mailer.suppressions import suppress
 
     def queue(kind, to, sid=None):
-        ledger.enqueue_outbox(
-            db,
-            kind=kind,
-            recipient=to,
-            subject=f"{kind} for {to}",
-            text="hello",
-            html=None,
-            message_id=new_message_id(settings),
-            now=now,
-            subscriber_id=sid,
-        )
+        queue_mail(db, settings, now, to, kind=kind, subject=f"{kind} for {to}", subscriber_id=sid)
 
     add_subscribers(db, now, 3, status="pending")
     with db.session() as session:

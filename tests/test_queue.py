@@ -26,7 +26,7 @@ from mailer.scheduler import tick
 from mailer.services import build
 from mailer.workers import list_workers
 from tests.conftest import make_settings
-from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env
+from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env, queue_mail
 
 COUNT = 480
 RATE = 60.0  # messages a second over all workers; the burst is one second's worth
@@ -192,8 +192,6 @@ def test_the_job_of_a_killed_worker_is_reaped_and_old_jobs_go(
 def test_an_editors_send_and_a_waiting_confirmation_are_queued_at_once(pg_services, now):
     from app import create_app
     from mailer.editors import add_editor
-    from mailer.ledger import enqueue_outbox
-    from mailer.links import new_message_id
     from mailer.scheduler import poll_outbox
     from tests.web.test_desk import PASSWORD, signed_in, token
 
@@ -213,16 +211,7 @@ def test_an_editors_send_and_a_waiting_confirmation_are_queued_at_once(pg_servic
     assert sent.status_code == 303
     assert queue.queue_counts(db) == {"todo": 1}  # the digest's job, before any tick
 
-    enqueue_outbox(
-        db,
-        kind="notice",
-        recipient="desk@example.com",
-        subject="Built",
-        text="hello",
-        html=None,
-        message_id=new_message_id(services.settings),
-        now=services.now(),
-    )
+    queue_mail(db, services.settings, services.now(), "desk@example.com", subject="Built")
     assert poll_outbox(services, services.now()) == ["outbox: queued for the workers"]
     assert queue.queue_counts(db) == {"todo": 2}
     poll_outbox(services, services.now())  # a job already waits: the lock keeps it at one

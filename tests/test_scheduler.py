@@ -13,7 +13,7 @@ from mailer.articles import ArticleData, set_stats, upsert_article
 from mailer.models import ConsentEvent, Delivery, Digest, JobRun, OutboxMessage, Subscriber
 from mailer.scheduler import poll_outbox, tick
 from mailer.services import build
-from tests.fixtures.mailing import add_subscribers, mailer_env
+from tests.fixtures.mailing import add_subscribers, mailer_env, queue_mail
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -229,23 +229,11 @@ def test_the_prune_day_is_the_newsroom_day(services, settings, db):
 
 
 def test_the_outbox_poll_sends_due_mail_between_ticks(services, settings, db, smtp_server):
-    from mailer.ledger import enqueue_outbox
-    from mailer.links import new_message_id
-
     now = services.now()  # the engine sends on the services' clock
     assert poll_outbox(services, now) == []  # nothing waits: one read, nothing sent
 
     def queue(subject, due=None):
-        row = enqueue_outbox(
-            db,
-            kind="notice",
-            recipient="desk@example.com",
-            subject=subject,
-            text="hello",
-            html=None,
-            message_id=new_message_id(settings),
-            now=now,
-        )
+        row = queue_mail(db, settings, now, "desk@example.com", subject=subject)
         with db.session() as session:
             session.get(OutboxMessage, row).next_attempt_at = due
 

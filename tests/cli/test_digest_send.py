@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tests.fixtures.mailing import add_subscribers
+from tests.fixtures.mailing import add_subscribers, queue_mail
 
 
 @pytest.fixture
@@ -37,19 +37,7 @@ def test_pause_resume_cancel_and_retry_words(cli, db, now):
 
 
 def test_outbox_send_and_list(cli, db, now, settings, smtp_server):
-    from mailer.ledger import enqueue_outbox
-    from mailer.links import new_message_id
-
-    enqueue_outbox(
-        db,
-        kind="test",
-        recipient="ed@example.com",
-        subject="Test issue",
-        text="hello",
-        html=None,
-        message_id=new_message_id(settings),
-        now=now,
-    )
+    queue_mail(db, settings, now, "ed@example.com", kind="test", subject="Test issue")
     result = cli("outbox", "send")
     assert result.exit_code == 0 and "1 sent" in result.output
     rows = json.loads(cli("outbox", "list", "--json").output)

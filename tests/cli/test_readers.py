@@ -10,6 +10,7 @@ from mailer import links, subscriptions
 from mailer.models import ConsentEvent, Delivery, Digest, OutboxMessage, Subscriber, Suppression
 from mailer.subscriptions import Signup
 from mailer.suppressions import address_hash, suppress
+from tests.fixtures.mailing import queue_mail
 
 
 def stored(db, email) -> Subscriber | None:
@@ -199,21 +200,9 @@ def test_a_suppressed_address_is_not_a_subscriber(cli, db, now, command):
 
 
 def test_forget_erases_an_address_held_only_as_a_suppression(cli, db, settings, now):
-    from mailer.ledger import enqueue_outbox
-    from mailer.links import new_message_id
-
     with db.session() as session:
         suppress(session, "blocked@example.com", "complaint", now, source="webhook")
-    enqueue_outbox(
-        db,
-        kind="test",
-        recipient="blocked@example.com",
-        subject="[TEST] Weekly",
-        text="hello",
-        html=None,
-        message_id=new_message_id(settings),
-        now=now,
-    )
+    queue_mail(db, settings, now, "blocked@example.com", kind="test", subject="[TEST] Weekly")
     declined = cli("subscribers", "forget", "blocked@example.com", input="n\n")
     assert declined.exit_code == 1
     assert "blocked@example.com is only on the suppression list. Erase it" in declined.output
