@@ -235,8 +235,12 @@ def run_forever(services: Services) -> None:
         coalesce=True,
         next_run_time=services.now(),
     )
+    def _poll() -> None:
+        for line in poll_outbox(services, services.now()):
+            log.info("outbox poll: %s", line)
+
     scheduler.add_job(
-        lambda: poll_outbox(services, services.now()),
+        _poll,
         "interval",
         seconds=services.settings.outbox_poll_seconds,
         id="outbox",
