@@ -24,6 +24,11 @@ def list_id(settings: Settings) -> str:
     return f"{settings.list_name} <digest.{sender_domain(settings)}>"
 
 
+def list_unsubscribe(settings: Settings, url: str, recipient: Recipient) -> str:
+    mailto = unsubscribe_mailto(settings, recipient.id, recipient.token_nonce)
+    return f"<{url}>, <{mailto}>" if mailto else f"<{url}>"
+
+
 def digest_message(
     rendered: RenderedDigest,
     recipient: Recipient,
@@ -44,7 +49,7 @@ def digest_message(
     )
     headers = {
         "List-Id": list_id(settings),
-        "List-Unsubscribe": f"<{unsubscribe}>, <{unsubscribe_mailto(settings, recipient.id)}>",
+        "List-Unsubscribe": list_unsubscribe(settings, unsubscribe, recipient),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Feedback-ID": f"{period_key}:digest:{sender_domain(settings)}",
         "Precedence": "bulk",

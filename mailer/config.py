@@ -170,6 +170,12 @@ class Settings:
         "The Weekly Digest <digest@example.com>", "From: address of every message", check=_email
     )
     reply_to: str = setting("", "Reply-To: address (empty: none)", check=_optional_email)
+    unsubscribe_address: str = setting(
+        "",
+        "Address offered as a mailto: beside the one-click link in List-Unsubscribe; route its "
+        "mail to `mailer inbound` (empty: the header offers the one-click link alone)",
+        check=_optional_email,
+    )
     timezone: str = setting(
         "Europe/London", "The newsroom's time zone: weeks, schedules, dates", check=_timezone
     )

@@ -29,9 +29,12 @@ def confirm_url(
     return link(settings, f"/confirm/{token}")
 
 
+def unsubscribe_token(settings: Settings, subscriber_id: int, nonce: str) -> str:
+    return make_token(settings.secret_key, "unsubscribe", subscriber_payload(subscriber_id, nonce))
+
+
 def unsubscribe_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
-    token = make_token(settings.secret_key, "unsubscribe", subscriber_payload(subscriber_id, nonce))
-    return link(settings, f"/unsubscribe/{token}")
+    return link(settings, f"/unsubscribe/{unsubscribe_token(settings, subscriber_id, nonce)}")
 
 
 def preferences_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
@@ -49,9 +52,14 @@ def _domain_of(address: str) -> str:
     return parseaddr(address)[1].rsplit("@", 1)[-1].lower() or "localhost"
 
 
-def unsubscribe_mailto(settings: Settings, subscriber_id: int) -> str:
-    """A mailto: that names the subscriber by id only, for clients that cannot POST."""
-    return f"mailto:unsubscribe@{sender_domain(settings)}?subject=unsubscribe-{subscriber_id}"
+def unsubscribe_mailto(settings: Settings, subscriber_id: int, nonce: str) -> str | None:
+    """For clients that cannot POST: mail whose subject carries the signed unsubscribe token,
+    so `mailer inbound` can act on it and nobody can forge one; None when no address is set."""
+    address = parseaddr(settings.unsubscribe_address)[1]
+    if not address:
+        return None
+    token = unsubscribe_token(settings, subscriber_id, nonce)
+    return f"mailto:{address}?subject=unsubscribe-{token}"
 
 
 def new_message_id(settings: Settings) -> str:

@@ -235,6 +235,7 @@ def run_forever(services: Services) -> None:
         coalesce=True,
         next_run_time=services.now(),
     )
+
     def _poll() -> None:
         for line in poll_outbox(services, services.now()):
             log.info("outbox poll: %s", line)

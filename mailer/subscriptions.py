@@ -33,7 +33,7 @@ CONSENT_TEXT = (
 # Per-address limits on confirmation mail, counted from the outbox.
 CONFIRM_MAIL_GAP = timedelta(minutes=10)
 CONFIRM_MAILS_PER_DAY = 3
-WITHDRAW_HOW = ("link", "one-click", "preferences", "operator")
+WITHDRAW_HOW = ("link", "one-click", "preferences", "operator", "mail")
 # States whose owner can still be sent a confirmation mail when they ask again.
 JOINABLE = ("pending", "unsubscribed")
 UNCHANGED = object()

@@ -3,7 +3,7 @@
 from email import message_from_bytes, policy
 
 from mailer.compose import Recipient, digest_message
-from mailer.links import unsubscribe_mailto, unsubscribe_url
+from mailer.links import unsubscribe_url
 from mailer.render import RenderedDigest, marker
 from mailer.transports.file import FileTransport
 
@@ -28,7 +28,7 @@ def test_headers_and_parts_are_exact(settings, tmp_path):
     link = unsubscribe_url(settings, 7, "nonce7")
     assert parsed["To"] == "zoë.reader@example.com"
     assert parsed["Message-ID"] == "<abc123@example.com>"
-    assert parsed["List-Unsubscribe"] == f"<{link}>, <{unsubscribe_mailto(settings, 7)}>"
+    assert parsed["List-Unsubscribe"] == f"<{link}>"  # no mailto: without an address for it
     assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert parsed["List-Id"] == f"{settings.list_name} <digest.example.com>"
     assert parsed["Feedback-ID"] == "2026-W48:digest:example.com"

@@ -1,4 +1,4 @@
-"""`mailer subscribers add|remove|forget|show`: one reader at a time, by the readers' own rules."""
+"""`mailer subscribers add|remove|forget|show` and `mailer inbound`: one reader at a time."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from mailer.cli import AppContext, pass_app
+from mailer.cli import AppContext, main, pass_app
 from mailer.cli.groups import subscribers_group
 from mailer.cli.output import emit_json, table
 from mailer.errors import MailerError, NotFound
@@ -260,3 +260,19 @@ def _detail(event: dict[str, Any]) -> str:
     if event["captcha"]:
         parts.append(f"captcha {event['captcha']}")
     return "; ".join(parts)
+
+
+@main.command("inbound")
+@click.argument("mail", type=click.File("rb"), default="-")
+@pass_app
+def inbound(app: AppContext, mail) -> None:
+    """Act on one mail to MAILER_UNSUBSCRIBE_ADDRESS: a file, or standard input (an MTA pipe)."""
+    from mailer.inbound import MAX_MAIL_BYTES, unsubscribe_by_mail
+
+    raw = mail.read(MAX_MAIL_BYTES)
+    services = app.services
+    outcome = unsubscribe_by_mail(services.db, services.settings, raw, services.now())
+    if outcome.result == "already":
+        click.echo(f"Subscriber {outcome.subscriber_id} had already unsubscribed.")
+    else:
+        click.echo(f"Subscriber {outcome.subscriber_id} unsubscribed by mail.")
