@@ -170,6 +170,12 @@ class Settings:
         "The Weekly Digest <digest@example.com>", "From: address of every message", check=_email
     )
     reply_to: str = setting("", "Reply-To: address (empty: none)", check=_optional_email)
+    bounce_address: str = setting(
+        "",
+        "Envelope sender (Return-Path) of SMTP mail; route its mailbox to `mailer inbound` so "
+        "bounce and complaint reports reach the ledger (empty: the From address)",
+        check=_optional_email,
+    )
     unsubscribe_address: str = setting(
         "",
         "Address offered as a mailto: beside the one-click link in List-Unsubscribe; route its "

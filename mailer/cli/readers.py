@@ -1,4 +1,4 @@
-"""`mailer subscribers add|remove|forget|show` and `mailer inbound`: one reader at a time."""
+"""`mailer subscribers add|remove|forget|show` and `mailer inbound`: one reader or mail."""
 
 from __future__ import annotations
 
@@ -266,13 +266,11 @@ def _detail(event: dict[str, Any]) -> str:
 @click.argument("mail", type=click.File("rb"), default="-")
 @pass_app
 def inbound(app: AppContext, mail) -> None:
-    """Act on one mail to MAILER_UNSUBSCRIBE_ADDRESS: a file, or standard input (an MTA pipe)."""
-    from mailer.inbound import MAX_MAIL_BYTES, unsubscribe_by_mail
+    """Act on one mail to MAILER_UNSUBSCRIBE_ADDRESS or MAILER_BOUNCE_ADDRESS: a file, or
+    standard input (an MTA pipe)."""
+    from mailer.inbound import MAX_MAIL_BYTES, handle_mail
 
-    raw = mail.read(MAX_MAIL_BYTES)
     services = app.services
-    outcome = unsubscribe_by_mail(services.db, services.settings, raw, services.now())
-    if outcome.result == "already":
-        click.echo(f"Subscriber {outcome.subscriber_id} had already unsubscribed.")
-    else:
-        click.echo(f"Subscriber {outcome.subscriber_id} unsubscribed by mail.")
+    click.echo(
+        handle_mail(services.db, services.settings, mail.read(MAX_MAIL_BYTES), services.now())
+    )

@@ -54,8 +54,10 @@ class SmtpTransport:
         timeout: float = 30.0,
         local_hostname: str | None = None,
         signer: object = None,
+        envelope_sender: str = "",
     ) -> None:
         self.host, self.port = host, port
+        self.envelope_sender = envelope_sender  # the Return-Path; bounces go there
         self.implicit_tls, self.starttls = implicit_tls, starttls
         self.user, self.password = user, password
         self.context = context or ssl.create_default_context()
@@ -169,7 +171,7 @@ class SmtpTransport:
             return SendResult(message.recipient, "failed", retryable=True, error=f"SMTP: {exc}")
 
     def _transaction(self, message: Message, raw: bytes) -> SendResult:
-        sender = _address(message.sender)
+        sender = _address(self.envelope_sender or message.sender)
         recipient = message.recipient
         if not _ENVELOPE_SAFE.fullmatch(recipient):
             return SendResult(recipient, "invalid", error="not a single plain address")
@@ -306,4 +308,5 @@ def from_dsn(dsn, settings=None, http=None) -> SmtpTransport:
         timeout=timeout,
         local_hostname=dsn.options.get("helo") or None,
         signer=signer_from_settings(settings),
+        envelope_sender=getattr(settings, "bounce_address", "") or "",
     )

@@ -1,0 +1,161 @@
+"""`mailer inbound` with bounce (RFC 3464) and complaint (RFC 5965) reports, as an MTA returns
+them to MAILER_BOUNCE_ADDRESS after a real SMTP send."""
+
+import pytest
+from sqlalchemy import select
+
+from mailer.delivery import digest_status
+from mailer.models import Delivery, Subscriber, Suppression
+from tests.fixtures.mailing import add_subscribers, send_now
+
+
+@pytest.fixture
+def settings_overrides(smtp_server):
+    return {
+        "transport": smtp_server.dsn(),
+        "send_rate": 1000.0,
+        "bounce_address": "bounces@news.example.com",
+    }
+
+
+def dsn(message_id: str, recipient: str, action="failed", status="5.1.1") -> bytes:
+    """A delivery status notification in the shape Postfix sends."""
+    return f"""From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
+To: bounces@news.example.com
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B1"
+
+--B1
+Content-Type: text/plain
+
+I'm sorry to have to inform you that your message could not be delivered.
+
+--B1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+Arrival-Date: Wed, 25 Nov 2026 12:00:00 +0000
+
+Final-Recipient: rfc822; {recipient}
+Original-Recipient: rfc822;{recipient}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; 550 {status} <{recipient}>: Recipient address rejected
+
+--B1
+Content-Type: text/rfc822-headers
+
+From: The Weekly Digest <digest@example.com>
+To: {recipient}
+Subject: This week
+Message-ID: {message_id}
+
+--B1--
+""".replace("\n", "\r\n").encode()
+
+
+def arf(message_id: str) -> bytes:
+    """A feedback-loop complaint: the recipient is redacted, the quoted message is not."""
+    return f"""From: fbl@isp.example.net
+To: bounces@news.example.com
+Subject: complaint about message from 192.0.2.1
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="B2"
+
+--B2
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--B2
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: SomeFBL/1.0
+Version: 1
+Original-Rcpt-To: [redacted]
+
+--B2
+Content-Type: message/rfc822
+
+From: The Weekly Digest <digest@example.com>
+To: [redacted]
+Subject: This week
+Message-ID: {message_id}
+
+(body redacted)
+--B2--
+""".replace("\n", "\r\n").encode()
+
+
+def sent_ids(db) -> dict[str, str]:
+    with db.session() as session:
+        rows = session.execute(
+            select(Subscriber.email, Delivery.message_id).join(
+                Delivery, Delivery.subscriber_id == Subscriber.id
+            )
+        ).all()
+    return dict(rows)
+
+
+def states(db) -> dict[str, tuple[str, str | None]]:
+    with db.session() as session:
+        blocked = {s.email: s.reason for s in session.scalars(select(Suppression))}
+        return {
+            s.email: (s.status, blocked.get(s.email)) for s in session.scalars(select(Subscriber))
+        }
+
+
+def test_reports_from_the_return_path_reach_the_ledger(
+    cli, db, settings, now, approved_digest, smtp_server
+):
+    add_subscribers(db, now, 4)
+    assert send_now(db, settings, approved_digest).sent == 4
+    assert {m.mail_from for m in smtp_server.messages} == {"bounces@news.example.com"}
+    ids = sent_ids(db)
+
+    hard = cli("inbound", input=dsn(ids["reader0@example.com"], "reader0@example.com"))
+    assert hard.exit_code == 0, hard.output
+    assert "Applied a bounce_hard report" in hard.output and "now suppressed" in hard.output
+    again = cli("inbound", input=dsn(ids["reader0@example.com"], "reader0@example.com"))
+    assert again.exit_code == 0 and "was applied before" in again.output
+
+    complaint = cli("inbound", input=arf(ids["reader1@example.com"]))
+    assert complaint.exit_code == 0, complaint.output
+    soft = dsn(ids["reader2@example.com"], "reader2@example.com", status="4.2.2")
+    assert "Applied a bounce_soft report" in cli("inbound", input=soft).output
+    delayed = dsn(
+        ids["reader3@example.com"], "reader3@example.com", action="delayed", status="4.4.1"
+    )
+    assert "Applied a deferred report" in cli("inbound", input=delayed).output
+
+    assert states(db) == {
+        "reader0@example.com": ("bounced", "bounce"),
+        "reader1@example.com": ("complained", "complaint"),
+        "reader2@example.com": ("confirmed", None),
+        "reader3@example.com": ("confirmed", None),
+    }
+    with db.session() as session:
+        assert (
+            session.scalar(
+                select(Subscriber.soft_bounces).where(Subscriber.email == "reader2@example.com")
+            )
+            == 1
+        )
+    feedback = digest_status(db, approved_digest, now).feedback
+    assert feedback == {"bounce_hard": 1, "complaint": 1, "bounce_soft": 1, "deferred": 1}
+
+
+def test_a_report_about_mail_we_never_sent_changes_nothing(cli, db, now, approved_digest):
+    add_subscribers(db, now, 1)
+    forged = cli("inbound", input=dsn("<made-up@example.com>", "reader0@example.com"))
+    assert forged.exit_code == 1
+    assert (
+        "Error: the report is about <made-up@example.com>, which we did not send" in forged.output
+    )
+    quoteless = dsn("", "reader0@example.com").replace(b"Message-ID: \r\n", b"")
+    empty = cli("inbound", input=quoteless)
+    assert empty.exit_code == 1 and "no Message-ID we can act on" in empty.output
+    assert states(db) == {"reader0@example.com": ("confirmed", None)}
+    assert "Traceback" not in forged.output + empty.output
