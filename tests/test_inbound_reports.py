@@ -5,8 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from mailer.delivery import digest_status
-from mailer.models import Delivery, Subscriber, Suppression
-from tests.fixtures.mailing import add_subscribers, send_now
+from mailer.models import Subscriber, Suppression
+from tests.fixtures.mailing import add_subscribers, message_ids, send_now
 
 
 @pytest.fixture
@@ -89,16 +89,6 @@ Message-ID: {message_id}
 """.replace("\n", "\r\n").encode()
 
 
-def sent_ids(db) -> dict[str, str]:
-    with db.session() as session:
-        rows = session.execute(
-            select(Subscriber.email, Delivery.message_id).join(
-                Delivery, Delivery.subscriber_id == Subscriber.id
-            )
-        ).all()
-    return dict(rows)
-
-
 def states(db) -> dict[str, tuple[str, str | None]]:
     with db.session() as session:
         blocked = {s.email: s.reason for s in session.scalars(select(Suppression))}
@@ -113,7 +103,7 @@ def test_reports_from_the_return_path_reach_the_ledger(
     add_subscribers(db, now, 4)
     assert send_now(db, settings, approved_digest).sent == 4
     assert {m.mail_from for m in smtp_server.messages} == {"bounces@news.example.com"}
-    ids = sent_ids(db)
+    ids = message_ids(db)
 
     hard = cli("inbound", input=dsn(ids["reader0@example.com"], "reader0@example.com"))
     assert hard.exit_code == 0, hard.output

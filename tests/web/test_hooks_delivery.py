@@ -6,7 +6,7 @@ import pytest
 
 from mailer import ledger
 from tests.fixtures import webhook_payloads as p
-from tests.fixtures.mailing import add_subscribers, delivery_states, send_now
+from tests.fixtures.mailing import add_subscribers, delivery_states, message_ids, send_now
 from tests.fixtures.webhooks import basic_auth, webhook_settings
 
 
@@ -54,21 +54,11 @@ def desk_page(client, db, now, digest_id) -> str:
 def test_provider_feedback_is_counted_against_the_digest_it_is_about(
     client, cli, db, settings, now, approved_digest, smtp_server, sendgrid_signer
 ):
-    from sqlalchemy import select
-
     from mailer.delivery import digest_status
-    from mailer.models import Delivery, Subscriber
 
     add_subscribers(db, now, 3)
     assert send_now(db, settings, approved_digest).sent == 3
-    with db.session() as session:
-        sent = dict(
-            session.execute(
-                select(Subscriber.email, Delivery.message_id).join(
-                    Delivery, Delivery.subscriber_id == Subscriber.id
-                )
-            ).all()
-        )
+    sent = message_ids(db)
     events = [
         p.sendgrid_event(
             "delivered", "reader0@example.com", now, **{"smtp-id": sent["reader0@example.com"]}
