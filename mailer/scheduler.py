@@ -7,6 +7,7 @@ database, so DST changes, restarts, missed ticks and a second scheduler never re
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -222,31 +223,25 @@ def run_forever(services: Services) -> None:
 
     scheduler = BlockingScheduler(timezone=services.settings.zone)
 
-    def _job() -> None:
-        for line in tick(services, services.now()):
-            log.info("tick: %s", line)
+    def logged(label: str, job: Callable[[Services, datetime], list[str]]) -> Callable[[], None]:
+        def run() -> None:
+            for line in job(services, services.now()):
+                log.info("%s: %s", label, line)
 
+        return run
+
+    every = {"max_instances": 1, "coalesce": True}  # a slow run is never doubled
     scheduler.add_job(
-        _job,
+        logged("tick", tick),
         "interval",
         minutes=1,
         id="tick",
-        max_instances=1,
-        coalesce=True,
         next_run_time=services.now(),
+        **every,
     )
-
-    def _poll() -> None:
-        for line in poll_outbox(services, services.now()):
-            log.info("outbox poll: %s", line)
-
+    poll = services.settings.outbox_poll_seconds
     scheduler.add_job(
-        _poll,
-        "interval",
-        seconds=services.settings.outbox_poll_seconds,
-        id="outbox",
-        max_instances=1,
-        coalesce=True,
+        logged("outbox poll", poll_outbox), "interval", seconds=poll, id="outbox", **every
     )
     log.info("scheduler started")
     try:
