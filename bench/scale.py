@@ -76,19 +76,9 @@ class Server:
 
 
 def worker_env(settings) -> dict[str, str]:
+    """Each worker runs on exactly the bench's settings (one connection, 30 s jobs)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        MAILER_DATABASE_URL=settings.database_url,
-        MAILER_INSTANCE_DIR=settings.instance_dir,
-        MAILER_SECRET_KEY=settings.secret_key,
-        MAILER_TRANSPORT=settings.transport,
-        MAILER_QUEUE="procrastinate",
-        MAILER_SEND_RATE=str(settings.send_rate),
-        MAILER_SEND_CONCURRENCY="1",
-        MAILER_WORKER_JOB_SECONDS="30",
-    )
-    return env
+    return {**env, **settings.environ(), "PYTHONPATH": str(ROOT)}
 
 
 def workers_rate(server: Server, workdir: Path, size: int, count: int, port: int) -> float:
@@ -107,6 +97,8 @@ def workers_rate(server: Server, workdir: Path, size: int, count: int, port: int
             database_url=url,
             transport=f"smtp://127.0.0.1:{port}?tls=none",
             queue="procrastinate",
+            send_concurrency=1,
+            worker_job_seconds=30.0,
         )
         queue.ensure_schema(db)
         services = build(settings)

@@ -405,6 +405,12 @@ class Settings:
                     "MAILER_CAPTCHA is 'none'; production accepts only a real CAPTCHA provider."
                 )
 
+    def environ(self) -> dict[str, str]:
+        """The MAILER_* variables that rebuild these settings, for a child process."""
+        return {
+            env_name(f.name): format_value(getattr(self, f.name)) for f in dataclasses.fields(self)
+        }
+
     def public_items(self) -> list[tuple[str, str, str]]:
         """(variable, shown value, help) with secrets masked, for `mailer config`."""
         rows = []

@@ -98,3 +98,15 @@ def test_every_setting_has_help_and_is_in_env_example():
 def test_every_setting_is_documented_in_readme():
     readme = (ROOT / "README.md").read_text()
     assert ".env.example" in readme
+
+
+def test_a_child_process_rebuilds_the_same_settings_from_environ(tmp_path):
+    settings = Settings.from_env(
+        {},
+        instance_dir=str(tmp_path),
+        secret_key="k" * 40,
+        editor_emails=("a@example.com", "b@example.com"),
+        auto_approve=True,
+        send_rate=12.5,
+    )
+    assert Settings.from_env(settings.environ()) == settings

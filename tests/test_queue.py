@@ -52,14 +52,7 @@ def pg_services(postgres_server, tmp_path, smtp_server, now):
 
 
 def start_worker(settings, tmp_path, name: str) -> subprocess.Popen:
-    env = mailer_env(
-        settings,
-        MAILER_QUEUE="procrastinate",
-        MAILER_SEND_RATE=str(settings.send_rate),
-        MAILER_SEND_CONCURRENCY=str(settings.send_concurrency),
-        MAILER_LEASE_SECONDS=str(settings.lease_seconds),
-        MAILER_WORKER_JOB_SECONDS=str(settings.worker_job_seconds),
-    )
+    env = mailer_env(settings)  # queue, rate, lease and job length come with the settings
     with open(tmp_path / f"{name}.log", "w") as log:  # the child keeps its own copy
         return subprocess.Popen(
             [sys.executable, "-m", "mailer", "worker", "--name", name],
