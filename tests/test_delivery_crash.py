@@ -5,11 +5,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env
 
-ROOT = Path(__file__).resolve().parents[1]
 COUNT = 150
 
 

@@ -9,12 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from mailer import delivery
 from mailer.ratelimit import LocalBucket, SharedBucket, bucket_for, pause_remaining, refill
-from mailer.services import system_clock
-from mailer.transports import transport_from_dsn
 from tests.fixtures.http import Response
-from tests.fixtures.mailing import add_subscribers
+from tests.fixtures.mailing import add_subscribers, send_now
 
 
 @pytest.fixture
@@ -84,21 +81,14 @@ def test_a_providers_429_pauses_every_worker_through_the_database(
     reports = []
     sender = threading.Thread(
         target=lambda: reports.append(
-            delivery.send_digest(
-                db,
-                settings,
-                approved_digest,
-                lambda: transport_from_dsn(postmark_fake.dsn, settings=settings),
-                system_clock,
-                time_budget=30,
-            )
+            send_now(db, settings, approved_digest, postmark_fake.dsn, time_budget=30)
         )
     )
     sender.start()
     deadline = time.monotonic() + 10
-    while not http_server.requests_to("/email/batch") and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)  # the 429 is answered and recorded
+    while pause_remaining(db) is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # until the 429 is answered and its pause is in the database
+    assert pause_remaining(db) is not None
     other_host = SharedBucket(db, rate=1000)
     started = time.monotonic()
     other_host.take()  # a worker elsewhere waits for the Retry-After too

@@ -3,7 +3,6 @@
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -14,8 +13,6 @@ from mailer.models import ConsentEvent, Delivery, Digest, JobRun, OutboxMessage,
 from mailer.scheduler import poll_outbox, tick
 from mailer.services import build
 from tests.fixtures.mailing import add_subscribers, mailer_env, queue_mail
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ def test_provider_feedback_is_counted_against_the_digest_it_is_about(
     client, cli, db, settings, now, approved_digest, smtp_server, sendgrid_signer
 ):
     from mailer.delivery import digest_status
+    from mailer.suppressions import is_suppressed
 
     add_subscribers(db, now, 3)
     assert send_now(db, settings, approved_digest).sent == 3
@@ -76,6 +77,8 @@ def test_provider_feedback_is_counted_against_the_digest_it_is_about(
     headers = sendgrid_signer.headers(body, now)
     assert client.post("/webhooks/sendgrid", data=body, headers=headers).status_code == 200
 
+    with db.session() as session:  # the complaint about another message still suppresses
+        assert is_suppressed(session, "reader0@example.com")
     status = digest_status(db, approved_digest, now)
     assert status.feedback == {"delivered": 2, "bounce_hard": 1}
     shown = cli("digest", "status", "2026-W48")
