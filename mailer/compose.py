@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailer.config import Settings
-from mailer.links import preferences_url, sender_domain, unsubscribe_mailto, unsubscribe_url
+from mailer.links import preferences_url, sender_domain, unsubscribe_links
 from mailer.render import RenderedDigest, greeting
 from mailer.transports.base import Message
 
@@ -24,11 +24,6 @@ def list_id(settings: Settings) -> str:
     return f"{settings.list_name} <digest.{sender_domain(settings)}>"
 
 
-def list_unsubscribe(settings: Settings, url: str, recipient: Recipient) -> str:
-    mailto = unsubscribe_mailto(settings, recipient.id, recipient.token_nonce)
-    return f"<{url}>, <{mailto}>" if mailto else f"<{url}>"
-
-
 def digest_message(
     rendered: RenderedDigest,
     recipient: Recipient,
@@ -38,7 +33,7 @@ def digest_message(
     delivery_id: int | None = None,
 ) -> Message:
     """One personalised message; no Jinja here, only substitution into the rendered issue."""
-    unsubscribe = unsubscribe_url(settings, recipient.id, recipient.token_nonce)
+    unsubscribe, mailto = unsubscribe_links(settings, recipient.id, recipient.token_nonce)
     subject, text, html = rendered.personalise(
         {
             "unsubscribe_url": unsubscribe,
@@ -49,7 +44,7 @@ def digest_message(
     )
     headers = {
         "List-Id": list_id(settings),
-        "List-Unsubscribe": list_unsubscribe(settings, unsubscribe, recipient),
+        "List-Unsubscribe": f"<{unsubscribe}>, <{mailto}>" if mailto else f"<{unsubscribe}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Feedback-ID": f"{period_key}:digest:{sender_domain(settings)}",
         "Precedence": "bulk",

@@ -23,6 +23,7 @@ from mailer import subscriptions
 from mailer.config import Settings
 from mailer.db import Database
 from mailer.errors import MailerError
+from mailer.links import message_id_forms
 from mailer.models import Delivery, OutboxMessage, Subscriber
 from mailer.webhooks.apply import apply_events
 from mailer.webhooks.base import WebhookEvent
@@ -42,10 +43,8 @@ class NotOurReport(MailerError):
 
 def handle_mail(db: Database, settings: Settings, raw: bytes, now: datetime) -> str:
     """Act on one mail: a report if it is one, else an unsubscribe request; one sentence back."""
-    if not raw.strip():
-        raise NotAnUnsubscribe("no mail was given on standard input")
     message = BytesParser(policy=policy.default).parsebytes(raw)
-    if message.get_content_type() == "multipart/report":
+    if raw.strip() and message.get_content_type() == "multipart/report":
         return apply_report(db, settings, message, now)
     outcome = unsubscribe_by_mail(db, settings, raw, now)
     if outcome.result == "already":
@@ -147,8 +146,7 @@ def apply_report(db: Database, settings: Settings, message: Message, now: dateti
 
 def _recipient_of(db: Database, message_id: str) -> str | None:
     """Who a message we sent went to: a digest delivery or an outbox message."""
-    bare = message_id.strip("<>")
-    ids = [bare, f"<{bare}>"]
+    ids = message_id_forms(message_id)
     with db.session() as session:
         email = session.scalar(
             select(Subscriber.email)

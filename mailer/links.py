@@ -34,7 +34,16 @@ def unsubscribe_token(settings: Settings, subscriber_id: int, nonce: str) -> str
 
 
 def unsubscribe_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
-    return link(settings, f"/unsubscribe/{unsubscribe_token(settings, subscriber_id, nonce)}")
+    return unsubscribe_links(settings, subscriber_id, nonce)[0]
+
+
+def unsubscribe_links(settings: Settings, subscriber_id: int, nonce: str) -> tuple[str, str | None]:
+    """The one-click URL and, when MAILER_UNSUBSCRIBE_ADDRESS is set, a mailto: whose subject
+    carries the same signed token, so `mailer inbound` can act on it and none can be forged."""
+    token = unsubscribe_token(settings, subscriber_id, nonce)
+    address = _address_of(settings.unsubscribe_address)
+    mailto = f"mailto:{address}?subject=unsubscribe-{token}" if address else None
+    return link(settings, f"/unsubscribe/{token}"), mailto
 
 
 def preferences_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
@@ -47,19 +56,19 @@ def sender_domain(settings: Settings) -> str:
 
 
 @functools.lru_cache(maxsize=16)
+def _address_of(mailbox: str) -> str:
+    """Cached: every message asks, and parseaddr is slow."""
+    return parseaddr(mailbox)[1]
+
+
 def _domain_of(address: str) -> str:
-    """Cached: every message asks several times, and parseaddr is slow."""
-    return parseaddr(address)[1].rsplit("@", 1)[-1].lower() or "localhost"
+    return _address_of(address).rsplit("@", 1)[-1].lower() or "localhost"
 
 
-def unsubscribe_mailto(settings: Settings, subscriber_id: int, nonce: str) -> str | None:
-    """For clients that cannot POST: mail whose subject carries the signed unsubscribe token,
-    so `mailer inbound` can act on it and nobody can forge one; None when no address is set."""
-    address = parseaddr(settings.unsubscribe_address)[1]
-    if not address:
-        return None
-    token = unsubscribe_token(settings, subscriber_id, nonce)
-    return f"mailto:{address}?subject=unsubscribe-{token}"
+def message_id_forms(message_id: str) -> list[str]:
+    """A Message-ID as reports and providers may quote it, with or without angle brackets."""
+    bare = message_id.strip().strip("<>")
+    return [bare, f"<{bare}>"]
 
 
 def new_message_id(settings: Settings) -> str:

@@ -20,7 +20,7 @@ from mailer.subscriptions import (
     consent_events,
     normalise_email,
 )
-from mailer.suppressions import address_hash
+from mailer.suppressions import address_hash, find_suppression
 
 BATCH = 2000
 
@@ -167,9 +167,7 @@ def _when(value: datetime | None) -> str | None:
 def suppression_of(db: Database, email: str) -> dict[str, Any] | None:
     """Why and since when an address is suppressed (found by hash, so erasures show too)."""
     with db.session() as session:
-        row = session.scalar(
-            select(Suppression).where(Suppression.email_hash == address_hash(email))
-        )
+        row = find_suppression(session, email)
     if row is None:
         return None
     return {"reason": row.reason, "source": row.source, "since": _when(row.created_at)}

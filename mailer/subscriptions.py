@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from mailer import links
 from mailer.config import Settings
 from mailer.db import Database
-from mailer.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
+from mailer.models import ConsentEvent, OutboxMessage, Subscriber
 from mailer.render import environment
-from mailer.suppressions import address_hash, is_suppressed, suppress
+from mailer.suppressions import address_hash, find_suppression, is_suppressed, suppress
 from mailer.tokens import TokenExpired, TokenInvalid, read_token
 
 NAME_MAX = 60
@@ -163,8 +163,7 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
     digest = address_hash(email)
     with db.session() as session:
         conn = session.connection()
-        blocked = Suppression.__table__.c
-        if conn.scalar(select(blocked.id).where(blocked.email_hash == digest)) is not None:
+        if is_suppressed(session, email):
             return Outcome("suppressed")
         nonce = _nonce()
         added = _insert_ignore(
@@ -602,19 +601,7 @@ def forget(
             .where(ConsentEvent.subscriber_id == subscriber_id)
             .values(ip=None, user_agent=None, origin=None, detail=None)
         )
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.subscriber_id == subscriber_id)
-            .values(recipient="erased", subject="erased", text="", html=None, headers=None)
-        )
-        session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.subscriber_id == subscriber_id,
-                OutboxMessage.status == "pending",
-            )
-            .values(status="cancelled", last_error="erased at the reader's request")
-        )
+        _scrub_outbox(session, OutboxMessage.subscriber_id == subscriber_id)
         session.add(
             ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now, detail={"by": by})
         )
@@ -625,23 +612,27 @@ def forget_suppressed_address(db: Database, email: str, now: datetime, by: str) 
     """Erase an address we hold only on the suppression list (and in mail queued to it):
     the hash stays so it is still never mailed. False when nothing with it is stored."""
     with db.session() as session:
-        row = session.scalar(
-            select(Suppression).where(Suppression.email_hash == address_hash(email))
-        )
+        row = find_suppression(session, email)
         if row is None or row.reason == "erased":
             return False
         suppress(session, email, "erased", now, source=by, keep_address=False)
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.recipient == email, OutboxMessage.status == "pending")
-            .values(status="cancelled", last_error="erased at the reader's request")
-        )
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.recipient == email)
-            .values(recipient="erased", subject="erased", text="", html=None, headers=None)
-        )
+        _scrub_outbox(session, OutboxMessage.recipient == email)
         return True
+
+
+def _scrub_outbox(session: Session, which) -> None:
+    """Cancel the erased reader's waiting mail, then blank every copy (in that order: `which`
+    may match on the address being blanked)."""
+    session.execute(
+        update(OutboxMessage)
+        .where(which, OutboxMessage.status == "pending")
+        .values(status="cancelled", last_error="erased at the reader's request")
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(which)
+        .values(recipient="erased", subject="erased", text="", html=None, headers=None)
+    )
 
 
 def prune_consent_ips(db: Database, settings: Settings, now: datetime) -> int:

@@ -18,6 +18,11 @@ def address_hash(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
+def find_suppression(session: Session, email: str) -> Suppression | None:
+    """By hash, so an erased address (kept only as its hash) is found too."""
+    return session.scalar(select(Suppression).where(Suppression.email_hash == address_hash(email)))
+
+
 def is_suppressed(session: Session, email: str) -> bool:
     return (
         session.scalar(select(Suppression.id).where(Suppression.email_hash == address_hash(email)))
@@ -37,11 +42,10 @@ def suppress(
     """Add (or update) a suppression; `keep_address=False` stores the hash alone (erasure)."""
     if reason not in REASONS:
         raise ValueError(f"unknown suppression reason {reason!r}")
-    digest = address_hash(email)
-    row = session.scalar(select(Suppression).where(Suppression.email_hash == digest))
+    row = find_suppression(session, email)
     if row is None:
         row = Suppression(
-            email_hash=digest,
+            email_hash=address_hash(email),
             email=email.strip().lower() if keep_address else None,
             reason=reason,
             source=source,
@@ -60,7 +64,7 @@ def suppress(
 
 def unsuppress(session: Session, email: str) -> bool:
     """Remove a suppression, except an erasure, which only the hash remembers on purpose."""
-    row = session.scalar(select(Suppression).where(Suppression.email_hash == address_hash(email)))
+    row = find_suppression(session, email)
     if row is None or row.reason == "erased":
         return False
     session.delete(row)

@@ -66,7 +66,7 @@ def read_token(
     """The payload of a genuine token; raises TokenExpired or TokenInvalid otherwise."""
     serializer = _serializer(secret, purpose, now)
     try:
-        if isinstance(serializer, URLSafeTimedSerializer):
+        if PURPOSES[purpose]:
             payload = serializer.loads(token, max_age=max_age_seconds)
         else:
             payload = serializer.loads(token)

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mailer.db import Database
+from mailer.links import message_id_forms
 from mailer.models import ConsentEvent, Delivery, Subscriber
 from mailer.models import WebhookEvent as WebhookEventRow
 from mailer.suppressions import address_hash, suppress
@@ -87,8 +88,7 @@ def _delivery_of(session: Session, event: WebhookEvent, digest: str | None) -> i
     if event.provider_id:
         same.append(Delivery.provider_id == event.provider_id)
     if event.message_id:
-        bare = event.message_id.strip().strip("<>")
-        same.append(Delivery.message_id.in_([bare, f"<{bare}>"]))
+        same.append(Delivery.message_id.in_(message_id_forms(event.message_id)))
     return session.scalar(
         select(Delivery.id)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
