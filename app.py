@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from mailer.config import Settings
+from mailer.core.config import Settings
 from mailer.services import Services, build
 from mailer.web import init_app
 
@@ -13,7 +13,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """Build the web app on the same services as the CLI and the scheduler."""
     if services is None:
         if settings is None:
-            from mailer.env import load_dotenv_once
+            from mailer.core.env import load_dotenv_once
 
             load_dotenv_once()
             settings = Settings.from_env()

@@ -22,12 +22,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from mailer.config import Settings  # noqa: E402
-from mailer.db import Database, upgrade  # noqa: E402
-from mailer.digests import build_digest, find_digest  # noqa: E402
-from mailer.links import preferences_url, unsubscribe_url  # noqa: E402
-from mailer.models import Article, ArticleStats  # noqa: E402
-from mailer.render import PLACEHOLDERS, marker, render_digest  # noqa: E402
+from mailer.core.config import Settings  # noqa: E402
+from mailer.core.db import Database, upgrade  # noqa: E402
+from mailer.core.models import Article, ArticleStats  # noqa: E402
+from mailer.editions.digests import build_digest, find_digest  # noqa: E402
+from mailer.editions.render import PLACEHOLDERS, marker, render_digest  # noqa: E402
+from mailer.readers.links import preferences_url, unsubscribe_url  # noqa: E402
 
 # ../shared/data beside the checkout (CI); a git worktree one level deeper looks one further up.
 SHARED = next(
@@ -91,7 +91,7 @@ def bench_build(rows: list[dict], size: int) -> dict:
         settings = make_settings(Path(tmp))
         db = Database(settings.effective_database_url)
         upgrade(db)
-        from mailer.ranking import period_bounds
+        from mailer.content.ranking import period_bounds
 
         _start, end = period_bounds(PERIOD, settings.zone)
         span = timedelta(days=settings.related_window_days + 7)

@@ -19,8 +19,8 @@ import dkim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from mailer.dkim import SIGNED_HEADERS, DkimSigner, _Key
-from mailer.transports.base import Message
+from mailer.delivery.dkim import SIGNED_HEADERS, DkimSigner, _Key
+from mailer.delivery.transports.base import Message
 
 
 def per_message_ms(sign, raw: bytes, count: int) -> float:

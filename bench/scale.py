@@ -53,7 +53,7 @@ class Server:
         from sqlalchemy import create_engine
         from sqlalchemy.engine import make_url
 
-        from mailer.db import normalise_url
+        from mailer.core.db import normalise_url
 
         self.url = make_url(normalise_url(url))
         self.admin = create_engine(self.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -83,10 +83,10 @@ def worker_env(settings) -> dict[str, str]:
 
 def workers_rate(server: Server, workdir: Path, size: int, count: int, port: int) -> float:
     """Messages a second while `count` workers drain one digest of `size`."""
-    from mailer import queue
-    from mailer.models import Digest
+    from mailer.core.models import Digest
+    from mailer.delivery import queue
+    from mailer.delivery.heartbeats import list_workers
     from mailer.services import build
-    from mailer.workers import list_workers
 
     url = server.create()
     procs: list[subprocess.Popen] = []

@@ -98,12 +98,12 @@ def start(target, port: int) -> multiprocessing.Process:
 
 def prepare(workdir: Path, size: int, database_url: str | None = None, **overrides):
     """A database with the demo digest approved and `size` confirmed subscribers."""
-    from mailer import digests
-    from mailer.config import Settings
-    from mailer.db import Database, upgrade
-    from mailer.demo import load_demo
-    from mailer.models import Subscriber
-    from mailer.suppressions import address_hash
+    from mailer.content.demo import load_demo
+    from mailer.core.config import Settings
+    from mailer.core.db import Database, upgrade
+    from mailer.core.models import Subscriber
+    from mailer.editions import digests
+    from mailer.readers.suppressions import address_hash
 
     db_path = workdir / f"send-{secrets.token_hex(4)}.db"
     settings = Settings.from_env(
@@ -141,9 +141,9 @@ def prepare(workdir: Path, size: int, database_url: str | None = None, **overrid
 
 
 def engine_rate(workdir: Path, size: int, dsn: str, connections: int, **overrides) -> float:
-    from mailer.delivery import send_digest
+    from mailer.delivery.engine import send_digest
+    from mailer.delivery.transports import transport_from_dsn
     from mailer.services import system_clock
-    from mailer.transports import transport_from_dsn
 
     db, settings, digest_id = prepare(
         workdir, size, transport=dsn, send_concurrency=connections, **overrides
@@ -163,9 +163,9 @@ def engine_rate(workdir: Path, size: int, dsn: str, connections: int, **override
 
 
 def sample_message(workdir: Path, signer=None) -> tuple[str, bytes]:
-    from mailer.compose import Recipient, digest_message
-    from mailer.digests import find_digest
-    from mailer.render import render_digest
+    from mailer.delivery.compose import Recipient, digest_message
+    from mailer.editions.digests import find_digest
+    from mailer.editions.render import render_digest
 
     db, settings, digest_id = prepare(workdir, 1)
     rendered = render_digest(find_digest(db, digest_id), settings)
@@ -293,8 +293,8 @@ def main() -> None:
                 )
                 print(f"smtp x{connections}: {ours:.0f}/s vs {bare:.0f}/s", file=sys.stderr)
 
-            from mailer.config import Settings
-            from mailer.dkim import signer_from_settings
+            from mailer.core.config import Settings
+            from mailer.delivery.dkim import signer_from_settings
 
             keys = dkim_keys(workdir)
             signer = signer_from_settings(

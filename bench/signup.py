@@ -30,8 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mailer import captcha  # noqa: E402
-from mailer.config import Settings  # noqa: E402
-from mailer.db import Database, upgrade  # noqa: E402
+from mailer.core.config import Settings  # noqa: E402
+from mailer.core.db import Database, upgrade  # noqa: E402
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "800"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
@@ -130,7 +130,7 @@ def main() -> None:
     env_values = {
         "MAILER_ENV": "development",
         "MAILER_INSTANCE_DIR": str(work / "instance"),
-        "MAILER_DATABASE_URL": f"sqlite:///{work / 'mailer.db'}",
+        "MAILER_DATABASE_URL": f"sqlite:///{work / 'mailer.core.db'}",
         "MAILER_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "MAILER_TRANSPORT": f"file://{work / 'outbox'}",
         "MAILER_CAPTCHA": "altcha",

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import requests
 from requests.adapters import HTTPAdapter
 
-from mailer.config import Settings
-from mailer.db import Database
-from mailer.transports import transport_from_dsn
-from mailer.transports.base import Transport
+from mailer.core.config import Settings
+from mailer.core.db import Database
+from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports.base import Transport
 
 Clock = Callable[[], datetime]
 

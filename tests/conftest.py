@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from app import create_app
 from mailer.cli import AppContext, main
-from mailer.config import Settings
+from mailer.core.config import Settings
 from mailer.services import build
 
 pytest_plugins = [

@@ -1,4 +1,4 @@
-"""mailer.captcha against a local siteverify server and real ALTCHA proof of work."""
+"""mailer.readers.captcha against a local siteverify server and real ALTCHA proof of work."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mailer import captcha
-from mailer.captcha import CaptchaResult, new_challenge, token_field, verify
-from mailer.models import CaptchaSolution
+from mailer.core.models import CaptchaSolution
+from mailer.readers import captcha
+from mailer.readers.captcha import CaptchaResult, new_challenge, token_field, verify
 from tests.fixtures.captcha import SECRET, SITE_KEY, SITEVERIFY_PATHS, solve_altcha
 from tests.fixtures.http import Response
 
@@ -94,7 +94,7 @@ def test_v3_scores_below_the_minimum_and_other_actions_are_refused(provider_serv
 
 def test_a_slow_provider_fails_closed(provider_services, siteverify, provider_server, caplog):
     provider_server.expect("POST", siteverify.path, Response(200, {"success": True}, delay=1.0))
-    with caplog.at_level(logging.WARNING, logger="mailer.captcha"):
+    with caplog.at_level(logging.WARNING, logger="mailer.readers.captcha"):
         result = check(provider_services, siteverify.solve(), timeout=0.2)
     assert result == CaptchaResult(False, siteverify.provider, "unavailable", unavailable=True)
     assert "unavailable" in caplog.text and "Timeout" in caplog.text
@@ -117,7 +117,7 @@ def test_a_broken_provider_fails_closed_with_a_log_line(
     provider_services, siteverify, provider_server, caplog, answer
 ):
     provider_server.expect("POST", siteverify.path, answer)
-    with caplog.at_level(logging.WARNING, logger="mailer.captcha"):
+    with caplog.at_level(logging.WARNING, logger="mailer.readers.captcha"):
         result = check(provider_services, siteverify.solve())
     assert not result.ok and result.unavailable and result.detail == "unavailable"
     assert f"captcha {siteverify.provider} siteverify unavailable" in caplog.text
@@ -147,7 +147,7 @@ def test_a_provider_that_cannot_be_reached_fails_closed(provider_services, third
 
 def test_wrong_keys_fail_closed_as_misconfigured(provider_services, siteverify, caplog):
     settings = dataclasses.replace(provider_services.settings, captcha_secret="not-the-secret")
-    with caplog.at_level(logging.WARNING, logger="mailer.captcha"):
+    with caplog.at_level(logging.WARNING, logger="mailer.readers.captcha"):
         result = verify(
             settings,
             provider_services.http,

@@ -2,10 +2,10 @@
 
 from email import message_from_bytes, policy
 
-from mailer.compose import Recipient, digest_message
-from mailer.links import unsubscribe_url
-from mailer.render import RenderedDigest, marker
-from mailer.transports.file import FileTransport
+from mailer.delivery.compose import Recipient, digest_message
+from mailer.delivery.transports.file import FileTransport
+from mailer.editions.render import RenderedDigest, marker
+from mailer.readers.links import unsubscribe_url
 
 RENDERED = RenderedDigest(
     subject="The week: five stories",

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from mailer.config import ConfigError, Settings, env_name, render_env_example
+from mailer.core.config import ConfigError, Settings, env_name, render_env_example
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_defaults_are_valid(tmp_path):
     settings = Settings.from_env({}, instance_dir=str(tmp_path))
     assert settings.env == "development"
-    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'mailer.db'}"
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'mailer.core.db'}"
     assert settings.transport == "file://instance/outbox"
 
 

@@ -3,8 +3,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import inspect, select, text
 
-from mailer.db import Database, current_revision, head_revision, normalise_url, upgrade
-from mailer.models import Subscriber
+from mailer.core.db import Database, current_revision, head_revision, normalise_url, upgrade
+from mailer.core.models import Subscriber
 
 
 def test_upgrade_is_idempotent(database_url):
@@ -71,7 +71,7 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(db):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from mailer.models import Base
+    from mailer.core.models import Base
 
     with db.engine.connect() as conn:
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)

@@ -3,12 +3,12 @@ import time
 import pytest
 from sqlalchemy import select
 
-from mailer import delivery, ledger
-from mailer.models import Delivery, Digest, OutboxMessage, Subscriber
+from mailer.core.models import Delivery, Digest, OutboxMessage, Subscriber
+from mailer.delivery import engine, ledger
+from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports.base import SendResult
+from mailer.readers.suppressions import is_suppressed
 from mailer.services import system_clock
-from mailer.suppressions import is_suppressed
-from mailer.transports import transport_from_dsn
-from mailer.transports.base import SendResult
 from tests.fixtures.mailing import add_subscribers, delivery_states, queue_mail, send_now
 
 
@@ -154,7 +154,7 @@ def test_expired_claims_are_reclaimed_or_marked_unknown(db, settings, now, appro
     from datetime import timedelta
 
     add_subscribers(db, now, 2)
-    delivery.start_send(db, approved_digest, now)
+    engine.start_send(db, approved_digest, now)
     ledger.materialise(db, approved_digest, now)
     token, claimed, _ = ledger.claim_deliveries(db, approved_digest, 2, now, settings)
     ledger.mark_handed(db, Delivery, [claimed[0].id], token, now)
@@ -179,7 +179,7 @@ def test_outbox_drains_before_the_digest(db, settings, now, approved_digest, smt
 
 
 def test_outbox_skips_mail_nobody_should_get_any_more(db, settings, now, smtp_server):
-    from mailer.suppressions import suppress
+    from mailer.readers.suppressions import suppress
 
     def queue(kind, to, sid=None):
         queue_mail(db, settings, now, to, kind=kind, subject=f"{kind} for {to}", subscriber_id=sid)
@@ -198,7 +198,7 @@ def test_outbox_skips_mail_nobody_should_get_any_more(db, settings, now, smtp_se
         suppress(session, "bounced@example.com", "bounce", now)
 
     transport = lambda: transport_from_dsn(settings.transport, settings=settings)  # noqa: E731
-    report = delivery.drain_outbox(db, settings, transport, system_clock)
+    report = engine.drain_outbox(db, settings, transport, system_clock)
     assert report.sent == 2 and report.skipped == 3
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [
         "editor@example.com",
@@ -219,7 +219,7 @@ def test_outbox_skips_mail_nobody_should_get_any_more(db, settings, now, smtp_se
 def test_status_counts_and_rate(db, settings, now, approved_digest):
     add_subscribers(db, now, 4)
     ledger.materialise(db, approved_digest, now)
-    status = delivery.digest_status(db, approved_digest, now)
+    status = engine.digest_status(db, approved_digest, now)
     assert status.counts == {"pending": 4}
     assert status.eta_seconds is None
 
@@ -236,7 +236,7 @@ def test_materialise_is_idempotent(db, now, approved_digest):
 
 def test_a_claim_records_only_rows_it_holds(db, settings, now, approved_digest):
     add_subscribers(db, now, 2)
-    delivery.start_send(db, approved_digest, now)
+    engine.start_send(db, approved_digest, now)
     ledger.materialise(db, approved_digest, now)
     token, claimed, _ = ledger.claim_deliveries(db, approved_digest, 2, now, settings)
     assert len(claimed) == 2
@@ -277,7 +277,7 @@ def test_429_with_retry_after_pauses_every_worker(db, settings, now, approved_di
     add_subscribers(db, now, 12)
     calls: list = []
     answers = [SendResult("x", "failed", retryable=True, retry_after=1.0, error="429")]
-    report = delivery.send_digest(
+    report = engine.send_digest(
         db, settings, approved_digest, lambda: ScriptedTransport(answers, calls), system_clock
     )
     assert report.done and report.sent == 12
@@ -291,11 +291,11 @@ def test_429_with_retry_after_pauses_every_worker(db, settings, now, approved_di
 
 def test_cancel_from_outside_stops_the_run(db, settings, now, approved_digest):
     add_subscribers(db, now, 3)
-    delivery.start_send(db, approved_digest, now)
-    delivery.set_digest_status(db, approved_digest, "cancelled", now)
+    engine.start_send(db, approved_digest, now)
+    engine.set_digest_status(db, approved_digest, "cancelled", now)
     calls: list = []
     with pytest.raises(Exception, match="cancelled"):
-        delivery.send_digest(
+        engine.send_digest(
             db, settings, approved_digest, lambda: ScriptedTransport([], calls), system_clock
         )
     assert calls == []

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from mailer.suppressions import is_suppressed
+from mailer.readers.suppressions import is_suppressed
 from tests.fixtures.http import Response
 from tests.fixtures.mailing import add_subscribers, delivery_states, send_now
 

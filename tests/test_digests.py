@@ -3,11 +3,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer import digests
-from mailer.articles import ArticleData, set_stats, upsert_article
-from mailer.demo import load_demo
-from mailer.errors import Conflict, MailerError
-from mailer.models import AuditEntry, Digest
+from mailer.content.articles import ArticleData, set_stats, upsert_article
+from mailer.content.demo import load_demo
+from mailer.core.errors import Conflict, MailerError
+from mailer.core.models import AuditEntry, Digest
+from mailer.editions import digests
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_rebuild_replaces_a_draft_and_keeps_pins_but_never_an_approved_one(db, s
 
 
 def test_last_four_digests_top_stories_are_not_repeated(db, settings, now):
-    from mailer.models import Article
+    from mailer.core.models import Article
 
     week47 = now - timedelta(days=7)
     with db.session() as session:

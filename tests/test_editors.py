@@ -1,7 +1,7 @@
 import pytest
 
-from mailer.editors import add_editor, authenticate, check_password, hash_password
-from mailer.errors import Conflict, MailerError
+from mailer.core.errors import Conflict, MailerError
+from mailer.editions.accounts import add_editor, authenticate, check_password, hash_password
 
 
 def test_password_hash_round_trip():

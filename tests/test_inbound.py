@@ -6,10 +6,10 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from mailer.compose import Recipient, digest_message
-from mailer.inbound import NotAnUnsubscribe, unsubscribe_by_mail
-from mailer.links import unsubscribe_token
-from mailer.models import ConsentEvent, Subscriber
+from mailer.core.models import ConsentEvent, Subscriber
+from mailer.delivery.compose import Recipient, digest_message
+from mailer.delivery.inbound import NotAnUnsubscribe, unsubscribe_by_mail
+from mailer.readers.links import unsubscribe_token
 from tests.fixtures.mailing import add_subscribers
 from tests.test_compose import RENDERED
 

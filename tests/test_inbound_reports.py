@@ -4,8 +4,8 @@ them to MAILER_BOUNCE_ADDRESS after a real SMTP send."""
 import pytest
 from sqlalchemy import select
 
-from mailer.delivery import digest_status
-from mailer.models import Subscriber, Suppression
+from mailer.core.models import Subscriber, Suppression
+from mailer.delivery.engine import digest_status
 from tests.fixtures.mailing import add_subscribers, message_ids, send_now
 
 

@@ -17,14 +17,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from mailer import digests, queue
 from mailer.cli import AppContext, main
-from mailer.db import upgrade
-from mailer.demo import load_demo
-from mailer.models import Digest
-from mailer.scheduler import tick
+from mailer.content.demo import load_demo
+from mailer.core.db import upgrade
+from mailer.core.models import Digest
+from mailer.delivery import queue
+from mailer.delivery.heartbeats import list_workers
+from mailer.editions import digests
+from mailer.scheduler.jobs import tick
 from mailer.services import build
-from mailer.workers import list_workers
 from tests.conftest import make_settings
 from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env, queue_mail
 
@@ -184,8 +185,8 @@ def test_the_job_of_a_killed_worker_is_reaped_and_old_jobs_go(
 
 def test_an_editors_send_and_a_waiting_confirmation_are_queued_at_once(pg_services, now):
     from app import create_app
-    from mailer.editors import add_editor
-    from mailer.scheduler import poll_outbox
+    from mailer.editions.accounts import add_editor
+    from mailer.scheduler.jobs import poll_outbox
     from tests.web.test_desk import PASSWORD, signed_in, token
 
     services, db = pg_services, pg_services.db

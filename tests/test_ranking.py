@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailer.ranking import (
+from mailer.content.ranking import (
     Doc,
     RankParams,
     RelatedIndex,

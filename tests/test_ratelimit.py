@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from mailer.ratelimit import LocalBucket, SharedBucket, bucket_for, pause_remaining, refill
+from mailer.delivery.ratelimit import LocalBucket, SharedBucket, bucket_for, pause_remaining, refill
 from tests.fixtures.http import Response
 from tests.fixtures.mailing import add_subscribers, send_now
 

@@ -2,9 +2,16 @@ from html.parser import HTMLParser
 
 import pytest
 
-from mailer import digests
-from mailer.demo import load_demo
-from mailer.render import MAX_HTML_BYTES, check_size, marker, render_digest, render_web, with_utm
+from mailer.content.demo import load_demo
+from mailer.editions import digests
+from mailer.editions.render import (
+    MAX_HTML_BYTES,
+    check_size,
+    marker,
+    render_digest,
+    render_web,
+    with_utm,
+)
 
 
 class Collector(HTMLParser):

@@ -3,9 +3,9 @@ import io
 
 from sqlalchemy import func, select
 
-from mailer.models import ConsentEvent, Subscriber
-from mailer.roster import export_subscribers, import_subscribers, read_rows
-from mailer.suppressions import suppress
+from mailer.core.models import ConsentEvent, Subscriber
+from mailer.readers.roster import export_subscribers, import_subscribers, read_rows
+from mailer.readers.suppressions import suppress
 
 
 def rows_from(text: str):
@@ -57,7 +57,7 @@ def test_import_without_confirmed_flag_adds_pending(db, now):
 def test_a_file_without_an_email_column_is_refused(db, now):
     import pytest
 
-    from mailer.errors import MailerError
+    from mailer.core.errors import MailerError
 
     with pytest.raises(MailerError, match="'email' column"):
         import_subscribers(db, rows_from("address\nx@example.com\n"), now, confirmed=True)

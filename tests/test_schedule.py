@@ -2,8 +2,8 @@ import threading
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from mailer.db import Database
-from mailer.schedule import claim_slot, interval_slot, last_fire_time
+from mailer.core.db import Database
+from mailer.scheduler.slots import claim_slot, interval_slot, last_fire_time
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mailer import digests, subscriptions
-from mailer.articles import ArticleData, set_stats, upsert_article
-from mailer.models import ConsentEvent, Delivery, Digest, JobRun, OutboxMessage, Subscriber
-from mailer.scheduler import poll_outbox, tick
+from mailer.content.articles import ArticleData, set_stats, upsert_article
+from mailer.core.models import ConsentEvent, Delivery, Digest, JobRun, OutboxMessage, Subscriber
+from mailer.editions import digests
+from mailer.readers import subscriptions
+from mailer.scheduler.jobs import poll_outbox, tick
 from mailer.services import build
 from tests.fixtures.mailing import add_subscribers, mailer_env, queue_mail
 
@@ -166,7 +167,7 @@ def test_two_scheduler_processes_make_one_digest_and_one_message_each(
 
 
 def test_sources_are_ingested_once_per_interval(services, db, http_server):
-    from mailer.sources.ingest import ensure_source
+    from mailer.content.sources.ingest import ensure_source
     from tests.fixtures.http import Response
 
     feed = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item>

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mailer import links, subscriptions
-from mailer.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
-from mailer.subscriptions import InvalidInput, Signup
-from mailer.suppressions import address_hash, suppress
+from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
+from mailer.readers import links, subscriptions
+from mailer.readers.subscriptions import InvalidInput, Signup
+from mailer.readers.suppressions import address_hash, suppress
 
 
 def signup(email="Reader@Example.com", **kw) -> Signup:

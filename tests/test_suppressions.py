@@ -1,4 +1,4 @@
-from mailer.suppressions import address_hash, is_suppressed, suppress, unsuppress
+from mailer.readers.suppressions import address_hash, is_suppressed, suppress, unsuppress
 
 
 def test_suppress_is_keyed_by_normalised_hash(db, now):

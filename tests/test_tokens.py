@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mailer.tokens import TokenExpired, TokenInvalid, make_token, read_token
+from mailer.readers.tokens import TokenExpired, TokenInvalid, make_token, read_token
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PAYLOAD = {"sid": 7, "n": "nonce7"}

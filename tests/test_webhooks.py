@@ -10,11 +10,10 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
-from mailer.config import ConfigError, Settings
-from mailer.models import ConsentEvent, Subscriber, Suppression
-from mailer.models import WebhookEvent as WebhookEventRow
-from mailer.suppressions import address_hash, is_suppressed
-from mailer.webhooks import (
+from mailer.core.config import ConfigError, Settings
+from mailer.core.models import ConsentEvent, Subscriber, Suppression
+from mailer.core.models import WebhookEvent as WebhookEventRow
+from mailer.delivery.webhooks import (
     BadSignature,
     CertificateCache,
     IncomingRequest,
@@ -28,6 +27,7 @@ from mailer.webhooks import (
     sendgrid,
     ses,
 )
+from mailer.readers.suppressions import address_hash, is_suppressed
 from tests.conftest import FIXED_NOW
 from tests.fixtures import webhook_payloads as p
 from tests.fixtures.webhooks import (
@@ -451,7 +451,7 @@ def test_a_replayed_nonce_is_refused_and_changes_nothing(db, now):
 
 
 def test_an_erased_subscriber_stays_erased(db, now):
-    from mailer.suppressions import suppress
+    from mailer.readers.suppressions import suppress
 
     sid = add_subscriber(db, "erased@example.com", now)
     with db.session() as session:

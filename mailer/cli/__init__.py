@@ -7,8 +7,8 @@ import sys
 import click
 from sqlalchemy.exc import OperationalError
 
-from mailer.config import ConfigError, Settings
-from mailer.errors import MailerError
+from mailer.core.config import ConfigError, Settings
+from mailer.core.errors import MailerError
 from mailer.services import Services, build
 
 
@@ -61,7 +61,7 @@ class MailerGroup(click.Group):
 def main(ctx: click.Context) -> None:
     """Newsletter signup, weekly digests and delivery for a news site."""
     if ctx.obj is None:
-        from mailer.env import load_dotenv_once
+        from mailer.core.env import load_dotenv_once
 
         load_dotenv_once()
         ctx.obj = AppContext()

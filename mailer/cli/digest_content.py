@@ -11,7 +11,7 @@ from sqlalchemy import select
 from mailer.cli import AppContext, pass_app
 from mailer.cli.groups import articles_group, digest_group
 from mailer.cli.output import emit_json, table
-from mailer.errors import MailerError, NotFound
+from mailer.core.errors import MailerError, NotFound
 
 
 @digest_group.command("build")
@@ -20,8 +20,8 @@ from mailer.errors import MailerError, NotFound
 @pass_app
 def digest_build(app: AppContext, period: str | None, rebuild: bool) -> None:
     """Build the week's digest: a frozen snapshot of stories and related coverage."""
-    from mailer.digests import build_digest
-    from mailer.ranking import parse_period
+    from mailer.content.ranking import parse_period
+    from mailer.editions.digests import build_digest
 
     services = app.services
     if period:
@@ -42,7 +42,7 @@ def digest_build(app: AppContext, period: str | None, rebuild: bool) -> None:
 @pass_app
 def digest_list(app: AppContext, as_json: bool) -> None:
     """Digests, newest first, with their status and delivery counts."""
-    from mailer.reports import recent_digests
+    from mailer.editions.figures import recent_digests
 
     rows = recent_digests(app.services.db, limit=100)
     if as_json:
@@ -104,7 +104,7 @@ def digest_as_dict(digest) -> dict:
 @pass_app
 def digest_show(app: AppContext, ref: str, as_json: bool) -> None:
     """The stories of a digest and the related coverage under each."""
-    from mailer.digests import find_digest
+    from mailer.editions.digests import find_digest
 
     data = digest_as_dict(find_digest(app.services.db, ref))
     if as_json:
@@ -134,10 +134,10 @@ SAMPLE_NONCE = "sample"  # a preview's links lead to no real subscriber
 @pass_app
 def digest_preview(app: AppContext, ref: str, fmt: str, out: Path | None) -> None:
     """Exactly what a subscriber gets, with a sample subscriber's links."""
-    from mailer.compose import Recipient, digest_message
-    from mailer.digests import find_digest
-    from mailer.links import new_message_id
-    from mailer.render import render_digest
+    from mailer.delivery.compose import Recipient, digest_message
+    from mailer.editions.digests import find_digest
+    from mailer.editions.render import render_digest
+    from mailer.readers.links import new_message_id
 
     settings = app.services.settings
     digest = find_digest(app.services.db, ref)
@@ -172,9 +172,9 @@ def articles_related(app: AppContext, url_or_id: str, k: int | None, as_json: bo
     """What would be shown as related coverage for a stored article, with scores."""
     from datetime import datetime, timedelta
 
-    from mailer.digests import load_docs, rank_params
-    from mailer.models import Article
-    from mailer.ranking import RelatedIndex, related_coverage
+    from mailer.content.ranking import RelatedIndex, related_coverage
+    from mailer.core.models import Article
+    from mailer.editions.digests import load_docs, rank_params
 
     services = app.services
     settings = services.settings

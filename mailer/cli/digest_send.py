@@ -7,11 +7,11 @@ import click
 from mailer.cli import AppContext, pass_app
 from mailer.cli.groups import digest_group, outbox_group
 from mailer.cli.output import emit_json, is_terminal, table
-from mailer.errors import MailerError
+from mailer.core.errors import MailerError
 
 
 def _digest_id(app: AppContext, ref: str) -> int:
-    from mailer.digests import find_digest
+    from mailer.editions.digests import find_digest
 
     return find_digest(app.services.db, ref).id
 
@@ -22,7 +22,7 @@ def _digest_id(app: AppContext, ref: str) -> int:
 @pass_app
 def digest_approve(app: AppContext, ref: str, actor: str) -> None:
     """Approve a draft for sending."""
-    from mailer.digests import approve
+    from mailer.editions.digests import approve
 
     services = app.services
     approve(services.db, services.settings, _digest_id(app, ref), actor, services.now())
@@ -36,22 +36,22 @@ def digest_approve(app: AppContext, ref: str, actor: str) -> None:
 @pass_app
 def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> None:
     """Send an approved digest; run again to resume where it stopped."""
-    from mailer import delivery, ledger
-    from mailer.models import Delivery
+    from mailer.core.models import Delivery
+    from mailer.delivery import engine, ledger
 
     services = app.services
     digest_id = _digest_id(app, ref)
     if dry_run:
         _dry_run(services, digest_id)
         return
-    delivery.start_send(services.db, digest_id, services.now(), actor="cli")
+    engine.start_send(services.db, digest_id, services.now(), actor="cli")
     ledger.materialise(services.db, digest_id, services.now())
-    state = delivery.digest_status(services.db, digest_id, services.now())
+    state = engine.digest_status(services.db, digest_id, services.now())
     total = sum(state.counts.values()) or None
     done = sum(v for k, v in state.counts.items() if k not in ("pending", "sending"))
 
     def run(on_progress):
-        return delivery.send_digest(
+        return engine.send_digest(
             services.db,
             services.settings,
             digest_id,
@@ -104,7 +104,7 @@ def _plain_progress(done: int, total: int | None):
 
 
 def feedback_line(feedback: dict[str, int]) -> str:
-    from mailer.delivery import FEEDBACK_WORDS
+    from mailer.delivery.engine import FEEDBACK_WORDS
 
     words = [f"{FEEDBACK_WORDS[k]} {feedback[k]}" for k in FEEDBACK_WORDS if feedback.get(k)]
     return ", ".join(words) or "none yet (it arrives through the provider's webhooks)"
@@ -117,7 +117,7 @@ def _fmt(counts: dict[str, int]) -> str:
 def _dry_run(services, digest_id: int) -> None:
     from sqlalchemy import func, select
 
-    from mailer.models import Subscriber, Suppression
+    from mailer.core.models import Subscriber, Suppression
 
     with services.db.session() as session:
         suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
@@ -137,7 +137,7 @@ def _dry_run(services, digest_id: int) -> None:
 @pass_app
 def digest_status_command(app: AppContext, ref: str, as_json: bool) -> None:
     """Counts per delivery state, the current rate and the time left."""
-    from mailer.delivery import digest_status
+    from mailer.delivery.engine import digest_status
 
     status = digest_status(app.services.db, _digest_id(app, ref), app.services.now())
     if as_json:
@@ -153,7 +153,7 @@ def digest_status_command(app: AppContext, ref: str, as_json: bool) -> None:
 
 
 def _transition(app: AppContext, ref: str, status: str, allowed: tuple[str, ...], reason=None):
-    from mailer.delivery import set_digest_status
+    from mailer.delivery.engine import set_digest_status
 
     services = app.services
     digest = set_digest_status(
@@ -204,7 +204,7 @@ def digest_cancel(app: AppContext, ref: str) -> None:
 @pass_app
 def digest_retry(app: AppContext, ref: str, which: str | None) -> None:
     """Queue failed or unknown deliveries again; then run `digest send`."""
-    from mailer import ledger
+    from mailer.delivery import ledger
 
     if which is None:
         raise click.UsageError("say which: --failed or --unknown")
@@ -212,8 +212,8 @@ def digest_retry(app: AppContext, ref: str, which: str | None) -> None:
     digest_id = _digest_id(app, ref)
     count = ledger.reset(services.db, digest_id, which, services.now())
     if count:
-        from mailer.delivery import set_digest_status
-        from mailer.digests import find_digest
+        from mailer.delivery.engine import set_digest_status
+        from mailer.editions.digests import find_digest
 
         if find_digest(services.db, digest_id).status == "sent":
             set_digest_status(services.db, digest_id, "sending", services.now(), actor="cli")
@@ -224,7 +224,7 @@ def digest_retry(app: AppContext, ref: str, which: str | None) -> None:
 @pass_app
 def outbox_send(app: AppContext) -> None:
     """Send queued confirmation, test and notice mail now."""
-    from mailer.delivery import drain_outbox
+    from mailer.delivery.engine import drain_outbox
 
     services = app.services
     report = drain_outbox(services.db, services.settings, services.new_transport, services.clock)
@@ -244,7 +244,7 @@ def outbox_list(app: AppContext, as_json: bool, status: str | None) -> None:
     """Queued and recent transactional mail."""
     from sqlalchemy import select
 
-    from mailer.models import OutboxMessage
+    from mailer.core.models import OutboxMessage
 
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)
     if status:

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from mailer.cli import AppContext, main, pass_app
 from mailer.cli.groups import suppressions_group
 from mailer.cli.output import emit_json, table
-from mailer.editors import ROLES, add_editor, list_editors, remove_editor
-from mailer.errors import MailerError
-from mailer.models import Suppression
-from mailer.suppressions import suppress, unsuppress
+from mailer.core.errors import MailerError
+from mailer.core.models import Suppression
+from mailer.editions.accounts import ROLES, add_editor, list_editors, remove_editor
+from mailer.readers.suppressions import suppress, unsuppress
 
 
 @main.group("editors")

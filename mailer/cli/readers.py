@@ -11,11 +11,10 @@ import click
 from mailer.cli import AppContext, main, pass_app
 from mailer.cli.groups import subscribers_group
 from mailer.cli.output import emit_json, table
-from mailer.errors import MailerError, NotFound
-from mailer.models import Subscriber
-from mailer.roster import describe_subscriber, suppression_of
-from mailer.services import Services
-from mailer.subscriptions import (
+from mailer.core.errors import MailerError, NotFound
+from mailer.core.models import Subscriber
+from mailer.readers.roster import describe_subscriber, suppression_of
+from mailer.readers.subscriptions import (
     InvalidInput,
     add_by_operator,
     find_subscriber,
@@ -24,6 +23,7 @@ from mailer.subscriptions import (
     normalise_email,
     unsubscribe,
 )
+from mailer.services import Services
 
 PARAM_HINTS = {"email": "'EMAIL'", "first_name": "'--name'"}
 
@@ -268,7 +268,7 @@ def _detail(event: dict[str, Any]) -> str:
 def inbound(app: AppContext, mail) -> None:
     """Act on one mail to MAILER_UNSUBSCRIBE_ADDRESS or MAILER_BOUNCE_ADDRESS: a file, or
     standard input (an MTA pipe)."""
-    from mailer.inbound import MAX_MAIL_BYTES, handle_mail
+    from mailer.delivery.inbound import MAX_MAIL_BYTES, handle_mail
 
     services = app.services
     click.echo(

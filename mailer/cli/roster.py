@@ -10,10 +10,10 @@ import click
 from mailer.cli import AppContext, pass_app
 from mailer.cli.groups import subscribers_group
 from mailer.cli.output import emit_json, is_terminal, table
-from mailer.errors import MailerError
-from mailer.models import SUBSCRIBER_STATUSES
-from mailer.reports import subscriber_counts
-from mailer.roster import export_subscribers, import_subscribers, read_rows
+from mailer.core.errors import MailerError
+from mailer.core.models import SUBSCRIBER_STATUSES
+from mailer.editions.figures import subscriber_counts
+from mailer.readers.roster import export_subscribers, import_subscribers, read_rows
 
 
 @subscribers_group.command("import")

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from mailer.models import Base
+from mailer.core.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -9,9 +9,9 @@ from flask import Flask, abort, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from mailer.core.templates import TEMPLATES
 from mailer.services import Services
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 
 csrf = CSRFProtect()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request, send_file
 
-from mailer import captcha
+from mailer.readers import captcha
 from mailer.web import services
 from mailer.web.limits import limiter
 

@@ -7,15 +7,16 @@ from datetime import timedelta
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from mailer import delivery, digests
-from mailer.compose import Recipient, digest_message
-from mailer.errors import MailerError
-from mailer.ledger import enqueue_outbox
-from mailer.links import new_message_id
-from mailer.models import Article, AuditEntry, Digest
-from mailer.queue import nudge
-from mailer.ranking import RelatedIndex, related_coverage
-from mailer.render import render_digest
+from mailer.content.ranking import RelatedIndex, related_coverage
+from mailer.core.errors import MailerError
+from mailer.core.models import Article, AuditEntry, Digest
+from mailer.delivery import engine
+from mailer.delivery.compose import Recipient, digest_message
+from mailer.delivery.ledger import enqueue_outbox
+from mailer.delivery.queue import nudge
+from mailer.editions import digests
+from mailer.editions.render import render_digest
+from mailer.readers.links import new_message_id
 from mailer.web import services
 from mailer.web.editor import login_required
 
@@ -44,7 +45,7 @@ def _sample_message(digest: Digest, recipient: str = "reader@example.com", name:
 @bp.get("/")
 @login_required()
 def index():
-    from mailer.reports import recent_digests
+    from mailer.editions.figures import recent_digests
 
     return render_template("web/admin/digests.html", digests=recent_digests(services().db, 52))
 
@@ -55,7 +56,7 @@ def page(digest_id: int):
     svc = services()
     digest = _digest(digest_id)
     message = _sample_message(digest)
-    status = delivery.digest_status(svc.db, digest.id, svc.now())
+    status = engine.digest_status(svc.db, digest.id, svc.now())
     with svc.db.session() as session:
         log = session.scalars(
             select(AuditEntry)
@@ -68,7 +69,7 @@ def page(digest_id: int):
         digest=digest,
         items=sorted(digest.items, key=lambda i: i.position),
         message=message,
-        feedback_words=delivery.FEEDBACK_WORDS,
+        feedback_words=engine.FEEDBACK_WORDS,
         html_size=len((message.html or "").encode()),
         status=status,
         log=log,
@@ -102,7 +103,7 @@ def services_response(body: str):
 @login_required()
 def status_json(digest_id: int):
     svc = services()
-    status = delivery.digest_status(svc.db, digest_id, svc.now())
+    status = engine.digest_status(svc.db, digest_id, svc.now())
     return jsonify(
         status=status.status,
         reason=status.reason,
@@ -169,14 +170,14 @@ ACTIONS = {
     "approve": lambda db, s, d, who, now, f: digests.approve(db, s, d, who, now),
     "withdraw": lambda db, s, d, who, now, f: digests.withdraw(db, d, who, now),
     "veto": lambda db, s, d, who, now, f: digests.withdraw(db, d, who, now, veto=True),
-    "send_now": lambda db, s, d, who, now, f: delivery.start_send(db, d, now, actor=who),
-    "pause": lambda db, s, d, who, now, f: delivery.set_digest_status(
+    "send_now": lambda db, s, d, who, now, f: engine.start_send(db, d, now, actor=who),
+    "pause": lambda db, s, d, who, now, f: engine.set_digest_status(
         db, d, "paused", now, "paused by an editor", who, ("sending",)
     ),
-    "resume": lambda db, s, d, who, now, f: delivery.set_digest_status(
+    "resume": lambda db, s, d, who, now, f: engine.set_digest_status(
         db, d, "sending", now, None, who, ("paused",)
     ),
-    "cancel": lambda db, s, d, who, now, f: delivery.set_digest_status(
+    "cancel": lambda db, s, d, who, now, f: engine.set_digest_status(
         db,
         d,
         "cancelled",
@@ -230,7 +231,7 @@ def rebuild(digest_id: int):
 @login_required("editor")
 def send_test(digest_id: int):
     """Queue the exact message to a few addresses; the engine sends it within a minute."""
-    from mailer.subscriptions import normalise_email
+    from mailer.readers.subscriptions import normalise_email
 
     svc = services()
     digest = _digest(digest_id)

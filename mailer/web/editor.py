@@ -9,8 +9,8 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from mailer import editors, reports
-from mailer.models import Editor
+from mailer.core.models import Editor
+from mailer.editions import accounts, figures
 from mailer.web import services
 from mailer.web.limits import limiter
 
@@ -70,7 +70,7 @@ def login():
     if form.validate_on_submit():
         svc = services()
         with svc.db.session() as db_session:
-            editor = editors.authenticate(
+            editor = accounts.authenticate(
                 db_session, form.email.data, form.password.data, svc.now()
             )
             if editor is not None:
@@ -98,14 +98,14 @@ def dashboard():
     svc = services()
     settings, now = svc.settings, svc.now()
     zone = settings.zone
-    flow = reports.weekly_flow(svc.db, now, zone)
+    flow = figures.weekly_flow(svc.db, now, zone)
     return render_template(
         "web/admin/dashboard.html",
-        counts=reports.subscriber_counts(svc.db),
+        counts=figures.subscriber_counts(svc.db),
         flow=flow,
         flow_max=max([1] + [max(w.joins, w.leaves) for w in flow]),
-        digests=reports.recent_digests(svc.db),
-        next_build=reports.next_fire(settings.build_at, zone, now),
-        next_send=reports.next_fire(settings.send_at, zone, now),
+        digests=figures.recent_digests(svc.db),
+        next_build=figures.next_fire(settings.build_at, zone, now),
+        next_send=figures.next_fire(settings.send_at, zone, now),
         zone=zone,
     )

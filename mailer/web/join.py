@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from mailer import captcha, subscriptions
+from mailer.readers import captcha, subscriptions
 from mailer.web import csrf, services
 from mailer.web.captcha import captcha_csp
 from mailer.web.forms import EmbedJoinForm, JoinForm, make_stamp, read_stamp

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 
-from mailer.articles import set_stats
-from mailer.models import Article, Source
+from mailer.content.articles import set_stats
+from mailer.core.models import Article, Source
 from mailer.web import services
 from mailer.web.editor import login_required
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 
-from mailer.db import current_revision, head_revision
+from mailer.core.db import current_revision, head_revision
 from mailer.web import services
 
 bp = Blueprint("public", __name__)
@@ -34,7 +34,7 @@ def archive():
     """Every digest that went out, newest first."""
     from sqlalchemy import select
 
-    from mailer.models import Digest
+    from mailer.core.models import Digest
 
     with services().db.session() as session:
         sent = session.scalars(
@@ -48,9 +48,9 @@ def archive_issue(period: str):
     """The web version of one issue, with no personal links in it."""
     from flask import abort, make_response
 
-    from mailer.digests import find_digest
-    from mailer.errors import NotFound
-    from mailer.render import render_web
+    from mailer.core.errors import NotFound
+    from mailer.editions.digests import find_digest
+    from mailer.editions.render import render_web
 
     try:
         digest = find_digest(services().db, period)

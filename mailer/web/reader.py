@@ -6,8 +6,8 @@ import json
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from mailer import links, subscriptions
-from mailer.models import Subscriber
+from mailer.core.models import Subscriber
+from mailer.readers import links, subscriptions
 from mailer.web import csrf, services
 from mailer.web.forms import PreferencesForm
 from mailer.web.join import client_ip, signup_limit

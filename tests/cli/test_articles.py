@@ -2,7 +2,7 @@ import json
 
 from sqlalchemy import select
 
-from mailer.models import ArticleStats
+from mailer.core.models import ArticleStats
 from tests.fixtures.http import Response
 
 FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>

@@ -89,7 +89,7 @@ def test_dotenv_is_read_by_the_entry_point(tmp_path):
 def test_demo_loads_once(cli, db):
     from sqlalchemy import func, select
 
-    from mailer.models import Article
+    from mailer.core.models import Article
 
     first = cli("demo")
     assert first.exit_code == 0, first.output
@@ -106,7 +106,7 @@ def test_demo_loads_once(cli, db):
 def test_demo_spans_weeks_with_sections_and_tags(cli, db, now, settings):
     from sqlalchemy import select
 
-    from mailer.models import Article
+    from mailer.core.models import Article
 
     cli("demo")
     with db.session() as session:

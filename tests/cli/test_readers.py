@@ -6,10 +6,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer import links, subscriptions
-from mailer.models import ConsentEvent, Delivery, Digest, OutboxMessage, Subscriber, Suppression
-from mailer.subscriptions import Signup
-from mailer.suppressions import address_hash, suppress
+from mailer.core.models import (
+    ConsentEvent,
+    Delivery,
+    Digest,
+    OutboxMessage,
+    Subscriber,
+    Suppression,
+)
+from mailer.readers import links, subscriptions
+from mailer.readers.subscriptions import Signup
+from mailer.readers.suppressions import address_hash, suppress
 from tests.fixtures.mailing import queue_mail
 
 

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from mailer.demo import load_demo
+from mailer.content.demo import load_demo
 from tests.fixtures.content import article
 
 
@@ -91,7 +91,7 @@ def test_preview_writes_what_a_subscriber_gets(cli, demo, tmp_path, settings):
 def test_articles_related_prints_scores(cli, demo, db):
     from sqlalchemy import select
 
-    from mailer.models import Article
+    from mailer.core.models import Article
 
     with db.session() as session:
         story = session.scalar(select(Article).where(Article.title.like("Budget passes%")))

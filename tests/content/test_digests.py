@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from mailer import digests
-from mailer.db import Database
-from mailer.demo import load_demo
-from mailer.errors import Conflict, MailerError, NotFound
-from mailer.models import AuditEntry, Digest, DigestItem
+from mailer.content.demo import load_demo
+from mailer.core.db import Database
+from mailer.core.errors import Conflict, MailerError, NotFound
+from mailer.core.models import AuditEntry, Digest, DigestItem
+from mailer.editions import digests
 from tests.fixtures.content import article
 
 
@@ -52,7 +52,7 @@ def test_build_makes_one_frozen_snapshot_per_week(db, settings, now, demo):
 
 
 def test_a_snapshot_does_not_change_when_the_article_does(db, settings, now, demo):
-    from mailer.models import Article
+    from mailer.core.models import Article
 
     result = digests.build_digest(db, settings, now)
     lead = digests.find_digest(db, result.period).items[0]

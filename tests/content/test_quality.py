@@ -13,9 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mailer import digests
-from mailer.articles import ArticleData, set_stats, upsert_article
-from mailer.ranking import (
+from mailer.content.articles import ArticleData, set_stats, upsert_article
+from mailer.content.ranking import (
     Doc,
     RankParams,
     RelatedIndex,
@@ -23,7 +22,8 @@ from mailer.ranking import (
     period_bounds,
     related_coverage,
 )
-from mailer.render import MAX_HTML_BYTES, render_digest
+from mailer.editions import digests
+from mailer.editions.render import MAX_HTML_BYTES, render_digest
 from tests.fixtures.content import shared_data
 
 UCI_SECTIONS = {"b": "Business", "t": "Technology", "e": "Entertainment", "m": "Health"}

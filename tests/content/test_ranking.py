@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailer.ranking import (
+from mailer.content.ranking import (
     Doc,
     RankParams,
     RelatedIndex,
@@ -195,7 +195,7 @@ def test_a_story_outside_the_index_gets_nothing_rather_than_an_error():
 
 
 def test_related_for_one_story_needs_no_index_by_hand():
-    from mailer.ranking import related
+    from mailer.content.ranking import related
 
     story = doc(50, "Council votes to close two branch libraries", "Budget cuts.")
     ids = [r.doc.id for r in related(story, ARCHIVE[1:], 3)]

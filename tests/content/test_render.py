@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from mailer.config import Settings
-from mailer.models import Digest, DigestItem, DigestRelated
-from mailer.render import (
+from mailer.core.config import Settings
+from mailer.core.models import Digest, DigestItem, DigestRelated
+from mailer.editions.render import (
     MAX_HTML_BYTES,
     PLACEHOLDERS,
     marker,

@@ -1,5 +1,5 @@
-from mailer.sources.canonical import canonical_url
-from mailer.sources.clean import clean_summary, excerpt, plain_text
+from mailer.content.sources.canonical import canonical_url
+from mailer.content.sources.clean import clean_summary, excerpt, plain_text
 
 
 def test_tracking_parameters_and_fragments_go():

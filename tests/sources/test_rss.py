@@ -7,8 +7,8 @@ The feeds are the test fixtures of feed-rs/feed-rs (MIT licence, see
 import pytest
 from sqlalchemy import func, select
 
-from mailer.models import Article, Source
-from mailer.sources.ingest import ingest_source
+from mailer.content.sources.ingest import ingest_source
+from mailer.core.models import Article, Source
 from tests.fixtures.content import shared_data
 from tests.fixtures.http import Response
 

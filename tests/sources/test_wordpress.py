@@ -1,7 +1,7 @@
 from sqlalchemy import select
 
-from mailer.models import Article, Source
-from mailer.sources.ingest import ingest_source
+from mailer.content.sources.ingest import ingest_source
+from mailer.core.models import Article, Source
 from tests.fixtures.http import Response
 
 

@@ -6,8 +6,8 @@ from email.utils import formatdate
 
 import pytest
 
-from mailer.transports import transport_from_dsn
-from mailer.transports.base import Message, TransportError
+from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports.base import Message, TransportError
 from tests.fixtures.http import Response
 
 UNSUBSCRIBE = "<https://news.example.com/u/tok-{n}>, <mailto:unsub+{n}@example.com>"

@@ -6,9 +6,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from mailer.config import Settings
-from mailer.dkim import SIGNED_HEADERS, signer_from_settings
-from mailer.transports import transport_from_dsn
+from mailer.core.config import Settings
+from mailer.delivery.dkim import SIGNED_HEADERS, signer_from_settings
+from mailer.delivery.transports import transport_from_dsn
 from tests.transports.common import message
 
 DOMAIN = "news.example.com"

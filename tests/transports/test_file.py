@@ -1,7 +1,7 @@
 from email import message_from_bytes, policy
 
-from mailer.transports import parse_dsn, transport_from_dsn
-from mailer.transports.base import Message
+from mailer.delivery.transports import parse_dsn, transport_from_dsn
+from mailer.delivery.transports.base import Message
 
 
 def sample(recipient="reader@example.com", message_id="<abc.1@example.com>"):
@@ -37,7 +37,7 @@ def test_a_retry_overwrites_the_same_file(tmp_path):
 
 
 def test_relative_instance_folder_follows_settings(tmp_path):
-    from mailer.config import Settings
+    from mailer.core.config import Settings
 
     settings = Settings.from_env({}, instance_dir=str(tmp_path / "inst"))
     transport = transport_from_dsn("file://instance/outbox", settings=settings)

@@ -1,6 +1,6 @@
 import pytest
 
-from mailer.transports import transport_from_dsn
+from mailer.delivery.transports import transport_from_dsn
 from tests.fixtures.providers import KEY
 from tests.transports import common
 from tests.transports.common import build, message

@@ -3,8 +3,8 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from mailer.transports import sigv4, transport_from_dsn
-from mailer.transports.base import TransportError
+from mailer.delivery.transports import sigv4, transport_from_dsn
+from mailer.delivery.transports.base import TransportError
 from tests.fixtures.http import Response
 from tests.transports import common
 from tests.transports.common import build, message

@@ -5,8 +5,8 @@ import pytest
 import trustme
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from mailer.transports import transport_from_dsn
-from mailer.transports.base import Message, TransportError
+from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports.base import Message, TransportError
 from tests.fixtures.smtp import free_port, start_smtp_server
 
 

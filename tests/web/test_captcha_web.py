@@ -9,7 +9,7 @@ import pytest
 from flask import render_template_string
 
 from app import create_app
-from mailer.captcha import CaptchaResult, verify
+from mailer.readers.captcha import CaptchaResult, verify
 from mailer.services import build
 from tests.conftest import make_settings
 from tests.fixtures.captcha import solve_altcha

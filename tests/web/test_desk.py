@@ -3,12 +3,12 @@ import re
 import pytest
 from sqlalchemy import select
 
-from mailer import digests
-from mailer.delivery import drain_outbox
-from mailer.editors import add_editor
-from mailer.models import AuditEntry
+from mailer.core.models import AuditEntry
+from mailer.delivery.engine import drain_outbox
+from mailer.delivery.transports import transport_from_dsn
+from mailer.editions import digests
+from mailer.editions.accounts import add_editor
 from mailer.services import system_clock
-from mailer.transports import transport_from_dsn
 
 PASSWORD = "a long password"
 
@@ -20,7 +20,7 @@ def settings_overrides(smtp_server):
 
 @pytest.fixture
 def draft(db, settings, now):
-    from mailer.demo import load_demo
+    from mailer.content.demo import load_demo
 
     load_demo(db, now, settings.zone)
     return digests.build_digest(db, settings, now).digest_id
@@ -135,7 +135,7 @@ def test_suggestions_show_scores(client, accounts, draft, db):
 def test_archive_shows_only_sent_issues_without_personal_links(client, db, settings, now, draft):
     assert client.get("/archive/2026-W48").status_code == 404
     with db.session() as session:
-        from mailer.models import Digest
+        from mailer.core.models import Digest
 
         session.get(Digest, draft).status = "sent"
     listing = client.get("/archive").get_data(as_text=True)

@@ -2,11 +2,11 @@
 
 import pytest
 
-from mailer import digests
-from mailer.delivery import drain_outbox
-from mailer.editors import add_editor
+from mailer.delivery.engine import drain_outbox
+from mailer.delivery.transports import transport_from_dsn
+from mailer.editions import digests
+from mailer.editions.accounts import add_editor
 from mailer.services import system_clock
-from mailer.transports import transport_from_dsn
 
 pytestmark = pytest.mark.browser
 
@@ -19,7 +19,7 @@ def settings_overrides(smtp_server):
 def test_editor_previews_reorders_tests_and_approves(
     page, live_server, db, settings, now, smtp_server
 ):
-    from mailer.demo import load_demo
+    from mailer.content.demo import load_demo
 
     load_demo(db, now, settings.zone)
     digest_id = digests.build_digest(db, settings, now).digest_id

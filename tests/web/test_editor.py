@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from mailer.editors import add_editor
+from mailer.editions.accounts import add_editor
 
 PASSWORD = "a long password"
 

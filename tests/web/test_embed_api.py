@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from mailer.models import OutboxMessage, Subscriber
+from mailer.core.models import OutboxMessage, Subscriber
 from tests.fixtures.readers import aged_stamp, altcha_token, hidden_fields
 
 NEWS = "https://news.example.com"

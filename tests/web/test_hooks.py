@@ -7,9 +7,9 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from mailer.models import Subscriber, Suppression
-from mailer.models import WebhookEvent as WebhookEventRow
-from mailer.suppressions import address_hash
+from mailer.core.models import Subscriber, Suppression
+from mailer.core.models import WebhookEvent as WebhookEventRow
+from mailer.readers.suppressions import address_hash
 from tests.fixtures import webhook_payloads as p
 from tests.fixtures.webhooks import (
     add_subscriber,

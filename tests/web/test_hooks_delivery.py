@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mailer import ledger
+from mailer.delivery import ledger
 from tests.fixtures import webhook_payloads as p
 from tests.fixtures.mailing import add_subscribers, delivery_states, message_ids, send_now
 from tests.fixtures.webhooks import basic_auth, webhook_settings
@@ -43,7 +43,7 @@ def test_webhook_unsubscribe_and_bounce_after_materialising_are_skipped(
 
 
 def desk_page(client, db, now, digest_id) -> str:
-    from mailer.editors import add_editor
+    from mailer.editions.accounts import add_editor
     from tests.web.test_desk import PASSWORD, signed_in
 
     with db.session() as session:
@@ -54,8 +54,8 @@ def desk_page(client, db, now, digest_id) -> str:
 def test_provider_feedback_is_counted_against_the_digest_it_is_about(
     client, cli, db, settings, now, approved_digest, smtp_server, sendgrid_signer
 ):
-    from mailer.delivery import digest_status
-    from mailer.suppressions import is_suppressed
+    from mailer.delivery.engine import digest_status
+    from mailer.readers.suppressions import is_suppressed
 
     add_subscribers(db, now, 3)
     assert send_now(db, settings, approved_digest).sent == 3

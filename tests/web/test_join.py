@@ -7,11 +7,11 @@ from email import message_from_bytes, policy
 import pytest
 from sqlalchemy import func, select
 
-from mailer import subscriptions
-from mailer.models import ConsentEvent, OutboxMessage, Subscriber
-from mailer.suppressions import suppress
-from mailer.transports import transport_from_dsn
-from mailer.transports.base import Message
+from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
+from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports.base import Message
+from mailer.readers import subscriptions
+from mailer.readers.suppressions import suppress
 from mailer.web.forms import TOO_FAST, TOO_OLD
 from tests.fixtures.readers import aged_stamp, altcha_token, hidden_fields
 

@@ -9,11 +9,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from mailer import links
-from mailer.delivery import drain_outbox
-from mailer.models import ConsentEvent, Subscriber
+from mailer.core.models import ConsentEvent, Subscriber
+from mailer.delivery.engine import drain_outbox
+from mailer.delivery.transports import transport_from_dsn
+from mailer.readers import links
 from mailer.services import build, system_clock
-from mailer.transports import transport_from_dsn
 from tests.fixtures.http import FakeHttpServer, Response
 
 pytestmark = pytest.mark.browser

@@ -11,7 +11,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from mailer.models import OutboxMessage, Subscriber
+from mailer.core.models import OutboxMessage, Subscriber
 from tests.fixtures.readers import aged_stamp, altcha_token, hidden_fields
 
 NEWS = "https://news.example.com"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from mailer.models import Subscriber
+from mailer.core.models import Subscriber
 from tests.fixtures.http import Response
 
 ANSWERS = {

@@ -2,8 +2,8 @@ import re
 
 import pytest
 
-from mailer.demo import load_demo
-from mailer.editors import add_editor
+from mailer.content.demo import load_demo
+from mailer.editions.accounts import add_editor
 from tests.web.test_desk import signed_in, token
 
 
@@ -25,14 +25,14 @@ def test_search_and_mark_a_pick(client, desk, db):
         follow_redirects=True,
     )
     assert "Marked as editor&#39;s pick" in response.get_data(as_text=True)
-    from mailer.models import Article
+    from mailer.core.models import Article
 
     with db.session() as session:
         assert session.get(Article, int(article_id)).stats.editor_pick
 
 
 def test_sources_page_shows_health(client, desk, db, now):
-    from mailer.sources.ingest import ensure_source
+    from mailer.content.sources.ingest import ensure_source
 
     ensure_source(db, "https://feeds.example.com/rss", now)
     signed_in(client)

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mailer import links, subscriptions
-from mailer.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
-from mailer.suppressions import address_hash
+from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
+from mailer.readers import links, subscriptions
+from mailer.readers.suppressions import address_hash
 from tests.fixtures.readers import hidden_fields
 
 

@@ -1,0 +1,67 @@
+"""Turn a rendered digest into one subscriber's message, with the headers bulk mail needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailer.core.config import Settings
+from mailer.delivery.transports.base import Message
+from mailer.editions.render import RenderedDigest, greeting
+from mailer.readers.links import preferences_url, sender_domain, unsubscribe_links
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What a message needs to know of a subscriber."""
+
+    id: int
+    email: str
+    first_name: str | None
+    token_nonce: str
+
+
+def list_id(settings: Settings) -> str:
+    return f"{settings.list_name} <digest.{sender_domain(settings)}>"
+
+
+def digest_message(
+    rendered: RenderedDigest,
+    recipient: Recipient,
+    settings: Settings,
+    message_id: str,
+    period_key: str,
+    delivery_id: int | None = None,
+) -> Message:
+    """One personalised message; no Jinja here, only substitution into the rendered issue."""
+    unsubscribe, mailto = unsubscribe_links(settings, recipient.id, recipient.token_nonce)
+    subject, text, html = rendered.personalise(
+        {
+            "unsubscribe_url": unsubscribe,
+            "preferences_url": preferences_url(settings, recipient.id, recipient.token_nonce),
+            "first_name": recipient.first_name or "",
+            "greeting": greeting(recipient.first_name),
+        }
+    )
+    headers = {
+        "List-Id": list_id(settings),
+        "List-Unsubscribe": f"<{unsubscribe}>, <{mailto}>" if mailto else f"<{unsubscribe}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "Feedback-ID": f"{period_key}:digest:{sender_domain(settings)}",
+        "Precedence": "bulk",
+        "Auto-Submitted": "auto-generated",
+        "X-Auto-Response-Suppress": "OOF, AutoReply",
+    }
+    metadata = {"period": period_key}
+    if delivery_id is not None:
+        metadata["delivery_id"] = str(delivery_id)
+    return Message(
+        sender=settings.from_addr,
+        recipient=recipient.email,
+        subject=subject,
+        text=text,
+        html=html,
+        message_id=message_id,
+        reply_to=settings.reply_to,
+        headers=headers,
+        metadata=metadata,
+    )

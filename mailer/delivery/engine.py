@@ -1,0 +1,529 @@
+"""The send engine: drains the ledger through a transport, exactly once, resumable after a crash.
+
+It sees neither HTTP nor SQL: rows come from the ledger, bytes leave through a Transport.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from mailer.core.config import Settings
+from mailer.core.db import Database
+from mailer.core.errors import Conflict
+from mailer.core.models import Delivery, Digest, OutboxMessage
+from mailer.delivery import ledger
+from mailer.delivery.compose import digest_message
+from mailer.delivery.ratelimit import Bucket, bucket_for
+from mailer.delivery.transports.base import Message, SendResult, Transport, TransportError
+from mailer.readers.suppressions import suppress
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+TransportFactory = Callable[[], Transport]
+MAX_BACKOFF = 3600.0
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    retrying: int = 0
+    paused: str = ""
+    done: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self.lock:
+            for name, n in counts.items():
+                setattr(self, name, getattr(self, name) + n)
+
+
+def backoff(attempts: int, base: float, retry_after: float | None) -> float:
+    """Exponential with jitter, never sooner than the provider asked."""
+    delay = min(base * (2 ** max(attempts - 1, 0)), MAX_BACKOFF) * random.uniform(0.5, 1.5)
+    return max(delay, retry_after or 0.0)
+
+
+@dataclass
+class Drain:
+    """Shared state of one drain run: workers, bucket, counters, and the pause switch."""
+
+    db: Database
+    settings: Settings
+    clock: Clock
+    bucket: Bucket
+    report: SendReport
+    limit: int | None = None
+    deadline: float | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    consecutive_failures: int = 0
+    halted: str = ""  # paused or cancelled from outside: leave the digest's status alone
+    handed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    on_progress: Callable[[int], None] | None = None
+
+    def reserve(self, wanted: int) -> int:
+        """Take up to `wanted` of what this run may still hand over (for --limit)."""
+        with self.lock:
+            if self.limit is None:
+                return wanted
+            granted = max(0, min(wanted, self.limit - self.handed))
+            self.handed += granted
+            return granted
+
+    def release(self, unused: int) -> None:
+        with self.lock:
+            if self.limit is not None:
+                self.handed -= unused
+
+    def exhausted(self) -> bool:
+        with self.lock:
+            return self.limit is not None and self.handed >= self.limit
+
+    def should_stop(self) -> bool:
+        if self.stop.is_set():
+            return True
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def classify(
+        self,
+        row_id: int,
+        attempts: int,
+        result: SendResult,
+        idempotent: bool,
+        delay: float | None = None,
+    ):
+        """Turn a transport's verdict into what the ledger should say."""
+        now = self.clock()
+        if result.accepted:
+            self.note(success=True)
+            return ledger.Outcome(row_id, "sent", provider_id=result.provider_id), None
+        if result.retry_after and result.retryable:
+            self.bucket.pause(result.retry_after)
+        if result.status == "unknown" and not idempotent:
+            return ledger.Outcome(row_id, "unknown", error=result.error or "outcome unknown"), None
+        retryable = result.retryable or result.status == "unknown"
+        if retryable and attempts < self.settings.max_attempts:
+            if delay is None:
+                delay = backoff(attempts, self.settings.retry_base_seconds, result.retry_after)
+            return (
+                ledger.Outcome(
+                    row_id,
+                    "pending",
+                    error=result.error,
+                    next_attempt_at=now + timedelta(seconds=delay),
+                ),
+                None,
+            )
+        self.note(success=False)
+        # only a verdict about the address suppresses it; a refused payload says nothing of it
+        permanent = result.status in ("rejected", "invalid")
+        return ledger.Outcome(row_id, "failed", error=result.error), permanent
+
+    def note(self, success: bool) -> None:
+        with self.lock:
+            self.consecutive_failures = 0 if success else self.consecutive_failures + 1
+            if self.consecutive_failures >= self.settings.pause_after_errors:
+                self.report.paused = (
+                    f"{self.consecutive_failures} failures in a row; the last ones are in "
+                    "`mailer digest status`"
+                )
+                self.stop.set()
+
+
+def _deliver(
+    drain: Drain,
+    transport: Transport,
+    model,
+    token: str,
+    claimed: list[ledger.Claimed],
+    build: Callable[[ledger.Claimed], Message],
+    attempts: dict[int, int],
+) -> None:
+    """Hand a claimed batch over (one message at a time for SMTP-like transports) and record.
+
+    Each call's results are written with the next call's hand-off mark; the last ones at the
+    end. A crash in between leaves them handed over and unrecorded: `unknown`, never resent.
+    """
+    one_by_one = getattr(transport, "per_message", False)
+    calls = [[item] for item in claimed] if one_by_one else [claimed]
+    unwritten: list[ledger.Outcome] = []
+    try:
+        for number, call in enumerate(calls):
+            if drain.stop.is_set():
+                rest = [item.id for later in calls[number:] for item in later]
+                ledger.release(drain.db, model, token, rest, drain.clock())
+                return
+            unwritten = _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
+    finally:
+        ledger.record(drain.db, model, token, unwritten, drain.clock())
+
+
+def _hand_over(drain, transport, model, token, call, build, attempts, unwritten):
+    """Write the last results and mark this call handed, call the transport once, classify."""
+    held = ledger.hand_off(drain.db, model, token, [c.id for c in call], unwritten, drain.clock())
+    call = [c for c in call if c.id in held]
+    if not call:
+        return []
+    messages = [build(c) for c in call]
+    outcomes: list[ledger.Outcome] = []
+    permanent: list[str] = []
+    tally = {"sent": 0, "failed": 0, "unknown": 0, "retrying": 0}
+
+    def settle(index: int, result: SendResult, delay: float | None = None) -> None:
+        item = call[index]
+        outcome, is_permanent = drain.classify(
+            item.id, attempts.get(item.id, 0) + 1, result, transport.idempotent, delay
+        )
+        outcomes.append(outcome)
+        tally["retrying" if outcome.status == "pending" else outcome.status] += 1
+        if is_permanent:
+            permanent.append(messages[index].recipient)
+
+    drain.bucket.take(len(messages))
+    try:
+        results = transport.send(messages, idempotency_key=idempotency_key(model, call))
+        for index, result in enumerate(results[: len(call)]):
+            settle(index, result)
+    except TransportError as exc:
+        if getattr(exc, "throttled", False):
+            drain.bucket.pause(exc.retry_after or 5.0)  # a 429 pauses every worker
+        if not exc.retryable:
+            drain.report.paused = f"the transport refused the call: {exc}"
+            drain.stop.set()
+        failure = SendResult(
+            "", "failed", retryable=True, retry_after=exc.retry_after, error=str(exc)
+        )
+        # one delay for the whole call, so the same rows come back together (same key)
+        tries = max(attempts.get(c.id, 0) for c in call) + 1
+        delay = backoff(tries, drain.settings.retry_base_seconds, exc.retry_after)
+        for index in range(len(outcomes), len(call)):
+            settle(index, failure, delay)
+    if permanent:
+        with drain.db.session() as session:
+            for address in permanent:
+                suppress(session, address, "failed", drain.clock(), source="delivery")
+    drain.report.add(**tally)
+    if drain.on_progress:
+        drain.on_progress(tally["sent"] + tally["failed"] + tally["unknown"])
+    return outcomes
+
+
+def idempotency_key(model, call: list[ledger.Claimed]) -> str:
+    """The same rows give the same key on every retry, so a provider can drop a repeat."""
+    ids = ",".join(str(c.id) for c in call)
+    if len(call) == 1:
+        return f"{model.__tablename__}-{ids}"
+    return f"{model.__tablename__}-" + hashlib.sha256(ids.encode()).hexdigest()[:32]
+
+
+def _worker(drain: Drain, transport_factory: TransportFactory, claim, model, build) -> None:
+    transport = transport_factory()
+    try:
+        while not drain.should_stop():
+            size = drain.reserve(claim_size(drain.settings, transport))
+            if size <= 0:
+                return
+            try:
+                token, claimed, skipped = claim(size)
+            except ledger.NotSending as exc:
+                drain.release(size)
+                drain.halted = str(exc)
+                drain.stop.set()
+                return
+            drain.release(size - len(claimed))
+            if skipped:
+                drain.report.add(skipped=skipped)
+            if not claimed:
+                if skipped:
+                    continue
+                return
+            attempts = _attempts(drain.db, model, [c.id for c in claimed])
+            _deliver(drain, transport, model, token, claimed, build, attempts)
+    except Exception:
+        log.exception("a sending worker stopped; its claims will be reclaimed")
+        drain.report.paused = drain.report.paused or "a sending worker crashed; see the log"
+        drain.stop.set()
+    finally:
+        transport.close()
+
+
+def claim_size(settings: Settings, transport: Transport) -> int:
+    """Small enough that a claim is sent well within its lease at the allowed rate."""
+    within_lease = int(settings.send_rate * settings.lease_seconds / 10)
+    return max(1, min(transport.max_batch, 50, within_lease))
+
+
+def _attempts(db: Database, model, ids: list[int]) -> dict[int, int]:
+    from sqlalchemy import select
+
+    with db.session() as session:
+        return dict(
+            session.execute(select(model.id, model.attempts).where(model.id.in_(ids))).all()
+        )
+
+
+def _run_workers(drain: Drain, count: int, transport_factory, claim, model, build) -> None:
+    threads = [
+        threading.Thread(
+            target=_worker, args=(drain, transport_factory, claim, model, build), daemon=True
+        )
+        for _ in range(max(count, 1))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _build_outbox(settings: Settings):
+    def build(item: ledger.Claimed) -> Message:
+        data = item.outbox or {}
+        return Message(
+            sender=settings.from_addr,
+            recipient=data["recipient"],
+            subject=data["subject"],
+            text=data["text"],
+            html=data["html"],
+            message_id=item.message_id,
+            reply_to=settings.reply_to,
+            headers=data["headers"],
+            metadata={"kind": data["kind"]},
+        )
+
+    return build
+
+
+def drain_outbox(
+    db: Database,
+    settings: Settings,
+    transport_factory: TransportFactory,
+    clock: Clock,
+    *,
+    time_budget: float | None = None,
+) -> SendReport:
+    """Send queued confirmation, test and notice mail; runs before any digest."""
+    probe = transport_factory()
+    idempotent = probe.idempotent
+    probe.close()
+    ledger.reclaim_expired(db, OutboxMessage, clock(), idempotent)
+    drain = Drain(db, settings, clock, bucket_for(db, settings), SendReport())
+    if time_budget is not None:
+        drain.deadline = time.monotonic() + time_budget
+
+    def claim(size: int):
+        return ledger.claim_outbox(db, size, clock(), settings.lease_seconds)
+
+    _run_workers(drain, 1, transport_factory, claim, OutboxMessage, _build_outbox(settings))
+    return drain.report
+
+
+def start_send(db: Database, digest_id: int, now: datetime, actor: str = "system") -> Digest:
+    """Move an approved digest to `sending`; resuming a paused one is `resume`."""
+    from mailer.editions.digests import audit
+
+    with db.session() as session:
+        digest = session.get(Digest, digest_id, with_for_update=True)
+        if digest is None:
+            raise Conflict(f"no digest {digest_id}.")
+        if digest.status == "approved":
+            digest.status, digest.send_started_at = "sending", now
+            digest.updated_at = now
+            audit(session, actor, "send", digest, now, {})
+        elif digest.status == "sending":
+            pass
+        elif digest.status == "paused":
+            raise Conflict(f"{digest.period_key} is paused ({digest.status_reason}); resume it.")
+        else:
+            raise Conflict(
+                f"{digest.period_key} is {digest.status}; only an approved digest can be sent."
+            )
+        return digest
+
+
+def set_digest_status(
+    db: Database,
+    digest_id: int,
+    status: str,
+    now: datetime,
+    reason: str | None = None,
+    actor: str = "system",
+    allowed_from: tuple[str, ...] = (),
+) -> Digest:
+    from mailer.editions.digests import audit
+
+    with db.session() as session:
+        digest = session.get(Digest, digest_id, with_for_update=True)
+        if digest is None:
+            raise Conflict(f"no digest {digest_id}.")
+        if allowed_from and digest.status not in allowed_from:
+            raise Conflict(
+                f"{digest.period_key} is {digest.status}; that needs one of: "
+                + ", ".join(allowed_from)
+                + "."
+            )
+        digest.status, digest.status_reason, digest.updated_at = status, reason, now
+        if status == "sent":
+            digest.sent_at = now
+        audit(session, actor, status, digest, now, {"reason": reason} if reason else {})
+        return digest
+
+
+def send_digest(
+    db: Database,
+    settings: Settings,
+    digest_id: int,
+    transport_factory: TransportFactory,
+    clock: Clock,
+    *,
+    limit: int | None = None,
+    time_budget: float | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> SendReport:
+    """Send (or resume) a digest until every row is settled, the budget ends, or it pauses."""
+    from mailer.editions.render import render_digest
+
+    digest = start_send(db, digest_id, clock())
+    probe = transport_factory()
+    idempotent = probe.idempotent
+    probe.close()
+    scope = [Delivery.digest_id == digest_id]
+    ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
+    ledger.materialise(db, digest_id, clock())
+    drain_outbox(db, settings, transport_factory, clock, time_budget=time_budget)
+    rendered = render_digest(digest, settings)
+    period = digest.period_key
+
+    def build(item: ledger.Claimed) -> Message:
+        return digest_message(rendered, item.recipient, settings, item.message_id, period, item.id)
+
+    def claim(size: int):
+        return ledger.claim_deliveries(db, digest_id, size, clock(), settings)
+
+    drain = Drain(
+        db,
+        settings,
+        clock,
+        bucket_for(db, settings),
+        SendReport(),
+        limit=limit,
+        on_progress=on_progress,
+    )
+    if time_budget is not None:
+        drain.deadline = time.monotonic() + time_budget
+    while True:
+        _run_workers(drain, settings.send_concurrency, transport_factory, claim, Delivery, build)
+        state = ledger.counts(db, Delivery, scope)
+        waiting = state.get("pending", 0)
+        if drain.halted:
+            drain.report.paused = drain.halted
+            return drain.report
+        if drain.report.paused:
+            _settle_digest(db, digest_id, "paused", clock(), drain.report.paused)
+            return drain.report
+        if not waiting and not state.get("sending", 0):
+            _settle_digest(db, digest_id, "sent", clock())
+            drain.report.done = True
+            return drain.report
+        if not waiting:  # what is left is held by others: take back what a dead one held
+            ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
+        if drain.should_stop() or drain.exhausted():
+            return drain.report
+        due = ledger.next_due(db, Delivery, scope)
+        pause = max(0.05, (due - clock()).total_seconds()) if due else 0.5
+        if drain.deadline is not None:
+            pause = min(pause, max(drain.deadline - time.monotonic(), 0))
+        time.sleep(min(pause, 5.0))
+
+
+def _settle_digest(
+    db: Database, digest_id: int, status: str, now: datetime, reason: str | None = None
+) -> None:
+    """End a sending digest once, however many workers reach the end together."""
+    # a Conflict means another worker settled it first, or an editor paused or cancelled it
+    with contextlib.suppress(Conflict):
+        set_digest_status(db, digest_id, status, now, reason, allowed_from=("sending",))
+
+
+@dataclass(frozen=True)
+class DigestStatus:
+    digest_id: int
+    period_key: str
+    status: str
+    reason: str | None
+    counts: dict[str, int]
+    rate_per_minute: float
+    eta_seconds: float | None
+    feedback: dict[str, int]  # provider events about its messages, by kind
+
+
+FEEDBACK_WORDS = {
+    "delivered": "delivered",
+    "bounce_hard": "hard bounce",
+    "bounce_soft": "soft bounce",
+    "deferred": "deferred",
+    "complaint": "complaint",
+    "unsubscribe": "unsubscribe",
+    "other": "other",
+}
+
+
+def feedback_counts(db: Database, digest_id: int) -> dict[str, int]:
+    """What providers reported about this digest's messages, by event kind."""
+    from sqlalchemy import func, select
+
+    from mailer.core.models import WebhookEvent
+
+    with db.session() as session:
+        rows = session.execute(
+            select(WebhookEvent.kind, func.count())
+            .join(Delivery, Delivery.id == WebhookEvent.delivery_id)
+            .where(Delivery.digest_id == digest_id)
+            .group_by(WebhookEvent.kind)
+        ).all()
+    return {str(kind): int(count) for kind, count in rows}
+
+
+def digest_status(db: Database, digest_id: int, now: datetime) -> DigestStatus:
+    """Counts per state, the rate over the last minutes, and when it should be done."""
+    from sqlalchemy import func, select
+
+    with db.session() as session:
+        digest = session.get(Digest, digest_id)
+        if digest is None:
+            raise Conflict(f"no digest {digest_id}.")
+        recent = (
+            session.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.digest_id == digest_id, Delivery.sent_at >= now - timedelta(minutes=5)
+                )
+            )
+            or 0
+        )
+    counts = ledger.counts(db, Delivery, [Delivery.digest_id == digest_id])
+    rate = recent / 5.0
+    remaining = counts.get("pending", 0) + counts.get("sending", 0)
+    eta = remaining / (rate / 60.0) if rate and remaining else (0.0 if not remaining else None)
+    return DigestStatus(
+        digest.id,
+        digest.period_key,
+        digest.status,
+        digest.status_reason,
+        counts,
+        rate,
+        eta,
+        feedback_counts(db, digest_id),
+    )

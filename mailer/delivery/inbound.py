@@ -1,0 +1,162 @@
+"""Mail handed over by the MTA (`mailer inbound`): unsubscribe requests sent to the
+List-Unsubscribe mailto: address, and bounce (RFC 3464) and complaint (RFC 5965) reports sent
+to the SMTP Return-Path.
+
+Nothing in such mail is trusted on its own word. An unsubscribe request counts only when its
+subject carries the signed token from the link. A report counts only when it quotes the
+Message-ID of a message we sent; the Message-ID is random, so the report must be about that
+message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.message import Message
+from email.parser import BytesHeaderParser, BytesParser, HeaderParser
+
+from sqlalchemy import select
+
+from mailer.core.config import Settings
+from mailer.core.db import Database
+from mailer.core.errors import MailerError
+from mailer.core.models import Delivery, OutboxMessage, Subscriber
+from mailer.delivery.webhooks.apply import apply_events
+from mailer.delivery.webhooks.base import WebhookEvent
+from mailer.readers import subscriptions
+from mailer.readers.links import message_id_forms
+
+MAX_MAIL_BYTES = 1 << 20  # replies and reports are a few KB; the rest is not read
+_TOKEN = re.compile(r"unsubscribe-([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
+_STATUS = re.compile(r"^([245])\.\d{1,3}\.\d{1,3}")
+
+
+class NotAnUnsubscribe(MailerError):
+    """The mail is not a genuine unsubscribe request (exit 1: the MTA returns it)."""
+
+
+class NotOurReport(MailerError):
+    """A bounce or complaint report about no message we sent (exit 1)."""
+
+
+def handle_mail(db: Database, settings: Settings, raw: bytes, now: datetime) -> str:
+    """Act on one mail: a report if it is one, else an unsubscribe request; one sentence back."""
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    if raw.strip() and message.get_content_type() == "multipart/report":
+        return apply_report(db, settings, message, now)
+    outcome = unsubscribe_by_mail(db, settings, raw, now)
+    if outcome.result == "already":
+        return f"Subscriber {outcome.subscriber_id} had already unsubscribed."
+    return f"Subscriber {outcome.subscriber_id} unsubscribed by mail."
+
+
+def unsubscribe_by_mail(
+    db: Database, settings: Settings, raw: bytes, now: datetime
+) -> subscriptions.Outcome:
+    """Unsubscribe the reader whose token the subject carries; repeats change nothing."""
+    if not raw.strip():
+        raise NotAnUnsubscribe("no mail was given on standard input")
+    headers = BytesHeaderParser(policy=policy.default).parsebytes(raw)
+    subject = str(headers.get("Subject", "") or "")
+    match = _TOKEN.search(subject)
+    if match is None:
+        raise NotAnUnsubscribe("the mail's subject carries no unsubscribe token")
+    sub = subscriptions.subscriber_for(db, settings, "unsubscribe", match.group(1))
+    if sub is None:
+        raise NotAnUnsubscribe("the unsubscribe token in the subject is not genuine")
+    outcome = subscriptions.unsubscribe(db, sub.id, "mail", now)
+    if outcome.result == "bad-link":  # erased between the two reads
+        raise NotAnUnsubscribe("the unsubscribe token in the subject is not genuine")
+    return outcome
+
+
+@dataclass(frozen=True)
+class Report:
+    kind: str  # a webhook event kind: bounce_hard, bounce_soft, deferred, delivered, complaint
+    message_id: str
+    detail: str
+
+
+def read_report(message: Message) -> Report | None:
+    """The kind of a delivery-status or feedback report and the Message-ID it quotes."""
+    report_type = str(message.get_param("report-type", "") or "").lower()
+    fields: list[Message] = []
+    quoted_id = ""
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind in ("message/delivery-status", "message/feedback-report"):
+            fields.extend(p for p in part.get_payload() if isinstance(p, Message))
+        elif kind == "message/rfc822" and not quoted_id:
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                quoted_id = str(inner[0].get("Message-ID", "") or "")
+        elif kind == "text/rfc822-headers" and not quoted_id:
+            headers = HeaderParser(policy=policy.default).parsestr(part.get_content())
+            quoted_id = str(headers.get("Message-ID", "") or "")
+    quoted_id = quoted_id.strip()
+    if not quoted_id:
+        return None
+    if report_type == "feedback-report":
+        feedback = next((str(f["Feedback-Type"]) for f in fields if f["Feedback-Type"]), "abuse")
+        return Report("complaint", quoted_id, f"feedback report: {feedback}")
+    if report_type != "delivery-status":
+        return None
+    for block in fields:
+        action = str(block.get("Action", "") or "").strip().lower()
+        if not action:
+            continue  # the per-message block
+        status = str(block.get("Status", "") or "").strip()
+        code = _STATUS.match(status)
+        detail = f"{action} {status} {block.get('Diagnostic-Code', '') or ''}".strip()
+        if action == "failed":
+            hard = code is None or code.group(1) == "5"
+            return Report("bounce_hard" if hard else "bounce_soft", quoted_id, detail)
+        if action == "delayed":
+            return Report("deferred", quoted_id, detail)
+        if action in ("delivered", "relayed", "expanded"):
+            return Report("delivered", quoted_id, detail)
+    return None
+
+
+def apply_report(db: Database, settings: Settings, message: Message, now: datetime) -> str:
+    """Apply a report as a provider event would be: the same suppressions and counts."""
+    report = read_report(message)
+    if report is None:
+        raise NotOurReport("the report names no action and no Message-ID we can act on")
+    recipient = _recipient_of(db, report.message_id)
+    if recipient is None:
+        raise NotOurReport(f"the report is about {report.message_id}, which we did not send")
+    event = WebhookEvent(
+        provider="smtp",
+        event_id=f"report:{report.message_id}:{report.kind}",
+        kind=report.kind,
+        recipient=recipient,
+        at=now,
+        message_id=report.message_id,
+        reason=report.detail[:200],
+    )
+    result = apply_events(db, [event], now, soft_bounce_limit=settings.soft_bounce_limit)
+    if result.duplicates:
+        return f"That report ({report.kind}) about {report.message_id} was applied before."
+    suppressed = " The address is now suppressed." if result.suppressed else ""
+    return f"Applied a {report.kind} report about {report.message_id}.{suppressed}"
+
+
+def _recipient_of(db: Database, message_id: str) -> str | None:
+    """Who a message we sent went to: a digest delivery or an outbox message."""
+    ids = message_id_forms(message_id)
+    with db.session() as session:
+        email = session.scalar(
+            select(Subscriber.email)
+            .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+            .where(Delivery.message_id.in_(ids))
+        )
+        if email:
+            return email
+        return session.scalar(
+            select(OutboxMessage.recipient).where(
+                OutboxMessage.message_id.in_(ids), OutboxMessage.recipient != "erased"
+            )
+        )

@@ -1,0 +1,410 @@
+"""The store the send engine talks to: claims with leases, hand-off marks, fenced results."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from mailer.core.db import Database
+from mailer.core.models import Delivery, Digest, OutboxMessage, Subscriber, Suppression
+from mailer.delivery.compose import Recipient
+from mailer.readers.links import new_message_id
+from mailer.readers.suppressions import address_hash
+
+UNKNOWN_AFTER_CRASH = "the sender stopped after handing this message over; its fate is unknown"
+
+
+class NotSending(Exception):
+    """The digest was paused or cancelled (perhaps by another process): claim nothing more."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed row and what is needed to build its message."""
+
+    id: int
+    message_id: str
+    recipient: Recipient | None = None  # deliveries
+    outbox: dict[str, Any] | None = None  # outbox rows: the stored message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to write for one row after a send attempt."""
+
+    id: int
+    status: str  # sent | failed | pending (retry) | unknown | skipped
+    provider_id: str = ""
+    error: str = ""
+    next_attempt_at: datetime | None = None
+    untouched: bool = False  # handed over but never attempted: the attempt does not count
+
+
+def materialise(db: Database, digest_id: int, now: datetime) -> int:
+    """One pending row per confirmed, unpaused, unsuppressed subscriber; repeats add nothing."""
+    suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
+    chooser = pg_insert if db.dialect == "postgresql" else sqlite_insert
+    eligible = select(
+        literal(digest_id),
+        Subscriber.id,
+        literal("pending"),
+        literal(0),
+        literal(now, Delivery.created_at.type),
+        literal(now, Delivery.created_at.type),
+    ).where(Subscriber.status == "confirmed", Subscriber.paused.is_(False), ~suppressed.exists())
+    stmt = chooser(Delivery).from_select(
+        ["digest_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"], eligible
+    )
+    rows = select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
+    with db.session() as session:
+        before = session.scalar(rows)
+        session.execute(stmt.on_conflict_do_nothing(index_elements=["digest_id", "subscriber_id"]))
+        return session.scalar(rows) - before
+
+
+def _due(model, now: datetime, scope=()):
+    return select(model.id).where(
+        model.status == "pending",
+        or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
+        *scope,
+    )
+
+
+def has_due(db: Database, model, now: datetime, scope=()) -> bool:
+    """Whether anything waits to be claimed: one indexed read, for pollers."""
+    with db.session() as session:
+        return session.scalar(_due(model, now, scope).limit(1)) is not None
+
+
+def _claim_ids(session, db: Database, model, scope, limit: int, now: datetime) -> list[int]:
+    query = _due(model, now, scope).order_by(model.id).limit(limit)
+    if db.dialect == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def claim_deliveries(
+    db: Database, digest_id: int, limit: int, now: datetime, settings
+) -> tuple[str, list[Claimed], int]:
+    """Claim due rows; rows whose reader left since materialising end as `skipped` here."""
+    token = secrets.token_hex(8)
+    claimed: list[Claimed] = []
+    skipped = 0
+    with db.session() as session:
+        status = session.scalar(select(Digest.status).where(Digest.id == digest_id))
+        if status != "sending":
+            raise NotSending(f"the digest is {status}")
+        ids = _claim_ids(session, db, Delivery, [Delivery.digest_id == digest_id], limit, now)
+        if not ids:
+            return token, [], 0
+        rows = session.execute(
+            select(Delivery, Subscriber)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.id.in_(ids))
+            .order_by(Delivery.id)
+        ).all()
+        blocked = set(
+            session.scalars(
+                select(Suppression.email_hash).where(
+                    Suppression.email_hash.in_([s.email_hash for _, s in rows])
+                )
+            )
+        )
+        for delivery, sub in rows:
+            if (
+                sub.status != "confirmed"
+                or sub.paused
+                or sub.email_hash in blocked
+                or not sub.email
+            ):
+                delivery.status = "skipped"
+                delivery.last_error = (
+                    f"subscriber is {sub.status}{' (paused)' if sub.paused else ''}"
+                )
+                delivery.updated_at = now
+                skipped += 1
+                continue
+            if not delivery.message_id:
+                delivery.message_id = new_message_id(settings)
+            delivery.status = "sending"
+            delivery.claim_token = token
+            delivery.lease_until = now + timedelta(seconds=settings.lease_seconds)
+            delivery.handed_at = None
+            delivery.updated_at = now
+            claimed.append(
+                Claimed(
+                    delivery.id,
+                    delivery.message_id,
+                    recipient=Recipient(sub.id, sub.email, sub.first_name, sub.token_nonce),
+                )
+            )
+    return token, claimed, skipped
+
+
+def claim_outbox(
+    db: Database, limit: int, now: datetime, lease_seconds: int = 300
+) -> tuple[str, list[Claimed], int]:
+    """Claim due mail; mail to a suppressed address, or a confirmation whose reader is no
+    longer waiting for it (confirmed, removed, forgotten), ends as `skipped` here."""
+    token = secrets.token_hex(8)
+    with db.session() as session:
+        ids = _claim_ids(session, db, OutboxMessage, [], limit, now)
+        if not ids:
+            return token, [], 0
+        rows = session.execute(
+            select(OutboxMessage, Subscriber.status)
+            .outerjoin(Subscriber, Subscriber.id == OutboxMessage.subscriber_id)
+            .where(OutboxMessage.id.in_(ids))
+            .order_by(OutboxMessage.id)
+        ).all()
+        hashes = {row.id: address_hash(row.recipient) for row, _ in rows}
+        blocked = set(
+            session.scalars(
+                select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes.values()))
+            )
+        )
+        claimed, skipped = [], 0
+        for row, reader_status in rows:
+            reason = _outbox_skip_reason(row, reader_status, hashes[row.id] in blocked)
+            if reason:
+                row.status, row.last_error, row.claim_token = "skipped", reason, None
+                skipped += 1
+                continue
+            row.status, row.claim_token = "sending", token
+            row.lease_until, row.handed_at = now + timedelta(seconds=lease_seconds), None
+            claimed.append(
+                Claimed(
+                    row.id,
+                    row.message_id,
+                    outbox={
+                        "recipient": row.recipient,
+                        "subject": row.subject,
+                        "text": row.text,
+                        "html": row.html,
+                        "headers": row.headers or {},
+                        "kind": row.kind,
+                    },
+                )
+            )
+    return token, claimed, skipped
+
+
+def _outbox_skip_reason(row: OutboxMessage, reader_status: str | None, suppressed: bool) -> str:
+    if suppressed:
+        return "the address is on the suppression list"
+    if row.kind != "confirm":
+        return ""
+    if reader_status is None:
+        return "the subscriber was removed before the confirmation went out"
+    if reader_status != "pending":
+        return f"the subscriber is {reader_status}; the confirmation is no longer needed"
+    return ""
+
+
+def mark_handed(db: Database, model, ids: list[int], token: str, now: datetime) -> set[int]:
+    """Note the hand-off before the transport is called; only rows this claim still holds."""
+    return hand_off(db, model, token, ids, [], now)
+
+
+def hand_off(
+    db: Database, model, token: str, ids: list[int], outcomes: list[Outcome], now: datetime
+) -> set[int]:
+    """Record the last call's results and mark the next call handed over, in one transaction.
+
+    One write a message instead of two, for transports that take one message a call.
+    """
+    with db.engine.begin() as conn:
+        _write_outcomes(conn, model, token, outcomes, now)
+        if not ids:
+            return set()
+        held = conn.scalars(_statements(model).mark, {"ids": ids, "token": token, "now": now})
+        return set(held.all())
+
+
+def record(db: Database, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
+    """Write results fenced by the claim token: a claim that lost its row records nothing."""
+    if not outcomes:
+        return 0
+    with db.engine.begin() as conn:
+        return _write_outcomes(conn, model, token, outcomes, now)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    mark: Any
+    result: Any
+
+
+@functools.cache
+def _statements(model) -> _Statements:
+    """Built once per table: the hot path then only binds values (Core, not the ORM)."""
+    table = model.__table__
+    c = table.c
+    mark = (
+        update(table)
+        .where(
+            c.id.in_(bindparam("ids", expanding=True)),
+            c.claim_token == bindparam("token"),
+            c.status == "sending",
+        )
+        .values(handed_at=bindparam("now", type_=c.handed_at.type), attempts=c.attempts + 1)
+        .returning(c.id)
+    )
+    values: dict[str, Any] = {
+        "status": bindparam("new_status"),
+        "claim_token": None,
+        "lease_until": None,
+        "last_error": bindparam("error"),
+        "next_attempt_at": bindparam("next_at", type_=c.next_attempt_at.type),
+        "provider_id": func.coalesce(
+            bindparam("provider_id", type_=c.provider_id.type), c.provider_id
+        ),
+        "sent_at": func.coalesce(bindparam("sent_at", type_=c.sent_at.type), c.sent_at),
+        # a retry forgets the hand-off; an untouched row gives its attempt back
+        "handed_at": case((bindparam("forget_handed", type_=Boolean), None), else_=c.handed_at),
+        "attempts": c.attempts - bindparam("undo", type_=Integer),
+    }
+    if "updated_at" in c:
+        values["updated_at"] = bindparam("now", type_=c.updated_at.type)
+    result = (
+        update(table)
+        .where(c.id == bindparam("row_id"), c.claim_token == bindparam("token"))
+        .values(**values)
+    )
+    return _Statements(mark, result)
+
+
+def _write_outcomes(conn, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
+    if not outcomes:
+        return 0
+    params = [
+        {
+            "row_id": o.id,
+            "token": token,
+            "new_status": o.status,
+            "error": o.error[:2000] or None,
+            "next_at": o.next_attempt_at,
+            "provider_id": o.provider_id[:255] or None,
+            "sent_at": now if o.status == "sent" else None,
+            "forget_handed": o.status == "pending",
+            "undo": 1 if o.untouched else 0,
+            "now": now,
+        }
+        for o in outcomes
+    ]
+    return conn.execute(_statements(model).result, params).rowcount
+
+
+def release(db: Database, model, token: str, ids: list[int], now: datetime) -> int:
+    """Give back claimed rows never handed to the transport (the run is stopping)."""
+    if not ids:
+        return 0
+    values: dict[str, Any] = {"status": "pending", "claim_token": None, "lease_until": None}
+    if model is Delivery:
+        values["updated_at"] = now
+    with db.session() as session:
+        return session.execute(
+            update(model)
+            .where(model.id.in_(ids), model.claim_token == token, model.handed_at.is_(None))
+            .values(**values)
+        ).rowcount
+
+
+def reclaim_expired(db: Database, model, now: datetime, idempotent: bool, scope=()) -> int:
+    """After a crash: unsent claims go back to pending; handed-over ones become `unknown`."""
+    expired = and_(model.status == "sending", model.lease_until < now, *scope)
+    with db.session() as session:
+        back = session.execute(
+            update(model)
+            .where(expired, model.handed_at.is_(None))
+            .values(status="pending", claim_token=None, lease_until=None)
+        ).rowcount
+        uncertain = session.execute(
+            update(model)
+            .where(expired, model.handed_at.is_not(None))
+            .values(
+                status="pending" if idempotent else "unknown",
+                claim_token=None,
+                lease_until=None,
+                last_error=UNKNOWN_AFTER_CRASH,
+            )
+        ).rowcount
+    return back + uncertain
+
+
+def counts(db: Database, model, scope=()) -> dict[str, int]:
+    with db.session() as session:
+        rows = session.execute(
+            select(model.status, func.count()).where(*scope).group_by(model.status)
+        ).all()
+    return dict(rows)
+
+
+def reset(db: Database, digest_id: int, from_status: str, now: datetime) -> int:
+    """Put failed or unknown rows back in the queue, for `mailer digest retry`."""
+    with db.session() as session:
+        return session.execute(
+            update(Delivery)
+            .where(Delivery.digest_id == digest_id, Delivery.status == from_status)
+            .values(status="pending", next_attempt_at=None, updated_at=now, handed_at=None)
+        ).rowcount
+
+
+def next_due(db: Database, model, scope=()) -> datetime | None:
+    with db.session() as session:
+        return session.scalar(
+            select(func.min(model.next_attempt_at)).where(model.status == "pending", *scope)
+        )
+
+
+def enqueue_outbox(
+    db: Database,
+    *,
+    kind: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str,
+    now: datetime,
+    headers: dict[str, str] | None = None,
+    subscriber_id: int | None = None,
+) -> int:
+    """Queue a transactional message; the engine sends it, a web request never does."""
+    with db.session() as session:
+        return session.scalar(
+            insert(OutboxMessage)
+            .values(
+                kind=kind,
+                recipient=recipient,
+                subject=subject,
+                text=text,
+                html=html,
+                headers=headers or {},
+                message_id=message_id,
+                status="pending",
+                attempts=0,
+                created_at=now,
+                subscriber_id=subscriber_id,
+            )
+            .returning(OutboxMessage.id)
+        )

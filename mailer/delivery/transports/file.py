@@ -1,0 +1,64 @@
+"""A real backend that writes each message as an .eml file, for development and audits."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from mailer.delivery.transports.base import Message, SendResult
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class FileTransport:
+    """One RFC 5322 file per message, written atomically so a reader never sees half a file."""
+
+    name = "file"
+    max_batch = 500
+    per_message = True  # the engine hands one message at a time
+    idempotent = True  # the file name comes from the Message-ID: a retry overwrites
+
+    def __init__(self, folder: Path, signer: object = None) -> None:
+        self.folder = folder
+        self.signer = signer  # a DkimSigner when MAILER_DKIM_* is set, so audits see it
+
+    def send(
+        self, messages: Sequence[Message], idempotency_key: str | None = None
+    ) -> list[SendResult]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return [self._write(message) for message in messages]
+
+    def _write(self, message: Message) -> SendResult:
+        data = message.as_bytes()
+        if self.signer is not None:
+            data = self.signer.sign(data)  # type: ignore[attr-defined]
+        stem = _UNSAFE.sub("_", message.message_id.strip("<>")) or _UNSAFE.sub(
+            "_", message.recipient
+        )
+        target = self.folder / f"{stem}.eml"
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".eml")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return SendResult(message.recipient, "sent", provider_id=target.name)
+
+    def close(self) -> None:
+        return None
+
+
+def from_dsn(dsn, settings=None, http=None) -> FileTransport:
+    folder = Path(dsn.path)
+    if not folder.is_absolute() and settings is not None and dsn.path.startswith("instance/"):
+        folder = settings.instance_path / dsn.path.removeprefix("instance/")
+    from mailer.delivery.dkim import signer_from_settings
+
+    return FileTransport(folder.resolve(), signer=signer_from_settings(settings))

@@ -1,0 +1,564 @@
+"""Digests: a frozen snapshot per week, and the editor's changes to it."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailer.content.ranking import (
+    Doc,
+    RankParams,
+    RelatedIndex,
+    period_bounds,
+    period_key,
+    related_coverage,
+    top_stories,
+)
+from mailer.core.config import Settings
+from mailer.core.db import Database
+from mailer.core.errors import Conflict, MailerError, NotFound
+from mailer.core.models import (
+    Article,
+    ArticleStats,
+    ArticleTag,
+    AuditEntry,
+    Digest,
+    DigestItem,
+    DigestRelated,
+)
+
+EDITABLE = ("draft",)
+REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
+RECENT_DIGESTS = 4
+EXCERPT_WORDS = 50
+
+
+def rank_params(settings: Settings) -> RankParams:
+    return RankParams(
+        top=settings.digest_top,
+        max_per_section=settings.digest_max_per_section,
+        related=settings.digest_related,
+    )
+
+
+def to_doc(article: Article) -> Doc:
+    stats = article.stats
+    return Doc(
+        id=article.id,
+        title=article.title,
+        summary=article.summary or "",
+        section=article.section,
+        tags=tuple(t.tag for t in article.tags),
+        published_at=article.published_at,
+        views=stats.views if stats else 0,
+        clicks=stats.clicks if stats else 0,
+        shares=stats.shares if stats else 0,
+        comments=stats.comments if stats else 0,
+        editor_pick=bool(stats and stats.editor_pick),
+    )
+
+
+def excerpt(text: str, words: int = EXCERPT_WORDS) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
+
+
+def context_line(article: Article) -> str:
+    return f"In {article.section}" if article.section else ""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build did; only created and rebuilt stored anything."""
+
+    outcome: Literal["created", "rebuilt", "exists", "too_few", "locked", "too_big"]
+    period: str
+    digest_id: int | None
+    message: str
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of a build
+
+
+def find_digest(db: Database, ref: str | int) -> Digest:
+    """A digest by numeric id or by period key such as 2019-W04."""
+    with db.session() as session:
+        return get_digest(session, ref)
+
+
+def get_digest(session: Session, ref: str | int, *, lock: bool = False) -> Digest:
+    """`lock` holds the row until the transaction ends, so a status change is never lost."""
+    text = str(ref).strip()
+    query = select(Digest)
+    query = (
+        query.where(Digest.id == int(text))
+        if text.isdigit()
+        else query.where(Digest.period_key == text.upper())
+    )
+    if lock:
+        query = query.with_for_update()
+    digest = session.scalar(query)
+    if digest is None:
+        raise NotFound(f"no digest {text} (give an id or a week such as 2019-W04).")
+    return digest
+
+
+def recent_top_ids(session: Session, before_period: str) -> set[int]:
+    """Articles that were top stories in the last few digests, so a week never repeats them."""
+    ids = session.scalars(
+        select(Digest.id)
+        .where(Digest.period_key < before_period, Digest.status.not_in(("cancelled", "skipped")))
+        .order_by(Digest.period_key.desc())
+        .limit(RECENT_DIGESTS)
+    ).all()
+    if not ids:
+        return set()
+    rows = session.scalars(
+        select(DigestItem.article_id).where(
+            DigestItem.digest_id.in_(ids), DigestItem.article_id.is_not(None)
+        )
+    )
+    return set(rows)
+
+
+def load_docs(session: Session, since: datetime, until: datetime) -> list[Doc]:
+    """Ranking's view of the articles published in [since, until): columns only, no ORM rows."""
+    when = (Article.published_at >= since, Article.published_at < until)
+    tags: dict[int, list[str]] = defaultdict(list)
+    for article_id, tag in session.execute(
+        select(ArticleTag.article_id, ArticleTag.tag)
+        .join(Article, Article.id == ArticleTag.article_id)
+        .where(*when)
+        .order_by(ArticleTag.article_id, ArticleTag.tag)
+    ):
+        tags[article_id].append(tag)
+    rows = session.execute(
+        select(
+            Article.id,
+            Article.title,
+            Article.summary,
+            Article.section,
+            Article.published_at,
+            ArticleStats.views,
+            ArticleStats.clicks,
+            ArticleStats.shares,
+            ArticleStats.comments,
+            ArticleStats.editor_pick,
+        )
+        .outerjoin(ArticleStats, ArticleStats.article_id == Article.id)
+        .where(*when)
+        .order_by(Article.published_at, Article.id)
+    )
+    return [
+        Doc(
+            id=r[0],
+            title=r[1],
+            summary=r[2] or "",
+            section=r[3],
+            tags=tuple(tags.get(r[0], ())),
+            published_at=r[4],
+            views=r[5] or 0,
+            clicks=r[6] or 0,
+            shares=r[7] or 0,
+            comments=r[8] or 0,
+            editor_pick=bool(r[9]),
+        )
+        for r in rows
+    ]
+
+
+def build_digest(
+    db: Database,
+    settings: Settings,
+    now: datetime,
+    period: str | None = None,
+    rebuild: bool = False,
+) -> BuildResult:
+    """Create the period's snapshot once; a repeat is a no-op, a rebuild replaces a draft only."""
+    from mailer.editions.render import check_size
+
+    zone = settings.zone
+    key = period or period_key(now, zone)
+    start, end = period_bounds(key, zone)
+    until = min(end, now + timedelta(microseconds=1))
+    clock = _Stopwatch()
+    try:
+        with db.session() as session:
+            existing = session.scalar(select(Digest).where(Digest.period_key == key))
+            if existing is not None and not rebuild:
+                return BuildResult(
+                    "exists", key, existing.id, f"{key} exists already ({existing.status})."
+                )
+            if existing is not None and existing.status not in REBUILDABLE:
+                return BuildResult(
+                    "locked",
+                    key,
+                    existing.id,
+                    f"{key} is {existing.status}; only a draft can be rebuilt.",
+                )
+            candidates = load_docs(session, start, until)
+            if len(candidates) < settings.digest_min_items:
+                return BuildResult(
+                    "too_few",
+                    key,
+                    None,
+                    f"{key} has {len(candidates)} articles; at least "
+                    f"{settings.digest_min_items} are needed (MAILER_DIGEST_MIN_ITEMS).",
+                )
+            params = rank_params(settings)
+            pinned = [i.article_id for i in existing.items if i.pinned] if existing else []
+            docs = {d.id: d for d in candidates}
+            kept = [(docs[i], 0.0) for i in pinned if i in docs]
+            chosen = kept + top_stories(
+                [d for d in candidates if d.id not in pinned],
+                replace(params, top=max(params.top - len(kept), 0)),
+                min(end, now),
+                recent_top_ids(session, key),
+            )
+            clock.lap("rank")
+            window = timedelta(days=settings.related_window_days)
+            with _no_gc():  # a 100k archive is a million small dicts: collecting them is waste
+                index = RelatedIndex.build(load_docs(session, start - window, until), params)
+            shown = {doc.id for doc, _ in chosen}
+            related: dict[int, list] = {}
+            for doc, _score in chosen:
+                related[doc.id] = related_coverage(index, doc, params.related, shown)
+                shown.update(rel.doc.id for rel in related[doc.id])
+            clock.lap("related")
+            by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(shown)))}
+            if existing is not None:
+                session.delete(existing)
+                session.flush()
+            digest = new_digest(settings, key, now)
+            for position, (doc, score) in enumerate(chosen):
+                item = snapshot_item(by_id[doc.id], position, score)
+                item.pinned = doc.id in pinned
+                for rel_pos, rel in enumerate(related[doc.id]):
+                    item.related.append(snapshot_related(by_id[rel.doc.id], rel_pos, rel.score))
+                digest.items.append(item)
+            fill_defaults(digest, settings)
+            session.add(digest)
+            session.flush()
+            clock.lap("store")
+            try:
+                check_size(digest, settings)
+            except MailerError as exc:
+                raise _TooBig(str(exc)) from None
+            clock.lap("render")
+            audit(session, "system", "build" if existing is None else "rebuild", digest, now, {})
+            outcome = "created" if existing is None else "rebuilt"
+            return BuildResult(
+                outcome,
+                key,
+                digest.id,
+                f"{key} {outcome}: {len(digest.items)} stories, "
+                f"{sum(len(i.related) for i in digest.items)} related.",
+                clock.laps,
+            )
+    except _TooBig as exc:  # the transaction is rolled back: nothing of the new build is kept
+        return BuildResult("too_big", key, None, f"{key} was not built: {exc}")
+    except IntegrityError:
+        # Another process stored this period between our check and our insert: theirs stands.
+        with db.session() as session:
+            other = session.scalar(select(Digest).where(Digest.period_key == key))
+            if other is None:
+                raise
+        return BuildResult("exists", key, other.id, f"{key} was built by another process.")
+
+
+class _TooBig(Exception):
+    """The issue's HTML is over the size budget: undo the build."""
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _Stopwatch:
+    """Seconds spent in each phase of a build, for logs and the bench."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        moment = time.perf_counter()
+        self.laps[name] = round(moment - self._last, 6)
+        self._last = moment
+
+
+def new_digest(settings: Settings, key: str, now: datetime) -> Digest:
+    return Digest(period_key=key, status="draft", created_at=now, updated_at=now)
+
+
+def snapshot_item(article: Article, position: int, score: float) -> DigestItem:
+    return DigestItem(
+        article_id=article.id,
+        position=position,
+        score=round(score, 4),
+        title=article.title,
+        url=article.url,
+        excerpt=excerpt(article.summary or ""),
+        author=article.author,
+        section=article.section,
+        image_url=article.image_url,
+        image_alt=article.image_alt,
+        published_at=article.published_at,
+    )
+
+
+def snapshot_related(article: Article, position: int, score: float) -> DigestRelated:
+    return DigestRelated(
+        article_id=article.id,
+        position=position,
+        score=score,
+        title=article.title,
+        url=article.url,
+        context=context_line(article),
+        published_at=article.published_at,
+    )
+
+
+def fill_defaults(digest: Digest, settings: Settings) -> None:
+    """A subject and preheader an editor can accept as they are."""
+    titles = [item.title for item in digest.items]
+    if titles and not digest.subject:
+        digest.subject = f"{settings.list_name}: {titles[0]}"[:250]
+    if len(titles) > 1 and not digest.preheader:
+        digest.preheader = ("Also: " + "; ".join(titles[1:3]))[:250]
+
+
+def audit(
+    session: Session, actor: str, action: str, digest: Digest, now: datetime, detail: dict
+) -> None:
+    session.add(
+        AuditEntry(
+            at=now, actor=actor, action=action, target=f"digest:{digest.period_key}", detail=detail
+        )
+    )
+
+
+# --- editor changes (each is recorded) ----------------------------------------------------
+
+
+def _editable(session: Session, ref: str | int) -> Digest:
+    digest = get_digest(session, ref, lock=True)
+    if digest.status not in EDITABLE:
+        raise Conflict(
+            f"{digest.period_key} is {digest.status}; withdraw approval before changing it."
+        )
+    return digest
+
+
+def _item(digest: Digest, item_id: int) -> DigestItem:
+    for item in digest.items:
+        if item.id == item_id:
+            return item
+    raise NotFound(f"story {item_id} is not in {digest.period_key}.")
+
+
+def _touch(
+    session: Session, digest: Digest, actor: str, action: str, now: datetime, detail: dict
+) -> None:
+    digest.updated_at = now
+    session.flush()
+    audit(session, actor, action, digest, now, detail)
+
+
+def set_text(
+    db: Database,
+    ref: str | int,
+    actor: str,
+    now: datetime,
+    *,
+    subject: str | None = None,
+    preheader: str | None = None,
+    intro: str | None = None,
+) -> None:
+    """The editor's words: subject, preheader (the inbox preview line) and intro."""
+    with db.session() as session:
+        digest = _editable(session, ref)
+        changes = {}
+        for name, value in (("subject", subject), ("preheader", preheader), ("intro", intro)):
+            if value is not None:
+                value = " ".join(value.split()) if name != "intro" else value.strip()
+                if name == "subject" and not value:
+                    raise MailerError("the subject cannot be empty.")
+                if len(value) > (4000 if name == "intro" else 250):
+                    raise MailerError(f"the {name} is too long.")
+                setattr(digest, name, value)
+                changes[name] = value
+        _touch(session, digest, actor, "edit text", now, changes)
+
+
+def move_item(
+    db: Database, ref: str | int, item_id: int, offset: int, actor: str, now: datetime
+) -> None:
+    """Move a story up (negative offset) or down; positions stay 0..n-1."""
+    with db.session() as session:
+        digest = _editable(session, ref)
+        items = sorted(digest.items, key=lambda i: i.position)
+        item = _item(digest, item_id)
+        index = items.index(item)
+        target = max(0, min(len(items) - 1, index + offset))
+        items.insert(target, items.pop(index))
+        _renumber(items)
+        _touch(session, digest, actor, "reorder", now, {"item": item.title, "to": target})
+
+
+def reorder_items(
+    db: Database, ref: str | int, item_ids: list[int], actor: str, now: datetime
+) -> None:
+    """Put the stories in the order given (a drag-and-drop's result): every story, once."""
+    with db.session() as session:
+        digest = _editable(session, ref)
+        current = {item.id: item for item in digest.items}
+        if sorted(item_ids) != sorted(current):
+            raise MailerError("give every story of the digest exactly once to reorder them.")
+        _renumber([current[i] for i in item_ids])
+        _touch(session, digest, actor, "reorder", now, {"order": list(item_ids)})
+
+
+def _renumber(items: list) -> None:
+    """Positions 0..n-1 in the given order, for stories and related items alike."""
+    for n, it in enumerate(items):
+        it.position = n
+
+
+def set_pinned(
+    db: Database, ref: str | int, item_id: int, pinned: bool, actor: str, now: datetime
+) -> None:
+    """A pinned story survives a rebuild and cannot be excluded until unpinned."""
+    with db.session() as session:
+        digest = _editable(session, ref)
+        item = _item(digest, item_id)
+        item.pinned = pinned
+        _touch(session, digest, actor, "pin" if pinned else "unpin", now, {"item": item.title})
+
+
+def exclude_item(db: Database, ref: str | int, item_id: int, actor: str, now: datetime) -> None:
+    """Take a story out of the issue (its related coverage goes with it)."""
+    with db.session() as session:
+        digest = _editable(session, ref)
+        item = _item(digest, item_id)
+        if item.pinned:
+            raise Conflict("unpin the story before removing it.")
+        if len(digest.items) <= 1:
+            raise Conflict("a digest needs at least one story.")
+        digest.items.remove(item)
+        session.flush()
+        _renumber(sorted(digest.items, key=lambda i: i.position))
+        _touch(session, digest, actor, "exclude", now, {"item": item.title})
+
+
+def add_story(db: Database, ref: str | int, article_id: int, actor: str, now: datetime) -> None:
+    """Add any stored article as a story at the end, frozen like the others."""
+    with db.session() as session:
+        digest = _editable(session, ref)
+        article = session.get(Article, article_id)
+        if article is None:
+            raise NotFound(f"no article {article_id}.")
+        if any(i.article_id == article_id for i in digest.items):
+            raise Conflict("that article is already a story in this digest.")
+        digest.items.append(snapshot_item(article, len(digest.items), 0.0))
+        _touch(session, digest, actor, "add story", now, {"item": article.title})
+
+
+def remove_related(
+    db: Database, ref: str | int, related_id: int, actor: str, now: datetime
+) -> None:
+    """Drop one related item an editor judges off-topic."""
+    with db.session() as session:
+        digest = _editable(session, ref)
+        for item in digest.items:
+            for rel in item.related:
+                if rel.id == related_id:
+                    item.related.remove(rel)
+                    _renumber(item.related)
+                    _touch(session, digest, actor, "remove related", now, {"related": rel.title})
+                    return
+        raise NotFound(f"related item {related_id} is not in {digest.period_key}.")
+
+
+def add_related(
+    db: Database, ref: str | int, item_id: int, article_id: int, actor: str, now: datetime
+) -> None:
+    """Add an article an editor knows belongs under a story."""
+    with db.session() as session:
+        digest = _editable(session, ref)
+        item = _item(digest, item_id)
+        article = session.get(Article, article_id)
+        if article is None:
+            raise NotFound(f"no article {article_id}.")
+        if any(r.article_id == article_id for r in item.related) or item.article_id == article_id:
+            raise Conflict("that article is already shown with this story.")
+        item.related.append(snapshot_related(article, len(item.related), 0.0))
+        _touch(session, digest, actor, "add related", now, {"related": article.title})
+
+
+def approve(db: Database, settings: Settings, ref: str | int, actor: str, now: datetime) -> None:
+    """Approve a draft for sending; refused when the email would be clipped by mail clients."""
+    from mailer.editions.render import check_size
+
+    with db.session() as session:
+        digest = get_digest(session, ref, lock=True)
+        if digest.status != "draft":
+            raise Conflict(f"{digest.period_key} is {digest.status}, not a draft.")
+        if not digest.items:
+            raise Conflict("an empty digest cannot be approved.")
+        check_size(digest, settings)
+        digest.status, digest.approved_at, digest.approved_by = "approved", now, actor
+        digest.vetoed = False
+        digest.updated_at = now
+        audit(session, actor, "approve", digest, now, {})
+
+
+def withdraw(db: Database, ref: str | int, actor: str, now: datetime, veto: bool = False) -> None:
+    """Back to draft (before sending starts); `veto` also stops auto-approval."""
+    with db.session() as session:
+        digest = get_digest(session, ref, lock=True)
+        if digest.status not in ("draft", "approved"):
+            raise Conflict(
+                f"{digest.period_key} is {digest.status}; it can no longer be withdrawn."
+            )
+        digest.status, digest.approved_at, digest.approved_by = "draft", None, None
+        digest.vetoed = veto or digest.vetoed
+        digest.updated_at = now
+        audit(session, actor, "veto" if veto else "withdraw", digest, now, {})
+
+
+def digest_count(db: Database) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(Digest)) or 0
+
+
+def record_skipped(db: Database, period: str, reason: str, now: datetime) -> None:
+    """Remember that a week had too little content, so dashboards and operators can see it."""
+    try:
+        with db.session() as session:
+            session.add(
+                Digest(
+                    period_key=period,
+                    status="skipped",
+                    status_reason=reason,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError:
+        return  # another scheduler recorded it first

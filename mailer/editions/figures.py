@@ -1,0 +1,98 @@
+"""Figures for the editors' dashboard and operators' status commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import func, select
+
+from mailer.core.db import Database
+from mailer.core.models import SUBSCRIBER_STATUSES, ConsentEvent, Delivery, Digest, DigestItem
+
+
+def subscriber_counts(db: Database) -> dict[str, int]:
+    """Subscribers per status, every status present (zero when none)."""
+    from mailer.core.models import Subscriber
+
+    with db.session() as session:
+        rows = session.execute(
+            select(Subscriber.status, func.count()).group_by(Subscriber.status)
+        ).all()
+    counts = dict.fromkeys(SUBSCRIBER_STATUSES, 0)
+    counts.update(dict(rows))
+    return counts
+
+
+@dataclass(frozen=True)
+class WeekFlow:
+    week: str  # ISO week, e.g. 2026-W48
+    joins: int  # confirmations
+    leaves: int  # withdrawals and erasures
+
+
+def weekly_flow(db: Database, now: datetime, zone: ZoneInfo, weeks: int = 12) -> list[WeekFlow]:
+    """Confirmations and withdrawals per ISO week, oldest first, for the dashboard chart."""
+    local_now = now.astimezone(zone)
+    start_day = (local_now - timedelta(weeks=weeks - 1)).date()
+    start_day -= timedelta(days=start_day.weekday())
+    start = datetime(start_day.year, start_day.month, start_day.day, tzinfo=zone)
+    with db.session() as session:
+        events = session.execute(
+            select(ConsentEvent.kind, ConsentEvent.at).where(
+                ConsentEvent.at >= start, ConsentEvent.kind.in_(("confirm", "withdraw", "erase"))
+            )
+        ).all()
+    buckets: dict[str, list[int]] = {}
+    for offset in range(weeks):
+        year, week, _ = (start + timedelta(weeks=offset)).isocalendar()
+        buckets[f"{year}-W{week:02d}"] = [0, 0]
+    for kind, at in events:
+        year, week, _ = at.astimezone(zone).isocalendar()
+        bucket = buckets.get(f"{year}-W{week:02d}")
+        if bucket is not None:
+            bucket[0 if kind == "confirm" else 1] += 1
+    return [WeekFlow(week, joins, leaves) for week, (joins, leaves) in buckets.items()]
+
+
+def next_fire(crontab: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    trigger = CronTrigger.from_crontab(crontab, timezone=zone)
+    return trigger.get_next_fire_time(None, now.astimezone(zone))
+
+
+@dataclass(frozen=True)
+class DigestSummary:
+    id: int
+    period_key: str
+    status: str
+    subject: str
+    stories: int
+    deliveries: dict[str, int]
+
+
+def recent_digests(db: Database, limit: int = 8) -> list[DigestSummary]:
+    """The newest digests with their story count and delivery states."""
+    with db.session() as session:
+        digests = session.scalars(select(Digest).order_by(Digest.period_key.desc()).limit(limit))
+        digests = list(digests)
+        ids = [d.id for d in digests]
+        stories = dict(
+            session.execute(
+                select(DigestItem.digest_id, func.count())
+                .where(DigestItem.digest_id.in_(ids))
+                .group_by(DigestItem.digest_id)
+            ).all()
+        )
+        states: dict[int, dict[str, int]] = {i: {} for i in ids}
+        for digest_id, status, count in session.execute(
+            select(Delivery.digest_id, Delivery.status, func.count())
+            .where(Delivery.digest_id.in_(ids))
+            .group_by(Delivery.digest_id, Delivery.status)
+        ):
+            states[digest_id][status] = count
+    return [
+        DigestSummary(d.id, d.period_key, d.status, d.subject, stories.get(d.id, 0), states[d.id])
+        for d in digests
+    ]

@@ -1,0 +1,173 @@
+"""Render a digest once; personalise each message by substitution, never by re-running Jinja."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from mailer.core.config import Settings
+from mailer.core.errors import MailerError
+from mailer.core.templates import environment
+
+MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB
+
+# The per-recipient values every rendered digest may carry, as literal markers.
+PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "first_name", "greeting")
+
+
+def marker(name: str) -> str:
+    return f"%%{name.upper()}%%"
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    """One digest's subject, preheader, HTML and text with markers where per-recipient values go."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    web_url: str = ""
+
+    def personalise(self, values: Mapping[str, str]) -> tuple[str, str, str]:
+        """(subject, text, html) for one recipient; values are HTML-escaped in the HTML part."""
+        subject, text, body = self.subject, self.text, self.html
+        for name in PLACEHOLDERS:
+            key = marker(name)
+            if key not in body and key not in text and key not in subject:
+                continue
+            value = values.get(name, "")
+            subject = subject.replace(key, value)
+            text = text.replace(key, value)
+            body = body.replace(key, html.escape(value, quote=True))
+        return subject, text, body
+
+
+def greeting(first_name: str | None) -> str:
+    return f"Hello {first_name}," if first_name else "Hello,"
+
+
+def safe_link(url: str | None) -> str:
+    """Only http(s) links survive; anything else renders as plain text."""
+    if not url:
+        return ""
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def with_utm(url: str, campaign: str, own_hosts: frozenset[str]) -> str:
+    """Tag the site's own links for its analytics; replace any utm_* already there."""
+    parts = urlsplit(url)
+    if (parts.hostname or "").lower() not in own_hosts:
+        return url
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_")
+    ]
+    query += [("utm_source", "newsletter"), ("utm_medium", "email"), ("utm_campaign", campaign)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _context(digest, settings: Settings, web: bool) -> dict:
+    zone = settings.zone
+    items = sorted(digest.items, key=lambda i: i.position)
+    # The site's own links get UTM tags: MAILER_SITE_HOSTS, or else the hosts of this issue's
+    # stories. Never the mailer's own host (its links are not the site's articles).
+    own_hosts = frozenset(h.lower() for h in settings.site_hosts) or frozenset(
+        (urlsplit(i.url).hostname or "").lower() for i in items
+    )
+    own_hosts -= {(urlsplit(settings.base_url).hostname or "").lower(), ""}
+    campaign = f"digest-{digest.period_key}"
+
+    def link(url: str) -> str:
+        safe = safe_link(url)
+        return with_utm(safe, campaign, own_hosts) if safe else ""
+
+    def day(moment) -> str:
+        local = moment.astimezone(zone)
+        return f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+
+    stories = [
+        {
+            "title": item.title,
+            "link": link(item.url),
+            "excerpt": item.excerpt,
+            "author": item.author,
+            "section": item.section,
+            "date": day(item.published_at),
+            "image_url": safe_link(item.image_url) if item.image_url else "",
+            "image_alt": item.image_alt,
+            "related": [
+                {
+                    "title": rel.title,
+                    "link": link(rel.url),
+                    "date": day(rel.published_at),
+                    "context": rel.context,
+                }
+                for rel in sorted(item.related, key=lambda r: r.position)
+            ],
+        }
+        for item in items
+    ]
+    web_url = f"{settings.base_url.rstrip('/')}/archive/{digest.period_key}"
+    from mailer.content.ranking import period_bounds
+
+    start, _end = period_bounds(digest.period_key, zone)
+    return {
+        "digest": digest,
+        "stories": stories,
+        "site_name": settings.site_name,
+        "list_name": settings.list_name,
+        "period_label": f"Week of {day(start)}",
+        "web_url": web_url,
+        "web": web,
+        "greeting": "Hello," if web else marker("greeting"),
+        "unsubscribe_url": marker("unsubscribe_url"),
+        "preferences_url": marker("preferences_url"),
+        "join_url": f"{settings.base_url.rstrip('/')}/join",
+    }
+
+
+@lru_cache(maxsize=1)
+def _inliner():
+    """Inline every rule; keep @media (dark mode, narrow screens), which cannot be inlined;
+    never fetch a stylesheet from the network."""
+    import css_inline
+
+    return css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+def inline_css(document: str) -> str:
+    return _inliner().inline(document)
+
+
+def render_digest(digest, settings: Settings) -> RenderedDigest:
+    """Subject, HTML (CSS inlined) and text for a digest, with per-recipient markers."""
+    env = environment()
+    context = _context(digest, settings, web=False)
+    subject = env.get_template("email/digest/subject.txt").render(context).strip()
+    body_html = inline_css(env.get_template("email/digest/body.html").render(context))
+    text = env.get_template("email/digest/body.txt").render(context).strip() + "\n"
+    return RenderedDigest(subject, digest.preheader, body_html, text, context["web_url"])
+
+
+def render_web(digest, settings: Settings) -> str:
+    """The archive's web version: the same issue with no personal links in it."""
+    context = _context(digest, settings, web=True)
+    return inline_css(environment().get_template("email/digest/body.html").render(context))
+
+
+def check_size(digest, settings: Settings) -> int:
+    """Refuse a digest whose HTML would be clipped by Gmail; returns the size in bytes."""
+    size = len(render_digest(digest, settings).html.encode("utf-8"))
+    if size > MAX_HTML_BYTES:
+        raise MailerError(
+            f"the {digest.period_key} email would be {size // 1024} KB of HTML, over the "
+            f"{MAX_HTML_BYTES // 1024} KB that mail clients show in full; remove stories or "
+            "related items."
+        )
+    return size

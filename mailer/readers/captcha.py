@@ -1,0 +1,257 @@
+"""One verify() for every CAPTCHA provider; failing closed when a provider cannot answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import urllib.parse
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import altcha
+import requests
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError
+
+from mailer.core.config import Settings
+from mailer.core.db import Database
+from mailer.core.models import CaptchaSolution
+
+log = logging.getLogger(__name__)
+
+SITEVERIFY_URLS = {
+    "recaptcha-v2": "https://www.google.com/recaptcha/api/siteverify",
+    "recaptcha-v3": "https://www.google.com/recaptcha/api/siteverify",
+    "hcaptcha": "https://api.hcaptcha.com/siteverify",
+    "turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+}
+TOKEN_FIELDS = {
+    "altcha": "altcha",
+    "recaptcha-v2": "g-recaptcha-response",
+    "recaptcha-v3": "g-recaptcha-response",
+    "hcaptcha": "h-captcha-response",
+    "turnstile": "cf-turnstile-response",
+    "none": "captcha",
+}
+SITEVERIFY_TIMEOUT = 5.0
+ALTCHA_ALGORITHM = "SHA-256"
+ALTCHA_MAX_NUMBER = 100_000  # a second or less in a browser's workers
+ALTCHA_LIFETIME = timedelta(minutes=20)
+MAX_TOKEN_LENGTH = 8192
+# Provider error codes that mean our keys are wrong: the visitor cannot fix these.
+CONFIG_ERRORS = {
+    "missing-input-secret",
+    "invalid-input-secret",
+    "sitekey-secret-mismatch",
+    "invalid-sitekey",
+    "missing-sitekey",
+    "invalid-keys",
+}
+
+
+@dataclass(frozen=True)
+class CaptchaResult:
+    """What the page needs to decide: verified, refused, or ask the visitor to try again (503)."""
+
+    ok: bool
+    provider: str
+    detail: str
+    score: float | None = None
+    unavailable: bool = False
+
+
+def token_field(settings: Settings) -> str:
+    """The form field the configured widget posts its answer in."""
+    return TOKEN_FIELDS[settings.captcha]
+
+
+def verify(
+    settings: Settings,
+    http: requests.Session,
+    db: Database,
+    token: str,
+    remote_ip: str | None,
+    now: datetime,
+    *,
+    action: str = "subscribe",
+    timeout: float = SITEVERIFY_TIMEOUT,
+) -> CaptchaResult:
+    """Check a widget's answer on the server, as every path that creates a subscription must."""
+    provider = settings.captcha
+    if provider == "none":
+        return CaptchaResult(True, provider, "disabled")
+    token = (token or "").strip()
+    if not token:
+        return CaptchaResult(False, provider, "missing")
+    if len(token) > MAX_TOKEN_LENGTH:
+        return CaptchaResult(False, provider, "invalid")
+    if provider == "altcha":
+        return _verify_altcha(settings, db, token, now)
+    return _verify_siteverify(settings, http, token, remote_ip, action, timeout)
+
+
+# --- ALTCHA: our own proof of work ------------------------------------------------------------
+
+
+def altcha_key(settings: Settings) -> bytes:
+    """The HMAC key for challenges: the CAPTCHA secret, else one derived from the secret key."""
+    if settings.captcha_secret:
+        return settings.captcha_secret.encode()
+    return hmac.new(settings.secret_key.encode(), b"altcha-challenge", hashlib.sha256).digest()
+
+
+def new_challenge(
+    settings: Settings, now: datetime, *, max_number: int = ALTCHA_MAX_NUMBER
+) -> dict[str, Any]:
+    """A signed, expiring challenge for the ALTCHA widget (its v1 JSON shape)."""
+    challenge = altcha.create_challenge_v1(
+        algorithm=ALTCHA_ALGORITHM,
+        max_number=max_number,
+        salt_length=12,
+        hmac_key=altcha_key(settings),
+        salt="",
+        number=None,
+        expires=now + ALTCHA_LIFETIME,
+        params=None,
+    )
+    return challenge.to_dict()
+
+
+def _decode_altcha(token: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(base64.b64decode(token, validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    fields = {"algorithm": str, "challenge": str, "number": int, "salt": str, "signature": str}
+    for name, kind in fields.items():
+        value = data.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            return None
+    return data
+
+
+def _altcha_expiry(salt: str) -> float | None:
+    query = salt.split("?", 1)[1] if "?" in salt else ""
+    values = urllib.parse.parse_qs(query).get("expires")
+    try:
+        return float(values[0]) if values and len(values) == 1 else None
+    except ValueError:
+        return None
+
+
+def _verify_altcha(settings: Settings, db: Database, token: str, now: datetime) -> CaptchaResult:
+    payload = _decode_altcha(token)
+    if payload is None or payload["algorithm"] != ALTCHA_ALGORITHM:
+        return CaptchaResult(False, "altcha", "invalid")
+    ok, _error = altcha.verify_solution_v1(payload, altcha_key(settings), check_expires=False)
+    if not ok:
+        return CaptchaResult(False, "altcha", "invalid")
+    expires = _altcha_expiry(payload["salt"])  # signed: the salt is inside the hashed challenge
+    if expires is None or expires <= now.timestamp():
+        return CaptchaResult(False, "altcha", "expired")
+    if not _spend(db, payload["signature"], expires, now):
+        return CaptchaResult(False, "altcha", "replayed")
+    return CaptchaResult(True, "altcha", "ok")
+
+
+def _spend(db: Database, signature: str, expires: float, now: datetime) -> bool:
+    """Record a solution as used; False when it was used before. Expired records are pruned."""
+    digest = hashlib.sha256(signature.encode()).hexdigest()
+    expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
+    spent = CaptchaSolution.__table__
+    try:
+        with db.engine.begin() as conn:  # Core: this runs on every signup
+            conn.execute(delete(spent).where(spent.c.expires_at < now))
+            conn.execute(insert(spent), {"solution_hash": digest, "expires_at": expires_at})
+    except IntegrityError:
+        return False
+    return True
+
+
+# --- reCAPTCHA v2/v3, hCaptcha, Turnstile: the provider's siteverify --------------------------
+
+
+def allowed_hostnames(settings: Settings) -> set[str]:
+    """Where our widget may be solved: this service's host and the sites that embed the form."""
+    hosts = {urllib.parse.urlsplit(settings.base_url).hostname}
+    hosts.update(urllib.parse.urlsplit(origin).hostname for origin in settings.embed_origins)
+    return {host.lower() for host in hosts if host}
+
+
+def _unavailable(provider: str, reason: str) -> CaptchaResult:
+    log.warning("captcha %s siteverify unavailable: %s", provider, reason)
+    return CaptchaResult(False, provider, "unavailable", unavailable=True)
+
+
+def _refusal(provider: str, codes: list[str]) -> CaptchaResult:
+    if CONFIG_ERRORS.intersection(codes):
+        log.warning("captcha %s refused our keys: %s", provider, ", ".join(codes))
+        return CaptchaResult(False, provider, "misconfigured", unavailable=True)
+    if "missing-input-response" in codes:
+        return CaptchaResult(False, provider, "missing")
+    if "already-seen-response" in codes:
+        return CaptchaResult(False, provider, "replayed")
+    if "timeout-or-duplicate" in codes:
+        return CaptchaResult(False, provider, "expired")
+    return CaptchaResult(False, provider, "invalid")
+
+
+def _verify_siteverify(
+    settings: Settings,
+    http: requests.Session,
+    token: str,
+    remote_ip: str | None,
+    action: str,
+    timeout: float,
+) -> CaptchaResult:
+    provider = settings.captcha
+    url = settings.captcha_verify_url or SITEVERIFY_URLS[provider]
+    form = {"secret": settings.captcha_secret, "response": token}
+    if remote_ip:
+        form["remoteip"] = remote_ip
+    if provider == "hcaptcha" and settings.captcha_site_key:
+        form["sitekey"] = settings.captcha_site_key
+    try:
+        response = http.post(url, data=form, timeout=timeout)
+    except requests.RequestException as exc:
+        return _unavailable(provider, f"{type(exc).__name__}")
+    if response.status_code != 200:
+        return _unavailable(provider, f"HTTP {response.status_code}")
+    try:
+        answer = response.json()
+    except ValueError:
+        return _unavailable(provider, "the answer is not JSON")
+    if not isinstance(answer, dict) or not isinstance(answer.get("success"), bool):
+        return _unavailable(provider, "the answer has no boolean 'success'")
+    if not answer["success"]:
+        codes = answer.get("error-codes") or []
+        return _refusal(provider, [str(c) for c in codes] if isinstance(codes, list) else [])
+    return _check_success(settings, provider, answer, action)
+
+
+def _check_success(
+    settings: Settings, provider: str, answer: dict[str, Any], action: str
+) -> CaptchaResult:
+    hostname = answer.get("hostname")
+    if not isinstance(hostname, str) or hostname.lower() not in allowed_hostnames(settings):
+        log.info("captcha %s solved on a host not ours: %r", provider, hostname)
+        return CaptchaResult(False, provider, "wrong-hostname")
+    if provider == "recaptcha-v3":
+        score = answer.get("score")
+        if not isinstance(score, int | float) or isinstance(score, bool):
+            return _unavailable(provider, "a v3 answer without a numeric 'score'")
+        if answer.get("action") != action:
+            return CaptchaResult(False, provider, "wrong-action", score=float(score))
+        if score < settings.captcha_min_score:
+            return CaptchaResult(False, provider, "low-score", score=float(score))
+        return CaptchaResult(True, provider, "ok", score=float(score))
+    if provider == "turnstile" and answer.get("action") and answer["action"] != action:
+        return CaptchaResult(False, provider, "wrong-action")
+    return CaptchaResult(True, provider, "ok")

@@ -1,0 +1,76 @@
+"""The links a subscriber gets in mail: unsubscribe and preferences, the same everywhere."""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from datetime import datetime
+from email.utils import parseaddr
+
+from mailer.core.config import Settings
+from mailer.readers.tokens import make_token
+
+
+def subscriber_payload(subscriber_id: int, nonce: str) -> dict[str, object]:
+    """What a link token carries: the row id and its current nonce, never the address."""
+    return {"sid": subscriber_id, "n": nonce}
+
+
+def link(settings: Settings, path: str) -> str:
+    return settings.base_url.rstrip("/") + path
+
+
+def confirm_url(
+    settings: Settings, subscriber_id: int, nonce: str, now: datetime | None = None
+) -> str:
+    """`now` stamps the token, so its expiry follows the same clock that checks it."""
+    payload = subscriber_payload(subscriber_id, nonce)
+    token = make_token(settings.secret_key, "confirm", payload, now)
+    return link(settings, f"/confirm/{token}")
+
+
+def unsubscribe_token(settings: Settings, subscriber_id: int, nonce: str) -> str:
+    return make_token(settings.secret_key, "unsubscribe", subscriber_payload(subscriber_id, nonce))
+
+
+def unsubscribe_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
+    return unsubscribe_links(settings, subscriber_id, nonce)[0]
+
+
+def unsubscribe_links(settings: Settings, subscriber_id: int, nonce: str) -> tuple[str, str | None]:
+    """The one-click URL and, when MAILER_UNSUBSCRIBE_ADDRESS is set, a mailto: whose subject
+    carries the same signed token, so `mailer inbound` can act on it and none can be forged."""
+    token = unsubscribe_token(settings, subscriber_id, nonce)
+    address = _address_of(settings.unsubscribe_address)
+    mailto = f"mailto:{address}?subject=unsubscribe-{token}" if address else None
+    return link(settings, f"/unsubscribe/{token}"), mailto
+
+
+def preferences_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
+    token = make_token(settings.secret_key, "preferences", subscriber_payload(subscriber_id, nonce))
+    return link(settings, f"/preferences/{token}")
+
+
+def sender_domain(settings: Settings) -> str:
+    return _domain_of(settings.from_addr)
+
+
+@functools.lru_cache(maxsize=16)
+def _address_of(mailbox: str) -> str:
+    """Cached: every message asks, and parseaddr is slow."""
+    return parseaddr(mailbox)[1]
+
+
+def _domain_of(address: str) -> str:
+    return _address_of(address).rsplit("@", 1)[-1].lower() or "localhost"
+
+
+def message_id_forms(message_id: str) -> list[str]:
+    """A Message-ID as reports and providers may quote it, with or without angle brackets."""
+    bare = message_id.strip().strip("<>")
+    return [bare, f"<{bare}>"]
+
+
+def new_message_id(settings: Settings) -> str:
+    """A Message-ID on our own domain; made once per message and kept for every retry."""
+    return f"<{secrets.token_hex(12)}@{sender_domain(settings)}>"

@@ -1,0 +1,72 @@
+"""The suppression list: addresses never to mail again, kept as a hash once erased."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailer.core.models import Suppression
+
+REASONS = ("bounce", "complaint", "unsubscribe", "manual", "erased", "failed")
+
+
+def address_hash(email: str) -> str:
+    """The stable key for an address: lowercase, trimmed, SHA-256."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+def find_suppression(session: Session, email: str) -> Suppression | None:
+    """By hash, so an erased address (kept only as its hash) is found too."""
+    return session.scalar(select(Suppression).where(Suppression.email_hash == address_hash(email)))
+
+
+def is_suppressed(session: Session, email: str) -> bool:
+    return (
+        session.scalar(select(Suppression.id).where(Suppression.email_hash == address_hash(email)))
+        is not None
+    )
+
+
+def suppress(
+    session: Session,
+    email: str,
+    reason: str,
+    now: datetime,
+    *,
+    source: str | None = None,
+    keep_address: bool = True,
+) -> Suppression:
+    """Add (or update) a suppression; `keep_address=False` stores the hash alone (erasure)."""
+    if reason not in REASONS:
+        raise ValueError(f"unknown suppression reason {reason!r}")
+    row = find_suppression(session, email)
+    if row is None:
+        row = Suppression(
+            email_hash=address_hash(email),
+            email=email.strip().lower() if keep_address else None,
+            reason=reason,
+            source=source,
+            created_at=now,
+        )
+        session.add(row)
+    else:
+        if not keep_address:
+            row.email = None
+        if reason == "erased" or row.reason in ("unsubscribe", "manual"):
+            row.reason = reason
+            row.source = source or row.source  # who asked for the reason it now gives
+    session.flush()
+    return row
+
+
+def unsuppress(session: Session, email: str) -> bool:
+    """Remove a suppression, except an erasure, which only the hash remembers on purpose."""
+    row = find_suppression(session, email)
+    if row is None or row.reason == "erased":
+        return False
+    session.delete(row)
+    session.flush()
+    return True

@@ -1,0 +1,258 @@
+"""The one scheduler process: a one-minute tick that is safe to run twice, late, or in parallel.
+
+Every job keys its work on a slot (the ISO week, the ingest interval) claimed once in the
+database, so DST changes, restarts, missed ticks and a second scheduler never repeat work.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from mailer.content.ranking import period_key
+from mailer.content.sources.ingest import ingest_all
+from mailer.core.models import Digest, OutboxMessage, Source
+from mailer.delivery import engine, ledger
+from mailer.delivery.ledger import enqueue_outbox
+from mailer.editions import digests
+from mailer.readers import subscriptions
+from mailer.readers.links import new_message_id
+from mailer.scheduler.slots import (
+    claim_slot,
+    finish_slot,
+    interval_slot,
+    last_fire_time,
+    slot_claimed,
+)
+from mailer.services import Services
+
+log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 40.0  # each tick sends for at most this long, so ticks keep their minute
+GRACE = timedelta(days=6)  # a build or send missed by a longer outage waits for an operator
+
+
+def tick(services: Services, now: datetime) -> list[str]:
+    """Do whatever is due at `now`; returns what it did, one line each."""
+    done: list[str] = []
+    for job in (_ingest, _build, _send, _drain, _prune):
+        try:
+            done.extend(job(services, now))
+        except Exception as exc:  # one failing job must not stop the others
+            log.exception("scheduler job %s failed", job.__name__)
+            done.append(f"{job.__name__.strip('_')} failed: {exc}")
+    return done
+
+
+def _ingest(services: Services, now: datetime) -> list[str]:
+    settings = services.settings
+    if not has_sources(services):
+        return []
+    slot = interval_slot(now, settings.ingest_every)
+    if not claim_slot(services.db, "ingest", slot, now):
+        return []
+    reports = ingest_all(services.db, services.http, settings, now)
+    summary = "; ".join(str(r) for r in reports)
+    finish_slot(services.db, "ingest", slot, now, summary)
+    return [f"ingest: {summary}"]
+
+
+def has_sources(services: Services) -> bool:
+    if services.settings.sources:
+        return True
+    with services.db.session() as session:
+        return session.scalar(select(Source.id).limit(1)) is not None
+
+
+def _prune(services: Services, now: datetime) -> list[str]:
+    """Keep the promise to readers that IPs go after MAILER_IP_RETENTION_DAYS, and drop the
+    queue's week-old finished jobs; daily, local."""
+    day = now.astimezone(services.settings.zone).date().isoformat()
+    if slot_claimed(services.db, "prune", day):  # a read, so no failed insert every minute
+        return []
+    if not claim_slot(services.db, "prune", day, now):
+        return []
+    dropped = subscriptions.prune_consent_ips(services.db, services.settings, now)
+    if services.settings.queue == "procrastinate":
+        from mailer.delivery.queue import delete_finished_jobs
+
+        delete_finished_jobs(services)
+    finish_slot(services.db, "prune", day, now, f"{dropped} consent IPs dropped")
+    return [f"prune: {dropped} consent IPs dropped"] if dropped else []
+
+
+def _build(services: Services, now: datetime) -> list[str]:
+    settings = services.settings
+    fire = last_fire_time(settings.build_at, settings.zone, now)
+    if fire is None or now - fire > GRACE:
+        return []
+    period = period_key(fire, settings.zone)
+    if not claim_slot(services.db, "build", period, now):
+        return []
+    result = digests.build_digest(services.db, settings, now, period=period)
+    finish_slot(services.db, "build", period, now, result.message)
+    if result.outcome == "too_few":
+        digests.record_skipped(services.db, period, result.message, now)
+        notify_editors(services, now, f"{period} skipped: too little content", result.message)
+    elif result.outcome == "too_big":
+        notify_editors(
+            services, now, f"{period} not built: too big for mail clients", result.message
+        )
+    elif result.outcome == "created":
+        link = f"{settings.base_url.rstrip('/')}/admin/digests/{result.digest_id}"
+        notify_editors(
+            services,
+            now,
+            f"{period} is ready for review",
+            f"{result.message}\n\nPreview, adjust and approve it here:\n{link}\n\n"
+            + (
+                "It will be sent automatically unless you veto it."
+                if settings.auto_approve
+                else "It will be sent only once approved."
+            ),
+        )
+    return [f"build: {result.message}"]
+
+
+def _period_to_send(services: Services, send_fire: datetime) -> str | None:
+    """The week whose build came last before this send time."""
+    settings = services.settings
+    build_fire = last_fire_time(settings.build_at, settings.zone, send_fire)
+    return period_key(build_fire, settings.zone) if build_fire else None
+
+
+def _send(services: Services, now: datetime) -> list[str]:
+    settings = services.settings
+    fire = last_fire_time(settings.send_at, settings.zone, now)
+    if fire is None or now - fire > GRACE:
+        return []
+    period = _period_to_send(services, fire)
+    if period is None:
+        return []
+    with services.db.session() as session:
+        digest = session.scalar(select(Digest).where(Digest.period_key == period))
+    if digest is None:
+        return []
+    if digest.status == "draft" and settings.auto_approve and not digest.vetoed:
+        digests.approve(services.db, settings, digest.id, "scheduler (auto-approve)", now)
+        digest.status = "approved"
+    if digest.status == "draft":
+        if claim_slot(services.db, "hold", period, now):
+            notify_editors(
+                services,
+                now,
+                f"{period} is on hold: not approved",
+                f"It was due to go out at {fire.astimezone(settings.zone):%A %H:%M}. "
+                "It will start within a minute of being approved.",
+            )
+            return [f"send: {period} held, not approved"]
+        return []
+    if digest.status == "approved" and claim_slot(services.db, "send", period, now):
+        engine.start_send(services.db, digest.id, now, actor="scheduler")
+        return [f"send: {period} started"]
+    return []
+
+
+def poll_outbox(services: Services, now: datetime) -> list[str]:
+    """Between ticks: send (or queue for the workers) outbox mail that is due, so a reader's
+    confirmation does not wait for the minute's tick; one cheap query when nothing waits."""
+    if not ledger.has_due(services.db, OutboxMessage, now):
+        return []
+    if services.settings.queue == "procrastinate":
+        from mailer.delivery.queue import nudge
+
+        nudge(services)
+        return ["outbox: queued for the workers"]
+    report = engine.drain_outbox(
+        services.db,
+        services.settings,
+        services.new_transport,
+        services.clock,
+        time_budget=DRAIN_SECONDS,
+    )
+    return [f"outbox: {report.sent} sent, {report.failed} failed"] if report.sent else []
+
+
+def _drain(services: Services, now: datetime) -> list[str]:
+    """Send the outbox, then a bounded share of every digest that is sending."""
+    lines = []
+    settings = services.settings
+    if settings.queue == "procrastinate":
+        from mailer.delivery.queue import defer_due_work
+
+        return defer_due_work(services)  # workers drain; the scheduler only decides
+    outbox = engine.drain_outbox(
+        services.db, settings, services.new_transport, services.clock, time_budget=DRAIN_SECONDS
+    )
+    if outbox.sent or outbox.failed:
+        lines.append(f"outbox: {outbox.sent} sent, {outbox.failed} failed")
+    with services.db.session() as session:
+        sending = session.scalars(select(Digest.id).where(Digest.status == "sending")).all()
+    for digest_id in sending:
+        report = engine.send_digest(
+            services.db,
+            settings,
+            digest_id,
+            services.new_transport,
+            services.clock,
+            time_budget=DRAIN_SECONDS,
+        )
+        lines.append(
+            f"digest {digest_id}: {report.sent} sent, {report.failed} failed"
+            + (" (done)" if report.done else "")
+            + (f" paused: {report.paused}" if report.paused else "")
+        )
+    return lines
+
+
+def notify_editors(services: Services, now: datetime, subject: str, body: str) -> int:
+    """A plain notice to every address in MAILER_EDITOR_EMAILS, through the outbox."""
+    settings = services.settings
+    for address in settings.editor_emails:
+        enqueue_outbox(
+            services.db,
+            kind="notice",
+            recipient=address,
+            subject=f"[{settings.list_name}] {subject}",
+            text=body + "\n",
+            html=None,
+            message_id=new_message_id(settings),
+            now=now,
+        )
+    return len(settings.editor_emails)
+
+
+def run_forever(services: Services) -> None:
+    """Tick every minute until stopped; APScheduler 3 keeps the cadence and skips overlaps."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = BlockingScheduler(timezone=services.settings.zone)
+
+    def logged(label: str, job: Callable[[Services, datetime], list[str]]) -> Callable[[], None]:
+        def run() -> None:
+            for line in job(services, services.now()):
+                log.info("%s: %s", label, line)
+
+        return run
+
+    every = {"max_instances": 1, "coalesce": True}  # a slow run is never doubled
+    scheduler.add_job(
+        logged("tick", tick),
+        "interval",
+        minutes=1,
+        id="tick",
+        next_run_time=services.now(),
+        **every,
+    )
+    poll = services.settings.outbox_poll_seconds
+    scheduler.add_job(
+        logged("outbox poll", poll_outbox), "interval", seconds=poll, id="outbox", **every
+    )
+    log.info("scheduler started")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        log.info("scheduler stopped")
