@@ -130,7 +130,7 @@ def main() -> None:
     env_values = {
         "MAILER_ENV": "development",
         "MAILER_INSTANCE_DIR": str(work / "instance"),
-        "MAILER_DATABASE_URL": f"sqlite:///{work / 'mailer.core.db'}",
+        "MAILER_DATABASE_URL": f"sqlite:///{work / 'mailer.db'}",
         "MAILER_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
         "MAILER_TRANSPORT": f"file://{work / 'outbox'}",
         "MAILER_CAPTCHA": "altcha",

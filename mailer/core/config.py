@@ -147,7 +147,7 @@ class Settings:
     )
     database_url: str = setting(
         "",
-        "SQLAlchemy URL; empty means sqlite:///<instance_dir>/mailer.core.db "
+        "SQLAlchemy URL; empty means sqlite:///<instance_dir>/mailer.db "
         "(PostgreSQL: postgresql://user:pass@host/db)",
         secret=True,
         check=_database,
@@ -356,7 +356,7 @@ class Settings:
 
     @property
     def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.instance_path / 'mailer.core.db'}"
+        return self.database_url or f"sqlite:///{self.instance_path / 'mailer.db'}"
 
     @property
     def zone(self) -> ZoneInfo:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -540,11 +540,6 @@ def withdraw(db: Database, ref: str | int, actor: str, now: datetime, veto: bool
         digest.vetoed = veto or digest.vetoed
         digest.updated_at = now
         audit(session, actor, "veto" if veto else "withdraw", digest, now, {})
-
-
-def digest_count(db: Database) -> int:
-    with db.session() as session:
-        return session.scalar(select(func.count()).select_from(Digest)) or 0
 
 
 def record_skipped(db: Database, period: str, reason: str, now: datetime) -> None:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -645,12 +645,3 @@ def prune_consent_ips(db: Database, settings: Settings, now: datetime) -> int:
             .values(ip=None)
         )
         return result.rowcount or 0
-
-
-def count_confirm_mails(db: Database, subscriber_id: int) -> int:
-    with db.session() as session:
-        return session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(OutboxMessage.subscriber_id == subscriber_id, OutboxMessage.kind == "confirm")
-        )

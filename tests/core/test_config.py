@@ -5,13 +5,13 @@ import pytest
 
 from mailer.core.config import ConfigError, Settings, env_name, render_env_example
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_are_valid(tmp_path):
     settings = Settings.from_env({}, instance_dir=str(tmp_path))
     assert settings.env == "development"
-    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'mailer.core.db'}"
+    assert settings.effective_database_url == f"sqlite:///{tmp_path / 'mailer.db'}"
     assert settings.transport == "file://instance/outbox"
 
 

@@ -11,6 +11,7 @@ from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber, Suppress
 from mailer.readers import links, subscriptions
 from mailer.readers.subscriptions import InvalidInput, Signup
 from mailer.readers.suppressions import address_hash, suppress
+from tests.fixtures.readers import count_confirm_mails
 
 
 def signup(email="Reader@Example.com", **kw) -> Signup:
@@ -85,7 +86,7 @@ def test_confirmation_mail_limits_per_address(db, settings, now):
         for m in (11, 22, 33)
     ]
     assert results == ["queued", "queued", "limited"]  # three a day
-    assert subscriptions.count_confirm_mails(db, first.subscriber_id) == 3
+    assert count_confirm_mails(db, first.subscriber_id) == 3
     later = subscriptions.subscribe(db, settings, signup(), now + timedelta(days=1, minutes=1))
     assert later.result == "queued"
 
