@@ -10,8 +10,8 @@ from mailer.core.models import ConsentEvent, Subscriber
 from mailer.delivery.compose import Recipient, digest_message
 from mailer.delivery.inbound import NotAnUnsubscribe, unsubscribe_by_mail
 from mailer.readers.links import unsubscribe_token
+from tests.delivery.test_compose import RENDERED
 from tests.fixtures.mailing import add_subscribers
-from tests.test_compose import RENDERED
 
 
 @pytest.fixture

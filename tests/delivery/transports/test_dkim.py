@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from mailer.core.config import Settings
 from mailer.delivery.dkim import SIGNED_HEADERS, signer_from_settings
 from mailer.delivery.transports import transport_from_dsn
-from tests.transports.common import message
+from tests.delivery.transports.common import message
 
 DOMAIN = "news.example.com"
 

@@ -1,9 +1,9 @@
 import pytest
 
 from mailer.delivery.transports import transport_from_dsn
+from tests.delivery.transports import common
+from tests.delivery.transports.common import build, message
 from tests.fixtures.providers import KEY
-from tests.transports import common
-from tests.transports.common import build, message
 
 
 def test_one_recipient_per_message_with_headers_and_variables(mailgun_fake):

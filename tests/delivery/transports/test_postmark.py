@@ -1,7 +1,7 @@
+from tests.delivery.transports import common
+from tests.delivery.transports.common import build, message
 from tests.fixtures.http import Response
 from tests.fixtures.providers import KEY
-from tests.transports import common
-from tests.transports.common import build, message
 
 
 def test_mixed_results_in_one_200(postmark_fake):

@@ -1,6 +1,6 @@
+from tests.delivery.transports import common
+from tests.delivery.transports.common import build, message
 from tests.fixtures.providers import KEY
-from tests.transports import common
-from tests.transports.common import build, message
 
 
 def test_batch_with_headers_and_per_message_errors(resend_fake):

@@ -1,8 +1,8 @@
 import pytest
 
+from tests.delivery.transports import common
+from tests.delivery.transports.common import build, message
 from tests.fixtures.providers import KEY
-from tests.transports import common
-from tests.transports.common import build, message
 
 
 def test_one_personalization_per_recipient_and_headers_pass_through(sendgrid_fake):

@@ -5,9 +5,9 @@ import pytest
 
 from mailer.delivery.transports import sigv4, transport_from_dsn
 from mailer.delivery.transports.base import TransportError
+from tests.delivery.transports import common
+from tests.delivery.transports.common import build, message
 from tests.fixtures.http import Response
-from tests.transports import common
-from tests.transports.common import build, message
 
 
 def test_aws_documented_example_signature():
