@@ -204,11 +204,7 @@ def test_related_for_one_story_needs_no_index_by_hand():
     assert related(story, ARCHIVE[1:], 3, exclude_ids={2, 3, 7}) == []
 
 
-LONDON = ZoneInfo("Europe/London")
-T0 = datetime(2026, 11, 25, 12, tzinfo=UTC)
-
-
-def doc(i, title, section="News", days=0, views=0, pick=False, tags=(), summary=""):
+def pdoc(i, title, section="News", days=0, views=0, pick=False, tags=(), summary=""):
     return Doc(
         i,
         title,
@@ -239,13 +235,13 @@ def test_bad_periods_are_refused(bad):
 
 def test_top_stories_cap_per_section_and_skip_recent_and_duplicates():
     docs = [
-        doc(1, "Alpha wins", "Sport", views=900),
-        doc(2, "Beta wins", "Sport", views=800),
-        doc(3, "Gamma wins", "Sport", views=700),
-        doc(4, "Council votes", "Politics", views=100),
-        doc(5, "Alpha wins!", "Culture", views=850),  # the same headline again
-        doc(6, "Quiet story", "Culture", views=10, pick=True),
-        doc(7, "Old top story", "Business", views=5000),
+        pdoc(1, "Alpha wins", "Sport", views=900),
+        pdoc(2, "Beta wins", "Sport", views=800),
+        pdoc(3, "Gamma wins", "Sport", views=700),
+        pdoc(4, "Council votes", "Politics", views=100),
+        pdoc(5, "Alpha wins!", "Culture", views=850),  # the same headline again
+        pdoc(6, "Quiet story", "Culture", views=10, pick=True),
+        pdoc(7, "Old top story", "Business", views=5000),
     ]
     chosen = top_stories(docs, RankParams(top=5, max_per_section=2), T0, exclude_ids={7})
     ids = [d.id for d, _ in chosen]
@@ -255,7 +251,7 @@ def test_top_stories_cap_per_section_and_skip_recent_and_duplicates():
 
 
 def test_top_stories_are_deterministic():
-    docs = [doc(i, f"Story number {i}", f"S{i % 3}", views=100) for i in range(20)]
+    docs = [pdoc(i, f"Story number {i}", f"S{i % 3}", views=100) for i in range(20)]
     first = top_stories(docs, RankParams(), T0)
     assert first == top_stories(list(reversed(docs)), RankParams(), T0)
 
@@ -266,12 +262,12 @@ def test_tokens_fold_plurals_and_drop_stopwords():
 
 def test_related_coverage_finds_the_story_and_skips_copies_and_shown_items():
     docs = [
-        doc(1, "Council passes budget keeping libraries open", "Politics", 0, tags=["budget"]),
-        doc(2, "Council passes budget, keeping libraries open", "Politics", 0),  # re-published
-        doc(3, "Library closures split the council budget vote", "Politics", 14, tags=["budget"]),
-        doc(4, "Draft budget proposes closing two libraries", "Politics", 30, tags=["budget"]),
-        doc(5, "Protest to save branch libraries from budget cuts", "Local", 20),
-        doc(6, "Football club wins the derby", "Sport", 1),
+        pdoc(1, "Council passes budget keeping libraries open", "Politics", 0, tags=["budget"]),
+        pdoc(2, "Council passes budget, keeping libraries open", "Politics", 0),  # re-published
+        pdoc(3, "Library closures split the council budget vote", "Politics", 14, tags=["budget"]),
+        pdoc(4, "Draft budget proposes closing two libraries", "Politics", 30, tags=["budget"]),
+        pdoc(5, "Protest to save branch libraries from budget cuts", "Local", 20),
+        pdoc(6, "Football club wins the derby", "Sport", 1),
     ]
     index = RelatedIndex.build(docs, RankParams())
     related = related_coverage(index, docs[0], 3)
@@ -285,6 +281,6 @@ def test_related_coverage_finds_the_story_and_skips_copies_and_shown_items():
 
 
 def test_nothing_below_the_threshold_is_shown():
-    docs = [doc(1, "Comet seen over the city"), doc(2, "Bakery wins bread award")]
+    docs = [pdoc(1, "Comet seen over the city"), pdoc(2, "Bakery wins bread award")]
     index = RelatedIndex.build(docs, RankParams())
     assert related_coverage(index, docs[0], 3) == []
