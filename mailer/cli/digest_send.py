@@ -8,6 +8,7 @@ from mailer.cli import AppContext, pass_app
 from mailer.cli.groups import digest_group, outbox_group
 from mailer.cli.output import emit_json, is_terminal, table
 from mailer.core.errors import MailerError
+from mailer.editions import lifecycle
 
 
 def _digest_id(app: AppContext, ref: str) -> int:
@@ -22,10 +23,8 @@ def _digest_id(app: AppContext, ref: str) -> int:
 @pass_app
 def digest_approve(app: AppContext, ref: str, actor: str) -> None:
     """Approve a draft for sending."""
-    from mailer.editions.digests import approve
-
     services = app.services
-    approve(services.db, services.settings, _digest_id(app, ref), actor, services.now())
+    lifecycle.approve(services.db, services.settings, _digest_id(app, ref), actor, services.now())
     click.echo(f"{ref} approved.")
 
 
@@ -44,7 +43,7 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> 
     if dry_run:
         _dry_run(services, digest_id)
         return
-    engine.start_send(services.db, digest_id, services.now(), actor="cli")
+    lifecycle.start(services.db, digest_id, "cli", services.now())
     ledger.materialise(services.db, digest_id, services.now())
     state = engine.digest_status(services.db, digest_id, services.now())
     total = sum(state.counts.values()) or None
@@ -152,28 +151,15 @@ def digest_status_command(app: AppContext, ref: str, as_json: bool) -> None:
     click.echo(f"provider feedback: {feedback_line(status.feedback)}")
 
 
-def _transition(app: AppContext, ref: str, status: str, allowed: tuple[str, ...], reason=None):
-    from mailer.delivery.engine import set_digest_status
-
-    services = app.services
-    digest = set_digest_status(
-        services.db,
-        _digest_id(app, ref),
-        status,
-        services.now(),
-        reason,
-        actor="cli",
-        allowed_from=allowed,
-    )
-    click.echo(f"{digest.period_key} is now {status}.")
-
-
 @digest_group.command("pause")
 @click.argument("ref")
 @pass_app
 def digest_pause(app: AppContext, ref: str) -> None:
     """Stop a running send after the messages in flight."""
-    _transition(app, ref, "paused", ("sending",), "paused by an operator")
+    digest = lifecycle.pause(
+        app.services.db, _digest_id(app, ref), "cli", app.services.now(), "paused by an operator"
+    )
+    click.echo(f"{digest.period_key} is now {digest.status}.")
 
 
 @digest_group.command("resume")
@@ -181,7 +167,8 @@ def digest_pause(app: AppContext, ref: str) -> None:
 @pass_app
 def digest_resume(app: AppContext, ref: str) -> None:
     """Allow a paused digest to send again (then run `digest send`)."""
-    _transition(app, ref, "sending", ("paused",))
+    digest = lifecycle.resume(app.services.db, _digest_id(app, ref), "cli", app.services.now())
+    click.echo(f"{digest.period_key} is now {digest.status}.")
 
 
 @digest_group.command("cancel")
@@ -189,7 +176,10 @@ def digest_resume(app: AppContext, ref: str) -> None:
 @pass_app
 def digest_cancel(app: AppContext, ref: str) -> None:
     """Give up on a digest; nothing more of it is sent."""
-    _transition(app, ref, "cancelled", ("draft", "approved", "sending", "paused"))
+    digest = lifecycle.cancel(
+        app.services.db, _digest_id(app, ref), "cli", app.services.now(), "cancelled by an operator"
+    )
+    click.echo(f"{digest.period_key} is now {digest.status}.")
 
 
 @digest_group.command("retry")
@@ -212,11 +202,7 @@ def digest_retry(app: AppContext, ref: str, which: str | None) -> None:
     digest_id = _digest_id(app, ref)
     count = ledger.reset(services.db, digest_id, which, services.now())
     if count:
-        from mailer.delivery.engine import set_digest_status
-        from mailer.editions.digests import find_digest
-
-        if find_digest(services.db, digest_id).status == "sent":
-            set_digest_status(services.db, digest_id, "sending", services.now(), actor="cli")
+        lifecycle.reopen(services.db, digest_id, "cli", services.now())
     click.echo(f"{count} {which} deliveries queued again.")
 
 

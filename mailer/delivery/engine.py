@@ -23,6 +23,7 @@ from mailer.delivery import ledger
 from mailer.delivery.compose import digest_message
 from mailer.delivery.ratelimit import Bucket, bucket_for
 from mailer.delivery.transports.base import Message, SendResult, Transport, TransportError
+from mailer.editions import lifecycle
 from mailer.readers.suppressions import suppress
 
 log = logging.getLogger(__name__)
@@ -329,57 +330,6 @@ def drain_outbox(
     return drain.report
 
 
-def start_send(db: Database, digest_id: int, now: datetime, actor: str = "system") -> Digest:
-    """Move an approved digest to `sending`; resuming a paused one is `resume`."""
-    from mailer.editions.digests import audit
-
-    with db.session() as session:
-        digest = session.get(Digest, digest_id, with_for_update=True)
-        if digest is None:
-            raise Conflict(f"no digest {digest_id}.")
-        if digest.status == "approved":
-            digest.status, digest.send_started_at = "sending", now
-            digest.updated_at = now
-            audit(session, actor, "send", digest, now, {})
-        elif digest.status == "sending":
-            pass
-        elif digest.status == "paused":
-            raise Conflict(f"{digest.period_key} is paused ({digest.status_reason}); resume it.")
-        else:
-            raise Conflict(
-                f"{digest.period_key} is {digest.status}; only an approved digest can be sent."
-            )
-        return digest
-
-
-def set_digest_status(
-    db: Database,
-    digest_id: int,
-    status: str,
-    now: datetime,
-    reason: str | None = None,
-    actor: str = "system",
-    allowed_from: tuple[str, ...] = (),
-) -> Digest:
-    from mailer.editions.digests import audit
-
-    with db.session() as session:
-        digest = session.get(Digest, digest_id, with_for_update=True)
-        if digest is None:
-            raise Conflict(f"no digest {digest_id}.")
-        if allowed_from and digest.status not in allowed_from:
-            raise Conflict(
-                f"{digest.period_key} is {digest.status}; that needs one of: "
-                + ", ".join(allowed_from)
-                + "."
-            )
-        digest.status, digest.status_reason, digest.updated_at = status, reason, now
-        if status == "sent":
-            digest.sent_at = now
-        audit(session, actor, status, digest, now, {"reason": reason} if reason else {})
-        return digest
-
-
 def send_digest(
     db: Database,
     settings: Settings,
@@ -394,7 +344,7 @@ def send_digest(
     """Send (or resume) a digest until every row is settled, the budget ends, or it pauses."""
     from mailer.editions.render import render_digest
 
-    digest = start_send(db, digest_id, clock())
+    digest = lifecycle.start(db, digest_id, "system", clock())
     probe = transport_factory()
     idempotent = probe.idempotent
     probe.close()
@@ -453,7 +403,10 @@ def _settle_digest(
     """End a sending digest once, however many workers reach the end together."""
     # a Conflict means another worker settled it first, or an editor paused or cancelled it
     with contextlib.suppress(Conflict):
-        set_digest_status(db, digest_id, status, now, reason, allowed_from=("sending",))
+        if status == "sent":
+            lifecycle.settle(db, digest_id, now)
+        else:
+            lifecycle.pause(db, digest_id, "system", now, reason or "paused by the engine")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from mailer.content.sources.ingest import ingest_all
 from mailer.core.models import Digest, OutboxMessage, Source
 from mailer.delivery import engine, ledger
 from mailer.delivery.ledger import enqueue_outbox
-from mailer.editions import digests
+from mailer.editions import digests, lifecycle
 from mailer.readers import subscriptions
 from mailer.readers.links import new_message_id
 from mailer.scheduler.slots import (
@@ -137,7 +137,7 @@ def _send(services: Services, now: datetime) -> list[str]:
     if digest is None:
         return []
     if digest.status == "draft" and settings.auto_approve and not digest.vetoed:
-        digests.approve(services.db, settings, digest.id, "scheduler (auto-approve)", now)
+        lifecycle.approve(services.db, settings, digest.id, "scheduler (auto-approve)", now)
         digest.status = "approved"
     if digest.status == "draft":
         if claim_slot(services.db, "hold", period, now):
@@ -151,7 +151,7 @@ def _send(services: Services, now: datetime) -> list[str]:
             return [f"send: {period} held, not approved"]
         return []
     if digest.status == "approved" and claim_slot(services.db, "send", period, now):
-        engine.start_send(services.db, digest.id, now, actor="scheduler")
+        lifecycle.start(services.db, digest.id, "scheduler", now)
         return [f"send: {period} started"]
     return []
 

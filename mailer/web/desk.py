@@ -14,7 +14,7 @@ from mailer.delivery import engine
 from mailer.delivery.compose import Recipient, digest_message
 from mailer.delivery.ledger import enqueue_outbox
 from mailer.delivery.queue import nudge
-from mailer.editions import digests
+from mailer.editions import digests, editing, lifecycle
 from mailer.editions.render import render_digest
 from mailer.readers.links import new_message_id
 from mailer.web import services
@@ -142,7 +142,7 @@ def suggest(digest_id: int, item_id: int):
 
 
 ACTIONS = {
-    "text": lambda db, s, d, who, now, f: digests.set_text(
+    "text": lambda db, s, d, who, now, f: editing.set_text(
         db,
         d,
         who,
@@ -151,40 +151,30 @@ ACTIONS = {
         preheader=f.get("preheader"),
         intro=f.get("intro"),
     ),
-    "up": lambda db, s, d, who, now, f: digests.move_item(db, d, _int(f, "item"), -1, who, now),
-    "down": lambda db, s, d, who, now, f: digests.move_item(db, d, _int(f, "item"), 1, who, now),
-    "pin": lambda db, s, d, who, now, f: digests.set_pinned(db, d, _int(f, "item"), True, who, now),
-    "unpin": lambda db, s, d, who, now, f: digests.set_pinned(
+    "up": lambda db, s, d, who, now, f: editing.move_item(db, d, _int(f, "item"), -1, who, now),
+    "down": lambda db, s, d, who, now, f: editing.move_item(db, d, _int(f, "item"), 1, who, now),
+    "pin": lambda db, s, d, who, now, f: editing.set_pinned(db, d, _int(f, "item"), True, who, now),
+    "unpin": lambda db, s, d, who, now, f: editing.set_pinned(
         db, d, _int(f, "item"), False, who, now
     ),
-    "exclude": lambda db, s, d, who, now, f: digests.exclude_item(db, d, _int(f, "item"), who, now),
-    "remove_related": lambda db, s, d, who, now, f: digests.remove_related(
+    "exclude": lambda db, s, d, who, now, f: editing.exclude_item(db, d, _int(f, "item"), who, now),
+    "remove_related": lambda db, s, d, who, now, f: editing.remove_related(
         db, d, _int(f, "related"), who, now
     ),
-    "add_related": lambda db, s, d, who, now, f: digests.add_related(
+    "add_related": lambda db, s, d, who, now, f: editing.add_related(
         db, d, _int(f, "item"), _int(f, "article"), who, now
     ),
-    "add_story": lambda db, s, d, who, now, f: digests.add_story(
+    "add_story": lambda db, s, d, who, now, f: editing.add_story(
         db, d, _int(f, "article"), who, now
     ),
-    "approve": lambda db, s, d, who, now, f: digests.approve(db, s, d, who, now),
-    "withdraw": lambda db, s, d, who, now, f: digests.withdraw(db, d, who, now),
-    "veto": lambda db, s, d, who, now, f: digests.withdraw(db, d, who, now, veto=True),
-    "send_now": lambda db, s, d, who, now, f: engine.start_send(db, d, now, actor=who),
-    "pause": lambda db, s, d, who, now, f: engine.set_digest_status(
-        db, d, "paused", now, "paused by an editor", who, ("sending",)
-    ),
-    "resume": lambda db, s, d, who, now, f: engine.set_digest_status(
-        db, d, "sending", now, None, who, ("paused",)
-    ),
-    "cancel": lambda db, s, d, who, now, f: engine.set_digest_status(
-        db,
-        d,
-        "cancelled",
-        now,
-        "cancelled by an editor",
-        who,
-        ("draft", "approved", "sending", "paused"),
+    "approve": lambda db, s, d, who, now, f: lifecycle.approve(db, s, d, who, now),
+    "withdraw": lambda db, s, d, who, now, f: lifecycle.withdraw(db, d, who, now),
+    "veto": lambda db, s, d, who, now, f: lifecycle.veto(db, d, who, now),
+    "send_now": lambda db, s, d, who, now, f: lifecycle.start(db, d, who, now),
+    "pause": lambda db, s, d, who, now, f: lifecycle.pause(db, d, who, now, "paused by an editor"),
+    "resume": lambda db, s, d, who, now, f: lifecycle.resume(db, d, who, now),
+    "cancel": lambda db, s, d, who, now, f: lifecycle.cancel(
+        db, d, who, now, "cancelled by an editor"
     ),
 }
 

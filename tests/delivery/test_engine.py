@@ -7,6 +7,7 @@ from mailer.core.models import Delivery, Digest, OutboxMessage, Subscriber
 from mailer.delivery import engine, ledger
 from mailer.delivery.transports import transport_from_dsn
 from mailer.delivery.transports.base import SendResult
+from mailer.editions import lifecycle
 from mailer.readers.suppressions import is_suppressed
 from mailer.services import system_clock
 from tests.fixtures.mailing import add_subscribers, delivery_states, queue_mail, send_now
@@ -154,7 +155,7 @@ def test_expired_claims_are_reclaimed_or_marked_unknown(db, settings, now, appro
     from datetime import timedelta
 
     add_subscribers(db, now, 2)
-    engine.start_send(db, approved_digest, now)
+    lifecycle.start(db, approved_digest, "system", now)
     ledger.materialise(db, approved_digest, now)
     token, claimed, _ = ledger.claim_deliveries(db, approved_digest, 2, now, settings)
     ledger.mark_handed(db, Delivery, [claimed[0].id], token, now)
@@ -236,7 +237,7 @@ def test_materialise_is_idempotent(db, now, approved_digest):
 
 def test_a_claim_records_only_rows_it_holds(db, settings, now, approved_digest):
     add_subscribers(db, now, 2)
-    engine.start_send(db, approved_digest, now)
+    lifecycle.start(db, approved_digest, "system", now)
     ledger.materialise(db, approved_digest, now)
     token, claimed, _ = ledger.claim_deliveries(db, approved_digest, 2, now, settings)
     assert len(claimed) == 2
@@ -291,8 +292,8 @@ def test_429_with_retry_after_pauses_every_worker(db, settings, now, approved_di
 
 def test_cancel_from_outside_stops_the_run(db, settings, now, approved_digest):
     add_subscribers(db, now, 3)
-    engine.start_send(db, approved_digest, now)
-    engine.set_digest_status(db, approved_digest, "cancelled", now)
+    lifecycle.start(db, approved_digest, "system", now)
+    lifecycle.cancel(db, approved_digest, "system", now, "cancelled in a test")
     calls: list = []
     with pytest.raises(Exception, match="cancelled"):
         engine.send_digest(

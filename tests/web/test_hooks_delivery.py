@@ -44,7 +44,7 @@ def test_webhook_unsubscribe_and_bounce_after_materialising_are_skipped(
 
 def desk_page(client, db, now, digest_id) -> str:
     from mailer.editions.accounts import add_editor
-    from tests.web.test_desk import PASSWORD, signed_in
+    from tests.fixtures.editors import PASSWORD, signed_in
 
     with db.session() as session:
         add_editor(session, "ed@example.com", PASSWORD, "editor", now)
