@@ -10,9 +10,14 @@ from datetime import datetime
 
 import click
 
-from mailer.cli import AppContext, main, pass_app
+from mailer.cli.base import AppContext, main, pass_app
 from mailer.cli.output import emit_json, table
+from mailer.content.demo import archive_is_empty, load_demo
 from mailer.core.config import ConfigError, render_env_example
+from mailer.core.db import current_revision, head_revision, upgrade
+from mailer.delivery import queue
+from mailer.editions.digests import build_digest
+from mailer.scheduler.jobs import run_forever, tick
 
 
 @click.command("config")
@@ -40,7 +45,6 @@ def db_group() -> None:
 @pass_app
 def db_upgrade(app: AppContext) -> None:
     """Apply migrations; safe to run on every start."""
-    from mailer.core.db import current_revision, upgrade
 
     db = app.services.db
     before = current_revision(db)
@@ -51,8 +55,6 @@ def db_upgrade(app: AppContext) -> None:
     else:
         click.echo(f"Schema upgraded from {before or 'empty'} to {after}.")
     if app.settings.queue == "procrastinate":
-        from mailer.delivery import queue
-
         queue.require_queue(app.settings, db)
         if queue.ensure_schema(db):
             click.echo("Queue tables installed.")
@@ -62,7 +64,6 @@ def db_upgrade(app: AppContext) -> None:
 @pass_app
 def db_current(app: AppContext) -> None:
     """Print the schema revision, and whether it is the newest."""
-    from mailer.core.db import current_revision, head_revision
 
     db = app.services.db
     current, head = current_revision(db), head_revision(db)
@@ -91,8 +92,6 @@ def parse_now(value: str | None) -> datetime | None:
 @pass_app
 def scheduler_command(app: AppContext, once: bool, now_text: str | None) -> None:
     """Run the scheduler: exactly one per installation."""
-    from mailer.core.db import upgrade
-    from mailer.scheduler.jobs import run_forever, tick
 
     services = app.services
     upgrade(services.db)
@@ -117,7 +116,6 @@ def serve_command(app: AppContext, host: str, port: int, threads: int, no_schedu
     from waitress import serve
 
     from app import create_app
-    from mailer.core.db import upgrade
 
     services = app.services
     upgrade(services.db)
@@ -147,8 +145,6 @@ def serve_command(app: AppContext, host: str, port: int, threads: int, no_schedu
 @pass_app
 def demo_command(app: AppContext, if_empty: bool, build: bool) -> None:
     """Load the demo archive: a few dozen articles over five weeks."""
-    from mailer.content.demo import archive_is_empty, load_demo
-    from mailer.core.db import upgrade
 
     services = app.services
     upgrade(services.db)
@@ -161,8 +157,6 @@ def demo_command(app: AppContext, if_empty: bool, build: bool) -> None:
         raise ConfigError(f"the demo archive is missing: {exc.filename}") from None
     click.echo(f"Demo archive loaded: {created} new articles.")
     if build:
-        from mailer.editions.digests import build_digest
-
         result = build_digest(services.db, services.settings, services.now())
         click.echo(f"Digest {result.message}")
 

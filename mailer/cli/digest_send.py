@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import click
+import threading
+import time
 
-from mailer.cli import AppContext, pass_app
+import click
+from sqlalchemy import func, select
+
+from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import digest_group, outbox_group
 from mailer.cli.output import emit_json, is_terminal, table
 from mailer.core.errors import MailerError
+from mailer.core.models import Delivery, OutboxMessage, Subscriber, Suppression
+from mailer.delivery import engine, ledger
+from mailer.delivery.engine import drain_outbox
+from mailer.delivery.status import FEEDBACK_WORDS, digest_status
 from mailer.editions import lifecycle
+from mailer.editions.digests import find_digest
 
 
 def _digest_id(app: AppContext, ref: str) -> int:
-    from mailer.editions.digests import find_digest
 
     return find_digest(app.services.db, ref).id
 
@@ -35,8 +43,6 @@ def digest_approve(app: AppContext, ref: str, actor: str) -> None:
 @pass_app
 def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> None:
     """Send an approved digest; run again to resume where it stopped."""
-    from mailer.core.models import Delivery
-    from mailer.delivery import engine, ledger
 
     services = app.services
     digest_id = _digest_id(app, ref)
@@ -45,7 +51,7 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> 
         return
     lifecycle.start(services.db, digest_id, "cli", services.now())
     ledger.materialise(services.db, digest_id, services.now())
-    state = engine.digest_status(services.db, digest_id, services.now())
+    state = digest_status(services.db, digest_id, services.now())
     total = sum(state.counts.values()) or None
     done = sum(v for k, v in state.counts.items() if k not in ("pending", "sending"))
 
@@ -86,8 +92,6 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> 
 
 def _plain_progress(done: int, total: int | None):
     """One line every ten seconds when the output is piped to a file or a log."""
-    import threading
-    import time
 
     state = {"done": done, "last": time.monotonic()}
     lock = threading.Lock()
@@ -103,7 +107,6 @@ def _plain_progress(done: int, total: int | None):
 
 
 def feedback_line(feedback: dict[str, int]) -> str:
-    from mailer.delivery.engine import FEEDBACK_WORDS
 
     words = [f"{FEEDBACK_WORDS[k]} {feedback[k]}" for k in FEEDBACK_WORDS if feedback.get(k)]
     return ", ".join(words) or "none yet (it arrives through the provider's webhooks)"
@@ -114,9 +117,6 @@ def _fmt(counts: dict[str, int]) -> str:
 
 
 def _dry_run(services, digest_id: int) -> None:
-    from sqlalchemy import func, select
-
-    from mailer.core.models import Subscriber, Suppression
 
     with services.db.session() as session:
         suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
@@ -136,7 +136,6 @@ def _dry_run(services, digest_id: int) -> None:
 @pass_app
 def digest_status_command(app: AppContext, ref: str, as_json: bool) -> None:
     """Counts per delivery state, the current rate and the time left."""
-    from mailer.delivery.engine import digest_status
 
     status = digest_status(app.services.db, _digest_id(app, ref), app.services.now())
     if as_json:
@@ -194,7 +193,6 @@ def digest_cancel(app: AppContext, ref: str) -> None:
 @pass_app
 def digest_retry(app: AppContext, ref: str, which: str | None) -> None:
     """Queue failed or unknown deliveries again; then run `digest send`."""
-    from mailer.delivery import ledger
 
     if which is None:
         raise click.UsageError("say which: --failed or --unknown")
@@ -210,7 +208,6 @@ def digest_retry(app: AppContext, ref: str, which: str | None) -> None:
 @pass_app
 def outbox_send(app: AppContext) -> None:
     """Send queued confirmation, test and notice mail now."""
-    from mailer.delivery.engine import drain_outbox
 
     services = app.services
     report = drain_outbox(services.db, services.settings, services.new_transport, services.clock)
@@ -228,9 +225,6 @@ def outbox_send(app: AppContext) -> None:
 @pass_app
 def outbox_list(app: AppContext, as_json: bool, status: str | None) -> None:
     """Queued and recent transactional mail."""
-    from sqlalchemy import select
-
-    from mailer.core.models import OutboxMessage
 
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)
     if status:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mailer.cli import AppContext, pass_app
+from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import subscribers_group
 from mailer.cli.output import emit_json, is_terminal, table
 from mailer.core.errors import MailerError

@@ -15,15 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import Conflict
-from mailer.core.models import Delivery, Digest, OutboxMessage
+from mailer.core.models import Delivery, OutboxMessage
 from mailer.delivery import ledger
 from mailer.delivery.compose import digest_message
 from mailer.delivery.ratelimit import Bucket, bucket_for
 from mailer.delivery.transports.base import Message, SendResult, Transport, TransportError
 from mailer.editions import lifecycle
+from mailer.editions.render import render_digest
 from mailer.readers.suppressions import suppress
 
 log = logging.getLogger(__name__)
@@ -267,7 +270,6 @@ def claim_size(settings: Settings, transport: Transport) -> int:
 
 
 def _attempts(db: Database, model, ids: list[int]) -> dict[int, int]:
-    from sqlalchemy import select
 
     with db.session() as session:
         return dict(
@@ -342,7 +344,6 @@ def send_digest(
     on_progress: Callable[[int], None] | None = None,
 ) -> SendReport:
     """Send (or resume) a digest until every row is settled, the budget ends, or it pauses."""
-    from mailer.editions.render import render_digest
 
     digest = lifecycle.start(db, digest_id, "system", clock())
     probe = transport_factory()
@@ -407,76 +408,3 @@ def _settle_digest(
             lifecycle.settle(db, digest_id, now)
         else:
             lifecycle.pause(db, digest_id, "system", now, reason or "paused by the engine")
-
-
-@dataclass(frozen=True)
-class DigestStatus:
-    digest_id: int
-    period_key: str
-    status: str
-    reason: str | None
-    counts: dict[str, int]
-    rate_per_minute: float
-    eta_seconds: float | None
-    feedback: dict[str, int]  # provider events about its messages, by kind
-
-
-FEEDBACK_WORDS = {
-    "delivered": "delivered",
-    "bounce_hard": "hard bounce",
-    "bounce_soft": "soft bounce",
-    "deferred": "deferred",
-    "complaint": "complaint",
-    "unsubscribe": "unsubscribe",
-    "other": "other",
-}
-
-
-def feedback_counts(db: Database, digest_id: int) -> dict[str, int]:
-    """What providers reported about this digest's messages, by event kind."""
-    from sqlalchemy import func, select
-
-    from mailer.core.models import WebhookEvent
-
-    with db.session() as session:
-        rows = session.execute(
-            select(WebhookEvent.kind, func.count())
-            .join(Delivery, Delivery.id == WebhookEvent.delivery_id)
-            .where(Delivery.digest_id == digest_id)
-            .group_by(WebhookEvent.kind)
-        ).all()
-    return {str(kind): int(count) for kind, count in rows}
-
-
-def digest_status(db: Database, digest_id: int, now: datetime) -> DigestStatus:
-    """Counts per state, the rate over the last minutes, and when it should be done."""
-    from sqlalchemy import func, select
-
-    with db.session() as session:
-        digest = session.get(Digest, digest_id)
-        if digest is None:
-            raise Conflict(f"no digest {digest_id}.")
-        recent = (
-            session.scalar(
-                select(func.count())
-                .select_from(Delivery)
-                .where(
-                    Delivery.digest_id == digest_id, Delivery.sent_at >= now - timedelta(minutes=5)
-                )
-            )
-            or 0
-        )
-    counts = ledger.counts(db, Delivery, [Delivery.digest_id == digest_id])
-    rate = recent / 5.0
-    remaining = counts.get("pending", 0) + counts.get("sending", 0)
-    eta = remaining / (rate / 60.0) if rate and remaining else (0.0 if not remaining else None)
-    return DigestStatus(
-        digest.id,
-        digest.period_key,
-        digest.status,
-        digest.status_reason,
-        counts,
-        rate,
-        eta,
-        feedback_counts(db, digest_id),
-    )

@@ -36,6 +36,7 @@ from mailer.core.models import (
     DigestRelated,
 )
 from mailer.editions.audit import audit
+from mailer.editions.render import check_size
 
 EDITABLE = ("draft",)
 REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
@@ -183,7 +184,6 @@ def build_digest(
     rebuild: bool = False,
 ) -> BuildResult:
     """Create the period's snapshot once; a repeat is a no-op, a rebuild replaces a draft only."""
-    from mailer.editions.render import check_size
 
     zone = settings.zone
     key = period or period_key(now, zone)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from mailer.content.ranking import period_bounds
 from mailer.core.config import Settings
 from mailer.core.errors import MailerError
 from mailer.core.templates import environment
@@ -114,7 +115,6 @@ def _context(digest, settings: Settings, web: bool) -> dict:
         for item in items
     ]
     web_url = f"{settings.base_url.rstrip('/')}/archive/{digest.period_key}"
-    from mailer.content.ranking import period_bounds
 
     start, _end = period_bounds(digest.period_key, zone)
     return {

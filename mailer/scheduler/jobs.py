@@ -17,6 +17,7 @@ from mailer.content.sources.ingest import ingest_all
 from mailer.core.models import Digest, OutboxMessage, Source
 from mailer.delivery import engine, ledger
 from mailer.delivery.ledger import enqueue_outbox
+from mailer.delivery.queue import defer_due_work, delete_finished_jobs, nudge
 from mailer.editions import digests, lifecycle
 from mailer.readers import subscriptions
 from mailer.readers.links import new_message_id
@@ -77,8 +78,6 @@ def _prune(services: Services, now: datetime) -> list[str]:
         return []
     dropped = subscriptions.prune_consent_ips(services.db, services.settings, now)
     if services.settings.queue == "procrastinate":
-        from mailer.delivery.queue import delete_finished_jobs
-
         delete_finished_jobs(services)
     finish_slot(services.db, "prune", day, now, f"{dropped} consent IPs dropped")
     return [f"prune: {dropped} consent IPs dropped"] if dropped else []
@@ -162,8 +161,6 @@ def poll_outbox(services: Services, now: datetime) -> list[str]:
     if not ledger.has_due(services.db, OutboxMessage, now):
         return []
     if services.settings.queue == "procrastinate":
-        from mailer.delivery.queue import nudge
-
         nudge(services)
         return ["outbox: queued for the workers"]
     report = engine.drain_outbox(
@@ -181,8 +178,6 @@ def _drain(services: Services, now: datetime) -> list[str]:
     lines = []
     settings = services.settings
     if settings.queue == "procrastinate":
-        from mailer.delivery.queue import defer_due_work
-
         return defer_due_work(services)  # workers drain; the scheduler only decides
     outbox = engine.drain_outbox(
         services.db, settings, services.new_transport, services.clock, time_budget=DRAIN_SECONDS

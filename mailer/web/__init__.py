@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from mailer.core.templates import TEMPLATES
 from mailer.services import Services
+from mailer.web.limits import init_limiter
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -21,18 +22,6 @@ ADMIN_LINKS = (
     ("desk.index", "Digests"),
     ("library.sources", "Sources"),
     ("library.articles", "Articles"),
-)
-
-# Each module under mailer/web/ that serves pages exports `bp`.
-BLUEPRINTS = (
-    "public",
-    "editor",
-    "join",
-    "reader",
-    "captcha",
-    "desk",
-    "library",
-    "hooks",
 )
 
 
@@ -60,7 +49,6 @@ def init_app(svc: Services) -> Flask:
     app.extensions["mailer"] = svc
     logging.basicConfig(level=settings.log_level)
     csrf.init_app(app)
-    from mailer.web.limits import init_limiter
 
     init_limiter(app, settings.ratelimit_storage_url)
 
@@ -73,10 +61,11 @@ def init_app(svc: Services) -> Flask:
             "admin_links": [(e, label) for e, label in ADMIN_LINKS if e in app.view_functions],
         }
 
-    import importlib
+    # imported here, as flaskr does, because each blueprint imports `services` from this module
+    from mailer.web import captcha, desk, editor, hooks, join, library, public, reader
 
-    for name in BLUEPRINTS:
-        app.register_blueprint(importlib.import_module(f"mailer.web.{name}").bp)
+    for module in (public, editor, join, reader, captcha, desk, library, hooks):
+        app.register_blueprint(module.bp)
     _register_errors(app)
 
     @app.before_request

@@ -10,19 +10,17 @@ from sqlalchemy import select
 from mailer.content.ranking import RelatedIndex, related_coverage
 from mailer.core.errors import MailerError
 from mailer.core.models import Article, AuditEntry, Digest
-from mailer.delivery import engine
-from mailer.delivery.compose import Recipient, digest_message
-from mailer.delivery.ledger import enqueue_outbox
+from mailer.delivery import status as send_status
 from mailer.delivery.queue import nudge
+from mailer.delivery.samples import queue_test_sends, sample_message
 from mailer.editions import digests, editing, lifecycle
-from mailer.editions.render import render_digest
-from mailer.readers.links import new_message_id
+from mailer.editions.figures import recent_digests
+from mailer.readers.subscriptions import normalise_email
 from mailer.web import services
 from mailer.web.editor import login_required
 
 bp = Blueprint("desk", __name__, url_prefix="/admin/digests")
 
-SAMPLE_NONCE = "sample"  # preview links lead to no real subscriber
 MAX_TEST_ADDRESSES = 10
 
 
@@ -34,18 +32,12 @@ def _digest(digest_id: int) -> Digest:
 
 
 def _sample_message(digest: Digest, recipient: str = "reader@example.com", name: str = "Sam"):
-    svc = services()
-    rendered = render_digest(digest, svc.settings)
-    sample = Recipient(id=0, email=recipient, first_name=name, token_nonce=SAMPLE_NONCE)
-    return digest_message(
-        rendered, sample, svc.settings, new_message_id(svc.settings), digest.period_key
-    )
+    return sample_message(digest, services().settings, recipient, name)
 
 
 @bp.get("/")
 @login_required()
 def index():
-    from mailer.editions.figures import recent_digests
 
     return render_template("web/admin/digests.html", digests=recent_digests(services().db, 52))
 
@@ -56,7 +48,7 @@ def page(digest_id: int):
     svc = services()
     digest = _digest(digest_id)
     message = _sample_message(digest)
-    status = engine.digest_status(svc.db, digest.id, svc.now())
+    status = send_status.digest_status(svc.db, digest.id, svc.now())
     with svc.db.session() as session:
         log = session.scalars(
             select(AuditEntry)
@@ -69,7 +61,7 @@ def page(digest_id: int):
         digest=digest,
         items=sorted(digest.items, key=lambda i: i.position),
         message=message,
-        feedback_words=engine.FEEDBACK_WORDS,
+        feedback_words=send_status.FEEDBACK_WORDS,
         html_size=len((message.html or "").encode()),
         status=status,
         log=log,
@@ -103,7 +95,7 @@ def services_response(body: str):
 @login_required()
 def status_json(digest_id: int):
     svc = services()
-    status = engine.digest_status(svc.db, digest_id, svc.now())
+    status = send_status.digest_status(svc.db, digest_id, svc.now())
     return jsonify(
         status=status.status,
         reason=status.reason,
@@ -221,7 +213,6 @@ def rebuild(digest_id: int):
 @login_required("editor")
 def send_test(digest_id: int):
     """Queue the exact message to a few addresses; the engine sends it within a minute."""
-    from mailer.readers.subscriptions import normalise_email
 
     svc = services()
     digest = _digest(digest_id)
@@ -235,21 +226,7 @@ def send_test(digest_id: int):
     except ValueError as exc:
         flash(f"Not sent: {exc}")
         return redirect(url_for("desk.page", digest_id=digest_id)), 303
-    for address in addresses:
-        message = _sample_message(digest, address, name="")
-        enqueue_outbox(
-            svc.db,
-            kind="test",
-            recipient=address,
-            subject=f"[TEST] {message.subject}",
-            text=message.text,
-            html=message.html,
-            headers=dict(message.headers),
-            message_id=message.message_id,
-            now=svc.now(),
-        )
-    with svc.db.session() as session:
-        digests.audit(session, g.editor.email, "send test", digest, svc.now(), {"to": addresses})
+    queue_test_sends(svc.db, svc.settings, digest, addresses, g.editor.email, svc.now())
     nudge(svc)
     flash(f"Test queued for {', '.join(addresses)}.")
     return redirect(url_for("desk.page", digest_id=digest_id)), 303

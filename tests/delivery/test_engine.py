@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from mailer.core.models import Delivery, Digest, OutboxMessage, Subscriber
 from mailer.delivery import engine, ledger
+from mailer.delivery import status as send_status
 from mailer.delivery.transports import transport_from_dsn
 from mailer.delivery.transports.base import SendResult
 from mailer.editions import lifecycle
@@ -220,7 +221,7 @@ def test_outbox_skips_mail_nobody_should_get_any_more(db, settings, now, smtp_se
 def test_status_counts_and_rate(db, settings, now, approved_digest):
     add_subscribers(db, now, 4)
     ledger.materialise(db, approved_digest, now)
-    status = engine.digest_status(db, approved_digest, now)
+    status = send_status.digest_status(db, approved_digest, now)
     assert status.counts == {"pending": 4}
     assert status.eta_seconds is None
 

@@ -54,7 +54,7 @@ def desk_page(client, db, now, digest_id) -> str:
 def test_provider_feedback_is_counted_against_the_digest_it_is_about(
     client, cli, db, settings, now, approved_digest, smtp_server, sendgrid_signer
 ):
-    from mailer.delivery.engine import digest_status
+    from mailer.delivery.status import digest_status
     from mailer.readers.suppressions import is_suppressed
 
     add_subscribers(db, now, 3)
