@@ -14,16 +14,10 @@ from mailer.cli.output import emit_json, table
 from mailer.core.errors import MailerError, NotFound
 from mailer.core.models import Subscriber
 from mailer.delivery.inbound import MAX_MAIL_BYTES, handle_mail
+from mailer.readers.privacy import forget, forget_suppressed_address
 from mailer.readers.roster import describe_subscriber, suppression_of
-from mailer.readers.subscriptions import (
-    InvalidInput,
-    add_by_operator,
-    find_subscriber,
-    forget,
-    forget_suppressed_address,
-    normalise_email,
-    unsubscribe,
-)
+from mailer.readers.subscriptions import add_by_operator, find_subscriber, unsubscribe
+from mailer.readers.validation import InvalidInput, normalise_email
 from mailer.services import Services
 
 PARAM_HINTS = {"email": "'EMAIL'", "first_name": "'--name'"}

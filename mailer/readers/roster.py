@@ -14,13 +14,9 @@ from sqlalchemy import func, select
 from mailer.core.db import Database
 from mailer.core.errors import MailerError
 from mailer.core.models import ConsentEvent, Delivery, Digest, Subscriber, Suppression
-from mailer.readers.subscriptions import (
-    InvalidInput,
-    clean_first_name,
-    consent_events,
-    normalise_email,
-)
+from mailer.readers.privacy import consent_events
 from mailer.readers.suppressions import address_hash, find_suppression
+from mailer.readers.validation import InvalidInput, clean_first_name, normalise_email
 
 BATCH = 2000
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -21,10 +19,10 @@ from mailer.core.db import Database
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
 from mailer.core.templates import environment
 from mailer.readers import links
-from mailer.readers.suppressions import address_hash, find_suppression, is_suppressed, suppress
+from mailer.readers.suppressions import address_hash, is_suppressed
 from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token
+from mailer.readers.validation import clean_first_name, normalise_email
 
-NAME_MAX = 60
 FORM_VERSION = "join-1"
 CONSENT_TEXT = (
     "Yes, send me {list_name} from {site_name} {frequency}. "
@@ -37,15 +35,6 @@ WITHDRAW_HOW = ("link", "one-click", "preferences", "operator", "mail")
 # States whose owner can still be sent a confirmation mail when they ask again.
 JOINABLE = ("pending", "unsubscribed")
 UNCHANGED = object()
-
-
-class InvalidInput(ValueError):
-    """A field the reader can fix; `field` names it for the form."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -85,45 +74,7 @@ def consent_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
-
-
-def normalise_email(raw: str, settings: Settings | None = None) -> str:
-    """The address as stored (lowercased), or InvalidInput; DNS only when settings ask for it."""
-    raw = (raw or "").strip()
-    if not raw:
-        raise InvalidInput("email", "Enter your email address.")
-    if _has_control(raw):
-        raise InvalidInput("email", "The address contains a character that is not allowed.")
-    if len(raw) > 320:
-        raise InvalidInput("email", "That address is too long.")
-    try:
-        # Lookups and bulk imports pass no settings: a stored address must always be findable.
-        dns = settings is not None and settings.check_deliverability
-        info = validate_email(raw, check_deliverability=dns)
-    except EmailNotValidError as exc:
-        raise InvalidInput("email", str(exc)) from None
-    return info.normalized.lower()
-
-
-def clean_first_name(raw: str | None) -> str | None:
-    """Letters, spaces, apostrophes and hyphens, at most 60: safe for any greeting or header."""
-    if raw is None or not raw.strip():
-        return None
-    if _has_control(raw):
-        raise InvalidInput("first_name", "Your name contains a character that is not allowed.")
-    name = " ".join(raw.split())
-    if len(name) > NAME_MAX:
-        raise InvalidInput("first_name", f"Keep your first name to {NAME_MAX} characters.")
-    if not all(c.isalpha() or c in " '-\u2019" for c in name):
-        raise InvalidInput(
-            "first_name", "Use letters, spaces, apostrophes and hyphens in your first name."
-        )
-    return name
-
-
-def _nonce() -> str:
+def new_token_nonce() -> str:
     return secrets.token_hex(16)
 
 
@@ -165,7 +116,7 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
         conn = session.connection()
         if is_suppressed(session, email):
             return Outcome("suppressed")
-        nonce = _nonce()
+        nonce = new_token_nonce()
         added = _insert_ignore(
             session,
             {
@@ -266,7 +217,7 @@ def add_by_operator(
                 "first_name": name,
                 "status": "confirmed",
                 "paused": False,
-                "token_nonce": _nonce(),
+                "token_nonce": new_token_nonce(),
                 "origin": "operator",
                 "soft_bounces": 0,
                 "created_at": now,
@@ -418,7 +369,7 @@ def confirm(db: Database, settings: Settings, token: str, ip: str | None, now: d
             return Outcome("bad-link", sub.id)
         sub.status, sub.confirmed_at, sub.updated_at = "confirmed", now, now
         sub.unsubscribed_at = None
-        sub.token_nonce = _nonce()
+        sub.token_nonce = new_token_nonce()
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip))
         return Outcome("done", sub.id)
 
@@ -518,130 +469,3 @@ def update_preferences(
             ConsentEvent(subscriber_id=sub.id, kind="preferences", at=now, ip=ip, detail=changes)
         )
         return Outcome("done", sub.id)
-
-
-def consent_events(session: Session, subscriber_id: int) -> list[ConsentEvent]:
-    """A reader's consent record, oldest first: the proof of every signup and withdrawal."""
-    query = (
-        select(ConsentEvent)
-        .where(ConsentEvent.subscriber_id == subscriber_id)
-        .order_by(ConsentEvent.at, ConsentEvent.id)
-    )
-    return list(session.scalars(query))
-
-
-def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
-    """Everything stored about one reader, as JSON-ready data (the right of access)."""
-    with db.session() as session:
-        sub = session.get(Subscriber, subscriber_id)
-        if sub is None or sub.status == "erased":
-            return {}
-        events = consent_events(session, subscriber_id)
-        mails = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.subscriber_id == subscriber_id)
-            .order_by(OutboxMessage.id)
-        ).all()
-
-    def when(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
-    return {
-        "subscriber": {
-            "email": sub.email,
-            "first_name": sub.first_name,
-            "status": sub.status,
-            "paused": sub.paused,
-            "joined_via": sub.origin,
-            "created_at": when(sub.created_at),
-            "confirmed_at": when(sub.confirmed_at),
-            "unsubscribed_at": when(sub.unsubscribed_at),
-        },
-        "consent_events": [
-            {
-                "kind": e.kind,
-                "at": when(e.at),
-                "ip": e.ip,
-                "user_agent": e.user_agent,
-                "form_version": e.form_version,
-                "consent_text_hash": e.consent_text_hash,
-                "origin": e.origin,
-                "captcha_provider": e.captcha_provider,
-                "captcha_result": e.captcha_result,
-                "detail": e.detail,
-            }
-            for e in events
-        ],
-        "messages": [
-            {"kind": m.kind, "subject": m.subject, "created_at": when(m.created_at)} for m in mails
-        ],
-    }
-
-
-def forget(
-    db: Database, subscriber_id: int, now: datetime, ip: str | None = None, by: str = "reader"
-) -> Outcome:
-    """Erase a reader: no personal data left, the address only as a hash in suppressions."""
-    with db.session() as session:
-        sub = session.scalar(
-            select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
-        )
-        if sub is None or sub.status == "erased":
-            return Outcome("already", subscriber_id)
-        if sub.email:  # `by` (reader or operator) is kept as the suppression's source
-            suppress(session, sub.email, "erased", now, source=by, keep_address=False)
-        sub.email = None
-        sub.email_hash = secrets.token_hex(32)  # the suppression holds the real hash
-        sub.first_name = None
-        sub.status, sub.paused = "erased", False
-        sub.token_nonce = _nonce()
-        sub.updated_at = sub.unsubscribed_at = now
-        session.execute(
-            update(ConsentEvent)
-            .where(ConsentEvent.subscriber_id == subscriber_id)
-            .values(ip=None, user_agent=None, origin=None, detail=None)
-        )
-        _scrub_outbox(session, OutboxMessage.subscriber_id == subscriber_id)
-        session.add(
-            ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now, detail={"by": by})
-        )
-        return Outcome("done", subscriber_id)
-
-
-def forget_suppressed_address(db: Database, email: str, now: datetime, by: str) -> bool:
-    """Erase an address we hold only on the suppression list (and in mail queued to it):
-    the hash stays so it is still never mailed. False when nothing with it is stored."""
-    with db.session() as session:
-        row = find_suppression(session, email)
-        if row is None or row.reason == "erased":
-            return False
-        suppress(session, email, "erased", now, source=by, keep_address=False)
-        _scrub_outbox(session, OutboxMessage.recipient == email)
-        return True
-
-
-def _scrub_outbox(session: Session, which) -> None:
-    """Cancel the erased reader's waiting mail, then blank every copy (in that order: `which`
-    may match on the address being blanked)."""
-    session.execute(
-        update(OutboxMessage)
-        .where(which, OutboxMessage.status == "pending")
-        .values(status="cancelled", last_error="erased at the reader's request")
-    )
-    session.execute(
-        update(OutboxMessage)
-        .where(which)
-        .values(recipient="erased", subject="erased", text="", html=None, headers=None)
-    )
-
-
-def prune_consent_ips(db: Database, settings: Settings, now: datetime) -> int:
-    """Drop IP addresses older than MAILER_IP_RETENTION_DAYS; the scheduler calls this daily."""
-    cutoff = now - timedelta(days=settings.ip_retention_days)
-    with db.session() as session:
-        result = session.execute(
-            update(ConsentEvent)
-            .where(ConsentEvent.at < cutoff, ConsentEvent.ip.is_not(None))
-            .values(ip=None)
-        )
-        return result.rowcount or 0

@@ -19,7 +19,7 @@ from mailer.delivery import engine, ledger
 from mailer.delivery.ledger import enqueue_outbox
 from mailer.delivery.queue import defer_due_work, delete_finished_jobs, nudge
 from mailer.editions import digests, lifecycle
-from mailer.readers import subscriptions
+from mailer.readers import privacy
 from mailer.readers.links import new_message_id
 from mailer.scheduler.slots import (
     claim_slot,
@@ -76,7 +76,7 @@ def _prune(services: Services, now: datetime) -> list[str]:
         return []
     if not claim_slot(services.db, "prune", day, now):
         return []
-    dropped = subscriptions.prune_consent_ips(services.db, services.settings, now)
+    dropped = privacy.prune_consent_ips(services.db, services.settings, now)
     if services.settings.queue == "procrastinate":
         delete_finished_jobs(services)
     finish_slot(services.db, "prune", day, now, f"{dropped} consent IPs dropped")

@@ -15,7 +15,7 @@ from mailer.delivery.queue import nudge
 from mailer.delivery.samples import queue_test_sends, sample_message
 from mailer.editions import digests, editing, lifecycle
 from mailer.editions.figures import recent_digests
-from mailer.readers.subscriptions import normalise_email
+from mailer.readers.validation import normalise_email
 from mailer.web import services
 from mailer.web.editor import login_required
 

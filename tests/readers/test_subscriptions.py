@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
-from mailer.readers import links, subscriptions
-from mailer.readers.subscriptions import InvalidInput, Signup
+from mailer.readers import links, privacy, subscriptions
+from mailer.readers.subscriptions import Signup
 from mailer.readers.suppressions import address_hash, suppress
+from mailer.readers.validation import InvalidInput
 from tests.fixtures.readers import count_confirm_mails
 
 
@@ -231,7 +232,7 @@ def test_preferences_change_name_and_pause(db, settings, now):
 
 def test_export_holds_everything_stored(db, settings, now):
     sid = subscriptions.subscribe(db, settings, signup(first_name="Ann"), now).subscriber_id
-    data = subscriptions.export_data(db, sid)
+    data = privacy.export_data(db, sid)
     assert data["subscriber"]["email"] == "reader@example.com"
     assert data["subscriber"]["first_name"] == "Ann"
     assert data["consent_events"][0]["ip"] == "203.0.113.7"
@@ -241,7 +242,7 @@ def test_export_holds_everything_stored(db, settings, now):
 def test_forget_erases_personal_data_and_blocks_reimport(db, settings, now):
     sid = subscriptions.subscribe(db, settings, signup(first_name="Ann"), now).subscriber_id
     subscriptions.confirm(db, settings, confirm_token(db, settings, sid, now), "198.51.100.1", now)
-    assert subscriptions.forget(db, sid, now).result == "done"
+    assert privacy.forget(db, sid, now).result == "done"
     sub = subscriber(db, sid)
     assert (sub.email, sub.first_name, sub.status) == (None, None, "erased")
     assert sub.email_hash != address_hash("reader@example.com")
@@ -255,18 +256,18 @@ def test_forget_erases_personal_data_and_blocks_reimport(db, settings, now):
     assert supp.email_hash == address_hash("reader@example.com")
     assert all("reader@example.com" not in (m.recipient + m.text) for m in mails)
     assert mails[0].status == "cancelled"
-    assert subscriptions.export_data(db, sid) == {}
+    assert privacy.export_data(db, sid) == {}
     assert subscriptions.subscribe(db, settings, signup(), now).result == "suppressed"
-    assert subscriptions.forget(db, sid, now).result == "already"
+    assert privacy.forget(db, sid, now).result == "already"
 
 
 def test_prune_consent_ips_after_retention(db, settings, now):
     subscriptions.subscribe(db, settings, signup("old@example.com"), now - timedelta(days=31))
     subscriptions.subscribe(db, settings, signup("new@example.com"), now - timedelta(days=29))
-    assert subscriptions.prune_consent_ips(db, settings, now) == 1
+    assert privacy.prune_consent_ips(db, settings, now) == 1
     with db.session() as session:
         ips = sorted(
             (e.ip or "-") for e in session.scalars(select(ConsentEvent).order_by(ConsentEvent.id))
         )
     assert ips == ["-", "203.0.113.7"]
-    assert subscriptions.prune_consent_ips(db, settings, now) == 0
+    assert privacy.prune_consent_ips(db, settings, now) == 0
