@@ -5,17 +5,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, abort, current_app, jsonify, render_template, request
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask import Flask, abort, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from mailer.core.templates import TEMPLATES
 from mailer.services import Services
+from mailer.web import admin, captcha, desk, hooks, join, library, public, reader
+from mailer.web.context import csrf
 from mailer.web.limits import init_limiter
 
 STATIC = Path(__file__).resolve().parent / "static"
-
-csrf = CSRFProtect()
 
 # Editor navigation, shown when the endpoint exists.
 ADMIN_LINKS = (
@@ -23,11 +23,6 @@ ADMIN_LINKS = (
     ("library.sources", "Sources"),
     ("library.articles", "Articles"),
 )
-
-
-def services() -> Services:
-    """The Services the app was built with, for view functions."""
-    return current_app.extensions["mailer"]
 
 
 def init_app(svc: Services) -> Flask:
@@ -61,10 +56,7 @@ def init_app(svc: Services) -> Flask:
             "admin_links": [(e, label) for e, label in ADMIN_LINKS if e in app.view_functions],
         }
 
-    # imported here, as flaskr does, because each blueprint imports `services` from this module
-    from mailer.web import captcha, desk, editor, hooks, join, library, public, reader
-
-    for module in (public, editor, join, reader, captcha, desk, library, hooks):
+    for module in (public, admin, join, reader, captcha, desk, library, hooks):
         app.register_blueprint(module.bp)
     _register_errors(app)
 

@@ -16,8 +16,8 @@ from mailer.delivery.samples import queue_test_sends, sample_message
 from mailer.editions import digests, editing, lifecycle
 from mailer.editions.figures import recent_digests
 from mailer.readers.validation import normalise_email
-from mailer.web import services
-from mailer.web.editor import login_required
+from mailer.web.admin import login_required
+from mailer.web.context import services
 
 bp = Blueprint("desk", __name__, url_prefix="/admin/digests")
 

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from mailer.readers import captcha, subscriptions, validation
-from mailer.web import csrf, services
 from mailer.web.captcha import captcha_csp
+from mailer.web.context import csrf, services
 from mailer.web.forms import EmbedJoinForm, JoinForm, make_stamp, read_stamp
 from mailer.web.limits import limiter
 

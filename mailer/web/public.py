@@ -10,7 +10,7 @@ from mailer.core.errors import NotFound
 from mailer.core.models import Digest
 from mailer.editions.digests import find_digest
 from mailer.editions.render import render_web
-from mailer.web import services
+from mailer.web.context import services
 
 bp = Blueprint("public", __name__)
 

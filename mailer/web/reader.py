@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, render_template, request
 
 from mailer.core.models import Subscriber
 from mailer.readers import links, privacy, subscriptions, validation
-from mailer.web import csrf, services
+from mailer.web.context import csrf, services
 from mailer.web.forms import PreferencesForm
 from mailer.web.join import client_ip, signup_limit
 
