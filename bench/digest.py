@@ -91,7 +91,7 @@ def bench_build(rows: list[dict], size: int) -> dict:
         settings = make_settings(Path(tmp))
         db = Database(settings.effective_database_url)
         upgrade(db)
-        from mailer.content.ranking import period_bounds
+        from mailer.content.calendar import period_bounds
 
         _start, end = period_bounds(PERIOD, settings.zone)
         span = timedelta(days=settings.related_window_days + 7)

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import articles_group, sources_group
 from mailer.cli.output import emit_json, table
-from mailer.content.ranking import period_bounds
+from mailer.content.calendar import period_bounds
 from mailer.content.sources.canonical import is_http
 from mailer.content.sources.files import import_articles, import_stats
 from mailer.content.sources.ingest import ensure_source, ingest_all

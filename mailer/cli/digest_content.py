@@ -11,7 +11,8 @@ from sqlalchemy import select
 from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import articles_group, digest_group
 from mailer.cli.output import emit_json, table
-from mailer.content.ranking import RelatedIndex, parse_period, related_coverage
+from mailer.content.calendar import parse_period
+from mailer.content.ranking import RelatedIndex, related_coverage
 from mailer.core.errors import MailerError, NotFound
 from mailer.core.models import Article
 from mailer.delivery.samples import sample_message

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from mailer.core.models import Article, ArticleStats, ArticleTag
 
-Outcome = Literal["created", "updated", "unchanged"]
+UpsertOutcome = Literal["created", "updated", "unchanged"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def find_existing(session: Session, data: ArticleData) -> Article | None:
 
 def upsert_article(
     session: Session, data: ArticleData, now: datetime, source_id: int | None = None
-) -> tuple[Article, Outcome]:
+) -> tuple[Article, UpsertOutcome]:
     """Insert a new article or update the stored one in place; an edit is never 'new'."""
     digest = data.content_hash()
     article = find_existing(session, data)

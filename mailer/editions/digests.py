@@ -15,15 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailer.content.ranking import (
-    Doc,
-    RankParams,
-    RelatedIndex,
-    period_bounds,
-    period_key,
-    related_coverage,
-    top_stories,
-)
+from mailer.content.calendar import period_bounds, period_key
+from mailer.content.ranking import Doc, RankParams, RelatedIndex, related_coverage, top_stories
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import MailerError, NotFound

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from mailer.content.ranking import period_bounds
+from mailer.content.calendar import period_bounds
 from mailer.core.config import Settings
 from mailer.core.errors import MailerError
 from mailer.core.templates import environment

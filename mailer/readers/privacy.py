@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
-from mailer.readers.subscriptions import Outcome, new_token_nonce
+from mailer.readers.subscriptions import ReaderOutcome, new_token_nonce
 from mailer.readers.suppressions import find_suppression, suppress
 
 
@@ -76,14 +76,14 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
 
 def forget(
     db: Database, subscriber_id: int, now: datetime, ip: str | None = None, by: str = "reader"
-) -> Outcome:
+) -> ReaderOutcome:
     """Erase a reader: no personal data left, the address only as a hash in suppressions."""
     with db.session() as session:
         sub = session.scalar(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
         )
         if sub is None or sub.status == "erased":
-            return Outcome("already", subscriber_id)
+            return ReaderOutcome("already", subscriber_id)
         if sub.email:  # `by` (reader or operator) is kept as the suppression's source
             suppress(session, sub.email, "erased", now, source=by, keep_address=False)
         sub.email = None
@@ -101,7 +101,7 @@ def forget(
         session.add(
             ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now, detail={"by": by})
         )
-        return Outcome("done", subscriber_id)
+        return ReaderOutcome("done", subscriber_id)
 
 
 def forget_suppressed_address(db: Database, email: str, now: datetime, by: str) -> bool:

@@ -54,7 +54,7 @@ class Signup:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ReaderOutcome:
     """What happened, for logs and tests; the reader always sees the same page."""
 
     result: str  # queued | limited | suppressed | already | bad-link | expired | done
@@ -106,7 +106,7 @@ class _Joiner(NamedTuple):
     token_nonce: str
 
 
-def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -> Outcome:
+def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -> ReaderOutcome:
     """Record a signup and queue one confirmation mail if limits allow; never reveal state.
     Core statements rather than the ORM's unit of work: it is the busiest write readers make."""
     email = normalise_email(signup.email, settings)
@@ -115,7 +115,7 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
     with db.session() as session:
         conn = session.connection()
         if is_suppressed(session, email):
-            return Outcome("suppressed")
+            return ReaderOutcome("suppressed")
         nonce = new_token_nonce()
         added = _insert_ignore(
             session,
@@ -137,13 +137,13 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
         else:
             sub = _stored_joiner(conn, digest, name, now)
             if sub is None or sub.status not in JOINABLE:
-                return Outcome("already", sub.id if sub else None)
+                return ReaderOutcome("already", sub.id if sub else None)
         conn.execute(insert(ConsentEvent.__table__), _signup_event(sub.id, signup, now))
         if added is None and not _may_mail(conn, sub.id, now):
-            return Outcome("limited", sub.id)
+            return ReaderOutcome("limited", sub.id)
         mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now)
         conn.execute(insert(OutboxMessage.__table__), mail)
-        return Outcome("queued", sub.id)
+        return ReaderOutcome("queued", sub.id)
 
 
 def _stored_joiner(conn: Connection, digest: str, name: str | None, now: datetime):
@@ -183,17 +183,17 @@ def add_by_operator(
     *,
     confirmed: bool,
     operator: str,
-) -> Outcome:
+) -> ReaderOutcome:
     """An operator's add: double opt-in, or confirmed on their word; stored rows are kept."""
     email = normalise_email(email, settings)
     name = clean_first_name(first_name)
     digest = address_hash(email)
     with db.session() as session:
         if is_suppressed(session, email):
-            return Outcome("suppressed")
+            return ReaderOutcome("suppressed")
         known = session.scalar(select(Subscriber.id).where(Subscriber.email_hash == digest))
         if known is not None:
-            return Outcome("already", known)
+            return ReaderOutcome("already", known)
     origin = f"operator {operator}"[:512]
     if not confirmed:
         signup = Signup(
@@ -208,7 +208,7 @@ def add_by_operator(
         return subscribe(db, settings, signup, now)
     with db.session() as session:
         if is_suppressed(session, email):  # suppressed since the check above
-            return Outcome("suppressed")
+            return ReaderOutcome("suppressed")
         added = _insert_ignore(
             session,
             {
@@ -227,7 +227,7 @@ def add_by_operator(
         )
         sub = _locked_subscriber(session, digest)
         if not added or sub is None:
-            return Outcome("already", sub.id if sub else None)
+            return ReaderOutcome("already", sub.id if sub else None)
         vouched = {"channel": "operator", "operator": operator, "confirmed_by_operator": True}
         session.add(
             ConsentEvent(
@@ -242,7 +242,7 @@ def add_by_operator(
             )
         )
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, detail=vouched))
-        return Outcome("done", sub.id)
+        return ReaderOutcome("done", sub.id)
 
 
 def _signup_event(subscriber_id: int, signup: Signup, now: datetime) -> dict[str, Any]:
@@ -321,42 +321,44 @@ def confirm_max_age(settings: Settings) -> int:
     return settings.confirm_hours * 3600
 
 
-def inspect_confirm(db: Database, settings: Settings, token: str, now: datetime) -> Outcome:
+def inspect_confirm(db: Database, settings: Settings, token: str, now: datetime) -> ReaderOutcome:
     """What a confirm link would do, without changing anything (GET is read-only)."""
     payload = _read_confirm(settings, token, now)
-    if isinstance(payload, Outcome):
+    if isinstance(payload, ReaderOutcome):
         return payload
     with db.session() as session:
         sub = session.get(Subscriber, payload["sid"])
-        return _not_confirmable(sub, payload) or Outcome("ready", sub.id)
+        return _not_confirmable(sub, payload) or ReaderOutcome("ready", sub.id)
 
 
-def _read_confirm(settings: Settings, token: str, now: datetime) -> dict[str, Any] | Outcome:
+def _read_confirm(settings: Settings, token: str, now: datetime) -> dict[str, Any] | ReaderOutcome:
     """The confirm link's payload, or the outcome a bad or expired link gets."""
     try:
         return _read(settings, "confirm", token, confirm_max_age(settings), now)
     except TokenExpired as exc:
         sid = (exc.payload or {}).get("sid")
-        return Outcome("expired", sid if isinstance(sid, int) else None)
+        return ReaderOutcome("expired", sid if isinstance(sid, int) else None)
     except TokenInvalid:
-        return Outcome("bad-link")
+        return ReaderOutcome("bad-link")
 
 
-def _not_confirmable(sub: Subscriber | None, payload: dict[str, Any]) -> Outcome | None:
+def _not_confirmable(sub: Subscriber | None, payload: dict[str, Any]) -> ReaderOutcome | None:
     """Why this link cannot confirm this subscriber now, or None when it can."""
     if sub is None or sub.status == "erased":
-        return Outcome("bad-link")
+        return ReaderOutcome("bad-link")
     if sub.status == "confirmed":
-        return Outcome("already", sub.id)
+        return ReaderOutcome("already", sub.id)
     if sub.status != "pending" or sub.token_nonce != payload["n"]:
-        return Outcome("expired", sub.id)
+        return ReaderOutcome("expired", sub.id)
     return None
 
 
-def confirm(db: Database, settings: Settings, token: str, ip: str | None, now: datetime) -> Outcome:
+def confirm(
+    db: Database, settings: Settings, token: str, ip: str | None, now: datetime
+) -> ReaderOutcome:
     """Confirm a pending subscriber once; a second POST of the same link changes nothing."""
     payload = _read_confirm(settings, token, now)
-    if isinstance(payload, Outcome):
+    if isinstance(payload, ReaderOutcome):
         return payload
     with db.session() as session:
         sub = session.scalar(
@@ -366,29 +368,31 @@ def confirm(db: Database, settings: Settings, token: str, ip: str | None, now: d
         if refused is not None:
             return refused
         if sub.email and is_suppressed(session, sub.email):
-            return Outcome("bad-link", sub.id)
+            return ReaderOutcome("bad-link", sub.id)
         sub.status, sub.confirmed_at, sub.updated_at = "confirmed", now, now
         sub.unsubscribed_at = None
         sub.token_nonce = new_token_nonce()
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip))
-        return Outcome("done", sub.id)
+        return ReaderOutcome("done", sub.id)
 
 
-def send_fresh_link(db: Database, settings: Settings, subscriber_id: int, now: datetime) -> Outcome:
+def send_fresh_link(
+    db: Database, settings: Settings, subscriber_id: int, now: datetime
+) -> ReaderOutcome:
     """A new confirmation mail for a pending reader whose link expired, under the same limits."""
     with db.session() as session:
         sub = session.scalar(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
         )
         if sub is None or sub.status != "pending" or not sub.email:
-            return Outcome("already", subscriber_id)
+            return ReaderOutcome("already", subscriber_id)
         if is_suppressed(session, sub.email):
-            return Outcome("suppressed", sub.id)
+            return ReaderOutcome("suppressed", sub.id)
         if not _may_mail(session, sub.id, now):
-            return Outcome("limited", sub.id)
+            return ReaderOutcome("limited", sub.id)
         mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now)
         session.connection().execute(insert(OutboxMessage.__table__), mail)
-        return Outcome("queued", sub.id)
+        return ReaderOutcome("queued", sub.id)
 
 
 def subscriber_for(db: Database, settings: Settings, purpose: str, token: str) -> Subscriber | None:
@@ -409,7 +413,7 @@ def subscriber_for(db: Database, settings: Settings, purpose: str, token: str) -
 
 def unsubscribe(
     db: Database, subscriber_id: int, how: str, now: datetime, ip: str | None = None
-) -> Outcome:
+) -> ReaderOutcome:
     """Stop mail at once and record the withdrawal; repeating it changes nothing."""
     if how not in WITHDRAW_HOW:
         raise ValueError(f"unknown withdrawal channel {how!r}")
@@ -418,9 +422,9 @@ def unsubscribe(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
         )
         if sub is None or sub.status == "erased":
-            return Outcome("bad-link")
+            return ReaderOutcome("bad-link")
         if sub.status == "unsubscribed":
-            return Outcome("already", sub.id)
+            return ReaderOutcome("already", sub.id)
         previous = sub.status
         if previous in ("pending", "confirmed"):
             sub.status = "unsubscribed"
@@ -434,7 +438,7 @@ def unsubscribe(
                 detail={"how": how, "previous": previous},
             )
         )
-        return Outcome("done", sub.id)
+        return ReaderOutcome("done", sub.id)
 
 
 def update_preferences(
@@ -445,7 +449,7 @@ def update_preferences(
     first_name: str | object | None = UNCHANGED,
     paused: bool | None = None,
     ip: str | None = None,
-) -> Outcome:
+) -> ReaderOutcome:
     """Change the greeting name or pause mail; each change is recorded."""
     keep_name = first_name is UNCHANGED
     name = None if keep_name else clean_first_name(first_name)  # type: ignore[arg-type]
@@ -454,7 +458,7 @@ def update_preferences(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
         )
         if sub is None or sub.status == "erased":
-            return Outcome("bad-link")
+            return ReaderOutcome("bad-link")
         changes: dict[str, Any] = {}
         if not keep_name and name != sub.first_name:
             changes["first_name"] = "changed" if name else "removed"
@@ -463,9 +467,9 @@ def update_preferences(
             changes["paused"] = paused
             sub.paused = paused
         if not changes:
-            return Outcome("already", sub.id)
+            return ReaderOutcome("already", sub.id)
         sub.updated_at = now
         session.add(
             ConsentEvent(subscriber_id=sub.id, kind="preferences", at=now, ip=ip, detail=changes)
         )
-        return Outcome("done", sub.id)
+        return ReaderOutcome("done", sub.id)
