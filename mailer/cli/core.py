@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import signal
+import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -15,6 +16,7 @@ from mailer.cli.output import emit_json, table
 from mailer.content.demo import archive_is_empty, load_demo
 from mailer.core.config import ConfigError, render_env_example
 from mailer.core.db import current_revision, head_revision, upgrade
+from mailer.core.errors import MailerError
 from mailer.delivery import queue
 from mailer.editions.digests import build_digest
 from mailer.scheduler.jobs import run_forever, tick
@@ -106,18 +108,23 @@ def scheduler_command(app: AppContext, once: bool, now_text: str | None) -> None
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--host", help="Default: MAILER_HOST (127.0.0.1).")
+@click.option("--port", type=int, help="Default: MAILER_PORT (5000).")
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--no-scheduler", is_flag=True, help="Serve pages only (a scheduler runs elsewhere).")
 @pass_app
-def serve_command(app: AppContext, host: str, port: int, threads: int, no_scheduler: bool) -> None:
+def serve_command(
+    app: AppContext, host: str | None, port: int | None, threads: int, no_scheduler: bool
+) -> None:
     """Run the embedded default: waitress for the web, plus one scheduler process."""
     from waitress import serve
 
-    from app import create_app
+    from app import create_app  # Flask only for this command: the CLI itself never loads it
 
     services = app.services
+    host = host or services.settings.host
+    port = port or services.settings.port
+    check_port_free(host, port)
     upgrade(services.db)
     child = None
     if not no_scheduler:
@@ -135,6 +142,19 @@ def serve_command(app: AppContext, host: str, port: int, threads: int, no_schedu
         signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     click.echo(f"Serving on http://{host}:{port} (scheduler: {'off' if no_scheduler else 'on'})")
     serve(create_app(services=services), host=host, port=port, threads=threads, ident="mailer")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Say which port is taken and how to choose another, before anything starts."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise MailerError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); another program may use "
+            f"it. Choose another port: `make run PORT={port + 1}`, `mailer serve --port "
+            f"{port + 1}` or MAILER_PORT={port + 1}."
+        ) from None
 
 
 @click.command("demo")

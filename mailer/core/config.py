@@ -198,6 +198,8 @@ class Settings:
         10.0, "Seconds before an outgoing HTTP request gives up", check=_positive
     )
     log_level: str = setting("INFO", "Logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    host: str = setting("127.0.0.1", "Address `mailer serve` listens on (`make run` uses it too)")
+    port: int = setting(5000, "Port `mailer serve` listens on; `make run PORT=5001` sets it too")
 
     # --- readers ----------------------------------------------------------------------------
     captcha: str = setting(
