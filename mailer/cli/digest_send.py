@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import timedelta
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn
+from rich.text import Text
 from sqlalchemy import func, select
 
 from mailer.cli.base import AppContext, pass_app
@@ -13,7 +18,7 @@ from mailer.cli.groups import digest_group, outbox_group
 from mailer.cli.output import emit_json, is_terminal, table
 from mailer.core.errors import MailerError
 from mailer.core.models import Delivery, OutboxMessage, Subscriber, Suppression
-from mailer.delivery import engine, ledger
+from mailer.delivery import engine, ledger, queue
 from mailer.delivery.engine import drain_outbox
 from mailer.delivery.status import FEEDBACK_WORDS, digest_status
 from mailer.editions import lifecycle
@@ -40,9 +45,17 @@ def digest_approve(app: AppContext, ref: str, actor: str) -> None:
 @click.argument("ref")
 @click.option("--dry-run", is_flag=True, help="Count who would get it; send nothing.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after this many messages.")
+@click.option(
+    "--here",
+    is_flag=True,
+    help="With MAILER_QUEUE=procrastinate: send from this process instead of queueing the job.",
+)
 @pass_app
-def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> None:
-    """Send an approved digest; run again to resume where it stopped."""
+def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None, here: bool) -> None:
+    """Send an approved digest; run again to resume where it stopped.
+
+    With the procrastinate queue on, the job is handed to `mailer worker`s (unless --here).
+    """
 
     services = app.services
     digest_id = _digest_id(app, ref)
@@ -50,6 +63,15 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> 
         _dry_run(services, digest_id)
         return
     lifecycle.start(services.db, digest_id, "cli", services.now())
+    if queue.uses_queue(services) and not here and limit is None:
+        period = find_digest(services.db, digest_id).period_key
+        queued = queue.queue_digest(services, digest_id)
+        click.echo(
+            f"{period} {'is queued' if queued else 'was already queued'} for the workers. "
+            f"Follow it with `mailer digest status {period}` or `mailer workers`; "
+            "`--here` sends from this process instead."
+        )
+        return
     ledger.materialise(services.db, digest_id, services.now())
     state = digest_status(services.db, digest_id, services.now())
     total = sum(state.counts.values()) or None
@@ -66,14 +88,25 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> 
             on_progress=on_progress,
         )
 
-    if is_terminal():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    try:
+        if is_terminal():
 
-        with Progress("sending", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
-            task = bar.add_task("send", total=total, completed=done)
-            report = run(lambda n: bar.advance(task, n))
-    else:
-        report = run(_plain_progress(done, total))
+            def time_left() -> float | None:
+                return digest_status(services.db, digest_id, services.now()).eta_seconds
+
+            with _progress_bar(total, done, time_left) as advance:
+                report = run(advance)
+        else:
+            report = run(_plain_progress(done, total))
+    except KeyboardInterrupt:
+        period = find_digest(services.db, digest_id).period_key
+        counts = ledger.counts(services.db, Delivery, [Delivery.digest_id == digest_id])
+        click.echo(
+            f"Interrupted. Messages in flight were finished and recorded, the rest given back "
+            f"(totals: {_fmt(counts)}). Resume with: mailer digest send {period}",
+            err=True,
+        )
+        raise SystemExit(130) from None
     counts = ledger.counts(services.db, Delivery, [Delivery.digest_id == digest_id])
     click.echo(
         f"{report.sent} sent, {report.failed} failed, {report.unknown} unknown, "
@@ -88,6 +121,29 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> 
         if report.done
         else "Not finished: run the same command again to resume."
     )
+
+
+class _TimeLeft(ProgressColumn):
+    """The time left as `digest status` computes it, so the bar and the status agree."""
+
+    max_refresh = 2.0  # one small query every two seconds at most
+
+    def __init__(self, time_left: Callable[[], float | None]) -> None:
+        super().__init__()
+        self.time_left = time_left
+
+    def render(self, task) -> Text:
+        seconds = self.time_left()
+        if seconds is None:
+            return Text("-:--:--")
+        return Text(str(timedelta(seconds=round(seconds))))
+
+
+@contextmanager
+def _progress_bar(total: int | None, done: int, time_left: Callable[[], float | None]):
+    with Progress("sending", BarColumn(), MofNCompleteColumn(), _TimeLeft(time_left)) as bar:
+        task = bar.add_task("send", total=total, completed=done)
+        yield lambda n: bar.advance(task, n)
 
 
 def _plain_progress(done: int, total: int | None):

@@ -286,8 +286,16 @@ def _run_workers(drain: Drain, count: int, transport_factory, claim, model, buil
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        # Ctrl-C: each worker finishes the call in flight, records it and gives back the rest
+        # of its claim, so a resumed run starts at once instead of waiting for leases.
+        drain.stop.set()
+        for thread in threads:
+            thread.join()
+        raise
 
 
 def _build_outbox(settings: Settings):

@@ -12,6 +12,8 @@ from mailer.core.errors import Conflict
 from mailer.core.models import Delivery, Digest, WebhookEvent
 from mailer.delivery import ledger
 
+RATE_WINDOW_MINUTES = 5.0
+
 
 @dataclass(frozen=True)
 class DigestStatus:
@@ -49,9 +51,21 @@ def feedback_counts(db: Database, digest_id: int) -> dict[str, int]:
     return {str(kind): int(count) for kind, count in rows}
 
 
+def rate_window_minutes(started: datetime | None, now: datetime) -> float:
+    """The last five minutes, or less when the send began more recently (else the rate reads low
+    and the time left high for the whole first five minutes)."""
+    if started is None:
+        return RATE_WINDOW_MINUTES
+    if started.tzinfo is None:  # SQLite hands back naive UTC
+        started = started.replace(tzinfo=now.tzinfo)
+    elapsed = (now - started).total_seconds() / 60.0
+    return min(RATE_WINDOW_MINUTES, max(elapsed, 0.25))
+
+
 def digest_status(db: Database, digest_id: int, now: datetime) -> DigestStatus:
     """Counts per state, the rate over the last minutes, and when it should be done."""
 
+    window_start = now - timedelta(minutes=RATE_WINDOW_MINUTES)
     with db.session() as session:
         digest = session.get(Digest, digest_id)
         if digest is None:
@@ -61,13 +75,14 @@ def digest_status(db: Database, digest_id: int, now: datetime) -> DigestStatus:
                 select(func.count())
                 .select_from(Delivery)
                 .where(
-                    Delivery.digest_id == digest_id, Delivery.sent_at >= now - timedelta(minutes=5)
+                    Delivery.digest_id == digest_id,
+                    Delivery.sent_at >= window_start,
                 )
             )
             or 0
         )
     counts = ledger.counts(db, Delivery, [Delivery.digest_id == digest_id])
-    rate = recent / 5.0
+    rate = recent / rate_window_minutes(digest.send_started_at, now)
     remaining = counts.get("pending", 0) + counts.get("sending", 0)
     eta = remaining / (rate / 60.0) if rate and remaining else (0.0 if not remaining else None)
     return DigestStatus(

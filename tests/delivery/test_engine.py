@@ -301,3 +301,20 @@ def test_cancel_from_outside_stops_the_run(db, settings, now, approved_digest):
             db, settings, approved_digest, lambda: ScriptedTransport([], calls), system_clock
         )
     assert calls == []
+
+
+def test_time_left_counts_from_the_start_of_a_young_send(db, approved_digest, now):
+    from datetime import timedelta
+
+    from mailer.core.models import Delivery, Digest
+
+    add_subscribers(db, now, 300)
+    ledger.materialise(db, approved_digest, now)
+    with db.session() as session:
+        session.get(Digest, approved_digest).send_started_at = now - timedelta(minutes=1)
+        rows = session.scalars(select(Delivery).order_by(Delivery.id).limit(100)).all()
+        for row in rows:
+            row.status, row.sent_at = "sent", now - timedelta(seconds=30)
+    status = send_status.digest_status(db, approved_digest, now)
+    assert status.rate_per_minute == 100.0  # 100 in the one minute it has run, not 100 / 5
+    assert status.eta_seconds == 120.0  # 200 left at 100 a minute

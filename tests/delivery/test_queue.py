@@ -264,3 +264,23 @@ def test_worker_refuses_a_database_that_is_not_migrated(postgres_server, tmp_pat
         postgres_server.drop(url)
     assert result.exit_code == 2
     assert "run `mailer db upgrade` once" in result.output
+
+
+def test_digest_send_hands_the_job_to_the_workers(pg_services, now):
+    from click.testing import CliRunner
+
+    from mailer.cli import AppContext, main
+
+    services, db = pg_services, pg_services.db
+    queue.ensure_schema(db)
+    load_demo(db, now, services.settings.zone)
+    built = digests.build_digest(db, services.settings, now)
+    lifecycle.approve(db, services.settings, built.digest_id, "ed@example.com", now)
+    runner = CliRunner()
+    first = runner.invoke(main, ["digest", "send", "2026-W48"], obj=AppContext(services))
+    assert first.exit_code == 0, first.output
+    assert "is queued for the workers" in first.output and "--here" in first.output
+    assert queue.queue_counts(db) == {"todo": 1}
+    again = runner.invoke(main, ["digest", "send", "2026-W48"], obj=AppContext(services))
+    assert "was already queued" in again.output
+    assert queue.queue_counts(db) == {"todo": 1}
