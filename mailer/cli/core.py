@@ -12,7 +12,8 @@ import click
 
 from mailer.cli import AppContext, main, pass_app
 from mailer.cli.output import emit_json, table
-from mailer.core.config import ConfigError, render_env_example
+from mailer.core.config import render_env_example, unknown_variables
+from mailer.core.errors import ConfigError
 
 
 @click.command("config")
@@ -28,6 +29,8 @@ def config_command(app: AppContext, as_json: bool, example: bool) -> None:
     if as_json:
         emit_json({name: value for name, value, _ in rows})
         return
+    # a MAILER_* name that is no setting is shown, value hidden, so a typo is seen
+    rows += [(name, "(ignored)", sentence) for name, sentence in unknown_variables()]
     table(["variable", "value", "meaning"], rows)
 
 

@@ -16,8 +16,8 @@ from mailer.cli.output import emit_json, table
 @pass_app
 def worker_command(app: AppContext, name: str | None) -> None:
     """Drain digests and the outbox from the PostgreSQL queue; run as many as you like."""
-    from mailer.core.config import ConfigError
     from mailer.core.db import current_revision, head_revision
+    from mailer.core.errors import ConfigError
     from mailer.delivery import queue
     from mailer.delivery.heartbeats import Heartbeat, new_worker_name
 
