@@ -135,3 +135,13 @@ def test_mailer_config_shows_an_unknown_variable(tmp_path):
     assert "MAILER_XYZZY is not a setting; it is ignored." in result.stdout
     assert "mail.dailyexample.test" not in result.stdout  # an ignored value may be a secret
     assert "did you mean MAILER_TRANSPORT?" in result.stderr  # the start-up warning
+
+
+def test_an_unreadable_dkim_key_stops_start_up_not_the_first_send(tmp_path):
+    env = {
+        "MAILER_INSTANCE_DIR": str(tmp_path),
+        "MAILER_DKIM_DOMAIN": "dailyexample.test",
+        "MAILER_DKIM_PRIVATE_KEY": str(tmp_path / "missing.pem"),
+    }
+    with pytest.raises(ConfigError, match=r"^The DKIM settings \(MAILER_DKIM_\*\) cannot be used"):
+        load_settings(env)
