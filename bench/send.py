@@ -144,7 +144,7 @@ def prepare(workdir: Path, size: int, database_url: str | None = None, **overrid
 
 def engine_rate(workdir: Path, size: int, dsn: str, connections: int, **overrides) -> float:
     from mailer.delivery.engine import send_digest
-    from mailer.delivery.transports import transport_from_dsn
+    from mailer.delivery.transports import transport_from_dsn, transport_options
     from mailer.services import system_clock
 
     db, settings, digest_id = prepare(
@@ -155,7 +155,7 @@ def engine_rate(workdir: Path, size: int, dsn: str, connections: int, **override
         db,
         settings,
         digest_id,
-        lambda: transport_from_dsn(dsn, settings=settings),
+        lambda: transport_from_dsn(dsn, transport_options(settings)),
         system_clock,
     )
     elapsed = time.perf_counter() - started

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from sqlalchemy.exc import OperationalError
 
-from mailer.core.config import ConfigError, Settings
+from mailer.core.config import Settings
 from mailer.core.env import load_dotenv_once
-from mailer.core.errors import MailerError
-from mailer.services import Services, build
+from mailer.core.errors import ConfigError, MailerError
+from mailer.services import Services, build, load_settings
 
 
 class AppContext:
@@ -23,7 +23,7 @@ class AppContext:
         if self._services is not None:
             return self._services.settings
         if self._settings is None:
-            self._settings = Settings.from_env()
+            self._settings = load_settings()
         return self._settings
 
     @property

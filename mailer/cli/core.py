@@ -14,9 +14,9 @@ import click
 from mailer.cli.base import AppContext, main, pass_app
 from mailer.cli.output import emit_json, table
 from mailer.content.demo import archive_is_empty, load_demo
-from mailer.core.config import ConfigError, render_env_example
+from mailer.core.config import render_env_example, unknown_variables
 from mailer.core.db import current_revision, head_revision, upgrade
-from mailer.core.errors import MailerError
+from mailer.core.errors import ConfigError, MailerError
 from mailer.delivery import queue
 from mailer.editions.digests import build_digest
 from mailer.scheduler.jobs import run_forever, tick
@@ -35,6 +35,8 @@ def config_command(app: AppContext, as_json: bool, example: bool) -> None:
     if as_json:
         emit_json({name: value for name, value, _ in rows})
         return
+    # a MAILER_* name that is no setting is shown, value hidden, so a typo is seen
+    rows += [(name, "(ignored)", sentence) for name, sentence in unknown_variables()]
     table(["variable", "value", "meaning"], rows)
 
 

@@ -9,8 +9,8 @@ import click
 
 from mailer.cli.base import AppContext, main, pass_app
 from mailer.cli.output import emit_json, table
-from mailer.core.config import ConfigError
 from mailer.core.db import current_revision, head_revision
+from mailer.core.errors import ConfigError
 from mailer.delivery import queue
 from mailer.delivery.heartbeats import Heartbeat, list_workers, new_worker_name
 from mailer.delivery.queue import queue_counts

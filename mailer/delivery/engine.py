@@ -160,7 +160,7 @@ def _deliver(
     Each call's results are written with the next call's hand-off mark; the last ones at the
     end. A crash in between leaves them handed over and unrecorded: `unknown`, never resent.
     """
-    one_by_one = getattr(transport, "per_message", False)
+    one_by_one = transport.per_message
     calls = [[item] for item in claimed] if one_by_one else [claimed]
     unwritten: list[ledger.Outcome] = []
     try:
@@ -201,7 +201,7 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
         for index, result in enumerate(results[: len(call)]):
             settle(index, result)
     except TransportError as exc:
-        if getattr(exc, "throttled", False):
+        if exc.throttled:
             drain.bucket.pause(exc.retry_after or 5.0)  # a 429 pauses every worker
         if not exc.retryable:
             drain.report.paused = f"the transport refused the call: {exc}"

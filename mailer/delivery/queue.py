@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import exists, select, text
 from sqlalchemy.engine import make_url
 
-from mailer.core.config import ConfigError, Settings
+from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.core.errors import Conflict
+from mailer.core.errors import ConfigError, Conflict
 from mailer.core.models import Digest, OutboxMessage
 from mailer.delivery import engine
 

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from mailer.core.config import ConfigError, Settings, env_name, render_env_example
+from mailer.core.config import Settings, env_name, render_env_example
+from mailer.core.errors import ConfigError
+from mailer.services import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +51,7 @@ def test_environment_values_are_typed(tmp_path):
 )
 def test_bad_values_name_the_variable_and_what_it_accepts(tmp_path, name, value, words):
     with pytest.raises(ConfigError) as caught:
-        Settings.from_env({name: value, "MAILER_INSTANCE_DIR": str(tmp_path)})
+        load_settings({name: value, "MAILER_INSTANCE_DIR": str(tmp_path)})
     message = str(caught.value)
     assert name in message
     assert words in message
@@ -58,10 +60,17 @@ def test_bad_values_name_the_variable_and_what_it_accepts(tmp_path, name, value,
 
 def test_production_requires_a_secret_key_and_a_captcha(tmp_path):
     with pytest.raises(ConfigError, match="MAILER_SECRET_KEY"):
-        Settings.from_env({"MAILER_ENV": "production", "MAILER_INSTANCE_DIR": str(tmp_path)})
+        load_settings({"MAILER_ENV": "production", "MAILER_INSTANCE_DIR": str(tmp_path)})
     with pytest.raises(ConfigError, match="MAILER_CAPTCHA"):
-        Settings.from_env(
-            {"MAILER_ENV": "production", "MAILER_SECRET_KEY": "x" * 40, "MAILER_CAPTCHA": "none"}
+        load_settings(
+            {
+                "MAILER_ENV": "production",
+                "MAILER_SECRET_KEY": "k3Y-" + "abcdefghijklmnopqrstuvwxyz0123456789",
+                "MAILER_BASE_URL": "https://news.example.net.invalid",
+                "MAILER_FROM_ADDR": "Digest <digest@news.invalid>",
+                "MAILER_TRANSPORT": "smtp://mail.news.invalid:587",
+                "MAILER_CAPTCHA": "none",
+            }
         )
 
 

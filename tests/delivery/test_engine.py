@@ -6,7 +6,7 @@ from sqlalchemy import select
 from mailer.core.models import Delivery, Digest, OutboxMessage, Subscriber
 from mailer.delivery import engine, ledger
 from mailer.delivery import status as send_status
-from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports import transport_from_dsn, transport_options
 from mailer.delivery.transports.base import SendResult
 from mailer.editions import lifecycle
 from mailer.readers.suppressions import is_suppressed
@@ -199,7 +199,7 @@ def test_outbox_skips_mail_nobody_should_get_any_more(db, settings, now, smtp_se
         session.delete(session.get(Subscriber, subs["reader2@example.com"]))
         suppress(session, "bounced@example.com", "bounce", now)
 
-    transport = lambda: transport_from_dsn(settings.transport, settings=settings)  # noqa: E731
+    transport = lambda: transport_from_dsn(settings.transport, transport_options(settings))  # noqa: E731
     report = engine.drain_outbox(db, settings, transport, system_clock)
     assert report.sent == 2 and report.skipped == 3
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [
@@ -255,7 +255,9 @@ class ScriptedTransport:
 
     name = "scripted"
     max_batch = 10
+    per_message = False
     idempotent = False
+    holds_connection = False
 
     def __init__(self, answers, calls):
         self.answers, self.calls = answers, calls

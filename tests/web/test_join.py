@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
-from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports import transport_from_dsn, transport_options
 from mailer.delivery.transports.base import Message
 from mailer.readers import subscriptions
 from mailer.readers.suppressions import suppress
@@ -151,7 +151,7 @@ def test_the_queued_confirmation_has_only_our_headers(join_post, db, settings):
     join_post(email="Reader@Example.com", first_name="Ann")
     with db.session() as session:
         row = session.scalar(select(OutboxMessage))
-    transport = transport_from_dsn(settings.transport, settings=settings)
+    transport = transport_from_dsn(settings.transport, transport_options(settings))
     [result] = transport.send(
         [
             Message(
