@@ -36,6 +36,7 @@ from mailer.core.models import (
     DigestItem,
     DigestRelated,
 )
+from mailer.core.text import strip_invisible
 
 EDITABLE = ("draft",)
 REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
@@ -311,9 +312,9 @@ def snapshot_item(article: Article, position: int, score: float) -> DigestItem:
         article_id=article.id,
         position=position,
         score=round(score, 4),
-        title=article.title,
+        title=strip_invisible(article.title),  # also for articles stored before ingest did it
         url=article.url,
-        excerpt=excerpt(article.summary or ""),
+        excerpt=excerpt(strip_invisible(article.summary or "")),
         author=article.author,
         section=article.section,
         image_url=article.image_url,
@@ -327,7 +328,7 @@ def snapshot_related(article: Article, position: int, score: float) -> DigestRel
         article_id=article.id,
         position=position,
         score=score,
-        title=article.title,
+        title=strip_invisible(article.title),
         url=article.url,
         context=context_line(article),
         published_at=article.published_at,
@@ -396,7 +397,10 @@ def set_text(
         changes = {}
         for name, value in (("subject", subject), ("preheader", preheader), ("intro", intro)):
             if value is not None:
-                value = " ".join(value.split()) if name != "intro" else value.strip()
+                # the subject and inbox line are shown where a reversed or hidden word misleads
+                value = (
+                    " ".join(strip_invisible(value).split()) if name != "intro" else value.strip()
+                )
                 if name == "subject" and not value:
                     raise MailerError("the subject cannot be empty.")
                 if len(value) > (4000 if name == "intro" else 250):

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from mailer.core.config import Settings
 from mailer.core.errors import MailerError
 from mailer.core.templates import environment
+from mailer.core.text import strip_invisible
 
 MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB
 
@@ -165,7 +166,7 @@ def render_digest(digest, settings: Settings) -> RenderedDigest:
     env = environment()
     nonce = new_nonce()
     context = _context(digest, settings, web=False, nonce=nonce)
-    subject = env.get_template("email/digest/subject.txt").render(context).strip()
+    subject = strip_invisible(env.get_template("email/digest/subject.txt").render(context)).strip()
     body_html = inline_css(env.get_template("email/digest/body.html").render(context))
     text = env.get_template("email/digest/body.txt").render(context).strip() + "\n"
     return RenderedDigest(

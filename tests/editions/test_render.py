@@ -221,6 +221,12 @@ def test_only_this_renders_markers_are_personalised():
         assert part.count("/preferences/TOKEN") == 1 and part.count("/unsubscribe/TOKEN") == 1
 
 
+def test_the_subject_of_an_older_digest_loses_invisible_characters():
+    digest = make_digest(2, 1)
+    digest.subject = "Week \u202eof\u202c news\u200b"  # stored before editing stripped them
+    assert render_digest(digest, SETTINGS).subject == "Week of news"
+
+
 def test_a_rendered_digest_needs_an_unguessable_nonce():
     with pytest.raises(ValueError, match="nonce"):
         RenderedDigest("s", "p", "<p>x</p>", "x", nonce="")
