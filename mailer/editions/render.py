@@ -13,6 +13,7 @@ from mailer.core.config import Settings
 from mailer.core.errors import MailerError
 from mailer.core.templates import environment
 from mailer.core.text import strip_invisible
+from mailer.editions.placeholders import hide_provider_placeholders
 
 MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB
 
@@ -168,6 +169,7 @@ def render_digest(digest, settings: Settings) -> RenderedDigest:
     context = _context(digest, settings, web=False, nonce=nonce)
     subject = strip_invisible(env.get_template("email/digest/subject.txt").render(context)).strip()
     body_html = inline_css(env.get_template("email/digest/body.html").render(context))
+    body_html = hide_provider_placeholders(body_html)  # a provider fills no feed's placeholder
     text = env.get_template("email/digest/body.txt").render(context).strip() + "\n"
     return RenderedDigest(
         subject, digest.preheader, body_html, text, context["web_url"], nonce=nonce

@@ -20,8 +20,19 @@ from mailer.services import system_clock
 from tests.fixtures.mailing import add_subscribers, send_now
 
 MARKERS = ("%%UNSUBSCRIBE_URL%%", "%%PREFERENCES_URL%%", "%%FIRST_NAME%%", "%%GREETING%%")
-ALL = " ".join(MARKERS)
-IMAGE = "https://img.example.net/p.gif?who=%%PREFERENCES_URL%%&u=%%UNSUBSCRIBE_URL%%"
+# what providers fill with the reader's own links: Postmark, Mailgun, SendGrid, SES
+PROVIDERS = (
+    "{{{ pm:unsubscribe }}}",
+    "%unsubscribe_url%",
+    "%recipient.email%",
+    "<%asm_global_unsubscribe_raw_url%>",
+    "{{amazonSESUnsubscribeUrl}}",
+)
+ALL = " ".join(MARKERS + PROVIDERS)
+IMAGE = (
+    "https://img.example.net/p.gif?who=%%PREFERENCES_URL%%&u=%%UNSUBSCRIBE_URL%%"
+    "&pm={{{ pm:unsubscribe }}}&mg=%unsubscribe_url%"
+)
 PASSWORD = "a long password"
 
 FEED = """<?xml version="1.0" encoding="utf-8"?>
@@ -76,8 +87,17 @@ def _ok(body: bytes):
 
 
 def assert_literal_markers(part: str) -> None:
+    """Each marker is there as text (in HTML, as a reader's browser shows it)."""
+    shown = html_lib.unescape(part)
     for marker in MARKERS:
-        assert marker in part, f"{marker} is gone from {part[:300]!r}"
+        assert marker in shown, f"{marker} is gone from {part[:300]!r}"
+
+
+def assert_no_provider_placeholder(source: str) -> None:
+    """The HTML as handed to a provider spells none of them; a browser still shows them all."""
+    for placeholder in PROVIDERS:
+        assert placeholder not in source and html_lib.escape(placeholder) not in source
+        assert placeholder in html_lib.unescape(source)
 
 
 def personal_links(part: str) -> list[str]:
@@ -102,6 +122,7 @@ def test_each_reader_gets_the_markers_as_text_and_their_links_only_in_the_footer
         assert_literal_markers(subject)
         assert_literal_markers(text)
         assert_literal_markers(body)
+        assert_no_provider_placeholder(body)
         assert name not in subject and not personal_links(subject)
         assert text.count(name) == 1 and body.count(name) == 1  # the greeting, nothing else
         # the footer's two links, once each; never inside a story, an image or a link
@@ -109,6 +130,7 @@ def test_each_reader_gets_the_markers_as_text_and_their_links_only_in_the_footer
         assert len(personal_links(body)) == 2, personal_links(body)
         images = re.findall(r'<img[^>]*src="([^"]*)"', body)
         assert images and all("%%PREFERENCES_URL%%" in html_lib.unescape(s) for s in images)
+        assert all(IMAGE in html_lib.unescape(s) for s in images)  # the same address, fetched
         header_token = re.search(r"/unsubscribe/([\w.\-]+)", msg["List-Unsubscribe"]).group(1)
         assert header_token in body and header_token in text
         assert msg["List-Unsubscribe"].count("<") == 1
@@ -128,6 +150,7 @@ def test_the_desk_preview_test_send_and_archive_show_the_markers_as_text(
     assert_literal_markers(html_lib.unescape(page))
     preview = client.get(f"/admin/digests/{hostile_digest}/preview.html").get_data(as_text=True)
     assert_literal_markers(preview)
+    assert_no_provider_placeholder(preview)
     assert len(personal_links(preview)) == 2
 
     client.post(
@@ -140,6 +163,7 @@ def test_the_desk_preview_test_send_and_archive_show_the_markers_as_text(
     assert_literal_markers(sent.message.get_body(("plain",)).get_content())
     test_html = sent.message.get_body(("html",)).get_content()
     assert_literal_markers(test_html)
+    assert_no_provider_placeholder(test_html)
     assert len(personal_links(test_html)) == 2
 
     with db.session() as session:
