@@ -13,7 +13,10 @@ INVISIBLE = (
     | frozenset(map(chr, range(0x200B, 0x2010)))
     | {"\u2060", "\ufeff"}
 )
-_DROP = {ord(c): None for c in INVISIBLE - {"\u200c", "\u200d"}}
+# Control characters (C0 but tab and line breaks, DEL, C1) are never text: a terminal or a
+# mail header would act on them.
+CONTROLS = frozenset(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]) - set("\t\n\r")
+_DROP = {ord(c): None for c in (INVISIBLE | CONTROLS) - {"\u200c", "\u200d"}}
 # The joiners shape scripts and emoji only inside a run of visible characters; elsewhere they
 # hide something, so only a joiner between two visible characters is kept.
 _LOOSE_JOINER = re.compile(
@@ -22,8 +25,8 @@ _LOOSE_JOINER = re.compile(
 
 
 def strip_invisible(text: str) -> str:
-    """The text without bidi controls or zero-width characters, joiners inside words kept."""
-    if text.isascii():
+    """The text without bidi, zero-width or control characters; joiners inside words kept."""
+    if text.isascii() and (text.isprintable() or not any(c in CONTROLS for c in text)):
         return text
     dropped = text.translate(_DROP)
     while True:

@@ -88,6 +88,8 @@ def with_utm(url: str, campaign: str, own_hosts: frozenset[str]) -> str:
 
 
 def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
+    if not web and not nonce:
+        raise ValueError("a mail rendering needs its marker nonce.")
     zone = settings.zone
     items = sorted(digest.items, key=lambda i: i.position)
     # The site's own links get UTM tags: MAILER_SITE_HOSTS, or else the hosts of this issue's

@@ -28,3 +28,8 @@ def test_joiners_inside_words_and_emoji_are_kept():
     assert strip_invisible(f"{family} {persian}") == f"{family} {persian}"
     assert strip_invisible("\u200dlead \u200c\u200dtrail\u200d") == "lead trail"
     assert strip_invisible("Plain ASCII stays as it is") == "Plain ASCII stays as it is"
+
+
+def test_control_characters_go_but_line_breaks_stay():
+    assert strip_invisible("Red\x1b[31m alert\x07\x7f\x85\x9b") == "Red[31m alert"
+    assert strip_invisible("Line one\nline two\ttab\r\n") == "Line one\nline two\ttab\r\n"
