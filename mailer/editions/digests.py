@@ -28,6 +28,7 @@ from mailer.core.models import (
     DigestItem,
     DigestRelated,
 )
+from mailer.core.text import strip_invisible
 from mailer.editions.audit import audit
 from mailer.editions.render import check_size
 
@@ -304,9 +305,9 @@ def snapshot_item(article: Article, position: int, score: float) -> DigestItem:
         article_id=article.id,
         position=position,
         score=round(score, 4),
-        title=article.title,
+        title=strip_invisible(article.title),  # also for articles stored before ingest did it
         url=article.url,
-        excerpt=excerpt(article.summary or ""),
+        excerpt=excerpt(strip_invisible(article.summary or "")),
         author=article.author,
         section=article.section,
         image_url=article.image_url,
@@ -320,7 +321,7 @@ def snapshot_related(article: Article, position: int, score: float) -> DigestRel
         article_id=article.id,
         position=position,
         score=score,
-        title=article.title,
+        title=strip_invisible(article.title),
         url=article.url,
         context=context_line(article),
         published_at=article.published_at,

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from mailer.core.db import Database
 from mailer.core.errors import Conflict, MailerError, NotFound
 from mailer.core.models import Article, Digest, DigestItem
+from mailer.core.text import strip_invisible
 from mailer.editions.audit import audit
 from mailer.editions.digests import EDITABLE, get_digest, snapshot_item, snapshot_related
 
@@ -53,7 +54,10 @@ def set_text(
         changes = {}
         for name, value in (("subject", subject), ("preheader", preheader), ("intro", intro)):
             if value is not None:
-                value = " ".join(value.split()) if name != "intro" else value.strip()
+                # the subject and inbox line are shown where a reversed or hidden word misleads
+                value = (
+                    " ".join(strip_invisible(value).split()) if name != "intro" else value.strip()
+                )
                 if name == "subject" and not value:
                     raise MailerError("the subject cannot be empty.")
                 if len(value) > (4000 if name == "intro" else 250):

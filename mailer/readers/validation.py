@@ -46,13 +46,30 @@ def clean_first_name(raw: str | None) -> str | None:
     """Letters, spaces, apostrophes and hyphens, at most 60: safe for any greeting or header."""
     if raw is None or not raw.strip():
         return None
+    raw = unicodedata.normalize("NFC", raw)  # a keyboard may send "é" as e + U+0301
     if _has_control(raw):
         raise InvalidInput("first_name", "Your name contains a character that is not allowed.")
     name = " ".join(raw.split())
     if len(name) > NAME_MAX:
         raise InvalidInput("first_name", f"Keep your first name to {NAME_MAX} characters.")
-    if not all(c.isalpha() or c in " '-\u2019" for c in name):
+    if not _name_letters(name):
         raise InvalidInput(
             "first_name", "Use letters, spaces, apostrophes and hyphens in your first name."
         )
     return name
+
+
+def _name_letters(name: str) -> bool:
+    """Letters, with the accents and vowel signs that no precomposed letter has (प्रिया)."""
+    in_letter = False  # a combining mark may only follow a letter (or another mark)
+    for c in name:
+        if unicodedata.category(c) in ("Mn", "Mc"):
+            if not in_letter:
+                return False
+        elif c.isalpha():
+            in_letter = True
+        elif c in " '-\u2019":
+            in_letter = False
+        else:
+            return False
+    return True

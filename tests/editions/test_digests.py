@@ -382,3 +382,28 @@ def test_find_digest_by_id_or_period(db, settings, now, demo):
     assert digests.find_digest(db, built.period.lower()).id == built.digest_id
     with pytest.raises(MailerError, match="no digest"):
         digests.find_digest(db, "1999-W01")
+
+
+def test_invisible_characters_leave_titles_and_the_subject(db, settings, now, store_articles):
+    """Stored through the one upsert every source uses, then snapshotted and edited."""
+    store_articles(
+        [
+            article(n, now - timedelta(hours=n), title=f"\u202eStory\u200b {n}\u2066 votes\ufeff")
+            for n in range(1, 5)
+        ]
+    )
+    built = digests.build_digest(db, settings, now)
+    digest = digests.find_digest(db, built.digest_id)
+    titles = [i.title for i in digest.items] + [r.title for i in digest.items for r in i.related]
+    assert titles and all(t.startswith("Story ") and t.endswith(" votes") for t in titles)
+    assert digest.subject.isascii() and digest.preheader.isascii()
+    digests.set_text(
+        db,
+        built.digest_id,
+        "ed@example.com",
+        now,
+        subject="Big\u202e week\u2060",
+        preheader="\u200fAlso",
+    )
+    digest = digests.find_digest(db, built.digest_id)
+    assert (digest.subject, digest.preheader) == ("Big week", "Also")

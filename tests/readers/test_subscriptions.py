@@ -137,7 +137,18 @@ def test_bad_addresses_are_refused_with_a_reason(db, settings, now, raw, field):
 
 
 @pytest.mark.parametrize(
-    "name", ["Ann\nBcc: x", "Robert'); DROP", "A" * 61, "Ann\x00", "Zoë\u202e", "<b>Ann</b>"]
+    "name",
+    [
+        "Ann\nBcc: x",
+        "Robert'); DROP",
+        "A" * 61,
+        "Ann\x00",
+        "Zoë\u202e",
+        "<b>Ann</b>",
+        "Ann\u200b",
+        "\u0301Ann",
+        "Ann \u0301",
+    ],
 )
 def test_bad_names_are_refused(db, settings, now, name):
     with pytest.raises(InvalidInput) as info:
@@ -151,6 +162,23 @@ def test_good_names_are_kept(db, settings, now):
             db, settings, signup(f"r{i}@example.com", first_name=name), now
         ).subscriber_id
         assert subscriber(db, sid).first_name == name
+
+
+def test_decomposed_names_are_kept_composed(db, settings, now):
+    """macOS and iOS may send NFD: the same name, stored and greeted as NFC."""
+    typed = {
+        "Zoe\u0308": "Zoë",
+        "Jose\u0301 Mari\u0301a": "José María",
+        "Nguye\u0302\u0303n": "Nguyễn",
+        "\u092a\u094d\u0930\u093f\u092f\u093e": "\u092a\u094d\u0930\u093f\u092f\u093e",  # प्रिया
+    }
+    for i, (raw, stored) in enumerate(typed.items()):
+        sid = subscriptions.subscribe(
+            db, settings, signup(f"n{i}@example.com", first_name=raw), now
+        ).subscriber_id
+        assert subscriber(db, sid).first_name == stored
+    subscriptions.update_preferences(db, sid, now, first_name="Rene\u0301e")
+    assert subscriber(db, sid).first_name == "Renée"
 
 
 def test_confirm_is_single_use_and_idempotent(db, settings, now):

@@ -147,6 +147,13 @@ def test_control_characters_never_reach_a_header(join_post, db, email, name):
     assert counts(db) == (0, 0)
 
 
+def test_a_name_typed_decomposed_joins_as_the_same_name(join_post, db):
+    response = join_post(first_name="Zoe\u0308 Rene\u0301e")
+    assert response.status_code == 200
+    with db.session() as session:
+        assert session.scalar(select(Subscriber.first_name)) == "Zoë Renée"
+
+
 def test_the_queued_confirmation_has_only_our_headers(join_post, db, settings):
     join_post(email="Reader@Example.com", first_name="Ann")
     with db.session() as session:
