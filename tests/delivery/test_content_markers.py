@@ -14,7 +14,7 @@ from mailer.content.sources.ingest import ingest_source
 from mailer.core.models import Digest, Subscriber
 from mailer.delivery.engine import drain_outbox
 from mailer.delivery.transports import transport_from_dsn
-from mailer.editions import digests
+from mailer.editions import digests, lifecycle
 from mailer.editions.accounts import add_editor
 from mailer.services import system_clock
 from tests.fixtures.mailing import add_subscribers, send_now
@@ -107,7 +107,7 @@ def personal_links(part: str) -> list[str]:
 def test_each_reader_gets_the_markers_as_text_and_their_links_only_in_the_footer(
     db, settings, now, hostile_digest, smtp_server
 ):
-    digests.approve(db, settings, hostile_digest, "editor@example.com", now)
+    lifecycle.approve(db, settings, hostile_digest, "editor@example.com", now)
     add_subscribers(db, now, 3)
     report = send_now(db, settings, hostile_digest)
     assert report.done and report.sent == 3

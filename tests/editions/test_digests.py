@@ -397,7 +397,7 @@ def test_invisible_characters_leave_titles_and_the_subject(db, settings, now, st
     titles = [i.title for i in digest.items] + [r.title for i in digest.items for r in i.related]
     assert titles and all(t.startswith("Story ") and t.endswith(" votes") for t in titles)
     assert digest.subject.isascii() and digest.preheader.isascii()
-    digests.set_text(
+    editing.set_text(
         db,
         built.digest_id,
         "ed@example.com",
