@@ -33,9 +33,9 @@ class StoryParams:
     lookback_days: float = 3.0  # the days before the week that tell a story's growth
     join_similarity: float = 0.25  # cosine of a piece with a story's centre to join it
     merge_similarity: float = 0.15  # cosine of two stories' centres to make them one
-    title_weight: float = 2.0  # a title word counts twice a summary word
+    title_weight: float = 2.0  # weight of a title word
+    summary_weight: float = 0.5  # weight of a summary word (teasers wander more than titles)
     name_weight: float = 1.5  # extra weight of a proper noun and of a proper-noun phrase
-    max_df_share: float = 0.06  # terms in more of the pieces than this say nothing of an event
     max_stories_per_term: int = 20  # a term in more stories than this finds no candidates
     source_weight: float = 0.5  # per doubling of the distinct sources it came from
     section_weight: float = 0.25  # per doubling of the distinct sections it was filed in
@@ -149,11 +149,11 @@ def _term_counts(
 
 
 def _vectors(docs: Sequence[Doc], p: StoryParams) -> list[dict[str, float]]:
-    """Unit TF-IDF vectors (sublinear tf) without the terms too common to tell events apart."""
+    """Unit TF-IDF vectors (sublinear tf, smoothed idf) of title, summary and proper nouns."""
     texts = [
         [
             (_words(text), weight)
-            for text, weight in ((d.title, p.title_weight), (d.summary, 1.0))
+            for text, weight in ((d.title, p.title_weight), (d.summary, p.summary_weight))
             if text
         ]
         for d in docs
@@ -162,11 +162,10 @@ def _vectors(docs: Sequence[Doc], p: StoryParams) -> list[dict[str, float]]:
     counts = [_term_counts(parts, names, p) for parts in texts]
     df: Counter[str] = Counter(t for c in counts for t in c)
     total = len(docs)
-    max_df = max(3, int(p.max_df_share * total))
-    idf = {t: math.log((1 + total) / (1 + n)) + 1.0 for t, n in df.items() if n <= max_df}
+    idf = {t: math.log((1 + total) / (1 + n)) + 1.0 for t, n in df.items()}
     vectors = []
     for c in counts:
-        weights = {t: (1.0 + math.log(n)) * idf[t] for t, n in c.items() if t in idf}
+        weights = {t: (1.0 + math.log(n)) * idf[t] for t, n in c.items()}
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         # a word no other piece has still makes this one less like the rest, so it counts in
         # the length; it is not kept, as it can match nothing
