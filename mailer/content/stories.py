@@ -389,42 +389,35 @@ class Stories:
         scores = {s.lead.id: s.score for s in stories}
         return top_stories([s.lead for s in stories], params, self.week_end, excluded, scores)
 
+    def similarity(self, a: Doc, b: Doc) -> float:
+        """Cosine of two pieces of the window."""
+        return _cosine(self.vectors[self.position[a.id]], self.vectors[self.position[b.id]])
+
     def siblings(
         self, doc: Doc, k: int, params: RankParams, exclude_ids: Iterable[int] = ()
     ) -> list[Related]:
         """Up to k other pieces of doc's story, closest first, for the top of its related box:
         no copy of the piece or of each other, nothing below the related threshold."""
-        i = self.position.get(doc.id)
-        if i is None or k <= 0:
+        if doc.id not in self.position or k <= 0:
             return []
         excluded = set(exclude_ids) | {doc.id}
+        others = [self.docs[j] for j in self.groups[self.group_of[doc.id]]]
         ranked = sorted(
-            (
-                (_cosine(self.vectors[i], self.vectors[j]), self.docs[j])
-                for j in self.groups[self.group_of[doc.id]]
-                if self.docs[j].id not in excluded
-            ),
+            ((self.similarity(doc, other), other) for other in others if other.id not in excluded),
             key=lambda pair: (-pair[0], -pair[1].published_at.timestamp(), pair[1].id),
         )
         chosen: list[Related] = []
-        keys = [normalise_title(doc.title)]
+        titles = {normalise_title(doc.title)}
         for similarity, other in ranked:
-            if similarity < params.threshold:
+            if similarity < params.threshold or len(chosen) >= k:
                 break
-            if similarity >= params.duplicate_similarity or normalise_title(other.title) in keys:
-                continue
-            if any(
-                _cosine(
-                    self.vectors[self.position[c.doc.id]], self.vectors[self.position[other.id]]
-                )
-                >= params.duplicate_similarity
-                for c in chosen
-            ):
+            copy = similarity >= params.duplicate_similarity or any(
+                self.similarity(c.doc, other) >= params.duplicate_similarity for c in chosen
+            )
+            if copy or normalise_title(other.title) in titles:
                 continue
             chosen.append(Related(other, round(similarity, 4), round(similarity, 4)))
-            keys.append(normalise_title(other.title))
-            if len(chosen) >= k:
-                break
+            titles.add(normalise_title(other.title))
         return chosen
 
 
