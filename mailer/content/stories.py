@@ -235,7 +235,8 @@ class _Groups:
 
     def merge(self, threshold: float) -> None:
         """Join the two stories whose centres are closest, again and again, while that cosine
-        clears the threshold: a story told in several strands becomes one."""
+        clears the threshold: a story told in several strands becomes one. The last step: the
+        term lookup is read before the merging and not kept up to date by it."""
         cross: dict[int, dict[int, float]] = defaultdict(dict)  # dot of two stories' sums
         heap = []
         for g in self.members:
