@@ -31,6 +31,8 @@ class ArticleData:
     image_url: str | None = None
     image_alt: str | None = None
     updated_at: datetime | None = None
+    sticky: bool = False  # kept at the top of the site's front page (WordPress)
+    feed_position: int | None = None  # its place in the feed, when the feed is not date order
 
     def visible(self) -> ArticleData:
         """The same article with every shown text free of bidi and zero-width characters."""
@@ -89,11 +91,14 @@ def upsert_article(
             updated_at=data.updated_at,
             content_hash=digest,
             created_at=now,
+            sticky=data.sticky,
+            feed_position=data.feed_position,
         )
         article.tags = [ArticleTag(tag=t) for t in sorted(set(data.tags))]
         session.add(article)
         session.flush()
         return article, "created"
+    _place(article, data)
     if article.content_hash == digest and article.image_url == data.image_url:
         return article, "unchanged"
     article.title = data.title
@@ -109,6 +114,17 @@ def upsert_article(
         article.tags = [ArticleTag(tag=t) for t in wanted]
     session.flush()
     return article, "updated"
+
+
+def _place(article: Article, data: ArticleData) -> None:
+    """Where the source puts the piece is no edit of it: sticky as the source says now, and
+    the best feed position it has held."""
+    article.sticky = data.sticky
+    if data.feed_position is not None:
+        held = article.feed_position
+        article.feed_position = (
+            data.feed_position if held is None else min(held, data.feed_position)
+        )
 
 
 def set_stats(

@@ -6,7 +6,7 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -27,6 +27,9 @@ class Doc:
     shares: int = 0
     comments: int = 0
     editor_pick: bool = False
+    source: int | None = None  # where it came from (a feed, a site), to count a story's breadth
+    sticky: bool = False  # the site keeps it at the top of its front page (WordPress)
+    position: int | None = None  # best place it held in its source's listing, 0 the first
 
 
 @dataclass(frozen=True)
@@ -47,12 +50,22 @@ class RankParams:
 EDITOR_PICK_BONUS = 8.0
 
 
+def reader_interest(doc: Doc) -> int:
+    """Readers' actions in one count, a click or share worth more than a view."""
+    return doc.views + 5 * doc.clicks + 3 * doc.shares + 2 * doc.comments
+
+
+def freshness(published_at: datetime, period_end: datetime) -> float:
+    """1 at the period's end, a half a week before it."""
+    age_days = max((period_end - published_at).total_seconds() / 86400, 0.0)
+    return 1.0 / (1.0 + age_days / 7.0)
+
+
 def engagement_score(doc: Doc, period_end: datetime) -> float:
     """Reader interest, editor judgement and freshness in one number."""
-    interest = math.log1p(doc.views + 5 * doc.clicks + 3 * doc.shares + 2 * doc.comments)
-    age_days = max((period_end - doc.published_at).total_seconds() / 86400, 0.0)
-    freshness = 1.0 / (1.0 + age_days / 7.0)
-    return interest + (EDITOR_PICK_BONUS if doc.editor_pick else 0.0) + freshness
+    interest = math.log1p(reader_interest(doc))
+    pick = EDITOR_PICK_BONUS if doc.editor_pick else 0.0
+    return interest + pick + freshness(doc.published_at, period_end)
 
 
 def top_stories(
@@ -60,13 +73,19 @@ def top_stories(
     params: RankParams,
     period_end: datetime,
     exclude_ids: Iterable[int] = (),
+    scores: Mapping[int, float] | None = None,
 ) -> list[tuple[Doc, float]]:
-    """The best stories of a period, at most `max_per_section` from any one section."""
+    """The best stories of a period, at most `max_per_section` from any one section; `scores`
+    (by doc id) replaces each piece's own engagement score, e.g. with its story's."""
     if params.top <= 0:
         return []
     excluded = set(exclude_ids)
+
+    def score(doc: Doc) -> float:
+        return scores[doc.id] if scores is not None else engagement_score(doc, period_end)
+
     scored = sorted(
-        ((doc, engagement_score(doc, period_end)) for doc in candidates if doc.id not in excluded),
+        ((doc, score(doc)) for doc in candidates if doc.id not in excluded),
         key=lambda pair: (-pair[1], -pair[0].published_at.timestamp(), pair[0].id),
     )
     chosen: list[tuple[Doc, float]] = []

@@ -125,6 +125,11 @@ class Article(Base):
     updated_at: Mapped[datetime | None]
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime]
+    # Where the source itself puts the piece: a post the site keeps at the top of its front
+    # page (WordPress sticky), and the best place it held in its feed (0 the first; None when
+    # the feed is in plain date order and so says nothing of prominence).
+    sticky: Mapped[bool] = mapped_column(Boolean, default=False)
+    feed_position: Mapped[int | None] = mapped_column(Integer)
 
     tags: Mapped[list[ArticleTag]] = relationship(
         cascade="all, delete-orphan", lazy="selectin", order_by="ArticleTag.tag"

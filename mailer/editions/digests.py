@@ -16,7 +16,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailer.content.calendar import period_bounds, period_key
-from mailer.content.ranking import Doc, RankParams, RelatedIndex, related_coverage, top_stories
+from mailer.content.ranking import (
+    Doc,
+    RankParams,
+    Related,
+    RelatedIndex,
+    normalise_title,
+    related_coverage,
+)
+from mailer.content.stories import STORY_PARAMS, Stories
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import MailerError, NotFound
@@ -60,6 +68,9 @@ def to_doc(article: Article) -> Doc:
         shares=stats.shares if stats else 0,
         comments=stats.comments if stats else 0,
         editor_pick=bool(stats and stats.editor_pick),
+        source=article.source_id,
+        sticky=bool(article.sticky),
+        position=article.feed_position,
     )
 
 
@@ -147,6 +158,9 @@ def load_docs(session: Session, since: datetime, until: datetime) -> list[Doc]:
             ArticleStats.shares,
             ArticleStats.comments,
             ArticleStats.editor_pick,
+            Article.source_id,
+            Article.sticky,
+            Article.feed_position,
         )
         .outerjoin(ArticleStats, ArticleStats.article_id == Article.id)
         .where(*when)
@@ -165,6 +179,9 @@ def load_docs(session: Session, since: datetime, until: datetime) -> list[Doc]:
             shares=r[7] or 0,
             comments=r[8] or 0,
             editor_pick=bool(r[9]),
+            source=r[10],
+            sticky=bool(r[11]),
+            position=r[12],
         )
         for r in rows
     ]
@@ -198,7 +215,9 @@ def build_digest(
                     existing.id,
                     f"{key} is {existing.status}; only a draft can be rebuilt.",
                 )
-            candidates = load_docs(session, start, until)
+            lookback = timedelta(days=STORY_PARAMS.lookback_days)  # how its stories grew
+            window = load_docs(session, start - lookback, until)
+            candidates = [d for d in window if d.published_at >= start]
             if len(candidates) < settings.digest_min_items:
                 return BuildResult(
                     "too_few",
@@ -211,11 +230,11 @@ def build_digest(
             pinned = [i.article_id for i in existing.items if i.pinned] if existing else []
             docs = {d.id: d for d in candidates}
             kept = [(docs[i], 0.0) for i in pinned if i in docs]
-            chosen = kept + top_stories(
-                [d for d in candidates if d.id not in pinned],
+            stories = Stories(window, start, min(end, now))
+            chosen = kept + stories.top(
                 replace(params, top=max(params.top - len(kept), 0)),
-                min(end, now),
                 recent_top_ids(session, key),
+                taken_ids=pinned,
             )
             clock.lap("rank")
             window = timedelta(days=settings.related_window_days)
@@ -224,7 +243,7 @@ def build_digest(
             shown = {doc.id for doc, _ in chosen}
             related: dict[int, list] = {}
             for doc, _score in chosen:
-                related[doc.id] = related_coverage(index, doc, params.related, shown)
+                related[doc.id] = related_box(stories, index, doc, params, shown)
                 shown.update(rel.doc.id for rel in related[doc.id])
             clock.lap("related")
             by_id = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(shown)))}
@@ -266,6 +285,21 @@ def build_digest(
             if other is None:
                 raise
         return BuildResult("exists", key, other.id, f"{key} was built by another process.")
+
+
+def related_box(
+    stories: Stories, index: RelatedIndex, doc: Doc, params: RankParams, shown: set[int]
+) -> list[Related]:
+    """The other pieces of the story first, then related coverage from the archive."""
+    siblings = stories.siblings(doc, params.related, params, shown)
+    titles = {normalise_title(rel.doc.title) for rel in siblings}
+    taken = shown | {rel.doc.id for rel in siblings}
+    more = [
+        rel
+        for rel in related_coverage(index, doc, params.related, taken)
+        if normalise_title(rel.doc.title) not in titles
+    ]
+    return siblings + more[: params.related - len(siblings)]
 
 
 class _TooBig(Exception):

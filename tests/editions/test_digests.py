@@ -407,3 +407,42 @@ def test_invisible_characters_leave_titles_and_the_subject(db, settings, now, st
     )
     digest = digests.find_digest(db, built.digest_id)
     assert (digest.subject, digest.preheader) == ("Big week", "Also")
+
+
+def test_one_entry_per_story_whose_other_pieces_head_its_related_box(
+    db, settings, now, store_articles
+):
+    monday = now - timedelta(days=2, hours=12)  # FIXED_NOW is Wednesday noon
+    flood = [
+        ("River Wend bursts its banks in Riverton", "Flooding closes the Wend bridge.", -1),
+        ("Riverton floods: Wend bridge stays closed", "The River Wend is still rising.", 2),
+        ("Wend flood defences to be rebuilt", "Riverton council pays for the Wend repairs.", 10),
+        ("Volunteers clear mud after the River Wend flood", "Riverton cleans up.", 20),
+        ("Insurers count the cost of the Riverton floods", "Wend flood claims.", 30),
+    ]
+    flood_ids = store_articles(
+        [
+            article(n, monday + timedelta(hours=hours), title=title, summary=summary)
+            for n, (title, summary, hours) in enumerate(flood)
+        ]
+    )
+    one_offs = [
+        ("Bakery wins a national bread award", "Sourdough from the high street."),
+        ("Chess club turns fifty", "Members old and new celebrate."),
+        ("New bus timetable starts Monday", "Earlier first buses."),
+        ("Comet seen over the city", "Clear skies for stargazers."),
+        ("Orchestra names a new conductor", "She starts in spring."),
+    ]
+    later = store_articles(  # each newer than every flood piece
+        [
+            article(100 + n, now - timedelta(hours=n + 1), title=t, summary=s, section=f"S{n}")
+            for n, (t, s) in enumerate(one_offs)
+        ]
+    )
+    result = digests.build_digest(db, settings, now)
+    assert result.outcome == "created", result.message
+    items = digests.find_digest(db, result.digest_id).items
+    assert items[0].article_id in flood_ids[1:]  # the story leads; the piece before the week can't
+    assert [i.article_id for i in items[1:]] == later[:4]
+    siblings = [r.article_id for r in items[0].related]
+    assert len(siblings) == settings.digest_related and set(siblings) <= set(flood_ids)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import calendar
+import itertools
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import feedparser
@@ -97,4 +99,14 @@ def parse_feed(body: bytes, url: str, now: datetime) -> tuple[list[ArticleData],
     if feed.bozo and not articles:
         reason = str(feed.get("bozo_exception", "malformed document")).splitlines()[0]
         raise ParseError(f"not a readable feed: {reason[:200]}")
-    return articles, notes
+    return with_positions(articles), notes
+
+
+def with_positions(articles: list[ArticleData]) -> list[ArticleData]:
+    """The feed's order as each item's position, when the site chose it: a feed in plain date
+    order (either way) only says how new an item is, so its items get no position."""
+    dates = [a.published_at for a in articles]
+    pairs = list(itertools.pairwise(dates))
+    if all(a >= b for a, b in pairs) or all(a <= b for a, b in pairs):
+        return articles
+    return [replace(a, feed_position=n) for n, a in enumerate(articles)]

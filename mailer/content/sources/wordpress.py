@@ -54,6 +54,7 @@ def _post(post: dict, now: datetime) -> ArticleData | None:
         image_alt=plain_text(media.get("alt_text")) or None,
         published_at=min(published, now),
         updated_at=_gmt(post.get("modified_gmt")),
+        sticky=post.get("sticky") is True,
     )
 
 

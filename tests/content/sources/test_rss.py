@@ -183,3 +183,23 @@ def test_bidi_and_zero_width_characters_never_reach_the_archive(
     assert stored.title == "Council votes tegdub today"
     assert stored.summary == "Late into the night."
     assert (stored.author, stored.section) == ("Ann Lee", "Local")
+
+
+def test_an_editor_ordered_feed_gives_positions_and_a_date_ordered_one_does_not(
+    db, services, settings, now, http_server
+):
+    version = {"body": feed(item("a", "Newest", 9), item("b", "Older", 8), item("c", "Oldest", 7))}
+    http_server.route("GET", "/p.xml", lambda r: Response(200, version["body"], XML))
+    url = http_server.url + "/p.xml"
+    ingest_source(db, services.http, url, now, settings)
+    assert {a.feed_position for a in articles(db).values()} == {None}  # order says only age
+    # the site puts an older piece on top: the feed's order is now an editor's
+    version["body"] = feed(item("c", "Oldest", 7), item("a", "Newest", 9), item("b", "Older", 8))
+    report = ingest_source(db, services.http, url, now, settings)
+    assert report.unchanged == 3  # a new place is no edit
+    stored = {a.url.split("/")[-1]: a.feed_position for a in articles(db).values()}
+    assert stored == {"c?id=1": 0, "a?id=1": 1, "b?id=1": 2}
+    version["body"] = feed(item("a", "Newest", 9), item("c", "Oldest", 7), item("b", "Older", 8))
+    ingest_source(db, services.http, url, now, settings)
+    stored = {a.url.split("/")[-1]: a.feed_position for a in articles(db).values()}
+    assert stored == {"c?id=1": 0, "a?id=1": 0, "b?id=1": 2}  # the best place held is kept

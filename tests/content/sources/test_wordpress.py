@@ -65,3 +65,24 @@ def test_a_broken_site_is_a_clear_error(db, services, settings, now, http_server
     assert "other than JSON" in second.error
     with db.session() as session:
         assert session.scalar(select(Source)).consecutive_failures == 2
+
+
+def test_a_sticky_post_is_marked_and_unmarked_as_the_site_says(
+    db, services, settings, now, http_server
+):
+    posts = {"list": [post(1, 20), {**post(2, 21), "sticky": True}]}
+    http_server.route(
+        "GET",
+        "/wp-json/wp/v2/posts",
+        lambda request: Response(200, posts["list"], {"X-WP-TotalPages": "1"}),
+    )
+    url = f"wp+{http_server.url}/wp-json"
+    ingest_source(db, services.http, url, now, settings)
+    with db.session() as session:
+        sticky = {a.url[-2]: a.sticky for a in session.scalars(select(Article))}
+    assert sticky == {"1": False, "2": True}
+    posts["list"] = [post(2, 21), {**post(1, 20), "sticky": "yes"}]  # only true is true
+    report = ingest_source(db, services.http, url, now, settings)
+    assert report.unchanged == 2
+    with db.session() as session:
+        assert not any(a.sticky for a in session.scalars(select(Article)))
