@@ -124,6 +124,19 @@ def _topic_arns(value: object) -> str | None:
     return "SNS topic ARNs such as arn:aws:sns:us-east-1:123456789012:ses-events"
 
 
+def _hosts_ports(value: object) -> str | None:
+    for entry in value if isinstance(value, tuple) else ():
+        has_port = entry.count(":") == 1 or "]:" in entry
+        host, port = entry.rsplit(":", 1) if has_port else (entry, "")
+        if (
+            not host.strip("[]")
+            or any(c in host for c in "/ @")
+            or (has_port and not port.isdigit())
+        ):
+            return "host or host:port entries such as feeds.intranet,10.0.0.5:8080,[fd00::1]:80"
+    return None
+
+
 def _rate_limits(value: object) -> str | None:
     for part in str(value).split(";"):
         count, _, unit = part.strip().partition("/")
@@ -239,6 +252,19 @@ class Settings:
         5 * 1024 * 1024,
         "Largest feed or API response read from a source, in bytes",
         check=_positive,
+    )
+    source_deadline: float = setting(
+        30.0,
+        "Most seconds one source may take in all (address lookup, connect, redirects, every "
+        "byte; a WordPress site's pages share it), however slowly its server answers",
+        check=_positive,
+    )
+    source_allow_hosts: tuple[str, ...] = setting(
+        (),
+        "Comma-separated host or host:port that sources may reach although they resolve to a "
+        "private, loopback or link-local address (a trusted intranet feed); every other such "
+        "destination is refused, on every redirect too",
+        check=_hosts_ports,
     )
     digest_top: int = setting(5, "Top stories in a digest", check=_positive)
     digest_related: int = setting(3, "Related items under each top story", check=_not_negative)

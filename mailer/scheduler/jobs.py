@@ -54,7 +54,7 @@ def _ingest(services: Services, now: datetime) -> list[str]:
     slot = interval_slot(now, settings.ingest_every)
     if not claim_slot(services.db, "ingest", slot, now):
         return []
-    reports = ingest_all(services.db, services.http, settings, now)
+    reports = ingest_all(services.db, services.source_http, settings, now)
     summary = "; ".join(str(r) for r in reports)
     finish_slot(services.db, "ingest", slot, now, summary)
     return [f"ingest: {summary}"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.content.articles import ArticleData, upsert_article
 from mailer.content.sources import wordpress
+from mailer.content.sources.client import SourceSession
 from mailer.content.sources.fetch import FetchError, fetch
 from mailer.content.sources.rss import ParseError, parse_feed
 from mailer.core.config import Settings
@@ -49,7 +49,7 @@ def ensure_source(db: Database, url: str, now: datetime) -> None:
 
 
 def ingest_source(
-    db: Database, http: requests.Session, url: str, now: datetime, settings: Settings
+    db: Database, http: SourceSession, url: str, now: datetime, settings: Settings
 ) -> IngestReport:
     """One source, all or nothing: a failure is recorded and nothing stored is lost."""
     report = IngestReport(url)
@@ -123,7 +123,7 @@ def _failed(db, url, now, error: str) -> None:
 
 def ingest_all(
     db: Database,
-    http: requests.Session,
+    http: SourceSession,
     settings: Settings,
     now: datetime,
     urls: list[str] | None = None,

@@ -39,7 +39,7 @@ def test_two_pages_with_authors_images_and_a_cursor(db, services, settings, now,
 
     http_server.route("GET", "/wp-json/wp/v2/posts", answer)
     url = f"wp+{http_server.url}/wp-json"
-    report = ingest_source(db, services.http, url, now, settings)
+    report = ingest_source(db, services.source_http, url, now, settings)
     assert (report.error, report.new) == ("", 3)
     with db.session() as session:
         stored = {a.url: a for a in session.scalars(select(Article))}
@@ -49,7 +49,7 @@ def test_two_pages_with_authors_images_and_a_cursor(db, services, settings, now,
     assert first.title == "Post number 1 \u2013 with an en dash"
     assert first.section == "Politics" and [t.tag for t in first.tags] == ["Politics", "council"]
     assert source.cursor == "2026-11-22T09:00:00"
-    ingest_source(db, services.http, url, now, settings)
+    ingest_source(db, services.source_http, url, now, settings)
     last = http_server.requests_to("/wp-json/wp/v2/posts")[-1]
     assert last.query["after"] == ["2026-11-22T09:00:00"]
     assert last.query["_embed"] == ["1"]
@@ -59,9 +59,9 @@ def test_a_broken_site_is_a_clear_error(db, services, settings, now, http_server
     http_server.expect("GET", "/wp-json/wp/v2/posts", Response(500, "oops"))
     http_server.expect("GET", "/wp-json/wp/v2/posts", Response(200, "<html>maintenance</html>"))
     url = f"wp+{http_server.url}/wp-json"
-    first = ingest_source(db, services.http, url, now, settings)
+    first = ingest_source(db, services.source_http, url, now, settings)
     assert "HTTP 500" in first.error
-    second = ingest_source(db, services.http, url, now, settings)
+    second = ingest_source(db, services.source_http, url, now, settings)
     assert "other than JSON" in second.error
     with db.session() as session:
         assert session.scalar(select(Source)).consecutive_failures == 2
