@@ -86,19 +86,21 @@ def parse_now(value: str | None) -> datetime | None:
 
 
 @click.command("scheduler")
-@click.option("--once", is_flag=True, help="Run one tick and exit (for cron and replays).")
+@click.option(
+    "--once", is_flag=True, help="Run one tick, then fetch due sources, and exit (for cron)."
+)
 @click.option("--now", "now_text", help="With --once: the moment to tick at (ISO-8601 with zone).")
 @pass_app
 def scheduler_command(app: AppContext, once: bool, now_text: str | None) -> None:
     """Run the scheduler: exactly one per installation."""
     from mailer.core.db import upgrade
-    from mailer.scheduler.jobs import run_forever, tick
+    from mailer.scheduler.jobs import run_forever, run_once
 
     services = app.services
     upgrade(services.db)
     if once:
         now = parse_now(now_text) or services.now()
-        for line in tick(services, now):
+        for line in run_once(services, now):
             click.echo(line)
         return
     if now_text:
