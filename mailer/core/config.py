@@ -346,6 +346,12 @@ class Settings:
     editor_emails: tuple[str, ...] = setting(
         (), "Comma-separated addresses told when a digest is built, held or skipped"
     )
+    session_idle_minutes: int = setting(
+        120, "Minutes without a page view after which an editor must sign in again", check=_positive
+    )
+    session_max_hours: int = setting(
+        12, "Hours after signing in that an editor's session ends however busy", check=_positive
+    )
     ingest_every: int = setting(60, "Minutes between source fetches", check=_positive)
     build_at: str = setting(
         "0 18 * * sun", "When the week's digest is built (crontab, site time zone)", check=_cron
