@@ -11,7 +11,7 @@ import requests
 
 from mailer.content.sources.canonical import is_http
 from mailer.content.sources.client import Budget, SourceSession
-from mailer.content.sources.guard import Refused
+from mailer.content.sources.guard import Refused, Unresolved
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -57,8 +57,10 @@ def fetch(
     except Refused as exc:
         raise FetchError(f"refused: {exc}") from None
     except (requests.RequestException, OSError) as exc:
-        if budget.expired:
+        if budget.expired or budget.left() <= 0:
             raise _late(budget) from None
+        if isinstance(exc, Unresolved):
+            raise FetchError(str(exc)) from None
         if isinstance(exc, requests.Timeout | TimeoutError):
             raise FetchError("the source did not answer in time") from None
         raise FetchError(f"cannot connect: {type(exc).__name__}") from None

@@ -18,9 +18,18 @@ class Refused(Exception):
     """A destination sources may not reach; the message says which and why."""
 
 
+class Unresolved(OSError):
+    """The host has no address we could find in time."""
+
+
 def host_key(host: str) -> str:
-    """A host as URLs, pools and the allowlist spell it alike: lower case, no brackets or dot."""
-    return host.strip().strip("[]").rstrip(".").lower()
+    """A host as URLs, pools and the allowlist spell it alike: lower case, no brackets or dot,
+    international names in their ASCII form."""
+    key = host.strip().strip("[]").rstrip(".").lower()
+    try:
+        return key.encode("idna").decode("ascii")
+    except UnicodeError:
+        return key  # left as it is; a pool spelling it otherwise finds no checked address
 
 
 def parse_allowlist(entries: tuple[str, ...]) -> frozenset[tuple[str, int | None]]:
@@ -86,9 +95,9 @@ def resolve(host: str, port: int, seconds: float) -> list[str]:
     worker.start()
     worker.join(max(seconds, 0.0))
     if worker.is_alive():
-        raise TimeoutError(f"resolving {host} took too long")
+        raise Unresolved(f"resolving {host} took too long")
     if "error" in answer:
-        raise Refused(f"cannot resolve {host}")
+        raise Unresolved(f"cannot resolve {host}")
     addresses = [info[4][0] for info in answer["infos"]]  # type: ignore[union-attr]
     return list(dict.fromkeys(addresses))
 
@@ -99,13 +108,13 @@ def checked_addresses(
     """Resolve once and check every address; the caller connects only to these."""
     addresses = resolve(host, port, seconds)
     if not addresses:
-        raise Refused(f"{host} has no address")
+        raise Unresolved(f"{host} has no address")
     if is_allowlisted(allowed, host, port):
         return addresses
     for address in addresses:
         if reason := refusal(address):
+            named = "" if host_key(address) == host_key(host) else f"{host} resolves to "
             raise Refused(
-                f"{host} is refused: {reason} (allow it with MAILER_SOURCE_ALLOW_HOSTS "
-                "if it is a trusted intranet source)"
+                f"{named}{reason}; MAILER_SOURCE_ALLOW_HOSTS can allow a trusted intranet host"
             )
     return addresses
