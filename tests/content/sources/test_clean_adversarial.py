@@ -61,3 +61,41 @@ def test_the_first_real_image_skips_pixels_and_keeps_its_alt():
 def test_huge_fragments_are_cut_before_cleaning():
     text = plain_text("word " * ONE_MB)
     assert 0 < len(text) <= 200_000
+
+
+@pytest.mark.parametrize("unit", ["<!--", '<a class="share">x', "<img src='a' ", '<a b="'])
+def test_a_feed_of_hostile_markup_is_parsed_within_a_hard_limit(unit):
+    # feedparser's own sanitiser took 30 s for 200 KB of unclosed comments and grows with the
+    # square; the same hard-limit reasoning as above applies.
+    program = (
+        "from datetime import UTC, datetime\n"
+        "from mailer.content.sources.rss import parse_feed\n"
+        f"junk = {unit!r} * ({ONE_MB} // {len(unit)})\n"
+        'body = (\'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item>\'\n'
+        "    '<title>T</title><link>https://a.example/x</link><description><![CDATA['\n"
+        "    + junk + ']]></description></item></channel></rss>').encode()\n"
+        "articles, _ = parse_feed(body, 'https://a.example/feed', datetime.now(UTC))\n"
+        "assert [a.title for a in articles] == ['T']\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=10
+    )
+    assert finished.returncode == 0, finished.stderr
+
+
+def test_relative_images_in_feed_markup_resolve_against_the_feed():
+    from datetime import UTC, datetime
+
+    from mailer.content.sources.rss import parse_feed
+
+    body = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item>'
+        b"<title>T</title><link>https://news.example.com/t</link><description>"
+        b"&lt;img src=&quot;/img/hall.jpg&quot; alt=&quot;Hall&quot;&gt;Words"
+        b"</description></item></channel></rss>"
+    )
+    [article], _ = parse_feed(body, "https://news.example.com/feed.xml", datetime.now(UTC))
+    assert (article.image_url, article.image_alt) == (
+        "https://news.example.com/img/hall.jpg",
+        "Hall",
+    )
