@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 import nh3
 
 EXCERPT_WORDS = 50
-MAX_FRAGMENT = 200_000  # characters of one feed field looked at; a summary needs far fewer
+MAX_FRAGMENT = 100_000  # characters of one feed field looked at; a summary needs far fewer
 _SPACE = re.compile(r"\s+")
 _SHARE_TEXT = re.compile(r"(?i)\b(share (this|on)|tweet this|follow us on)\b.*$")
 _SHARE_TAGS = frozenset({"a", "div", "p", "span", "ul"})
