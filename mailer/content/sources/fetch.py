@@ -56,6 +56,8 @@ def fetch(
             return _follow(http, url, budget, etag, last_modified, max_bytes, params, accept)
     except Refused as exc:
         raise FetchError(f"refused: {exc}") from None
+    except ValueError as exc:  # requests' InvalidURL and urllib's parse errors alike
+        raise FetchError(f"not a usable URL: {exc}") from None
     except (requests.RequestException, OSError) as exc:
         if budget.expired or budget.left() <= 0:
             raise _late(budget) from None

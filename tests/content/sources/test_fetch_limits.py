@@ -144,6 +144,13 @@ def test_allowlist_entries():
         parse_allowlist(("host:http",))
 
 
+@pytest.mark.parametrize("location", ["http://[::1/x", "http://news.example.com:99999/x"])
+def test_a_redirect_to_a_broken_url_is_a_clear_error(http_server, location):
+    http_server.route("GET", "/feed.xml", lambda r: Response(302, b"", {"Location": location}))
+    with session(allow=("127.0.0.1",)) as http, pytest.raises(FetchError):
+        fetch(http, http_server.url + "/feed.xml")
+
+
 def test_only_a_source_session_fetches(http_server):
     import requests
 

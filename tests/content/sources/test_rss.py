@@ -162,3 +162,17 @@ def test_script_in_titles_missing_dates_and_duplicate_guids(
     only = stored[0]
     assert "<" not in only.title and "alert" not in only.title
     assert "pixel" not in only.summary and "Share" not in only.summary
+
+
+def test_items_with_broken_links_are_skipped_and_the_rest_stored(
+    db, services, settings, now, http_server
+):
+    good = ITEM.format(**item("fine", "Fine story"))
+    broken = good.replace("https://news.example.com/fine", "http://news.example.com:99999/x")
+    bracket = good.replace("https://news.example.com/fine", "http://[::1/x").replace(
+        "fine-guid", "other-guid"
+    )
+    url = serve(http_server, "/mixed.xml", FEED.format(items=good + broken + bracket).encode())
+    report = ingest_source(db, services.source_http, url, now, settings)
+    assert not report.error and report.new == 1
+    assert sum("without a web link" in note for note in report.notes) == 2
