@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,6 +17,8 @@ from mailer.content.sources.rss import ParseError, parse_feed
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import Source
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,6 +86,9 @@ def ingest_source(
         report.error = str(exc)
     except SQLAlchemyError as exc:
         report.error = f"could not store the articles: {type(exc).__name__}"
+    except Exception as exc:  # a bug met by odd input must not stop the sources after this one
+        log.exception("ingesting %s failed unexpectedly", url)
+        report.error = f"unexpected failure: {type(exc).__name__}"
     if report.error:
         _failed(db, url, now, report.error)
     return report

@@ -100,11 +100,16 @@ def _pages(
         for post in posts:
             if not isinstance(post, dict):
                 raise ParseError("the site's answer holds something that is not a post")
-            article = _post(post, now)
+            try:
+                article = _post(post, now)
+            except (AttributeError, TypeError, ValueError, IndexError, KeyError):
+                raise ParseError(
+                    f"post {str(post.get('id'))[:20]} is not in the REST API's shape"
+                ) from None
             if article is not None:
                 articles.append(article)
                 stamp = post.get("date_gmt")
-                if stamp and (newest is None or stamp > newest):
+                if isinstance(stamp, str) and (newest is None or stamp > newest):
                     newest = stamp
         page += 1
     return articles, newest

@@ -65,3 +65,25 @@ def test_a_broken_site_is_a_clear_error(db, services, settings, now, http_server
     assert "other than JSON" in second.error
     with db.session() as session:
         assert session.scalar(select(Source)).consecutive_failures == 2
+
+
+def test_posts_of_the_wrong_shape_fail_that_site_only(db, services, settings, now, http_server):
+    from mailer.content.sources.ingest import ingest_all
+
+    odd = [
+        {**post(1, 20), "title": "a plain string"},
+        {**post(2, 20), "_embedded": 5},
+        {**post(3, 20), "_embedded": {"author": [5]}},
+        {**post(4, 20), "date_gmt": 5},
+    ]
+    for n, shape in enumerate(odd):
+        http_server.route(
+            "GET", f"/odd{n}/wp/v2/posts", lambda r, shape=shape: Response(200, [shape])
+        )
+    http_server.route("GET", "/fine/wp/v2/posts", lambda r: Response(200, [post(9, 21)]))
+    urls = [f"wp+{http_server.url}/odd{n}" for n in range(len(odd))] + [
+        f"wp+{http_server.url}/fine"
+    ]
+    reports = ingest_all(db, services.source_http, settings, now, urls)
+    assert all("not in the REST API's shape" in r.error for r in reports[:-1])
+    assert (reports[-1].error, reports[-1].new) == ("", 1)
