@@ -197,6 +197,7 @@ def test_a_slow_source_does_not_hold_up_an_approved_digest(settings, db, smtp_se
     tick(services, utc(2026, 11, 22, 18, 0))
     digests.approve(db, patient, "2026-W47", "ed@example.com", utc(2026, 11, 22, 19))
     source = SlowServer("held")  # answers only once released, after the send has gone
+    threads: dict[str, threading.Thread] = {}
     try:
         ensure_source(db, source.url, utc(2026, 11, 22))
         due = utc(2026, 11, 23, 7, 0)
@@ -221,6 +222,8 @@ def test_a_slow_source_does_not_hold_up_an_approved_digest(settings, db, smtp_se
             assert "1 new" in ingest.result
     finally:
         source.close()
+        for thread in threads.values():
+            thread.join(60)
         services.close()
 
 
