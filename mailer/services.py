@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import requests
 from requests.adapters import HTTPAdapter
 
+from mailer.content.sources.client import SourceSession
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.delivery.transports import TransportOptions, transport_from_dsn
@@ -48,6 +49,7 @@ class Services:
     clock: Clock = system_clock
     transport_options: TransportOptions = field(default_factory=TransportOptions, repr=False)
     _transport: Transport | None = field(default=None, repr=False)
+    _source_http: SourceSession | None = field(default=None, repr=False)
 
     @property
     def transport(self) -> Transport:
@@ -55,6 +57,17 @@ class Services:
         if self._transport is None:
             self._transport = self.new_transport()
         return self._transport
+
+    @property
+    def source_http(self) -> SourceSession:
+        """The session sources are fetched with: checked addresses, one deadline a fetch."""
+        if self._source_http is None:
+            self._source_http = SourceSession(
+                read_timeout=self.settings.http_timeout,
+                deadline=self.settings.source_deadline,
+                allow_hosts=self.settings.source_allow_hosts,
+            )
+        return self._source_http
 
     def new_transport(self) -> Transport:
         """A fresh transport for one sending worker (SMTP connections are not shared)."""
@@ -69,6 +82,8 @@ class Services:
         if self._transport is not None:
             self._transport.close()
         self.http.close()
+        if self._source_http is not None:
+            self._source_http.close()
         self.db.dispose()
 
 

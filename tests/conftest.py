@@ -44,6 +44,8 @@ def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
         "secret_key": TEST_SECRET,
         "transport": f"file://{tmp_path / 'outbox'}",
         "base_url": "http://localhost",
+        # The fake feeds and sites run on this machine; the address check stays on for the rest.
+        "source_allow_hosts": ("127.0.0.1",),
     }
     values.update(overrides)
     return Settings.from_env({}, **values)

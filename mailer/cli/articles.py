@@ -91,7 +91,7 @@ def articles_ingest(app: AppContext, urls: tuple[str, ...]) -> None:
 
     services = app.services
     reports = ingest_all(
-        services.db, services.http, services.settings, services.now(), list(urls) or None
+        services.db, services.source_http, services.settings, services.now(), list(urls) or None
     )
     if not reports:
         click.echo("No sources: set MAILER_SOURCES or run `mailer sources add URL`.")

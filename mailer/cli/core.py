@@ -19,7 +19,7 @@ from mailer.core.db import current_revision, head_revision, upgrade
 from mailer.core.errors import ConfigError, MailerError
 from mailer.delivery import queue
 from mailer.editions.digests import build_digest
-from mailer.scheduler.jobs import run_forever, tick
+from mailer.scheduler.jobs import run_forever, run_once
 
 
 @click.command("config")
@@ -91,7 +91,9 @@ def parse_now(value: str | None) -> datetime | None:
 
 
 @click.command("scheduler")
-@click.option("--once", is_flag=True, help="Run one tick and exit (for cron and replays).")
+@click.option(
+    "--once", is_flag=True, help="Run one tick, then fetch due sources, and exit (for cron)."
+)
 @click.option("--now", "now_text", help="With --once: the moment to tick at (ISO-8601 with zone).")
 @pass_app
 def scheduler_command(app: AppContext, once: bool, now_text: str | None) -> None:
@@ -101,7 +103,7 @@ def scheduler_command(app: AppContext, once: bool, now_text: str | None) -> None
     upgrade(services.db)
     if once:
         now = parse_now(now_text) or services.now()
-        for line in tick(services, now):
+        for line in run_once(services, now):
             click.echo(line)
         return
     if now_text:

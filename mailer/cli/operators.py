@@ -10,7 +10,7 @@ from mailer.cli.groups import suppressions_group
 from mailer.cli.output import emit_json, table
 from mailer.core.errors import MailerError
 from mailer.core.models import Suppression
-from mailer.editions.accounts import ROLES, add_editor, list_editors, remove_editor
+from mailer.editions.accounts import ROLES, add_editor, list_editors, remove_editor, set_password
 from mailer.readers.suppressions import suppress, unsuppress
 
 
@@ -30,6 +30,18 @@ def editors_add(app: AppContext, email: str, role: str, password: str) -> None:
     with services.db.session() as session:
         editor = add_editor(session, email, password, role, services.now())
     click.echo(f"Editor {editor.email} added ({editor.role}).")
+
+
+@editors_group.command("password")
+@click.argument("email")
+@click.password_option(help="Prompted when not given (at least 10 characters).")
+@pass_app
+def editors_password(app: AppContext, email: str, password: str) -> None:
+    """Set a new password; the editor's open sessions end."""
+    services = app.services
+    with services.db.session() as session:
+        editor = set_password(session, email, password, services.now())
+    click.echo(f"Password of {editor.email} changed; their sessions have ended.")
 
 
 @editors_group.command("list")

@@ -95,6 +95,19 @@ def _topic_arns(value: object) -> str | None:
     return "SNS topic ARNs such as arn:aws:sns:us-east-1:123456789012:ses-events"
 
 
+def _hosts_ports(value: object) -> str | None:
+    for entry in value if isinstance(value, tuple) else ():
+        has_port = entry.count(":") == 1 or "]:" in entry
+        host, port = entry.rsplit(":", 1) if has_port else (entry, "")
+        if (
+            not host.strip("[]")
+            or any(c in host for c in "/ @")
+            or (has_port and not port.isdigit())
+        ):
+            return "host or host:port entries such as feeds.intranet,10.0.0.5:8080,[fd00::1]:80"
+    return None
+
+
 def _rate_limits(value: object) -> str | None:
     for part in str(value).split(";"):
         count, _, unit = part.strip().partition("/")
@@ -212,6 +225,19 @@ class Settings:
         "Largest feed or API response read from a source, in bytes",
         check=_positive,
     )
+    source_deadline: float = setting(
+        30.0,
+        "Most seconds one source may take in all (address lookup, connect, redirects, every "
+        "byte; a WordPress site's pages share it), however slowly its server answers",
+        check=_positive,
+    )
+    source_allow_hosts: tuple[str, ...] = setting(
+        (),
+        "Comma-separated host or host:port that sources may reach although they resolve to a "
+        "private, loopback or link-local address (a trusted intranet feed); every other such "
+        "destination is refused, on every redirect too",
+        check=_hosts_ports,
+    )
     digest_top: int = setting(5, "Top stories in a digest", check=_positive)
     digest_related: int = setting(3, "Related items under each top story", check=_not_negative)
     digest_max_per_section: int = setting(2, "Most top stories from one section", check=_positive)
@@ -287,6 +313,12 @@ class Settings:
     # --- editors and operators --------------------------------------------------------------
     editor_emails: tuple[str, ...] = setting(
         (), "Comma-separated addresses told when a digest is built, held or skipped"
+    )
+    session_idle_minutes: int = setting(
+        120, "Minutes without a page view after which an editor must sign in again", check=_positive
+    )
+    session_max_hours: int = setting(
+        12, "Hours after signing in that an editor's session ends however busy", check=_positive
     )
     ingest_every: int = setting(60, "Minutes between source fetches", check=_positive)
     build_at: str = setting(

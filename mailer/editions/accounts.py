@@ -1,4 +1,10 @@
-"""Editor accounts: scrypt-hashed passwords, two roles, nothing Flask-specific."""
+"""Editor accounts: scrypt-hashed passwords, two roles, sessions that end; nothing Flask-specific.
+
+A signed-in browser holds only the claims of new_session (who, which session generation, when);
+session_editor honours them only while the generation is current and neither the idle nor the
+absolute lifetime has run out. Logout and a password change bump the generation, so a copied
+cookie dies with them.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailer.core.errors import Conflict, MailerError, NotFound
@@ -56,12 +63,16 @@ def normalise(email: str) -> str:
     return email
 
 
+def _check_length(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise MailerError(f"the password needs at least {MIN_PASSWORD} characters.")
+
+
 def add_editor(session: Session, email: str, password: str, role: str, now: datetime) -> Editor:
     email = normalise(email)
     if role not in ROLES:
         raise MailerError(f"role must be one of: {', '.join(ROLES)}.")
-    if len(password) < MIN_PASSWORD:
-        raise MailerError(f"the password needs at least {MIN_PASSWORD} characters.")
+    _check_length(password)
     if session.scalar(select(Editor).where(Editor.email == email)):
         raise Conflict(f"an editor {email} exists already.")
     editor = Editor(
@@ -94,4 +105,53 @@ def authenticate(session: Session, email: str, password: str, now: datetime) -> 
     if editor is None or not ok or not editor.active:
         return None
     editor.last_login_at = now
+    return editor
+
+
+def set_password(session: Session, email: str, password: str, now: datetime) -> Editor:
+    """A new password; every session signed in with the old one ends."""
+    _check_length(password)
+    editor = session.scalar(select(Editor).where(Editor.email == normalise(email)))
+    if editor is None:
+        raise NotFound(f"no editor {email}.")
+    editor.password_hash = hash_password(password)
+    end_sessions(session, editor.id)
+    return editor
+
+
+def end_sessions(session: Session, editor_id: int) -> None:
+    """Every session of this editor, on every device, stops being honoured."""
+    session.execute(
+        update(Editor)
+        .where(Editor.id == editor_id)
+        .values(session_generation=Editor.session_generation + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+SESSION_KEYS = ("editor_id", "generation", "signed_in", "seen")
+
+
+def new_session(editor: Editor, now: datetime) -> dict[str, int]:
+    """What a signed-in browser holds: who, which generation, since when; no password part."""
+    stamp = int(now.timestamp())
+    return dict(
+        zip(SESSION_KEYS, (editor.id, editor.session_generation, stamp, stamp), strict=True)
+    )
+
+
+def session_editor(
+    session: Session, claims: Mapping, now: datetime, idle: timedelta, lifetime: timedelta
+) -> Editor | None:
+    """The active editor these claims still speak for, or None once the session has ended."""
+    try:
+        editor_id, generation, signed_in, seen = (int(claims[key]) for key in SESSION_KEYS)
+    except (KeyError, TypeError, ValueError):
+        return None
+    moment = now.timestamp()
+    if moment - seen > idle.total_seconds() or moment - signed_in > lifetime.total_seconds():
+        return None
+    editor = session.get(Editor, editor_id)
+    if editor is None or not editor.active or editor.session_generation != generation:
+        return None
     return editor

@@ -2,12 +2,15 @@
 
 Every job keys its work on a slot (the ISO week, the ingest interval) claimed once in the
 database, so DST changes, restarts, missed ticks and a second scheduler never repeat work.
+Fetching sources is a job of its own, beside the tick, so a slow source never holds up
+building or sending.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -36,26 +39,54 @@ DRAIN_SECONDS = 40.0  # each tick sends for at most this long, so ticks keep the
 GRACE = timedelta(days=6)  # a build or send missed by a longer outage waits for an operator
 
 
+@dataclass(frozen=True)
+class ScheduledJob:
+    """One job of run_forever: its own thread and overlap guard, every `seconds`."""
+
+    name: str
+    run: Callable[[Services, datetime], list[str]]
+    seconds: float
+
+
+def scheduled_jobs(services: Services) -> list[ScheduledJob]:
+    """What the scheduler runs side by side; ingesting is apart from building and sending."""
+    return [
+        ScheduledJob("tick", tick, 60.0),
+        ScheduledJob("ingest", ingest_due, 60.0),
+        ScheduledJob("outbox poll", poll_outbox, services.settings.outbox_poll_seconds),
+    ]
+
+
+def run_once(services: Services, now: datetime) -> list[str]:
+    """One tick then the sources, for cron: a digest due now is sent before any fetch."""
+    return tick(services, now) + _guarded(ingest_due, services, now)
+
+
 def tick(services: Services, now: datetime) -> list[str]:
-    """Do whatever is due at `now`; returns what it did, one line each."""
+    """Build, send and drain whatever is due at `now` (never fetches); one line each."""
     done: list[str] = []
-    for job in (_ingest, _build, _send, _drain, _prune):
-        try:
-            done.extend(job(services, now))
-        except Exception as exc:  # one failing job must not stop the others
-            log.exception("scheduler job %s failed", job.__name__)
-            done.append(f"{job.__name__.strip('_')} failed: {exc}")
+    for job in (_build, _send, _drain, _prune):
+        done.extend(_guarded(job, services, now))
     return done
 
 
-def _ingest(services: Services, now: datetime) -> list[str]:
+def _guarded(job: Callable[[Services, datetime], list[str]], services, now) -> list[str]:
+    try:
+        return job(services, now)
+    except Exception as exc:  # one failing job must not stop the others
+        log.exception("scheduler job %s failed", job.__name__)
+        return [f"{job.__name__.strip('_')} failed: {exc}"]
+
+
+def ingest_due(services: Services, now: datetime) -> list[str]:
+    """Fetch the sources once per MAILER_INGEST_EVERY interval, each within its deadline."""
     settings = services.settings
     if not has_sources(services):
         return []
     slot = interval_slot(now, settings.ingest_every)
     if not claim_slot(services.db, "ingest", slot, now):
         return []
-    reports = ingest_all(services.db, services.http, settings, now)
+    reports = ingest_all(services.db, services.source_http, settings, now)
     summary = "; ".join(str(r) for r in reports)
     finish_slot(services.db, "ingest", slot, now, summary)
     return [f"ingest: {summary}"]
@@ -228,24 +259,21 @@ def run_forever(services: Services) -> None:
 
     def logged(label: str, job: Callable[[Services, datetime], list[str]]) -> Callable[[], None]:
         def run() -> None:
-            for line in job(services, services.now()):
+            for line in _guarded(job, services, services.now()):
                 log.info("%s: %s", label, line)
 
         return run
 
     every = {"max_instances": 1, "coalesce": True}  # a slow run is never doubled
-    scheduler.add_job(
-        logged("tick", tick),
-        "interval",
-        minutes=1,
-        id="tick",
-        next_run_time=services.now(),
-        **every,
-    )
-    poll = services.settings.outbox_poll_seconds
-    scheduler.add_job(
-        logged("outbox poll", poll_outbox), "interval", seconds=poll, id="outbox", **every
-    )
+    for job in scheduled_jobs(services):  # each in a thread of the scheduler's pool
+        scheduler.add_job(
+            logged(job.name, job.run),
+            "interval",
+            seconds=job.seconds,
+            id=job.name,
+            next_run_time=services.now(),
+            **every,
+        )
     log.info("scheduler started")
     try:
         scheduler.start()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
@@ -15,6 +16,7 @@ from mailer.web.context import services
 from mailer.web.limits import limiter
 
 bp = Blueprint("editor", __name__, url_prefix="/admin")
+SEEN_STEP = 60  # seconds; the cookie is rewritten at most once a minute to renew idle time
 
 
 class LoginForm(FlaskForm):
@@ -23,17 +25,24 @@ class LoginForm(FlaskForm):
 
 
 def current_editor() -> Editor | None:
-    editor_id = session.get("editor_id")
-    if not editor_id:
+    """The editor this browser's session still speaks for; an ended session is cleared."""
+    if "editor_id" not in session:
         return None
-    with services().db.session() as db_session:
-        editor = db_session.get(Editor, editor_id)
-    if (
-        editor is None
-        or not editor.active
-        or session.get("editor_key") != editor.password_hash[-16:]
-    ):
+    svc = services()
+    settings, now = svc.settings, svc.now()
+    with svc.db.session() as db_session:
+        editor = accounts.session_editor(
+            db_session,
+            session,
+            now,
+            idle=timedelta(minutes=settings.session_idle_minutes),
+            lifetime=timedelta(hours=settings.session_max_hours),
+        )
+    if editor is None:
+        session.clear()
         return None
+    if now.timestamp() - session["seen"] >= SEEN_STEP:  # idle time counts from the last view
+        session["seen"] = int(now.timestamp())
     return editor
 
 
@@ -75,9 +84,7 @@ def login():
             )
             if editor is not None:
                 session.clear()
-                session["editor_id"] = editor.id
-                # Changing the password ends every session made with the old one.
-                session["editor_key"] = editor.password_hash[-16:]
+                session.update(accounts.new_session(editor, svc.now()))
                 session.permanent = False
                 return redirect(_safe_next(request.args.get("next")))
         error = "That email and password do not match an editor account."
@@ -87,6 +94,11 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    """Ends the editor's sessions everywhere, so a copy of this cookie is worthless too."""
+    editor = current_editor()
+    if editor is not None:
+        with services().db.session() as db_session:
+            accounts.end_sessions(db_session, editor.id)
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("editor.login"))

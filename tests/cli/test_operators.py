@@ -35,3 +35,20 @@ def test_suppressions_add_list_remove(cli):
     bad = cli("suppressions", "add", "not-an-address")
     assert bad.exit_code == 1
     assert "not an email address" in bad.output
+
+
+def test_editors_password_changes_it_and_refuses_short_ones_and_strangers(cli, db, now):
+    from mailer.core.models import Editor
+    from mailer.editions.accounts import check_password
+
+    cli("editors", "add", "ed@example.com", input="a long password\na long password\n")
+    changed = cli("editors", "password", "ed@example.com", input="another password\n" * 2)
+    assert changed.exit_code == 0 and "sessions have ended" in changed.output
+    with db.session() as session:
+        editor = session.query(Editor).filter_by(email="ed@example.com").one()
+        assert check_password(editor.password_hash, "another password")
+        assert editor.session_generation == 1
+    short = cli("editors", "password", "ed@example.com", input="short\nshort\n")
+    assert short.exit_code != 0 and "at least 10 characters" in short.output
+    stranger = cli("editors", "password", "no@example.com", input="another password\n" * 2)
+    assert stranger.exit_code != 0 and "no editor" in stranger.output

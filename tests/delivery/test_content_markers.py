@@ -73,7 +73,9 @@ def hostile_digest(db, services, settings, now, http_server):
         "/hostile.xml",
         lambda request: _ok(hostile_feed()),
     )
-    report = ingest_source(db, services.http, http_server.url + "/hostile.xml", now, settings)
+    report = ingest_source(
+        db, services.source_http, http_server.url + "/hostile.xml", now, settings
+    )
     assert report.error == "" and report.new == 5, str(report)
     built = digests.build_digest(db, settings, now)
     assert built.digest_id, built.message

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,9 +12,10 @@ from mailer.content.articles import ArticleData, set_stats, upsert_article
 from mailer.core.models import ConsentEvent, Delivery, Digest, JobRun, OutboxMessage, Subscriber
 from mailer.editions import lifecycle
 from mailer.readers import subscriptions
-from mailer.scheduler.jobs import poll_outbox, tick
+from mailer.scheduler.jobs import ingest_due, poll_outbox, scheduled_jobs, tick
 from mailer.services import build
 from tests.fixtures.mailing import add_subscribers, mailer_env, queue_mail
+from tests.fixtures.slow_http import SlowServer
 
 
 @pytest.fixture
@@ -175,11 +177,54 @@ def test_sources_are_ingested_once_per_interval(services, db, http_server):
     <pubDate>Mon, 23 Nov 2026 09:00:00 GMT</pubDate></item></channel></rss>"""
     http_server.route("GET", "/rss", lambda r: Response(200, feed, {"Content-Type": "text/xml"}))
     ensure_source(db, http_server.url + "/rss", utc(2026, 11, 23))
-    first = tick(services, utc(2026, 11, 23, 10, 5))
+    first = ingest_due(services, utc(2026, 11, 23, 10, 5))
     assert any("1 new" in line for line in first)
-    assert not any("ingest" in line for line in tick(services, utc(2026, 11, 23, 10, 40)))
-    assert any("ingest" in line for line in tick(services, utc(2026, 11, 23, 11, 0)))
+    assert ingest_due(services, utc(2026, 11, 23, 10, 40)) == []
+    assert any("ingest" in line for line in ingest_due(services, utc(2026, 11, 23, 11, 0)))
+    assert not any("ingest" in line for line in tick(services, utc(2026, 11, 23, 12, 0)))
     assert len(http_server.requests_to("/rss")) == 2
+
+
+def test_a_slow_source_does_not_hold_up_an_approved_digest(settings, db, smtp_server):
+    import dataclasses
+
+    from mailer.content.sources.ingest import ensure_source
+
+    patient = dataclasses.replace(settings, http_timeout=120.0, source_deadline=120.0)
+    services = build(patient, clock=lambda: utc(2026, 11, 23, 7, 0))
+    add_week(db, utc(2026, 11, 16), utc(2026, 11, 16))
+    add_subscribers(db, utc(2026, 11, 16), 2)
+    tick(services, utc(2026, 11, 22, 18, 0))
+    lifecycle.approve(db, patient, "2026-W47", "ed@example.com", utc(2026, 11, 22, 19))
+    source = SlowServer("held")  # answers only once released, after the send has gone
+    threads: dict[str, threading.Thread] = {}
+    try:
+        ensure_source(db, source.url, utc(2026, 11, 22))
+        due = utc(2026, 11, 23, 7, 0)
+        # each job in its own thread, as the scheduler's pool runs them
+        threads = {
+            job.name: threading.Thread(target=job.run, args=(services, due), daemon=True)
+            for job in scheduled_jobs(services)
+        }
+        for thread in threads.values():
+            thread.start()
+        assert source.asked.wait(60), "the source was not fetched"
+        threads["tick"].join(60)  # a safety net against a hang, not a speed measurement
+        assert not threads["tick"].is_alive()
+        assert digests_in(db) == {"2026-W47": "sent"}
+        with db.session() as session:
+            ingest = session.scalar(select(JobRun).where(JobRun.job == "ingest"))
+            assert ingest.finished_at is None  # the fetch is still waiting for the source
+        source.release.set()
+        threads["ingest"].join(60)
+        with db.session() as session:
+            ingest = session.scalar(select(JobRun).where(JobRun.job == "ingest"))
+            assert "1 new" in ingest.result
+    finally:
+        source.close()
+        for thread in threads.values():
+            thread.join(60)
+        services.close()
 
 
 def consent_ips(db) -> dict[str, str | None]:

@@ -45,10 +45,13 @@ def is_tracking(name: str) -> bool:
 
 def canonical_url(url: str) -> str:
     """The article's address without what only says how a reader got there."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # a bad port or IPv6 literal: it can only ever match itself
+        return url.strip()
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    port = parts.port
     netloc = host if port in (None, 80 if scheme == "http" else 443) else f"{host}:{port}"
     query = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)
@@ -58,7 +61,12 @@ def canonical_url(url: str) -> str:
 
 
 def is_http(url: str | None) -> bool:
+    """An http(s) URL with a host and, if any, a valid port; never raises on hostile text."""
     if not url:
         return False
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range
+    except ValueError:
+        return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.content.articles import ArticleData, upsert_article
 from mailer.content.sources import wordpress
+from mailer.content.sources.client import SourceSession
 from mailer.content.sources.fetch import FetchError, fetch
 from mailer.content.sources.rss import ParseError, parse_feed
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import Source
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,7 +52,7 @@ def ensure_source(db: Database, url: str, now: datetime) -> None:
 
 
 def ingest_source(
-    db: Database, http: requests.Session, url: str, now: datetime, settings: Settings
+    db: Database, http: SourceSession, url: str, now: datetime, settings: Settings
 ) -> IngestReport:
     """One source, all or nothing: a failure is recorded and nothing stored is lost."""
     report = IngestReport(url)
@@ -83,6 +86,9 @@ def ingest_source(
         report.error = str(exc)
     except SQLAlchemyError as exc:
         report.error = f"could not store the articles: {type(exc).__name__}"
+    except Exception as exc:  # a bug met by odd input must not stop the sources after this one
+        log.exception("ingesting %s failed unexpectedly", url)
+        report.error = f"unexpected failure: {type(exc).__name__}"
     if report.error:
         _failed(db, url, now, report.error)
     return report
@@ -123,7 +129,7 @@ def _failed(db, url, now, error: str) -> None:
 
 def ingest_all(
     db: Database,
-    http: requests.Session,
+    http: SourceSession,
     settings: Settings,
     now: datetime,
     urls: list[str] | None = None,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import requests
-
 from mailer.content.articles import ArticleData
 from mailer.content.sources.canonical import canonical_url, is_http
 from mailer.content.sources.clean import clean_summary, excerpt, plain_text
+from mailer.content.sources.client import SourceSession
 from mailer.content.sources.fetch import FetchError, fetch
 from mailer.content.sources.rss import ParseError
 
@@ -59,9 +58,16 @@ def _post(post: dict, now: datetime) -> ArticleData | None:
 
 
 def fetch_posts(
-    http: requests.Session, source_url: str, cursor: str | None, now: datetime, max_bytes: int
+    http: SourceSession, source_url: str, cursor: str | None, now: datetime, max_bytes: int
 ) -> tuple[list[ArticleData], str | None]:
-    """Every post after the cursor, all pages; returns the articles and the new cursor."""
+    """Every post after the cursor, all pages within one deadline; the articles and new cursor."""
+    with http.budget() as budget:
+        return _pages(http, source_url, cursor, now, max_bytes, budget)
+
+
+def _pages(
+    http: SourceSession, source_url: str, cursor: str | None, now: datetime, max_bytes: int, budget
+) -> tuple[list[ArticleData], str | None]:
     base = api_base(source_url)
     articles: list[ArticleData] = []
     newest = cursor
@@ -82,6 +88,7 @@ def fetch_posts(
             params=params,
             max_bytes=max_bytes,
             accept="application/json",
+            budget=budget,
         )
         try:
             posts = json.loads(got.body)
@@ -94,11 +101,16 @@ def fetch_posts(
         for post in posts:
             if not isinstance(post, dict):
                 raise ParseError("the site's answer holds something that is not a post")
-            article = _post(post, now)
+            try:
+                article = _post(post, now)
+            except (AttributeError, TypeError, ValueError, IndexError, KeyError):
+                raise ParseError(
+                    f"post {str(post.get('id'))[:20]} is not in the REST API's shape"
+                ) from None
             if article is not None:
                 articles.append(article)
                 stamp = post.get("date_gmt")
-                if stamp and (newest is None or stamp > newest):
+                if isinstance(stamp, str) and (newest is None or stamp > newest):
                     newest = stamp
         page += 1
     return articles, newest

@@ -1,4 +1,4 @@
-from mailer.content.sources.canonical import canonical_url
+from mailer.content.sources.canonical import canonical_url, is_http
 from mailer.content.sources.clean import clean_summary, excerpt, plain_text
 
 
@@ -21,3 +21,10 @@ def test_clean_summary_drops_pixels_share_buttons_and_scripts():
 
 def test_excerpt_is_at_most_50_words():
     assert len(excerpt("word " * 80).split()) == 50
+
+
+def test_broken_urls_are_not_http_and_never_raise():
+    for broken in ("http://[::1/x", "http://news.example.com:99999/x"):
+        assert not is_http(broken)
+        assert canonical_url(broken) == broken  # it can only ever match itself
+    assert not is_http("http://")

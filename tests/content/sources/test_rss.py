@@ -37,7 +37,7 @@ def articles(db):
 @pytest.mark.parametrize("name", FEED_NAMES)
 def test_each_real_feed_ingests(name, db, services, settings, now, http_server):
     url = serve(http_server, f"/{name}", (FEEDS / name).read_bytes())
-    report = ingest_source(db, services.http, url, now, settings)
+    report = ingest_source(db, services.source_http, url, now, settings)
     assert report.error == "" and report.new >= 1, str(report)
     stored = list(articles(db).values())
     assert all(a.url.startswith("http") and "utm_" not in a.url for a in stored)
@@ -47,7 +47,7 @@ def test_each_real_feed_ingests(name, db, services, settings, now, http_server):
 def test_images_authors_and_canonical_links(db, services, settings, now, http_server):
     for name in ("rss_2.0_wirecutter.xml", "atom_mediarss_newscred_1.xml", "rss_2.0_nbcny.xml"):
         url = serve(http_server, f"/{name}", (FEEDS / name).read_bytes())
-        assert not ingest_source(db, services.http, url, now, settings).error
+        assert not ingest_source(db, services.source_http, url, now, settings).error
     stored = articles(db)
     newscred = stored["http://www.example.com/the-day-off-tampa"]
     assert newscred.image_url.endswith(".jpeg") and newscred.author == "Some author"
@@ -83,7 +83,7 @@ def test_second_fetch_adds_only_new_and_updates_edits_in_place(
     version = {"body": feed(*first)}
     http_server.route("GET", "/f.xml", lambda r: Response(200, version["body"], XML))
     url = http_server.url + "/f.xml"
-    one = ingest_source(db, services.http, url, now, settings)
+    one = ingest_source(db, services.source_http, url, now, settings)
     assert (one.new, one.updated) == (3, 0)
     ids = {a.url: a.id for a in articles(db).values()}
     # new item, an edited title, and the rest re-ordered
@@ -93,7 +93,7 @@ def test_second_fetch_adds_only_new_and_updates_edits_in_place(
         item("a", "First story, updated with the verdict"),
         item("b", "Second story", 8),
     )
-    two = ingest_source(db, services.http, url, now, settings)
+    two = ingest_source(db, services.source_http, url, now, settings)
     assert (two.new, two.updated, two.unchanged) == (1, 1, 2)
     after = articles(db)
     assert after["https://news.example.com/a?id=1"].title == "First story, updated with the verdict"
@@ -103,8 +103,8 @@ def test_second_fetch_adds_only_new_and_updates_edits_in_place(
 
 def test_a_304_parses_nothing(db, services, settings, now, http_server):
     url = serve(http_server, "/e.xml", feed(item("a", "Story")), etag='"v1"')
-    ingest_source(db, services.http, url, now, settings)
-    again = ingest_source(db, services.http, url, now, settings)
+    ingest_source(db, services.source_http, url, now, settings)
+    again = ingest_source(db, services.source_http, url, now, settings)
     assert again.not_modified
     assert http_server.requests_to("/e.xml")[-1].headers["If-None-Match"] == '"v1"'
 
@@ -121,9 +121,9 @@ def test_bad_documents_fail_clearly_and_keep_what_was_stored(
     body, words, db, services, settings, now, http_server
 ):
     good = serve(http_server, "/good.xml", feed(item("kept", "Kept story")))
-    ingest_source(db, services.http, good, now, settings)
+    ingest_source(db, services.source_http, good, now, settings)
     bad = serve(http_server, "/bad.xml", body)
-    report = ingest_source(db, services.http, bad, now, settings)
+    report = ingest_source(db, services.source_http, bad, now, settings)
     assert words in report.error
     assert "https://news.example.com/kept?id=1" in articles(db)
     with db.session() as session:
@@ -136,7 +136,7 @@ def test_huge_responses_are_refused(db, services, settings, now, http_server):
 
     small = dataclasses.replace(settings, fetch_max_bytes=2048)
     url = serve(http_server, "/huge.xml", feed(*[item(f"s{i}", f"Story {i}") for i in range(80)]))
-    report = ingest_source(db, services.http, url, now, small)
+    report = ingest_source(db, services.source_http, url, now, small)
     assert "larger than" in report.error
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Article)) == 0
@@ -154,7 +154,7 @@ def test_script_in_titles_missing_dates_and_duplicate_guids(
       <guid>dup</guid><pubDate>Tue, 24 Nov 2026 09:00:00 GMT</pubDate></item>
     </channel></rss>"""
     url = serve(http_server, "/odd.xml", body)
-    report = ingest_source(db, services.http, url, now, settings)
+    report = ingest_source(db, services.source_http, url, now, settings)
     assert not report.error
     assert any("no date" in n for n in report.notes)
     stored = list(articles(db).values())
@@ -177,7 +177,7 @@ def test_bidi_and_zero_width_characters_never_reach_the_archive(
     <item><title>&#x200B;&#x202E;</title><link>https://news.example.com/blank</link></item>
     </channel></rss>""".encode()
     url = serve(http_server, "/bidi.xml", body)
-    report = ingest_source(db, services.http, url, now, settings)
+    report = ingest_source(db, services.source_http, url, now, settings)
     assert not report.error and report.new == 1  # a title of nothing visible is no title
     (stored,) = articles(db).values()
     assert stored.title == "Council votes tegdub today"
@@ -191,15 +191,29 @@ def test_an_editor_ordered_feed_gives_positions_and_a_date_ordered_one_does_not(
     version = {"body": feed(item("a", "Newest", 9), item("b", "Older", 8), item("c", "Oldest", 7))}
     http_server.route("GET", "/p.xml", lambda r: Response(200, version["body"], XML))
     url = http_server.url + "/p.xml"
-    ingest_source(db, services.http, url, now, settings)
+    ingest_source(db, services.source_http, url, now, settings)
     assert {a.feed_position for a in articles(db).values()} == {None}  # order says only age
     # the site puts an older piece on top: the feed's order is now an editor's
     version["body"] = feed(item("c", "Oldest", 7), item("a", "Newest", 9), item("b", "Older", 8))
-    report = ingest_source(db, services.http, url, now, settings)
+    report = ingest_source(db, services.source_http, url, now, settings)
     assert report.unchanged == 3  # a new place is no edit
     stored = {a.url.split("/")[-1]: a.feed_position for a in articles(db).values()}
     assert stored == {"c?id=1": 0, "a?id=1": 1, "b?id=1": 2}
     version["body"] = feed(item("a", "Newest", 9), item("c", "Oldest", 7), item("b", "Older", 8))
-    ingest_source(db, services.http, url, now, settings)
+    ingest_source(db, services.source_http, url, now, settings)
     stored = {a.url.split("/")[-1]: a.feed_position for a in articles(db).values()}
     assert stored == {"c?id=1": 0, "a?id=1": 0, "b?id=1": 2}  # the best place held is kept
+
+
+def test_items_with_broken_links_are_skipped_and_the_rest_stored(
+    db, services, settings, now, http_server
+):
+    good = ITEM.format(**item("fine", "Fine story"))
+    broken = good.replace("https://news.example.com/fine", "http://news.example.com:99999/x")
+    bracket = good.replace("https://news.example.com/fine", "http://[::1/x").replace(
+        "fine-guid", "other-guid"
+    )
+    url = serve(http_server, "/mixed.xml", FEED.format(items=good + broken + bracket).encode())
+    report = ingest_source(db, services.source_http, url, now, settings)
+    assert not report.error and report.new == 1
+    assert sum("without a web link" in note for note in report.notes) == 2
