@@ -1,4 +1,4 @@
-"""`mailer sources list|add|remove` and `mailer articles ingest|import|list|stats import`."""
+"""`mailer sources list|add|remove` and `mailer articles ingest|import|list|stats import|fetch`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from mailer.cli import AppContext, pass_app
 from mailer.cli.groups import articles_group, sources_group
 from mailer.cli.output import emit_json, table
+from mailer.core.config import ConfigError
 from mailer.core.errors import MailerError, NotFound
 from mailer.core.models import Article, Source
 
@@ -136,6 +137,29 @@ def stats_import(app: AppContext, path: Path) -> None:
     from mailer.content.sources.files import import_stats
 
     _print_file_report(import_stats(app.services.db, path, app.services.now()), "figures")
+
+
+@stats_group.command("fetch")
+@click.option("--period", help="The ISO week, e.g. 2026-W48 (default: this week).")
+@pass_app
+def stats_fetch(app: AppContext, period: str | None) -> None:
+    """Page views (and engaged time) for a week's articles from MAILER_ANALYTICS, now."""
+    from mailer.content.analytics.refresh import refresh_page_stats
+    from mailer.content.ranking import parse_period, period_key
+
+    services = app.services
+    now = services.now()
+    period = (period or period_key(now, services.settings.zone)).strip().upper()
+    try:
+        parse_period(period)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+    report = refresh_page_stats(services.db, services.http, services.settings, period, now)
+    if report is None:
+        raise ConfigError("MAILER_ANALYTICS is empty: set it to your analytics provider's DSN.")
+    if not report.ok:
+        raise MailerError(f"{report}.")
+    click.echo(f"{report}.")
 
 
 @articles_group.command("list")

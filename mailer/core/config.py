@@ -80,6 +80,18 @@ def _transport(value: object) -> str | None:
     return None
 
 
+def _analytics(value: object) -> str | None:
+    from mailer.core.analytics_dsn import HELP, parse_analytics_dsn
+
+    if not value:
+        return None
+    try:
+        parse_analytics_dsn(str(value))
+    except ValueError as exc:
+        return f"{HELP} ({exc})"
+    return None
+
+
 def _database(value: object) -> str | None:
     if not value:
         return None
@@ -253,6 +265,15 @@ class Settings:
     )
     related_window_days: int = setting(
         180, "How far back related coverage may reach", check=_positive
+    )
+    analytics: str = setting(
+        "",
+        "Where page views come from before each build, as a DSN: "
+        "plausible://KEY@plausible.io/example.org, matomo://TOKEN@matomo.example.org/SITE_ID, "
+        "ga4:///path/to/service-account.json?property=123456; each takes ?timeout=SECONDS "
+        "&pages=N&site=https://news.example.com (empty: only `mailer articles stats import`)",
+        secret=True,
+        check=_analytics,
     )
 
     # --- delivery ---------------------------------------------------------------------------
