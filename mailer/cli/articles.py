@@ -187,6 +187,7 @@ def articles_list(app: AppContext, week: str | None, as_json: bool) -> None:
                 "title": a.title,
                 "url": a.url,
                 "views": a.stats.views if a.stats else 0,
+                "engaged_seconds": a.stats.engaged_seconds if a.stats else None,
                 "editor_pick": bool(a.stats and a.stats.editor_pick),
             }
             for a in session.scalars(query)

@@ -23,7 +23,8 @@ def test_fetch_this_weeks_views(cli, store_articles, plausible):
     assert result.output == (
         "Plausible page views for 2026-W48: 1 pages read, 1 articles updated.\n"
     )
-    assert json.loads(cli("articles", "list", "--json").output)[0]["views"] == 420
+    listed = json.loads(cli("articles", "list", "--json").output)[0]
+    assert (listed["views"], listed["engaged_seconds"]) == (420, 6300)
 
 
 def test_fetch_a_named_week(cli, plausible):
