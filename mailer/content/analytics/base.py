@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import requests
+import urllib3
 
 from mailer.core.analytics_dsn import AnalyticsDsn
 
@@ -121,14 +122,16 @@ class Provider:
             raise AnalyticsError(f"{self.name}'s answer is larger than {self.max_bytes} bytes")
         body = bytearray()
         try:
-            for chunk in response.iter_content(64 * 1024):
+            # read1 returns whatever has arrived, so a server that trickles bytes meets the
+            # deadline between reads instead of holding one big read open
+            while chunk := response.raw.read1(64 * 1024, decode_content=True):
                 body.extend(chunk)
                 if len(body) > self.max_bytes:
                     raise AnalyticsError(
                         f"{self.name}'s answer is larger than {self.max_bytes} bytes"
                     )
                 deadline.remaining()
-        except requests.RequestException:
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError):
             raise AnalyticsError(f"{self.name} stopped answering part way") from None
         return bytes(body)
 

@@ -1,5 +1,9 @@
 """Plausible Stats API v2 against a local stand-in that checks the query and pages."""
 
+import socket
+import threading
+import time
+
 import pytest
 
 from mailer.content.analytics.base import AnalyticsError, PageStat
@@ -113,3 +117,36 @@ def test_a_week_that_has_not_started_asks_nothing(plausible):
     with pytest.raises(AnalyticsError, match="has not started"):
         fetch(provider(plausible.dsn), period="2026-W50")
     assert plausible.queries == []
+
+
+@pytest.fixture
+def trickling_server():
+    """Answers headers at once, then one byte of body every 0.1 s, for as long as it is read."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
+            conn.sendall(b"Content-Length: 100000\r\n\r\n")
+            while not stop.is_set():
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    listener.close()
+    thread.join(timeout=5)
+
+
+def test_a_trickling_answer_cannot_outlast_the_time_budget(trickling_server):
+    dsn = f"plausible://key@127.0.0.1:{trickling_server}/news.example.com?timeout=0.5"
+    with pytest.raises(AnalyticsError, match=r"did not answer within 0\.5 s"):
+        fetch(provider(dsn, http_timeout=5.0))
