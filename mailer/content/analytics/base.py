@@ -60,7 +60,8 @@ class Deadline:
 
 
 class Provider:
-    """One analytics service: `fetch_page_stats` reads a period's views per page."""
+    """One analytics service: `fetch_page_stats` reads a period's views per page. Build one
+    per fetch: `rejected` and `notes` describe the last one."""
 
     def __init__(self, dsn: AnalyticsDsn, *, http_timeout: float, max_bytes: int) -> None:
         self.dsn = dsn
@@ -80,6 +81,7 @@ class Provider:
     def fetch_page_stats(
         self, period_start: datetime, period_end: datetime, http: requests.Session, now: datetime
     ) -> list[PageStat]:
+        """Views per page over the period's days up to now, or AnalyticsError saying why not."""
         raise NotImplementedError
 
     def keep(self, rows: Iterable[PageStat | None]) -> Iterator[PageStat]:

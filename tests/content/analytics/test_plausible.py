@@ -150,3 +150,10 @@ def test_a_trickling_answer_cannot_outlast_the_time_budget(trickling_server):
     dsn = f"plausible://key@127.0.0.1:{trickling_server}/news.example.com?timeout=0.5"
     with pytest.raises(AnalyticsError, match=r"did not answer within 0\.5 s"):
         fetch(provider(dsn, http_timeout=5.0))
+
+
+def test_nobody_listening_is_a_connection_error():
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    with pytest.raises(AnalyticsError, match="cannot connect to Plausible: ConnectionError"):
+        fetch(provider(f"plausible://key@127.0.0.1:{port}/news.example.com"))
