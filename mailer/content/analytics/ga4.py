@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -126,7 +127,7 @@ def signed_jwt(claims: dict, private_key_pem: str, key_id: str | None = None) ->
     """A compact JWS (RS256) over the claims, signed with the service account's RSA key."""
     try:
         key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise AnalyticsError("the service-account private_key is not a PEM RSA key") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         raise AnalyticsError("the service-account private_key is not an RSA key")
