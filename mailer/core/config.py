@@ -270,8 +270,9 @@ class Settings:
         "",
         "Where page views come from before each build, as a DSN: "
         "plausible://KEY@plausible.io/example.org, matomo://TOKEN@matomo.example.org/SITE_ID, "
-        "ga4:///path/to/service-account.json?property=123456; each takes ?timeout=SECONDS "
-        "&pages=N&site=https://news.example.com (empty: only `mailer articles stats import`)",
+        "ga4:///path/to/service-account.json?property=123456; each also takes "
+        "timeout=SECONDS, pages=N and site=https://news.example.com options "
+        "(empty: engagement only from `mailer articles stats import`)",
         secret=True,
         check=_analytics,
     )
