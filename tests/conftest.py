@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.webhooks",
     "tests.fixtures.readers",
     "tests.fixtures.editors",
+    "tests.fixtures.analytics",
 ]
 
 # A Wednesday in the newsroom's time zone, so "this week" is unambiguous.

@@ -1,4 +1,4 @@
-"""`mailer sources list|add|remove` and `mailer articles ingest|import|list|stats import`."""
+"""`mailer sources list|add|remove` and `mailer articles ingest|import|list|stats import|fetch`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mailer.content.calendar import period_bounds
 from mailer.content.sources.canonical import is_http
 from mailer.content.sources.files import import_articles, import_stats
 from mailer.content.sources.ingest import ensure_source, ingest_all
-from mailer.core.errors import MailerError, NotFound
+from mailer.core.errors import ConfigError, MailerError, NotFound
 from mailer.core.models import Article, Source
 
 
@@ -137,6 +137,29 @@ def stats_import(app: AppContext, path: Path) -> None:
     _print_file_report(import_stats(app.services.db, path, app.services.now()), "figures")
 
 
+@stats_group.command("fetch")
+@click.option("--period", help="The ISO week, e.g. 2026-W48 (default: this week).")
+@pass_app
+def stats_fetch(app: AppContext, period: str | None) -> None:
+    """Page views (and engaged time) for a week's articles from MAILER_ANALYTICS, now."""
+    from mailer.content.analytics.refresh import refresh_page_stats
+    from mailer.content.calendar import parse_period, period_key
+
+    services = app.services
+    now = services.now()
+    period = (period or period_key(now, services.settings.zone)).strip().upper()
+    try:
+        parse_period(period)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from None
+    report = refresh_page_stats(services.db, services.http, services.settings, period, now)
+    if report is None:
+        raise ConfigError("MAILER_ANALYTICS is empty: set it to your analytics provider's DSN.")
+    if not report.ok:
+        raise MailerError(f"{report}.")
+    click.echo(f"{report}.")
+
+
 @articles_group.command("list")
 @click.option("--week", help="Only this ISO week, e.g. 2019-W04.")
 @click.option("--json", "as_json", is_flag=True)
@@ -161,6 +184,7 @@ def articles_list(app: AppContext, week: str | None, as_json: bool) -> None:
                 "title": a.title,
                 "url": a.url,
                 "views": a.stats.views if a.stats else 0,
+                "engaged_seconds": a.stats.engaged_seconds if a.stats else None,
                 "editor_pick": bool(a.stats and a.stats.editor_pick),
             }
             for a in session.scalars(query)

@@ -136,6 +136,7 @@ def set_stats(
     comments: int | None = None,
     clicks: int | None = None,
     editor_pick: bool | None = None,
+    engaged_seconds: int | None = None,
     now: datetime,
 ) -> ArticleStats:
     """Record engagement figures; fields left as None keep their stored value."""
@@ -153,6 +154,8 @@ def set_stats(
         stats.clicks = clicks
     if editor_pick is not None:
         stats.editor_pick = editor_pick
+    if engaged_seconds is not None:
+        stats.engaged_seconds = engaged_seconds
     stats.updated_at = now
     session.flush()
     return stats

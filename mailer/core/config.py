@@ -14,6 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailer.core.analytics_dsn import HELP as ANALYTICS_HELP
+from mailer.core.analytics_dsn import parse_analytics_dsn
 from mailer.core.errors import ConfigError
 
 PREFIX = "MAILER_"
@@ -67,6 +69,16 @@ def _email(value: object) -> str | None:
 
 def _optional_email(value: object) -> str | None:
     return None if not value else _email(value)
+
+
+def _analytics(value: object) -> str | None:
+    if not value:
+        return None
+    try:
+        parse_analytics_dsn(str(value))
+    except ValueError as exc:
+        return f"{ANALYTICS_HELP} ({exc})"
+    return None
 
 
 def _database(value: object) -> str | None:
@@ -251,6 +263,16 @@ class Settings:
     )
     related_window_days: int = setting(
         180, "How far back related coverage may reach", check=_positive
+    )
+    analytics: str = setting(
+        "",
+        "Where page views come from before each build, as a DSN: "
+        "plausible://KEY@plausible.io/example.org, matomo://TOKEN@matomo.example.org/SITE_ID, "
+        "ga4:///path/to/service-account.json?property=123456; each also takes "
+        "timeout=SECONDS, pages=N and site=https://news.example.com options "
+        "(empty: engagement only from `mailer articles stats import`)",
+        secret=True,
+        check=_analytics,
     )
 
     # --- delivery ---------------------------------------------------------------------------

@@ -159,7 +159,25 @@ class ArticleStats(Base):
     comments: Mapped[int] = mapped_column(Integer, default=0)
     clicks: Mapped[int] = mapped_column(Integer, default=0)
     editor_pick: Mapped[bool] = mapped_column(Boolean, default=False)
+    # seconds readers spent on the page over the week, from the analytics (None: not offered)
+    engaged_seconds: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime | None]
+
+
+class AnalyticsFetch(Base):
+    """The last page-view fetch for a week, so the desk can say whether the figures are fresh."""
+
+    __tablename__ = "analytics_fetches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period_key: Mapped[str] = mapped_column(String(16), unique=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    fetched_at: Mapped[datetime]
+    ok: Mapped[bool] = mapped_column(Boolean, default=False)
+    pages: Mapped[int] = mapped_column(Integer, default=0)  # page rows the provider gave
+    articles_updated: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class Digest(Base):

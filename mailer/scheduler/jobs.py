@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from mailer.content.analytics.refresh import refresh_page_stats
 from mailer.content.calendar import period_key
 from mailer.content.sources.ingest import ingest_all
 from mailer.core.models import Digest, OutboxMessage, Source
@@ -122,6 +123,7 @@ def _build(services: Services, now: datetime) -> list[str]:
     period = period_key(fire, settings.zone)
     if not claim_slot(services.db, "build", period, now):
         return []
+    views = _refresh_views(services, period, now)
     result = digests.build_digest(services.db, settings, now, period=period)
     finish_slot(services.db, "build", period, now, result.message)
     if result.outcome == "too_few":
@@ -133,18 +135,34 @@ def _build(services: Services, now: datetime) -> list[str]:
         )
     elif result.outcome == "created":
         link = f"{settings.base_url.rstrip('/')}/admin/digests/{result.digest_id}"
+        figures = "".join(f"{line}\n\n" for line in views)  # fresh page views, or why not
         notify_editors(
             services,
             now,
             f"{period} is ready for review",
-            f"{result.message}\n\nPreview, adjust and approve it here:\n{link}\n\n"
+            f"{result.message}\n\n{figures}Preview, adjust and approve it here:\n{link}\n\n"
             + (
                 "It will be sent automatically unless you veto it."
                 if settings.auto_approve
                 else "It will be sent only once approved."
             ),
         )
-    return [f"build: {result.message}"]
+    return [*views, f"build: {result.message}"]
+
+
+def _refresh_views(services: Services, period: str, now: datetime) -> list[str]:
+    """Fresh page views for the week before ranking it; a failing provider only says so."""
+    try:
+        report = refresh_page_stats(services.db, services.http, services.settings, period, now)
+    except Exception:  # the build goes on with the figures already stored
+        log.exception("analytics fetch for %s failed", period)
+        return [f"analytics: the fetch for {period} failed; ranked on the stored figures"]
+    if report is None:
+        return []
+    if not report.ok:
+        log.warning("analytics: %s", report)
+        return [f"analytics: {report}; ranked on the stored figures"]
+    return [f"analytics: {report}"]
 
 
 def _period_to_send(services: Services, send_fire: datetime) -> str | None:

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from mailer.content.analytics.refresh import last_fetch
 from mailer.core.models import Editor
 from mailer.editions import accounts, figures
 from mailer.web.context import services
@@ -119,5 +120,6 @@ def dashboard():
         digests=figures.recent_digests(svc.db),
         next_build=figures.next_fire(settings.build_at, zone, now),
         next_send=figures.next_fire(settings.send_at, zone, now),
+        views_fetch=last_fetch(svc.db) if settings.analytics else None,
         zone=zone,
     )

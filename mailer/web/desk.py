@@ -7,6 +7,7 @@ from datetime import timedelta
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from mailer.content.analytics.refresh import last_fetch
 from mailer.content.ranking import RelatedIndex, related_coverage
 from mailer.core.errors import MailerError
 from mailer.core.models import Article, AuditEntry, Digest
@@ -66,6 +67,8 @@ def page(digest_id: int):
         status=status,
         log=log,
         can_edit=g.editor.role == "editor",
+        views_fetch=last_fetch(svc.db, digest.period_key),
+        zone=svc.settings.zone,
     )
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_editor_sessions"
-down_revision = "0005_story_signals"
+down_revision = "0008_analytics_fetches"
 branch_labels = None
 depends_on = None
 
