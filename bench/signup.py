@@ -29,9 +29,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mailer import captcha  # noqa: E402
 from mailer.core.config import Settings  # noqa: E402
 from mailer.core.db import Database, upgrade  # noqa: E402
+from mailer.readers import captcha  # noqa: E402
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "800"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))

@@ -22,15 +22,17 @@ def test_import_skips_bad_rows_with_line_numbers(db, now):
         "dan@example.com,\n"
     )
     report = import_subscribers(db, rows_from(text), now, confirmed=True)
-    assert report.added == 2
+    assert report.added == 3  # a bad name costs the row its greeting, not its address
     assert report.duplicates == 1
-    assert [line for line, _ in report.invalid] == [3, 5]
+    assert [line for line, _ in report.invalid] == [3]
+    assert [(line, value) for line, value, _ in report.names_dropped] == [(5, "Cat<script>")]
     with db.session() as session:
         stored = {s.email: s for s in session.scalars(select(Subscriber))}
-        assert set(stored) == {"ann@example.com", "dan@example.com"}
+        assert set(stored) == {"ann@example.com", "cat@example.com", "dan@example.com"}
         assert stored["ann@example.com"].status == "confirmed"
         assert stored["ann@example.com"].first_name == "Ann"
-        assert session.scalar(select(func.count()).select_from(ConsentEvent)) == 2
+        assert stored["cat@example.com"].first_name is None
+        assert session.scalar(select(func.count()).select_from(ConsentEvent)) == 3
 
 
 def test_import_never_touches_stored_or_suppressed_addresses(db, now):
@@ -82,13 +84,17 @@ def test_import_applies_the_join_forms_rules(db, now):
         "rtl@example.com,Ann\u202e\n"
         ",Nobody\n"
     )
+
     report = import_subscribers(db, rows_from(text), now, confirmed=True)
-    assert report.added == 1
+    assert report.added == 3
     assert report.invalid == [
-        (3, "Keep your first name to 60 characters."),
         (4, "The address contains a character that is not allowed."),
-        (5, "Your name contains a character that is not allowed."),
         (6, "Enter your email address."),
     ]
+    assert report.names_dropped == [
+        (3, "A" * 61, "Keep your first name to 60 characters."),
+        (5, "Ann\u202e", "Your name contains a character that is not allowed."),
+    ]
     with db.session() as session:
-        assert session.scalar(select(Subscriber.first_name)) == "Zoë"
+        names = dict(session.execute(select(Subscriber.email, Subscriber.first_name)).all())
+    assert names == {"ok@example.com": "Zoë", "long@example.com": None, "rtl@example.com": None}

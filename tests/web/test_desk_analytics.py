@@ -7,8 +7,8 @@ import pytest
 from mailer.content.analytics.refresh import refresh_page_stats
 from mailer.content.calendar import period_key
 from mailer.editions import digests
+from tests.fixtures.editors import signed_in
 from tests.fixtures.http import Response
-from tests.web.test_desk import accounts, signed_in  # noqa: F401  (fixture and helper)
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def fetch(services):
     return refresh_page_stats(services.db, services.http, services.settings, period, services.now())
 
 
-def test_a_good_fetch_is_one_quiet_line(client, services, accounts, draft, plausible):  # noqa: F811
+def test_a_good_fetch_is_one_quiet_line(client, services, accounts, draft, plausible):
     plausible.pages = [("/nothing-we-wrote", 3, 1)]
     assert fetch(services).ok
     html = signed_in(client).get(f"/admin/digests/{draft}").get_data(as_text=True)
@@ -42,7 +42,7 @@ def test_a_good_fetch_is_one_quiet_line(client, services, accounts, draft, plaus
 def test_a_failed_fetch_is_a_notice_with_the_reason(
     client,
     services,
-    accounts,  # noqa: F811
+    accounts,
     draft,
     plausible,
     http_server,
@@ -57,7 +57,7 @@ def test_a_failed_fetch_is_a_notice_with_the_reason(
     assert "refused the credentials" in dashboard
 
 
-def test_without_analytics_the_desk_says_nothing_of_it(client, services, accounts, draft):  # noqa: F811
+def test_without_analytics_the_desk_says_nothing_of_it(client, services, accounts, draft):
     services.settings = dataclasses.replace(services.settings, analytics="")
     html = signed_in(client).get(f"/admin/digests/{draft}").get_data(as_text=True)
     assert "Page views:" not in html
