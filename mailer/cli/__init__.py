@@ -73,6 +73,7 @@ COMMAND_MODULES = (
     "groups",
     "articles",  # articles ingest|import|stats, sources list (content)
     "digest_content",  # digest build|show|preview, articles related (content)
+    "related",  # related evaluate|tune (content)
     "digest_send",  # digest send|status|pause|resume|cancel|retry, outbox send (delivery)
     "readers",  # subscribers commands used by the reader side
     "operators",  # editors, suppressions

@@ -15,15 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailer.content.ranking import (
-    Doc,
-    RankParams,
-    RelatedIndex,
-    period_bounds,
-    period_key,
-    related_coverage,
-    top_stories,
-)
+from mailer.content.ranking import Doc, RankParams, period_bounds, period_key, top_stories
+from mailer.content.related import RelatedIndex, related_coverage
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import Conflict, MailerError, NotFound
@@ -36,6 +29,7 @@ from mailer.core.models import (
     DigestItem,
     DigestRelated,
 )
+from mailer.editions.judgments import record_choice
 
 EDITABLE = ("draft",)
 REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
@@ -226,7 +220,7 @@ def build_digest(
             clock.lap("rank")
             window = timedelta(days=settings.related_window_days)
             with _no_gc():  # a 100k archive is a million small dicts: collecting them is waste
-                index = RelatedIndex.build(load_docs(session, start - window, until), params)
+                index = RelatedIndex.build(load_docs(session, start - window, until))
             shown = {doc.id for doc, _ in chosen}
             related: dict[int, list] = {}
             for doc, _score in chosen:
@@ -488,6 +482,7 @@ def remove_related(
         for item in digest.items:
             for rel in item.related:
                 if rel.id == related_id:
+                    record_choice(session, item.article_id, rel.article_id, False, actor, now)
                     item.related.remove(rel)
                     _renumber(item.related)
                     _touch(session, digest, actor, "remove related", now, {"related": rel.title})
@@ -508,6 +503,7 @@ def add_related(
         if any(r.article_id == article_id for r in item.related) or item.article_id == article_id:
             raise Conflict("that article is already shown with this story.")
         item.related.append(snapshot_related(article, len(item.related), 0.0))
+        record_choice(session, item.article_id, article.id, True, actor, now)
         _touch(session, digest, actor, "add related", now, {"related": article.title})
 
 

@@ -121,7 +121,7 @@ def test_test_send_and_approval(client, db, settings, accounts, draft, smtp_serv
     assert digests.find_digest(db, draft).status == "approved"
 
 
-def test_suggestions_show_scores(client, accounts, draft, db):
+def test_suggestions_say_why_in_words_not_scores(client, accounts, draft, db):
     signed_in(client)
     item = sorted(digests.find_digest(db, draft).items, key=lambda i: i.position)[0]
     removed = item.related[0]
@@ -129,7 +129,8 @@ def test_suggestions_show_scores(client, accounts, draft, db):
     page = client.get(f"/admin/digests/{draft}/suggest/{item.id}").get_data(as_text=True)
     assert "Related coverage for" in page
     assert removed.title in page  # what the editor removed comes back as a suggestion
-    assert re.search(r"<td>0\.\d+</td>", page)
+    assert re.search(r"<td>Both (name|mention) [^<]+</td>", page)
+    assert not re.search(r"<td>0\.\d+</td>", page)  # no four-decimal scores
 
 
 def test_archive_shows_only_sent_issues_without_personal_links(client, db, settings, now, draft):
