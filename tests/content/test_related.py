@@ -211,3 +211,24 @@ def test_the_reason_lists_names_and_words_as_written():
     assert found and found[0].names == ("Netflix",)
     assert found[0].terms == ("comedies",)
     assert found[0].reason == "Both name Netflix; both mention comedies"
+
+
+def test_related_coverage_skips_copies_and_shown_items():
+    docs = [
+        doc(1, "Council passes budget keeping libraries open", tags=["budget"]),
+        doc(2, "Council passes budget, keeping libraries open"),  # re-published
+        doc(3, "Library closures split the council budget vote", days=14, tags=["budget"]),
+        doc(4, "Draft budget proposes closing two libraries", days=30, tags=["budget"]),
+        doc(5, "Protest to save branch libraries from budget cuts", section="Local", days=20),
+        doc(6, "Football club wins the derby", section="Sport", days=1),
+    ]
+    index = RelatedIndex.build(docs)
+    ids = [r.doc.id for r in related_coverage(index, docs[0], 3)]
+    assert ids and set(ids) <= {3, 4, 5}
+    without = related_coverage(index, docs[0], 3, exclude_ids={ids[0]})
+    assert ids[0] not in [r.doc.id for r in without]
+
+
+def test_nothing_is_shown_when_nothing_is_shared():
+    docs = [doc(1, "Comet seen over the city"), doc(2, "Bakery wins bread award")]
+    assert related_coverage(RelatedIndex.build(docs), docs[0], 3) == []
