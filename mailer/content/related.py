@@ -78,6 +78,10 @@ class RelatedParams:
     background_rank: int = 40  # the background: the score at this rank among all candidates
     enough: float = 0.25  # a share that is shown whatever the background (a crowded story)
     relative: float = 0.7  # ... and this share of the best candidate's score
+    # One shared name or word is a coincidence (a celebrity's other news, "death toll"); a piece
+    # must share two separate things with the story, unless it matches this share of it anyway.
+    least_shared: int = 2
+    alone: float = 0.25
     duplicate_similarity: float = 0.8  # TF-IDF cosine at which two pieces are one
     duplicate_title: float = 0.8  # share of title words in common at which two pieces are one
 
@@ -298,6 +302,24 @@ class RelatedIndex:
             covered.update(words)
         return tuple(names[:most]), tuple(terms[: max(most - len(names), 1)])
 
+    def things_shared(self, i: int, j: int) -> int:
+        """How many separate things two pieces share: words, with the words of a shared phrase
+        ('Kanye West', 'death toll') counted once."""
+        story, other = self.counts[i], self.counts[j]
+        parent = {t: t for t in story if t in other and " " not in t}
+
+        def root(term: str) -> str:
+            while parent[term] != term:
+                term = parent[term]
+            return term
+
+        for term in story:
+            if " " in term and term in other:
+                first, second = term.split(" ")
+                if first in parent and second in parent:
+                    parent[root(first)] = root(second)
+        return len({root(t) for t in parent})
+
     def vector(self, i: int) -> dict[str, float]:
         """Unit-length TF-IDF weights of document i's words, for telling copies apart."""
         vector = self._vectors.get(i)
@@ -372,14 +394,27 @@ def related_coverage(
     cut: bool = True,
 ) -> list[Related]:
     """Up to k related pieces for a story: clearly above its background, recent, not a copy,
-    not already shown; `cut=False` ranks without the cut (for judging and suggestions)."""
-    p = index.params
+    not already shown; `cut=False` ranks without the cut (for judging)."""
     i = index.position.get(story.id) if story_position is None else story_position
     if i is None or k <= 0:
         return []
-    excluded = set(exclude_ids)
     ranked, background = ranked_candidates(index, i)
-    bar = max(p.floor, min(p.background * background, p.enough)) if cut else 0.0
+    return choose(index, i, ranked, background, k, set(exclude_ids), index.params if cut else None)
+
+
+def choose(
+    index: RelatedIndex,
+    i: int,
+    ranked: Sequence[tuple[float, float, int]],
+    background: float,
+    k: int,
+    excluded: set[int],
+    cut: RelatedParams | None,
+) -> list[Related]:
+    """The pieces shown from a ranking: each over the bar (the floor, the story's background,
+    near the best), no copies of the story or of each other, none already in the issue."""
+    bar = max(cut.floor, min(cut.background * background, cut.enough)) if cut else 0.0
+    story_id = index.docs[i].id
     best: float | None = None
     chosen: list[Related] = []
     chosen_positions: list[int] = []
@@ -388,14 +423,14 @@ def related_coverage(
             break
         if index.is_duplicate(i, j) or any(index.is_duplicate(j, c) for c in chosen_positions):
             continue  # the story itself published again, or a copy of one already chosen
-        if best is None:
+        if best is None and cut:
             best = score
-            bar = max(bar, p.relative * best) if cut else 0.0
-            if score < bar:
-                break
+            bar = max(bar, cut.relative * best)
         doc = index.docs[j]
-        if doc.id in excluded or doc.id == story.id:
+        if doc.id in excluded or doc.id == story_id:
             continue  # already in the issue
+        if cut and score < cut.alone and index.things_shared(i, j) < cut.least_shared:
+            continue  # one name or one word in common: a coincidence
         names, terms = index.shared(i, j)
         chosen.append(Related(doc, round(score, 4), round(similarity, 4), names, terms))
         chosen_positions.append(j)
