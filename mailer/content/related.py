@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -124,29 +124,42 @@ class _Reading:
     lowered: list[str]  # terms written in lower case
 
 
-def _is_title_case(words: list[str]) -> bool:
-    """A headline In Title Case says nothing about which words are names."""
-    content = [w for w in words if w[0].isalpha() and w.lower() not in STOPWORDS]
-    upper = sum(w[0].isupper() for w in content)
-    return len(content) >= 3 and upper >= 0.7 * len(content)
+@lru_cache(maxsize=300_000)
+def _piece(piece: str) -> tuple[str, str, bool]:
+    """A piece of text once and for all: its term ('' for none), what it is ('end' of a
+    sentence, other 'break', 'acronym', 'upper', 'lower', 'other') and whether it counts for
+    telling title case."""
+    if piece in _BREAK:
+        return _SKIP, "end" if piece in _SENTENCE_END else "break", False
+    term = _term(piece.lower())
+    first = piece[0]
+    if not first.isalpha():
+        return term, "other", False
+    if len(piece) > 1 and piece.isupper():
+        shape = "acronym"
+    else:
+        shape = "upper" if first.isupper() else "lower"
+    return term, shape, piece.lower() not in STOPWORDS
 
 
 def read(text: str) -> _Reading:
-    """Terms, phrases (adjacent terms within one clause) and the capitalisation evidence."""
-    pieces = _CASED_WORD.findall(_ascii(text.replace("\u2019", "'")))
-    title_case = _is_title_case([p for p in pieces if p not in _BREAK])
+    """Terms, phrases (adjacent terms within one clause) and the capitalisation evidence.
+    A headline In Title Case says nothing about which words are names, save its acronyms."""
+    pieces = [_piece(p) for p in _CASED_WORD.findall(_ascii(text.replace("\u2019", "'")))]
+    content = [shape for _, shape, counts in pieces if counts]
+    upper = sum(shape != "lower" for shape in content)
+    title_case = len(content) >= 3 and upper >= 0.7 * len(content)
     terms: list[str] = []
     phrases: list[str] = []
     capitalised: list[str] = []
     lowered: list[str] = []
     previous = _SKIP
     sentence_start = True
-    for piece in pieces:
-        if piece in _BREAK:
+    for term, shape, _ in pieces:
+        if shape == "break" or shape == "end":
             previous = _SKIP
-            sentence_start = sentence_start or piece in _SENTENCE_END
+            sentence_start = sentence_start or shape == "end"
             continue
-        term = _term(piece.lower())
         if not term:
             previous = _SKIP  # a stopword breaks a phrase ("bank of america" is two)
             sentence_start = False
@@ -155,11 +168,10 @@ def read(text: str) -> _Reading:
         if previous:
             phrases.append(f"{previous} {term}")
         previous = term
-        if piece[0].isalpha():
-            if len(piece) > 1 and piece.isupper():
-                capitalised.append(term)  # an acronym, in any kind of text
-            elif not title_case and not sentence_start:
-                (capitalised if piece[0].isupper() else lowered).append(term)
+        if shape == "acronym":
+            capitalised.append(term)  # in any kind of text
+        elif shape != "other" and not title_case and not sentence_start:
+            (capitalised if shape == "upper" else lowered).append(term)
         sentence_start = False
     return _Reading(terms, phrases, capitalised, lowered)
 
@@ -218,11 +230,12 @@ class RelatedIndex:
         index = cls(list(docs), params or RelatedParams())
         boost = index.params.title_boost
         postings: dict[str, list[int]] = defaultdict(list)
-        capitalised: dict[str, int] = defaultdict(int)
-        lowered: dict[str, int] = defaultdict(int)
+        capitalised: Counter[str] = Counter()
+        lowered: Counter[str] = Counter()
         counts, lengths = index.counts, index.lengths
         for i, doc in enumerate(index.docs):
             tf: dict[str, float] = {}
+            length = 0.0
             for text, weight in ((doc.title, boost), (doc.summary, 1.0)):
                 if not text:
                     continue
@@ -231,12 +244,11 @@ class RelatedIndex:
                     tf[term] = tf.get(term, 0.0) + weight
                 for phrase in reading.phrases:
                     tf[phrase] = tf.get(phrase, 0.0) + weight
-                for term in reading.capitalised:
-                    capitalised[term] += 1
-                for term in reading.lowered:
-                    lowered[term] += 1
+                length += weight * len(reading.terms)
+                capitalised.update(reading.capitalised)
+                lowered.update(reading.lowered)
             counts.append(tf)
-            lengths.append(sum(w for t, w in tf.items() if " " not in t))
+            lengths.append(length)
             for term in tf:
                 postings[term].append(i)
         total = len(index.docs)
