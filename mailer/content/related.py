@@ -5,8 +5,9 @@ terms side by side). A candidate scores BM25 against the story's terms; a term t
 noun in the archive (capitalised where a sentence does not ask for it: names, places, acronyms)
 weighs more, and a shared phrase adds its own weight. The score is divided by the story's score
 against itself, so it is a share of the story matched. A candidate is shown when that share clears
-a floor and stands out of the story's own background (the typical score of pieces that share only
-a word or two with it), so a story with many loose matches asks more than one with few.
+a floor, stands out of the story's own background (what its loose matches reach: a story with
+many asks more than one with few) and comes near the best candidate; and when it shares two
+separate things with the story, not one name or one stock phrase, unless it matches a lot of it.
 """
 
 from __future__ import annotations
@@ -37,28 +38,11 @@ _STOPWORD_TEXT = (
 )
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 # Capitalised, but every piece has one: never a name two pieces share in any telling way.
-_CALENDAR = frozenset(
-    (
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    )
+_CALENDAR_TEXT = (
+    "monday tuesday wednesday thursday friday saturday sunday january february march april "
+    "june july august september october november december"
 )
+_CALENDAR = frozenset(_CALENDAR_TEXT.split())
 
 
 @dataclass(frozen=True)
