@@ -113,7 +113,7 @@ def main() -> None:
             f"  {score:6.3f}  {doc.published_at:%a %d %b}  {doc.section:<14} {doc.title}"
             f"  [{s.this_week} this week, {s.days_before} before]"
         )
-        for rel in stories.siblings(doc, 3, RankParams()):
+        for rel in stories.siblings(doc, 3):
             print(f"          + {rel.doc.published_at:%a %d} {rel.doc.title}")
 
 

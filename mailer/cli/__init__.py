@@ -15,6 +15,7 @@ from mailer.cli import (  # noqa: F401  (each module adds its commands to `main`
     groups,
     operators,
     readers,
+    related,
     roster,
     workers,
 )

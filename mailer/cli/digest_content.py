@@ -11,12 +11,13 @@ from sqlalchemy import select
 from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import articles_group, digest_group
 from mailer.cli.output import emit_json, table
+from mailer.content.articles import find_article
 from mailer.content.calendar import parse_period
-from mailer.content.ranking import RelatedIndex, related_coverage
+from mailer.content.related import RelatedIndex, related_coverage
 from mailer.core.errors import MailerError, NotFound
 from mailer.core.models import Article
 from mailer.delivery.samples import sample_message
-from mailer.editions.digests import build_digest, find_digest, load_docs, rank_params
+from mailer.editions.digests import build_digest, find_digest, load_docs
 from mailer.editions.figures import recent_digests
 
 
@@ -157,26 +158,23 @@ def digest_preview(app: AppContext, ref: str, fmt: str, out: Path | None) -> Non
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def articles_related(app: AppContext, url_or_id: str, k: int | None, as_json: bool) -> None:
-    """What would be shown as related coverage for a stored article, with scores."""
+    """What would be shown as related coverage for a stored article (by id or any link to it),
+    and why."""
 
     services = app.services
     settings = services.settings
     with services.db.session() as session:
-        if url_or_id.isdigit():
-            article = session.get(Article, int(url_or_id))
-        else:
-            article = session.scalar(select(Article).where(Article.url == url_or_id.strip()))
+        article = find_article(session, url_or_id)
         if article is None:
-            raise NotFound(f"no stored article {url_or_id} (give an id or a stored URL).")
+            raise NotFound(f"no stored article {url_or_id} (give an id or a link to it).")
         # the window before the article, and every newer follow-up
         window = timedelta(days=settings.related_window_days)
         archive = load_docs(
             session, article.published_at - window, datetime.max.replace(tzinfo=UTC)
         )
-        params = rank_params(settings)
-        index = RelatedIndex.build(archive, params)
+        index = RelatedIndex.build(archive)
         story = archive[index.position[article.id]]
-        related = related_coverage(index, story, k or params.related)
+        related = related_coverage(index, story, k or settings.digest_related)
         urls = dict(
             session.execute(
                 select(Article.id, Article.url).where(Article.id.in_([r.doc.id for r in related]))
@@ -188,7 +186,9 @@ def articles_related(app: AppContext, url_or_id: str, k: int | None, as_json: bo
             "title": r.doc.title,
             "url": urls[r.doc.id],
             "score": r.score,
-            "similarity": r.similarity,
+            "names": list(r.names),
+            "terms": list(r.terms),
+            "reason": r.reason,
             "section": r.doc.section,
             "published_at": r.doc.published_at.isoformat(),
         }
@@ -199,8 +199,9 @@ def articles_related(app: AppContext, url_or_id: str, k: int | None, as_json: bo
         return
     click.echo(f"{article.title}")
     if not rows:
-        click.echo("No related coverage above the threshold.")
+        click.echo("Nothing in the archive is close enough to show.")
+        return
     table(
-        ["id", "score", "similarity", "section", "title"],
-        [(r["id"], r["score"], r["similarity"], r["section"] or "", r["title"]) for r in rows],
+        ["id", "section", "title", "why"],
+        [(r["id"], r["section"] or "", r["title"], r["reason"]) for r in rows],
     )

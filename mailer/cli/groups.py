@@ -33,3 +33,8 @@ def subscribers_group() -> None:
 @main.group("suppressions")
 def suppressions_group() -> None:
     """Addresses never to mail again."""
+
+
+@main.group("related")
+def related_group() -> None:
+    """Related coverage: how well it does on judged stories."""

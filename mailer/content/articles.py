@@ -10,6 +10,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailer.content.sources.canonical import canonical_url
 from mailer.core.models import Article, ArticleStats, ArticleTag
 from mailer.core.text import strip_invisible
 
@@ -66,6 +67,23 @@ def find_existing(session: Session, data: ArticleData) -> Article | None:
         return found
     return session.scalar(
         select(Article).where(Article.content_hash == data.content_hash()).limit(1)
+    )
+
+
+def find_article(session: Session, reference: str) -> Article | None:
+    """A stored article by id, or by any link to it: the link as given, or as ingest stores it
+    (tracking parameters dropped, backslashes and escaped slashes made plain, host lowercased)."""
+    text = reference.strip()
+    if text.isdigit():
+        return session.get(Article, int(text))
+    if not text or len(text) > 2000:
+        return None
+    try:
+        forms = {text, canonical_url(text)}
+    except ValueError:  # not a URL at all (an unclosed [ or a bad port)
+        forms = {text}
+    return session.scalar(
+        select(Article).where(Article.url.in_(forms)).order_by(Article.id).limit(1)
     )
 
 

@@ -15,17 +15,15 @@ from functools import lru_cache
 
 from mailer.content.ranking import (
     EDITOR_PICK_BONUS,
-    STOPWORDS,
     Doc,
     RankParams,
-    Related,
     engagement_score,
     freshness,
     normalise_title,
     reader_interest,
-    tokens,
     top_stories,
 )
+from mailer.content.related import STOPWORDS, Related, tokens
 
 
 @dataclass(frozen=True)
@@ -43,6 +41,8 @@ class StoryParams:
     freshness_weight: float = 0.5  # a tie-breaker: less than one more piece is worth
     sticky_bonus: float = 4.0  # a post the site keeps at the top of its front page
     position_bonus: float = 2.0  # first in its feed: halves with each place down
+    sibling_similarity: float = 0.25  # cosine a story's other piece needs to head its box
+    copy_similarity: float = 0.8  # cosine at which two pieces are one re-published
 
 
 STORY_PARAMS = StoryParams()
@@ -394,9 +394,7 @@ class Stories:
         """Cosine of two pieces of the window."""
         return _cosine(self.vectors[self.position[a.id]], self.vectors[self.position[b.id]])
 
-    def siblings(
-        self, doc: Doc, k: int, params: RankParams, exclude_ids: Iterable[int] = ()
-    ) -> list[Related]:
+    def siblings(self, doc: Doc, k: int, exclude_ids: Iterable[int] = ()) -> list[Related]:
         """Up to k other pieces of doc's story, closest first, for the top of its related box:
         no copy of the piece or of each other, nothing below the related threshold."""
         if doc.id not in self.position or k <= 0:
@@ -410,10 +408,10 @@ class Stories:
         chosen: list[Related] = []
         titles = {normalise_title(doc.title)}
         for similarity, other in ranked:
-            if similarity < params.threshold or len(chosen) >= k:
+            if similarity < self.params.sibling_similarity or len(chosen) >= k:
                 break
-            copy = similarity >= params.duplicate_similarity or any(
-                self.similarity(c.doc, other) >= params.duplicate_similarity for c in chosen
+            copy = similarity >= self.params.copy_similarity or any(
+                self.similarity(c.doc, other) >= self.params.copy_similarity for c in chosen
             )
             if copy or normalise_title(other.title) in titles:
                 continue

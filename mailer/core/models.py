@@ -347,6 +347,22 @@ class Editor(Base):
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
+class RelatedJudgment(Base):
+    """An editor's word on one piece under one story: 1 related (added), 0 not (removed).
+    `mailer related evaluate` measures related coverage against these choices."""
+
+    __tablename__ = "related_judgments"
+    __table_args__ = (UniqueConstraint("story_id", "related_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    story_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    related_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    grade: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(512), default="")
+    actor: Mapped[str] = mapped_column(String(320))
+    judged_at: Mapped[datetime]
+
+
 class AuditEntry(Base):
     """Who changed what and when: digests, approvals, sends, suppressions."""
 

@@ -16,14 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mailer.content.calendar import period_bounds, period_key
-from mailer.content.ranking import (
-    Doc,
-    RankParams,
-    Related,
-    RelatedIndex,
-    normalise_title,
-    related_coverage,
-)
+from mailer.content.ranking import Doc, RankParams, normalise_title
+from mailer.content.related import Related, RelatedIndex, related_coverage
 from mailer.content.stories import STORY_PARAMS, Stories
 from mailer.core.config import Settings
 from mailer.core.db import Database
@@ -239,7 +233,7 @@ def build_digest(
             clock.lap("rank")
             window = timedelta(days=settings.related_window_days)
             with _no_gc():  # a 100k archive is a million small dicts: collecting them is waste
-                index = RelatedIndex.build(load_docs(session, start - window, until), params)
+                index = RelatedIndex.build(load_docs(session, start - window, until))
             shown = {doc.id for doc, _ in chosen}
             related: dict[int, list] = {}
             for doc, _score in chosen:
@@ -291,7 +285,7 @@ def related_box(
     stories: Stories, index: RelatedIndex, doc: Doc, params: RankParams, shown: set[int]
 ) -> list[Related]:
     """The other pieces of the story first, then related coverage from the archive."""
-    siblings = stories.siblings(doc, params.related, params, shown)
+    siblings = stories.siblings(doc, params.related, shown)
     titles = {normalise_title(rel.doc.title) for rel in siblings}
     taken = shown | {rel.doc.id for rel in siblings}
     more = [

@@ -12,6 +12,7 @@ from mailer.core.models import Article, Digest, DigestItem
 from mailer.core.text import strip_invisible
 from mailer.editions.audit import audit
 from mailer.editions.digests import EDITABLE, get_digest, snapshot_item, snapshot_related
+from mailer.editions.judgments import record_choice
 
 
 def _editable(session: Session, ref: str | int) -> Digest:
@@ -149,6 +150,7 @@ def remove_related(
         for item in digest.items:
             for rel in item.related:
                 if rel.id == related_id:
+                    record_choice(session, item.article_id, rel.article_id, False, actor, now)
                     item.related.remove(rel)
                     _renumber(item.related)
                     _touch(session, digest, actor, "remove related", now, {"related": rel.title})
@@ -169,4 +171,5 @@ def add_related(
         if any(r.article_id == article_id for r in item.related) or item.article_id == article_id:
             raise Conflict("that article is already shown with this story.")
         item.related.append(snapshot_related(article, len(item.related), 0.0))
+        record_choice(session, item.article_id, article.id, True, actor, now)
         _touch(session, digest, actor, "add related", now, {"related": article.title})

@@ -8,7 +8,8 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from sqlalchemy import select
 
 from mailer.content.analytics.refresh import last_fetch
-from mailer.content.ranking import RelatedIndex, related_coverage
+from mailer.content.articles import find_article
+from mailer.content.related import RelatedIndex, related_coverage
 from mailer.core.errors import MailerError
 from mailer.core.models import Article, AuditEntry, Digest
 from mailer.delivery import status as send_status
@@ -112,7 +113,8 @@ def status_json(digest_id: int):
 @bp.get("/<int:digest_id>/suggest/<int:item_id>")
 @login_required()
 def suggest(digest_id: int, item_id: int):
-    """Related-coverage suggestions for one story, with scores, for the editor to add."""
+    """Related-coverage suggestions for one story, each with why (the names and words it
+    shares), for the editor to add."""
     svc = services()
     settings = svc.settings
     digest = _digest(digest_id)
@@ -125,8 +127,7 @@ def suggest(digest_id: int, item_id: int):
         archive = session.scalars(
             select(Article).where(Article.published_at >= story.published_at - window)
         ).all()
-        params = digests.rank_params(settings)
-        index = RelatedIndex.build([digests.to_doc(a) for a in archive], params)
+        index = RelatedIndex.build([digests.to_doc(a) for a in archive])
         shown = {i.article_id for i in digest.items} | {
             r.article_id for i in digest.items for r in i.related
         }
@@ -157,11 +158,9 @@ ACTIONS = {
         db, d, _int(f, "related"), who, now
     ),
     "add_related": lambda db, s, d, who, now, f: editing.add_related(
-        db, d, _int(f, "item"), _int(f, "article"), who, now
+        db, d, _int(f, "item"), _article(db, f), who, now
     ),
-    "add_story": lambda db, s, d, who, now, f: editing.add_story(
-        db, d, _int(f, "article"), who, now
-    ),
+    "add_story": lambda db, s, d, who, now, f: editing.add_story(db, d, _article(db, f), who, now),
     "approve": lambda db, s, d, who, now, f: lifecycle.approve(db, s, d, who, now),
     "withdraw": lambda db, s, d, who, now, f: lifecycle.withdraw(db, d, who, now),
     "veto": lambda db, s, d, who, now, f: lifecycle.veto(db, d, who, now),
@@ -172,6 +171,18 @@ ACTIONS = {
         db, d, who, now, "cancelled by an editor"
     ),
 }
+
+
+def _article(db, form) -> int:
+    """The article an editor means, by id or by any link to it (as the feed or the site gave it)."""
+    reference = form.get("article", "").strip()
+    if not reference:
+        raise MailerError("give an article id or link.")
+    with db.session() as session:
+        article = find_article(session, reference)
+        if article is None:
+            raise MailerError(f"no stored article {reference[:200]} (give an id or its link).")
+        return article.id
 
 
 def _int(form, name: str) -> int:

@@ -1,21 +1,12 @@
-"""Ranking is pure: weeks, top stories and related coverage from plain Doc values."""
+"""Ranking is pure: weeks and top stories from plain Doc values (related coverage: test_related)."""
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from mailer.content.calendar import period_bounds, period_key
-from mailer.content.ranking import (
-    Doc,
-    RankParams,
-    RelatedIndex,
-    normalise_title,
-    related_coverage,
-    tokens,
-    top_stories,
-)
+from mailer.content.ranking import Doc, RankParams, normalise_title, top_stories
 
 LONDON = ZoneInfo("Europe/London")
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -90,117 +81,8 @@ def test_top_stories_are_deterministic_whatever_the_input_order():
     assert [d.id for d, _ in first] == [d.id for d, _ in again]
 
 
-def test_tokens_drop_stopwords_and_fold_plurals():
-    assert tokens("The libraries\u2019 budgets and the Library budget") == [
-        "library",
-        "budget",
-        "library",
-        "budget",
-    ]
+def test_normalise_title_keeps_only_the_words():
     assert normalise_title("Café:  Déjà vu!") == "cafe deja vu"
-
-
-ARCHIVE = [
-    doc(
-        1,
-        "Council votes to close two branch libraries",
-        "Budget cuts hit libraries.",
-        section="Politics",
-        tags=("libraries",),
-    ),
-    doc(
-        2,
-        "Libraries closure vote delayed by council",
-        "The council delays the libraries vote.",
-        section="Politics",
-        days=10,
-        tags=("libraries",),
-    ),
-    doc(
-        3,
-        "Readers rally to save branch libraries",
-        "Protest over library closures.",
-        section="Local",
-        days=20,
-        tags=("libraries",),
-    ),
-    doc(
-        4,
-        "Council votes to close two branch libraries",
-        "Same piece, syndicated.",
-        section="Politics",
-        days=1,
-    ),
-    doc(5, "Rovers win the derby", "Football match report.", section="Sport", days=2),
-    doc(
-        6,
-        "Council votes to close two branch libraries today",
-        "Budget cuts hit libraries.",
-        section="Politics",
-        days=3,
-    ),
-    doc(
-        7,
-        "Libraries closure vote delayed by the council",
-        "The council delays the vote.",
-        section="Politics",
-        days=11,
-        tags=("libraries",),
-    ),
-]
-
-
-def test_related_coverage_finds_the_story_and_nothing_unrelated():
-    index = RelatedIndex.build(ARCHIVE, RankParams())
-    related = related_coverage(index, ARCHIVE[0], 3)
-    ids = [r.doc.id for r in related]
-    assert 1 not in ids  # not itself
-    assert 4 not in ids and 6 not in ids  # the same piece re-published
-    assert 5 not in ids  # below the threshold
-    assert 2 in ids and 3 in ids
-    assert not ({2, 7} <= set(ids))  # two near-duplicates are never both shown
-    assert [r.score for r in related] == sorted((r.score for r in related), reverse=True)
-    assert all(r.score >= RankParams().threshold for r in related)
-
-
-def test_related_coverage_leaves_out_what_the_issue_already_shows():
-    index = RelatedIndex.build(ARCHIVE, RankParams())
-    ids = [r.doc.id for r in related_coverage(index, ARCHIVE[0], 3, exclude_ids={2, 7})]
-    assert ids == [3]
-
-
-def test_related_coverage_decays_with_distance_in_days():
-    near = [ARCHIVE[0], replace(ARCHIVE[2], published_at=T0 - timedelta(days=5))]
-    far = [ARCHIVE[0], replace(ARCHIVE[2], published_at=T0 - timedelta(days=150))]
-    score_near = related_coverage(RelatedIndex.build(near, RankParams()), near[0], 3)[0].score
-    far_related = related_coverage(RelatedIndex.build(far, RankParams(threshold=0.0)), far[0], 3)
-    assert far_related[0].score < score_near
-    assert related_coverage(RelatedIndex.build(far, RankParams()), far[0], 3) == []
-
-
-def test_related_coverage_is_deterministic_and_respects_k():
-    index = RelatedIndex.build(ARCHIVE, RankParams())
-    shuffled = RelatedIndex.build(list(reversed(ARCHIVE)), RankParams())
-    one = [(r.doc.id, r.score) for r in related_coverage(index, ARCHIVE[0], 3)]
-    two = [(r.doc.id, r.score) for r in related_coverage(shuffled, ARCHIVE[0], 3)]
-    assert one == two
-    assert len(related_coverage(index, ARCHIVE[0], 1)) == 1
-    assert related_coverage(index, ARCHIVE[0], 0) == []
-
-
-def test_a_story_outside_the_index_gets_nothing_rather_than_an_error():
-    index = RelatedIndex.build(ARCHIVE[1:], RankParams())
-    assert related_coverage(index, doc(99, "Unknown"), 3) == []
-
-
-def test_related_for_one_story_needs_no_index_by_hand():
-    from mailer.content.ranking import related
-
-    story = doc(50, "Council votes to close two branch libraries", "Budget cuts.")
-    ids = [r.doc.id for r in related(story, ARCHIVE[1:], 3)]
-    assert 2 in ids or 7 in ids  # the closest follow-up, once
-    assert not {4, 5, 6} & set(ids)  # copies of the story and the football report stay out
-    assert related(story, ARCHIVE[1:], 3, exclude_ids={2, 3, 7}) == []
 
 
 def pdoc(i, title, section="News", days=0, views=0, pick=False, tags=(), summary=""):
@@ -253,33 +135,3 @@ def test_top_stories_are_deterministic():
     docs = [pdoc(i, f"Story number {i}", f"S{i % 3}", views=100) for i in range(20)]
     first = top_stories(docs, RankParams(), T0)
     assert first == top_stories(list(reversed(docs)), RankParams(), T0)
-
-
-def test_tokens_fold_plurals_and_drop_stopwords():
-    assert tokens("The libraries of Riverton's councils") == ["library", "riverton", "council"]
-
-
-def test_related_coverage_finds_the_story_and_skips_copies_and_shown_items():
-    docs = [
-        pdoc(1, "Council passes budget keeping libraries open", "Politics", 0, tags=["budget"]),
-        pdoc(2, "Council passes budget, keeping libraries open", "Politics", 0),  # re-published
-        pdoc(3, "Library closures split the council budget vote", "Politics", 14, tags=["budget"]),
-        pdoc(4, "Draft budget proposes closing two libraries", "Politics", 30, tags=["budget"]),
-        pdoc(5, "Protest to save branch libraries from budget cuts", "Local", 20),
-        pdoc(6, "Football club wins the derby", "Sport", 1),
-    ]
-    index = RelatedIndex.build(docs, RankParams())
-    related = related_coverage(index, docs[0], 3)
-    ids = [r.doc.id for r in related]
-    assert 2 not in ids and 6 not in ids
-    assert ids and ids[0] == 3
-    assert set(ids) <= {3, 4, 5}
-    assert all(r.score >= RankParams().threshold for r in related)
-    without = related_coverage(index, docs[0], 3, exclude_ids={3})
-    assert 3 not in [r.doc.id for r in without]
-
-
-def test_nothing_below_the_threshold_is_shown():
-    docs = [pdoc(1, "Comet seen over the city"), pdoc(2, "Bakery wins bread award")]
-    index = RelatedIndex.build(docs, RankParams())
-    assert related_coverage(index, docs[0], 3) == []

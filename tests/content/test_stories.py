@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from mailer.content.calendar import period_bounds
 from mailer.content.ranking import Doc, RankParams
-from mailer.content.stories import Stories, _words, learn_names, name_runs
+from mailer.content.stories import STORY_PARAMS, Stories, _words, learn_names, name_runs
 from tests.fixtures.content import shared_data
 
 WEEK_START = datetime(2026, 11, 23, tzinfo=UTC)
@@ -98,15 +98,15 @@ def test_a_pinned_piece_keeps_its_story_out_of_the_rest_of_the_issue():
 def test_siblings_are_the_story_s_other_pieces_closest_first_without_copies():
     copy = piece(6, FLOOD[1].title, FLOOD[1].summary, day=2.5)
     stories = Stories([*FLOOD, copy, *ONE_OFFS], WEEK_START, WEEK_END)
-    siblings = stories.siblings(FLOOD[0], 3, RankParams())
+    siblings = stories.siblings(FLOOD[0], 3)
     ids = [rel.doc.id for rel in siblings]
     assert ids and set(ids) <= {2, 3, 4, 5, 6} and not {2, 6} <= set(ids)
     assert [r.similarity for r in siblings] == sorted(
         (r.similarity for r in siblings), reverse=True
     )
-    assert all(r.score >= RankParams().threshold for r in siblings)
-    assert stories.siblings(FLOOD[0], 3, RankParams(), exclude_ids=set(ids)) != siblings
-    assert stories.siblings(ONE_OFFS[0], 3, RankParams()) == []
+    assert all(r.score >= STORY_PARAMS.sibling_similarity for r in siblings)
+    assert stories.siblings(FLOOD[0], 3, exclude_ids=set(ids)) != siblings
+    assert stories.siblings(ONE_OFFS[0], 3) == []
 
 
 def test_stories_are_the_same_whatever_the_input_order():

@@ -91,15 +91,17 @@ def test_test_send_and_approval(client, db, settings, accounts, draft, smtp_serv
     assert digests.find_digest(db, draft).status == "approved"
 
 
-def test_suggestions_show_scores(client, accounts, draft, db):
+def test_suggestions_say_why_in_words_not_scores(client, accounts, draft, db):
     signed_in(client)
     item = sorted(digests.find_digest(db, draft).items, key=lambda i: i.position)[0]
-    removed = item.related[0]
-    editing.remove_related(db, draft, removed.id, "ed@example.com", item.published_at)
+    removed = list(item.related)
+    for related in removed:  # an empty box: everything the method finds is suggested
+        editing.remove_related(db, draft, related.id, "ed@example.com", item.published_at)
     page = client.get(f"/admin/digests/{draft}/suggest/{item.id}").get_data(as_text=True)
     assert "Related coverage for" in page
-    assert removed.title in page  # what the editor removed comes back as a suggestion
-    assert re.search(r"<td>0\.\d+</td>", page)
+    assert any(r.title in page for r in removed)  # what the editor removed comes back
+    assert re.search(r"<td>Both (name|mention) [^<]+</td>", page)
+    assert not re.search(r"<td>0\.\d+</td>", page)  # no four-decimal scores
 
 
 def test_archive_shows_only_sent_issues_without_personal_links(client, db, settings, now, draft):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 TRACKING = frozenset(
@@ -43,6 +44,18 @@ def is_tracking(name: str) -> bool:
     return lowered.startswith(("utm_", "at_", "pk_", "mtm_")) or lowered in TRACKING
 
 
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _path_escape(match: re.Match[str]) -> str:
+    """%2f and %2F are one slash, %7E is '~': one spelling for each escaped path character."""
+    char = chr(int(match.group(1), 16))
+    if char == "/" or char in _UNRESERVED:
+        return char
+    return f"%{match.group(1).upper()}"
+
+
 def canonical_url(url: str) -> str:
     """The article's address without what only says how a reader got there."""
     try:
@@ -56,7 +69,7 @@ def canonical_url(url: str) -> str:
     query = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking(k)
     ]
-    path = parts.path.replace("\\", "/") or "/"
+    path = _ESCAPE.sub(_path_escape, parts.path.replace("\\", "/")) or "/"
     return urlunsplit((scheme, netloc, path, urlencode(query), ""))
 
 

@@ -10,6 +10,15 @@ def test_tracking_parameters_and_fragments_go():
     assert canonical_url("http://x.example/p?gclid=1&mc_cid=2") == "http://x.example/p"
 
 
+def test_one_spelling_for_each_path():
+    assert canonical_url("https://x.example/a\\b\\c") == "https://x.example/a/b/c"
+    assert canonical_url("https://x.example/news%2Fstory") == "https://x.example/news/story"
+    assert canonical_url("https://x.example/news%2fstory") == "https://x.example/news/story"
+    assert canonical_url("https://x.example/%7Eed/caf%c3%a9") == "https://x.example/~ed/caf%C3%A9"
+    assert canonical_url("https://x.example/a%20b%3F") == "https://x.example/a%20b%3F"
+    assert canonical_url("https://x.example/p?track=rss&page=2") == "https://x.example/p?page=2"
+
+
 def test_clean_summary_drops_pixels_share_buttons_and_scripts():
     html = (
         '<p>Real words.<script>steal()</script><img src="https://x/p.gif" width="1" height="1">'
