@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from mailer.core.config import Settings
 from mailer.core.errors import MailerError
 from mailer.core.templates import environment
+from mailer.editions.clicks import tracker
 
 MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB
 
@@ -83,9 +84,12 @@ def _context(digest, settings: Settings, web: bool) -> dict:
     own_hosts -= {(urlsplit(settings.base_url).hostname or "").lower(), ""}
     campaign = f"digest-{digest.period_key}"
 
-    def link(url: str) -> str:
+    track = tracker(settings, digest, web)  # None: links go straight to the site
+
+    def link(url: str, kind: str = "", item_id: int | None = None) -> str:
         safe = safe_link(url)
-        return with_utm(safe, campaign, own_hosts) if safe else ""
+        href = with_utm(safe, campaign, own_hosts) if safe else ""
+        return track(href, kind, item_id) if track and kind else href
 
     def day(moment) -> str:
         local = moment.astimezone(zone)
@@ -94,7 +98,7 @@ def _context(digest, settings: Settings, web: bool) -> dict:
     stories = [
         {
             "title": item.title,
-            "link": link(item.url),
+            "link": link(item.url, "story", item.id),
             "excerpt": item.excerpt,
             "author": item.author,
             "section": item.section,
@@ -104,7 +108,7 @@ def _context(digest, settings: Settings, web: bool) -> dict:
             "related": [
                 {
                     "title": rel.title,
-                    "link": link(rel.url),
+                    "link": link(rel.url, "related", rel.id),
                     "date": day(rel.published_at),
                     "context": rel.context,
                 }

@@ -33,6 +33,7 @@ BLUEPRINTS = (
     "desk",
     "library",
     "hooks",
+    "clicks",
 )
 
 

@@ -1,0 +1,222 @@
+"""Counting clicks on digest links: one upsert per click, per digest link, day and source."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from mailer.core.db import Database
+from mailer.core.models import ClickCount, Delivery, DigestItem, DigestRelated, ReaderClick
+
+COLUMNS = {
+    None: "clicks",
+    "head": "machine_head",
+    "agent": "machine_agent",
+    "early": "machine_early",
+    "burst": "machine_burst",
+}
+
+
+@dataclass(frozen=True)
+class LinkKey:
+    """One link of one issue on one day, as seen through one source."""
+
+    digest_id: int
+    kind: str  # story | related | open
+    item_id: int
+    day: date
+    via: str = "redirect"
+
+
+def _insert(session: Session):
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def add_count(session: Session, key: LinkKey, reason: str | None) -> None:
+    """Count one click for people (reason None) or under the machine reason that filtered it."""
+    _add(session, key, {COLUMNS[reason]: 1})
+
+
+def take_back(session: Session, keys: Iterable[LinkKey]) -> None:
+    """Clicks counted for people that a later burst showed were a machine's."""
+    for key in keys:
+        _add(session, key, {"clicks": -1, "machine_burst": 1})
+
+
+def _add(session: Session, key: LinkKey, deltas: dict[str, int]) -> None:
+    """Insert the row or add to its counters: one statement on SQLite and PostgreSQL alike."""
+    counters = dict.fromkeys(COLUMNS.values(), 0) | deltas
+    keys = {
+        "digest_id": key.digest_id,
+        "kind": key.kind,
+        "item_id": key.item_id,
+        "day": key.day,
+        "via": key.via,
+    }
+    table = ClickCount.__table__
+    statement = _insert(session)(table).values(**keys, **counters)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: table.c[name] + statement.excluded[name] for name in counters},
+    )
+    session.execute(statement)
+
+
+def add_reader_click(session: Session, key: LinkKey, subscriber_id: int, now: datetime) -> None:
+    """Per-reader counting (only when the operator chose it): who clicked which link."""
+    keys = {
+        "digest_id": key.digest_id,
+        "kind": key.kind,
+        "item_id": key.item_id,
+        "subscriber_id": subscriber_id,
+    }
+    statement = _insert(session)(ReaderClick.__table__).values(
+        **keys, clicks=1, first_at=now, last_at=now
+    )
+    statement = statement.on_conflict_do_update(  # first_at keeps the first click's moment
+        index_elements=list(keys),
+        set_={
+            "clicks": ReaderClick.__table__.c.clicks + 1,
+            "last_at": statement.excluded["last_at"],
+        },
+    )
+    session.execute(statement)
+
+
+def record(
+    db: Database,
+    key: LinkKey,
+    reason: str | None,
+    taken_back: Iterable[LinkKey] = (),
+    subscriber_id: int | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Store one click (and any earlier ones a burst takes back) in one transaction."""
+    with db.session() as session:
+        add_count(session, key, reason)
+        take_back(session, taken_back)
+        if subscriber_id is not None and reason is None and now is not None:
+            add_reader_click(session, key, subscriber_id, now)
+
+
+# --- provider events ------------------------------------------------------------------------
+
+
+def strip_tracking(url: str) -> str:
+    """A link without utm_* parameters or fragment, to compare a reported URL with a stored one."""
+    parts = urlsplit(url.strip())
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith("utm_")
+    ]
+    host = (parts.hostname or "").lower()
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
+
+
+def item_of_url(session: Session, digest_id: int, url: str) -> tuple[str, int] | None:
+    """(kind, id) of the story or related link of this digest that a URL leads to, else None."""
+    wanted = strip_tracking(url)
+    for item_id, stored in session.execute(
+        select(DigestItem.id, DigestItem.url).where(DigestItem.digest_id == digest_id)
+    ):
+        if strip_tracking(stored) == wanted:
+            return "story", item_id
+    for rel_id, stored in session.execute(
+        select(DigestRelated.id, DigestRelated.url)
+        .join(DigestItem, DigestItem.id == DigestRelated.item_id)
+        .where(DigestItem.digest_id == digest_id)
+    ):
+        if strip_tracking(stored) == wanted:
+            return "related", rel_id
+    return None
+
+
+def delivery_moment(session: Session, delivery_id: int) -> tuple[int, datetime | None] | None:
+    """(digest id, when the message was handed over) of a delivery, or None."""
+    row = session.execute(
+        select(Delivery.digest_id, func.coalesce(Delivery.handed_at, Delivery.sent_at)).where(
+            Delivery.id == delivery_id
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class LinkClicks:
+    """One link's totals over every day and source."""
+
+    clicks: int = 0
+    machine: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COLUMNS.values(), 0))
+    readers: int = 0  # distinct readers, in per_reader mode
+
+    @property
+    def filtered(self) -> int:
+        return sum(v for k, v in self.machine.items() if k != "clicks")
+
+
+def digest_clicks(db: Database, digest_id: int) -> dict[tuple[str, int], LinkClicks]:
+    """Totals per (kind, item id) of one digest, opens under ("open", 0)."""
+    totals: dict[tuple[str, int], LinkClicks] = {}
+    sums = [func.sum(ClickCount.__table__.c[name]) for name in COLUMNS.values()]
+    with db.session() as session:
+        for kind, item_id, *counts in session.execute(
+            select(ClickCount.kind, ClickCount.item_id, *sums)
+            .where(ClickCount.digest_id == digest_id)
+            .group_by(ClickCount.kind, ClickCount.item_id)
+        ):
+            link = totals.setdefault((kind, item_id), LinkClicks())
+            for name, count in zip(COLUMNS.values(), counts, strict=True):
+                link.machine[name] = int(count or 0)
+            link.clicks = link.machine["clicks"]
+        for kind, item_id, readers in session.execute(
+            select(ReaderClick.kind, ReaderClick.item_id, func.count())
+            .where(ReaderClick.digest_id == digest_id)
+            .group_by(ReaderClick.kind, ReaderClick.item_id)
+        ):
+            totals.setdefault((kind, item_id), LinkClicks()).readers = int(readers)
+    return totals
+
+
+def clicked_stories(db: Database, digest_ids: Iterable[int]) -> dict[int, int]:
+    """People's clicks per article on the stories (and related links) of the given digests,
+    for ranking: interest in a story is interest in its follow-ups."""
+    ids = list(digest_ids)
+    if not ids:
+        return {}
+    clicks: dict[int, int] = {}
+    with db.session() as session:
+        story = (
+            select(DigestItem.article_id, func.sum(ClickCount.clicks))
+            .join(
+                ClickCount,
+                (ClickCount.item_id == DigestItem.id) & (ClickCount.kind == "story"),
+            )
+            .where(ClickCount.digest_id.in_(ids), DigestItem.article_id.is_not(None))
+            .group_by(DigestItem.article_id)
+        )
+        related = (
+            select(DigestRelated.article_id, func.sum(ClickCount.clicks))
+            .join(
+                ClickCount,
+                (ClickCount.item_id == DigestRelated.id) & (ClickCount.kind == "related"),
+            )
+            .where(ClickCount.digest_id.in_(ids), DigestRelated.article_id.is_not(None))
+            .group_by(DigestRelated.article_id)
+        )
+        for query in (story, related):
+            for article_id, count in session.execute(query):
+                if count and count > 0:
+                    clicks[article_id] = clicks.get(article_id, 0) + int(count)
+    return clicks
