@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import func, select
@@ -12,8 +12,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import ClickCount, Delivery, DigestItem, DigestRelated, ReaderClick
+from mailer.editions.clicks import redirect_base
+from mailer.editions.machines import machine_reason
 
 COLUMNS = {
     None: "clicks",
@@ -140,14 +143,88 @@ def item_of_url(session: Session, digest_id: int, url: str) -> tuple[str, int] |
     return None
 
 
-def delivery_moment(session: Session, delivery_id: int) -> tuple[int, datetime | None] | None:
-    """(digest id, when the message was handed over) of a delivery, or None."""
-    row = session.execute(
-        select(Delivery.digest_id, func.coalesce(Delivery.handed_at, Delivery.sent_at)).where(
-            Delivery.id == delivery_id
+@dataclass(frozen=True)
+class ProviderRules:
+    """What counting a provider's click or open needs from the settings."""
+
+    redirect_base: str  # our own click links start with this
+    scanner_seconds: int
+    extra_agents: tuple[str, ...]
+    zone: tzinfo
+    per_reader: bool
+
+    @classmethod
+    def of(cls, settings: Settings) -> ProviderRules:
+        return cls(
+            redirect_base=redirect_base(settings),
+            scanner_seconds=settings.click_scanner_seconds,
+            extra_agents=settings.click_scanner_agents,
+            zone=settings.zone,
+            per_reader=settings.click_tracking == "per_reader",
         )
+
+
+def count_provider_event(
+    session: Session,
+    rules: ProviderRules,
+    *,
+    provider: str,
+    kind: str,
+    url: str,
+    user_agent: str,
+    at: datetime,
+    delivery_id: int | None,
+) -> str:
+    """Count a provider's click or open against the digest link it was about; says what it did
+    (counted, machine reason, ours, untied) so a test or log can tell."""
+    if delivery_id is None:
+        return "untied"  # not a digest message we can name: a test send, another mailer
+    if kind == "click" and url.startswith(rules.redirect_base):
+        return "ours"  # our redirect counted it already, on the way through
+    found = delivery_moment(session, delivery_id)
+    if found is None:
+        return "untied"
+    digest_id, handed_at, subscriber_id = found
+    if kind == "open":
+        item = ("open", 0)
+    else:
+        item = item_of_url(session, digest_id, url) if url else None
+        if item is None:
+            return "untied"  # a link that is not one of the issue's articles
+    seconds = (at - handed_at).total_seconds() if handed_at else None
+    reason = None
+    if kind == "click":
+        reason = machine_reason(
+            method="GET",
+            user_agent=user_agent,
+            seconds_after_delivery=seconds,
+            scanner_seconds=rules.scanner_seconds,
+            extra_agents=rules.extra_agents,
+        )
+    key = LinkKey(digest_id, item[0], item[1], at.astimezone(rules.zone).date(), provider)
+    add_count(session, key, reason)
+    if rules.per_reader and reason is None and kind == "click":
+        add_reader_click(session, key, subscriber_id, at)
+    return reason or "counted"
+
+
+def delivery_moment(session: Session, delivery_id: int) -> tuple[int, datetime | None, int] | None:
+    """(digest id, when the message was handed over, subscriber id) of a delivery, or None."""
+    row = session.execute(
+        select(
+            Delivery.digest_id,
+            func.coalesce(Delivery.handed_at, Delivery.sent_at),
+            Delivery.subscriber_id,
+        ).where(Delivery.id == delivery_id)
     ).first()
-    return (row[0], row[1]) if row else None
+    return (row[0], _aware(row[1]), row[2]) if row else None
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """coalesce() loses the column type on SQLite: a naive value there is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
 # --- reading ---------------------------------------------------------------------------------
