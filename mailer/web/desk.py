@@ -15,6 +15,7 @@ from mailer.delivery.compose import Recipient, digest_message
 from mailer.delivery.ledger import enqueue_outbox
 from mailer.delivery.queue import nudge
 from mailer.editions import digests
+from mailer.editions.click_report import REASON_WORDS, click_report
 from mailer.editions.render import render_digest
 from mailer.readers.links import new_message_id
 from mailer.web import services
@@ -66,6 +67,9 @@ def page(digest_id: int):
         ).all()
     return render_template(
         "web/admin/digest.html",
+        clicks=click_report(svc.db, digest, status.counts.get("sent", 0)),
+        reason_words=REASON_WORDS,
+        per_reader=svc.settings.click_tracking == "per_reader",
         digest=digest,
         items=sorted(digest.items, key=lambda i: i.position),
         message=message,

@@ -205,3 +205,25 @@ def test_with_click_tracking_off_the_mail_links_straight_to_the_articles(db, set
     assert settings.click_tracking == "off"
     assert links == [] and "/r/" not in html
     assert "utm_source=newsletter" in html
+
+
+def test_the_desk_shows_clicks_and_click_rate_per_story_and_related_link(client, db, now, sent):
+    from tests.web.test_hooks_delivery import desk_page
+
+    digest_id, _html, links = sent
+    targets = [read_click_of(db, url) for url in links]
+    story = next(t for t in targets if t[0] == "story")
+    related = next(t for t in targets if t[0] == "related")
+    story_url = links[targets.index(story)]
+    click(client, story_url, ip="198.51.100.1")
+    click(client, story_url, ip="198.51.100.2")
+    click(client, links[targets.index(related)], ip="198.51.100.3")
+    click(client, story_url, agent="Proofpoint URL Defense", ip="192.0.2.1")
+    page = desk_page(client, db, now, digest_id)
+    row = re.search(rf'id="clicks-story-{story[1]}">(.*?)</tr>', page, re.S).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row, re.S)
+    assert [c.strip() for c in cells[1:]] == ["2", "200.0%", "1"]  # 2 clicks, 1 message sent
+    row = re.search(rf'id="clicks-related-{related[1]}">(.*?)</tr>', page, re.S).group(1)
+    assert "↳" in row and "<td>1</td>" in row
+    assert "3 clicks by readers on 1 message sent" in page
+    assert "scanner agents: 1" in page
