@@ -19,6 +19,7 @@ from mailer.content.ranking import (
     Doc,
     RankParams,
     RelatedIndex,
+    follow_up_interest,
     period_bounds,
     period_key,
     related_coverage,
@@ -36,6 +37,7 @@ from mailer.core.models import (
     DigestItem,
     DigestRelated,
 )
+from mailer.editions.click_counts import recent_clicks
 
 EDITABLE = ("draft",)
 REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
@@ -222,6 +224,7 @@ def build_digest(
                 replace(params, top=max(params.top - len(kept), 0)),
                 min(end, now),
                 recent_top_ids(session, key),
+                interest=follow_up_interest(candidates, recent_clicks(session, key), params),
             )
             clock.lap("rank")
             window = timedelta(days=settings.related_window_days)
