@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -57,10 +57,21 @@ def add_count(session: Session, key: LinkKey, reason: str | None) -> None:
     _add(session, key, {COLUMNS[reason]: 1})
 
 
-def take_back(session: Session, keys: Iterable[LinkKey]) -> None:
-    """Clicks counted for people that a later burst showed were a machine's."""
-    for key in keys:
+def take_back(session: Session, clicks: Iterable[tuple[LinkKey, int | None]]) -> None:
+    """Clicks counted for people (and for a reader) that a later burst showed were a machine's."""
+    for key, subscriber_id in clicks:
         _add(session, key, {"clicks": -1, "machine_burst": 1})
+        if subscriber_id is not None:
+            session.execute(
+                update(ReaderClick)
+                .where(
+                    ReaderClick.digest_id == key.digest_id,
+                    ReaderClick.kind == key.kind,
+                    ReaderClick.item_id == key.item_id,
+                    ReaderClick.subscriber_id == subscriber_id,
+                )
+                .values(clicks=ReaderClick.clicks - 1)
+            )
 
 
 def _add(session: Session, key: LinkKey, deltas: dict[str, int]) -> None:
@@ -107,16 +118,27 @@ def record(
     db: Database,
     key: LinkKey,
     reason: str | None,
-    taken_back: Iterable[LinkKey] = (),
+    taken_back: Iterable[tuple[LinkKey, int | None]] = (),
     subscriber_id: int | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Store one click (and any earlier ones a burst takes back) in one transaction."""
+    """Store one click (and take back earlier ones a burst unmasked) in one transaction:
+    one upsert in aggregate mode, two when the reader is known (per_reader mode)."""
     with db.session() as session:
         add_count(session, key, reason)
         take_back(session, taken_back)
         if subscriber_id is not None and reason is None and now is not None:
             add_reader_click(session, key, subscriber_id, now)
+
+
+def reader_of(db: Database, delivery_id: int, digest_id: int) -> tuple[int, datetime | None] | None:
+    """(subscriber id, moment handed over) of a per_reader click's message, when that message
+    is of this digest; None otherwise (a token moved to another issue's link, a deleted row)."""
+    with db.session() as session:
+        found = delivery_moment(session, delivery_id)
+    if found is None or found[0] != digest_id:
+        return None
+    return found[2], found[1]
 
 
 # --- provider events ------------------------------------------------------------------------

@@ -86,22 +86,46 @@ def redirect_base(settings: Settings) -> str:
     return f"{settings.base_url.rstrip('/')}/r/"
 
 
-def click_url(settings: Settings, token: str) -> str:
-    return redirect_base(settings) + token
+def click_url(settings: Settings, token: str, reader_part: str = "") -> str:
+    """The redirect link; `reader_part` (per_reader mode) is the per-recipient marker that
+    personalising replaces with the reader's token, or with nothing."""
+    url = redirect_base(settings) + token
+    return f"{url}?r={reader_part}" if reader_part else url
 
 
-def tracker(settings: Settings, digest, web: bool) -> Tracker | None:
+def reader_token(settings: Settings, delivery_id: int | None) -> str:
+    """Which message a per_reader click came from: its delivery, whose row names the reader.
+    Empty in the other modes and for messages with no delivery (previews, test sends)."""
+    if settings.click_tracking != "per_reader" or not delivery_id:
+        return ""
+    return make_token(settings.secret_key, "click_reader", {"v": delivery_id})
+
+
+def read_reader(secret: str, token: str) -> int | None:
+    """The delivery id in a reader token, or None when it is absent, damaged or not ours."""
+    if not token:
+        return None
+    try:
+        delivery_id = read_token(secret, "click_reader", token).get("v")
+    except TokenInvalid:
+        return None
+    return delivery_id if isinstance(delivery_id, int) and delivery_id > 0 else None
+
+
+def tracker(settings: Settings, digest, web: bool, reader_part: str = "") -> Tracker | None:
     """How a rendered issue's links are made; None means they go straight to the site
-    (tracking off, the public web version, or an issue not stored yet)."""
+    (tracking off, the public web version, or an issue not stored yet). In per_reader mode
+    `reader_part` is the marker each recipient's reader token replaces."""
     if settings.click_tracking == "off" or web or getattr(digest, "id", None) is None:
         return None
     counted = digest.status == COUNTED_STATUS
+    reader = reader_part if settings.click_tracking == "per_reader" else ""
 
     def track(url: str, kind: str, item_id: int) -> str:
         if not url or item_id is None:
             return url
         token = click_token(settings.secret_key, digest.id, kind, item_id, url, counted)
-        return click_url(settings, token)
+        return click_url(settings, token, reader)
 
     return track
 

@@ -16,7 +16,8 @@ from mailer.editions.clicks import tracker
 MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB
 
 # The per-recipient values every rendered digest may carry, as literal markers.
-PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "first_name", "greeting")
+# click_reader: the reader's click token in per_reader click links (editions.clicks).
+PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "first_name", "greeting", "click_reader")
 
 
 def marker(name: str) -> str:
@@ -84,7 +85,8 @@ def _context(digest, settings: Settings, web: bool) -> dict:
     own_hosts -= {(urlsplit(settings.base_url).hostname or "").lower(), ""}
     campaign = f"digest-{digest.period_key}"
 
-    track = tracker(settings, digest, web)  # None: links go straight to the site
+    # None: links go straight to the site. Per_reader links end in the click_reader marker.
+    track = tracker(settings, digest, web, reader_part=marker("click_reader"))
 
     def link(url: str, kind: str = "", item_id: int | None = None) -> str:
         safe = safe_link(url)

@@ -69,6 +69,7 @@ def test_every_article_link_in_the_sent_mail_is_a_signed_redirect_to_the_stored_
         assert response.status_code == 302
         assert response.headers["Location"] == target.url
     assert "/preferences/" in html  # the reader's own links are untouched
+    assert "?r=" not in html  # aggregate: every reader gets the same links
 
 
 def test_a_reader_click_is_counted_once_per_link_and_day(client, db, sent):
