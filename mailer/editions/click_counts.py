@@ -4,31 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from mailer.content.ranking import Doc
-from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.core.models import (
-    Article,
-    ClickCount,
-    Delivery,
-    Digest,
-    DigestItem,
-    DigestRelated,
-    ReaderClick,
-)
-from mailer.editions.clicks import redirect_base
-from mailer.editions.machines import machine_reason
+from mailer.core.models import ClickCount, Delivery, ReaderClick
 
-SENT_STATUSES = ("sending", "paused", "sent")
 COLUMNS = {
     None: "clicks",
     "head": "machine_head",
@@ -157,105 +143,6 @@ def reader_of(db: Database, delivery_id: int, digest_id: int) -> tuple[int, date
     return found[2], found[1]
 
 
-# --- provider events ------------------------------------------------------------------------
-
-
-def strip_tracking(url: str) -> str:
-    """A link without utm_* parameters or fragment, to compare a reported URL with a stored one."""
-    parts = urlsplit(url.strip())
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not k.lower().startswith("utm_")
-    ]
-    host = (parts.hostname or "").lower()
-    netloc = host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", urlencode(query), ""))
-
-
-def item_of_url(session: Session, digest_id: int, url: str) -> tuple[str, int] | None:
-    """(kind, id) of the story or related link of this digest that a URL leads to, else None."""
-    wanted = strip_tracking(url)
-    for item_id, stored in session.execute(
-        select(DigestItem.id, DigestItem.url).where(DigestItem.digest_id == digest_id)
-    ):
-        if strip_tracking(stored) == wanted:
-            return "story", item_id
-    for rel_id, stored in session.execute(
-        select(DigestRelated.id, DigestRelated.url)
-        .join(DigestItem, DigestItem.id == DigestRelated.item_id)
-        .where(DigestItem.digest_id == digest_id)
-    ):
-        if strip_tracking(stored) == wanted:
-            return "related", rel_id
-    return None
-
-
-@dataclass(frozen=True)
-class ProviderRules:
-    """What counting a provider's click or open needs from the settings."""
-
-    redirect_base: str  # our own click links start with this
-    scanner_seconds: int
-    extra_agents: tuple[str, ...]
-    zone: tzinfo
-    per_reader: bool
-
-    @classmethod
-    def of(cls, settings: Settings) -> ProviderRules:
-        return cls(
-            redirect_base=redirect_base(settings),
-            scanner_seconds=settings.click_scanner_seconds,
-            extra_agents=settings.click_scanner_agents,
-            zone=settings.zone,
-            per_reader=settings.click_tracking == "per_reader",
-        )
-
-
-def count_provider_event(
-    session: Session,
-    rules: ProviderRules,
-    *,
-    provider: str,
-    kind: str,
-    url: str,
-    user_agent: str,
-    at: datetime,
-    delivery_id: int | None,
-) -> str:
-    """Count a provider's click or open against the digest link it was about; says what it did
-    (counted, machine reason, ours, untied) so a test or log can tell."""
-    if delivery_id is None:
-        return "untied"  # not a digest message we can name: a test send, another mailer
-    if kind == "click" and url.startswith(rules.redirect_base):
-        return "ours"  # our redirect counted it already, on the way through
-    found = delivery_moment(session, delivery_id)
-    if found is None:
-        return "untied"
-    digest_id, handed_at, subscriber_id = found
-    if kind == "open":
-        item = ("open", 0)
-    else:
-        item = item_of_url(session, digest_id, url) if url else None
-        if item is None:
-            return "untied"  # a link that is not one of the issue's articles
-    seconds = (at - handed_at).total_seconds() if handed_at else None
-    reason = None
-    if kind == "click":
-        reason = machine_reason(
-            method="GET",
-            user_agent=user_agent,
-            seconds_after_delivery=seconds,
-            scanner_seconds=rules.scanner_seconds,
-            extra_agents=rules.extra_agents,
-        )
-    key = LinkKey(digest_id, item[0], item[1], at.astimezone(rules.zone).date(), provider)
-    add_count(session, key, reason)
-    if rules.per_reader and reason is None and kind == "click":
-        add_reader_click(session, key, subscriber_id, at)
-    return reason or "counted"
-
-
 def delivery_moment(session: Session, delivery_id: int) -> tuple[int, datetime | None, int] | None:
     """(digest id, when the message was handed over, subscriber id) of a delivery, or None."""
     row = session.execute(
@@ -312,63 +199,3 @@ def digest_clicks(db: Database, digest_id: int) -> dict[tuple[str, int], LinkCli
         ):
             totals.setdefault((kind, item_id), LinkClicks()).readers = int(readers)
     return totals
-
-
-def clicked_articles(session: Session, digest_ids: Iterable[int]) -> dict[int, int]:
-    """People's clicks per article on the stories (and related links) of the given digests."""
-    ids = list(digest_ids)
-    if not ids:
-        return {}
-    clicks: dict[int, int] = {}
-    story = (
-        select(DigestItem.article_id, func.sum(ClickCount.clicks))
-        .join(
-            ClickCount,
-            (ClickCount.item_id == DigestItem.id) & (ClickCount.kind == "story"),
-        )
-        .where(ClickCount.digest_id.in_(ids), DigestItem.article_id.is_not(None))
-        .group_by(DigestItem.article_id)
-    )
-    related = (
-        select(DigestRelated.article_id, func.sum(ClickCount.clicks))
-        .join(
-            ClickCount,
-            (ClickCount.item_id == DigestRelated.id) & (ClickCount.kind == "related"),
-        )
-        .where(ClickCount.digest_id.in_(ids), DigestRelated.article_id.is_not(None))
-        .group_by(DigestRelated.article_id)
-    )
-    for query in (story, related):
-        for article_id, count in session.execute(query):
-            if count and count > 0:
-                clicks[article_id] = clicks.get(article_id, 0) + int(count)
-    return clicks
-
-
-RECENT_ISSUES = 4  # the issues whose clicks say what readers follow
-
-
-def recent_clicks(session: Session, before_period: str) -> list[tuple[Doc, int]]:
-    """The articles readers clicked in the last few sent issues, with their clicks, for
-    ranking.follow_up_interest: interest in a story is interest in its follow-ups."""
-    ids = session.scalars(
-        select(Digest.id)
-        .where(Digest.period_key < before_period, Digest.status.in_(SENT_STATUSES))
-        .order_by(Digest.period_key.desc())
-        .limit(RECENT_ISSUES)
-    ).all()
-    clicks = clicked_articles(session, ids)
-    if not clicks:
-        return []
-    rows = session.execute(
-        select(Article.id, Article.title, Article.summary, Article.section, Article.published_at)
-        .where(Article.id.in_(clicks))
-        .order_by(Article.id)
-    )
-    return [
-        (
-            Doc(id=r[0], title=r[1], summary=r[2] or "", section=r[3], tags=(), published_at=r[4]),
-            clicks[r[0]],
-        )
-        for r in rows
-    ]

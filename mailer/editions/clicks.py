@@ -128,11 +128,3 @@ def tracker(settings: Settings, digest, web: bool, reader_part: str = "") -> Tra
         return click_url(settings, token, reader)
 
     return track
-
-
-def token_of(settings: Settings, url: str) -> str | None:
-    """The click token in one of our redirect URLs (as a provider reports it), else None."""
-    base = redirect_base(settings)
-    if not url.startswith(base):
-        return None
-    return urlsplit(url).path.rsplit("/", 1)[-1] or None

@@ -37,7 +37,7 @@ from mailer.core.models import (
     DigestItem,
     DigestRelated,
 )
-from mailer.editions.click_counts import recent_clicks
+from mailer.editions.click_interest import recent_clicks
 
 EDITABLE = ("draft",)
 REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
