@@ -21,7 +21,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/mailer db upgrade
 	$(BIN)/mailer demo --if-empty --build
-	$(BIN)/mailer serve
+	$(BIN)/mailer serve $(if $(PORT),--port $(PORT))
 
 ## test: set up with the test extras and run the whole suite (lint included) on SQLite and
 ## on PostgreSQL (a throwaway local cluster unless MAILER_TEST_DATABASE_URL is set)

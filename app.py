@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from mailer.core.config import Settings
-from mailer.services import Services, build
+from mailer.services import Services, build, load_settings
 from mailer.web import init_app
 
 
@@ -16,7 +16,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             from mailer.core.env import load_dotenv_once
 
             load_dotenv_once()
-            settings = Settings.from_env()
+            settings = load_settings()
         services = build(settings)
     return init_app(services)
 

@@ -91,7 +91,7 @@ def bench_build(rows: list[dict], size: int) -> dict:
         settings = make_settings(Path(tmp))
         db = Database(settings.effective_database_url)
         upgrade(db)
-        from mailer.content.ranking import period_bounds
+        from mailer.content.calendar import period_bounds
 
         _start, end = period_bounds(PERIOD, settings.zone)
         span = timedelta(days=settings.related_window_days + 7)
@@ -133,7 +133,7 @@ def bench_personalise(digest, settings: Settings) -> dict:
 
     # The ceiling: the same substitutions on the same pre-rendered strings, values made up front.
     prepared = [
-        {marker(p): f"https://mail.example.com/{p}/{n}" for p in PLACEHOLDERS}
+        {marker(p, rendered.nonce): f"https://mail.example.com/{p}/{n}" for p in PLACEHOLDERS}
         for n in range(SUBSCRIBERS)
     ]
     subject0, text0, html0 = rendered.subject, rendered.text, rendered.html

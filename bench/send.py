@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from mailer.editions import lifecycle
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -118,7 +120,7 @@ def prepare(workdir: Path, size: int, database_url: str | None = None, **overrid
     upgrade(db)
     load_demo(db, NOW, settings.zone)
     digest_id = digests.build_digest(db, settings, NOW).digest_id
-    digests.approve(db, settings, digest_id, "bench", NOW)
+    lifecycle.approve(db, settings, digest_id, "bench", NOW)
     rows = [
         {
             "email": f"reader{i}@example.com",
@@ -142,7 +144,7 @@ def prepare(workdir: Path, size: int, database_url: str | None = None, **overrid
 
 def engine_rate(workdir: Path, size: int, dsn: str, connections: int, **overrides) -> float:
     from mailer.delivery.engine import send_digest
-    from mailer.delivery.transports import transport_from_dsn
+    from mailer.delivery.transports import transport_from_dsn, transport_options
     from mailer.services import system_clock
 
     db, settings, digest_id = prepare(
@@ -153,7 +155,7 @@ def engine_rate(workdir: Path, size: int, dsn: str, connections: int, **override
         db,
         settings,
         digest_id,
-        lambda: transport_from_dsn(dsn, settings=settings),
+        lambda: transport_from_dsn(dsn, transport_options(settings)),
         system_clock,
     )
     elapsed = time.perf_counter() - started

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -11,8 +11,9 @@ from requests.adapters import HTTPAdapter
 
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports import TransportOptions, transport_from_dsn
 from mailer.delivery.transports.base import Transport
+from mailer.startup import check_settings, warn_unknown
 
 Clock = Callable[[], datetime]
 
@@ -45,22 +46,21 @@ class Services:
     db: Database
     http: requests.Session
     clock: Clock = system_clock
+    transport_options: TransportOptions = field(default_factory=TransportOptions, repr=False)
     _transport: Transport | None = field(default=None, repr=False)
 
     @property
     def transport(self) -> Transport:
         """Built on first use, so commands that send nothing never open a connection."""
         if self._transport is None:
-            self._transport = transport_from_dsn(
-                self.settings.transport, settings=self.settings, http=self.http
-            )
+            self._transport = self.new_transport()
         return self._transport
 
     def new_transport(self) -> Transport:
         """A fresh transport for one sending worker (SMTP connections are not shared)."""
-        if self._transport is not None and not hasattr(self._transport, "conn"):
-            return self._transport  # a stateless backend handed in by the caller
-        return transport_from_dsn(self.settings.transport, settings=self.settings, http=self.http)
+        if self._transport is not None and not self._transport.holds_connection:
+            return self._transport  # nothing held between calls: every worker may share it
+        return transport_from_dsn(self.settings.transport, self.transport_options, self.http)
 
     def now(self) -> datetime:
         return self.clock()
@@ -72,19 +72,32 @@ class Services:
         self.db.dispose()
 
 
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the environment, warn about MAILER_* names that are no setting, run the checks."""
+    settings = Settings.from_env(environ)
+    warn_unknown(environ)
+    check_settings(settings)
+    return settings
+
+
 def build(
     settings: Settings | None = None,
     *,
     clock: Clock | None = None,
     transport: Transport | None = None,
 ) -> Services:
-    """Wire settings to a database, an HTTP session, a transport and a clock."""
-    settings = settings or Settings.from_env()
+    """Wire settings to a database, an HTTP session, a transport and a clock; settings a
+    provider or production cannot use raise ConfigError here, before anything runs."""
+    if settings is None:
+        settings = Settings.from_env()
+        warn_unknown()
+    options = check_settings(settings)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
     return Services(
         settings=settings,
         db=Database(settings.effective_database_url),
         http=TimeoutSession(settings.http_timeout),
         clock=clock or system_clock,
+        transport_options=options,
         _transport=transport,
     )

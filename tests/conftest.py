@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures.mailing",
     "tests.fixtures.webhooks",
     "tests.fixtures.readers",
+    "tests.fixtures.editors",
 ]
 
 # A Wednesday in the newsroom's time zone, so "this week" is unambiguous.

@@ -7,9 +7,13 @@ from pathlib import Path
 import click
 from sqlalchemy import delete, select
 
-from mailer.cli import AppContext, pass_app
+from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import articles_group, sources_group
 from mailer.cli.output import emit_json, table
+from mailer.content.calendar import period_bounds
+from mailer.content.sources.canonical import is_http
+from mailer.content.sources.files import import_articles, import_stats
+from mailer.content.sources.ingest import ensure_source, ingest_all
 from mailer.core.errors import MailerError, NotFound
 from mailer.core.models import Article, Source
 
@@ -61,8 +65,6 @@ def sources_list(app: AppContext, as_json: bool) -> None:
 @pass_app
 def sources_add(app: AppContext, url: str) -> None:
     """Remember a source (RSS/Atom URL or wp+https://site/wp-json)."""
-    from mailer.content.sources.canonical import is_http
-    from mailer.content.sources.ingest import ensure_source
 
     if not is_http(url.removeprefix("wp+")):
         raise click.BadParameter("give an http(s) feed URL or wp+https://site/wp-json")
@@ -86,7 +88,6 @@ def sources_remove(app: AppContext, url: str) -> None:
 @pass_app
 def articles_ingest(app: AppContext, urls: tuple[str, ...]) -> None:
     """Fetch every source now (or only the URLs given)."""
-    from mailer.content.sources.ingest import ingest_all
 
     services = app.services
     reports = ingest_all(
@@ -118,7 +119,6 @@ def _print_file_report(report, what: str) -> None:
 @pass_app
 def articles_import(app: AppContext, path: Path) -> None:
     """Store articles from JSON Lines or CSV (url, title, summary, published_at, ...)."""
-    from mailer.content.sources.files import import_articles
 
     _print_file_report(import_articles(app.services.db, path, app.services.now()), "articles")
 
@@ -133,7 +133,6 @@ def stats_group() -> None:
 @pass_app
 def stats_import(app: AppContext, path: Path) -> None:
     """Views per article URL (optionally shares, comments, clicks), from CSV or JSON Lines."""
-    from mailer.content.sources.files import import_stats
 
     _print_file_report(import_stats(app.services.db, path, app.services.now()), "figures")
 
@@ -144,7 +143,6 @@ def stats_import(app: AppContext, path: Path) -> None:
 @pass_app
 def articles_list(app: AppContext, week: str | None, as_json: bool) -> None:
     """Stored articles, newest first."""
-    from mailer.content.ranking import period_bounds
 
     services = app.services
     query = select(Article).order_by(Article.published_at.desc()).limit(500)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import atexit
 import signal
+import socket
 import subprocess
 import sys
 from datetime import datetime
 
 import click
 
-from mailer.cli import AppContext, main, pass_app
+from mailer.cli.base import AppContext, main, pass_app
 from mailer.cli.output import emit_json, table
-from mailer.core.config import ConfigError, render_env_example
+from mailer.content.demo import archive_is_empty, load_demo
+from mailer.core.config import render_env_example, unknown_variables
+from mailer.core.db import current_revision, head_revision, upgrade
+from mailer.core.errors import ConfigError, MailerError
+from mailer.delivery import queue
+from mailer.editions.digests import build_digest
+from mailer.scheduler.jobs import run_forever, tick
 
 
 @click.command("config")
@@ -28,6 +35,8 @@ def config_command(app: AppContext, as_json: bool, example: bool) -> None:
     if as_json:
         emit_json({name: value for name, value, _ in rows})
         return
+    # a MAILER_* name that is no setting is shown, value hidden, so a typo is seen
+    rows += [(name, "(ignored)", sentence) for name, sentence in unknown_variables()]
     table(["variable", "value", "meaning"], rows)
 
 
@@ -40,7 +49,6 @@ def db_group() -> None:
 @pass_app
 def db_upgrade(app: AppContext) -> None:
     """Apply migrations; safe to run on every start."""
-    from mailer.core.db import current_revision, upgrade
 
     db = app.services.db
     before = current_revision(db)
@@ -51,8 +59,6 @@ def db_upgrade(app: AppContext) -> None:
     else:
         click.echo(f"Schema upgraded from {before or 'empty'} to {after}.")
     if app.settings.queue == "procrastinate":
-        from mailer.delivery import queue
-
         queue.require_queue(app.settings, db)
         if queue.ensure_schema(db):
             click.echo("Queue tables installed.")
@@ -62,7 +68,6 @@ def db_upgrade(app: AppContext) -> None:
 @pass_app
 def db_current(app: AppContext) -> None:
     """Print the schema revision, and whether it is the newest."""
-    from mailer.core.db import current_revision, head_revision
 
     db = app.services.db
     current, head = current_revision(db), head_revision(db)
@@ -91,8 +96,6 @@ def parse_now(value: str | None) -> datetime | None:
 @pass_app
 def scheduler_command(app: AppContext, once: bool, now_text: str | None) -> None:
     """Run the scheduler: exactly one per installation."""
-    from mailer.core.db import upgrade
-    from mailer.scheduler.jobs import run_forever, tick
 
     services = app.services
     upgrade(services.db)
@@ -107,19 +110,23 @@ def scheduler_command(app: AppContext, once: bool, now_text: str | None) -> None
 
 
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--host", help="Default: MAILER_HOST (127.0.0.1).")
+@click.option("--port", type=int, help="Default: MAILER_PORT (5000).")
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--no-scheduler", is_flag=True, help="Serve pages only (a scheduler runs elsewhere).")
 @pass_app
-def serve_command(app: AppContext, host: str, port: int, threads: int, no_scheduler: bool) -> None:
+def serve_command(
+    app: AppContext, host: str | None, port: int | None, threads: int, no_scheduler: bool
+) -> None:
     """Run the embedded default: waitress for the web, plus one scheduler process."""
     from waitress import serve
 
-    from app import create_app
-    from mailer.core.db import upgrade
+    from app import create_app  # Flask only for this command: the CLI itself never loads it
 
     services = app.services
+    host = host or services.settings.host
+    port = port or services.settings.port
+    check_port_free(host, port)
     upgrade(services.db)
     child = None
     if not no_scheduler:
@@ -139,6 +146,19 @@ def serve_command(app: AppContext, host: str, port: int, threads: int, no_schedu
     serve(create_app(services=services), host=host, port=port, threads=threads, ident="mailer")
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Say which port is taken and how to choose another, before anything starts."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise MailerError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); another program may use "
+            f"it. Choose another port: `make run PORT={port + 1}`, `mailer serve --port "
+            f"{port + 1}` or MAILER_PORT={port + 1}."
+        ) from None
+
+
 @click.command("demo")
 @click.option("--if-empty", is_flag=True, help="Load only when there are no articles yet.")
 @click.option(
@@ -147,8 +167,6 @@ def serve_command(app: AppContext, host: str, port: int, threads: int, no_schedu
 @pass_app
 def demo_command(app: AppContext, if_empty: bool, build: bool) -> None:
     """Load the demo archive: a few dozen articles over five weeks."""
-    from mailer.content.demo import archive_is_empty, load_demo
-    from mailer.core.db import upgrade
 
     services = app.services
     upgrade(services.db)
@@ -161,8 +179,6 @@ def demo_command(app: AppContext, if_empty: bool, build: bool) -> None:
         raise ConfigError(f"the demo archive is missing: {exc.filename}") from None
     click.echo(f"Demo archive loaded: {created} new articles.")
     if build:
-        from mailer.editions.digests import build_digest
-
         result = build_digest(services.db, services.settings, services.now())
         click.echo(f"Digest {result.message}")
 

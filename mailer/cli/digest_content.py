@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 from sqlalchemy import select
 
-from mailer.cli import AppContext, pass_app
+from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import articles_group, digest_group
 from mailer.cli.output import emit_json, table
+from mailer.content.calendar import parse_period
+from mailer.content.ranking import RelatedIndex, related_coverage
 from mailer.core.errors import MailerError, NotFound
+from mailer.core.models import Article
+from mailer.delivery.samples import sample_message
+from mailer.editions.digests import build_digest, find_digest, load_docs, rank_params
+from mailer.editions.figures import recent_digests
 
 
 @digest_group.command("build")
@@ -20,8 +26,6 @@ from mailer.core.errors import MailerError, NotFound
 @pass_app
 def digest_build(app: AppContext, period: str | None, rebuild: bool) -> None:
     """Build the week's digest: a frozen snapshot of stories and related coverage."""
-    from mailer.content.ranking import parse_period
-    from mailer.editions.digests import build_digest
 
     services = app.services
     if period:
@@ -42,7 +46,6 @@ def digest_build(app: AppContext, period: str | None, rebuild: bool) -> None:
 @pass_app
 def digest_list(app: AppContext, as_json: bool) -> None:
     """Digests, newest first, with their status and delivery counts."""
-    from mailer.editions.figures import recent_digests
 
     rows = recent_digests(app.services.db, limit=100)
     if as_json:
@@ -104,7 +107,6 @@ def digest_as_dict(digest) -> dict:
 @pass_app
 def digest_show(app: AppContext, ref: str, as_json: bool) -> None:
     """The stories of a digest and the related coverage under each."""
-    from mailer.editions.digests import find_digest
 
     data = digest_as_dict(find_digest(app.services.db, ref))
     if as_json:
@@ -122,9 +124,6 @@ def digest_show(app: AppContext, ref: str, as_json: bool) -> None:
     )
 
 
-SAMPLE_NONCE = "sample"  # a preview's links lead to no real subscriber
-
-
 @digest_group.command("preview")
 @click.argument("ref")
 @click.option(
@@ -134,21 +133,10 @@ SAMPLE_NONCE = "sample"  # a preview's links lead to no real subscriber
 @pass_app
 def digest_preview(app: AppContext, ref: str, fmt: str, out: Path | None) -> None:
     """Exactly what a subscriber gets, with a sample subscriber's links."""
-    from mailer.delivery.compose import Recipient, digest_message
-    from mailer.editions.digests import find_digest
-    from mailer.editions.render import render_digest
-    from mailer.readers.links import new_message_id
 
     settings = app.services.settings
     digest = find_digest(app.services.db, ref)
-    sample = Recipient(id=0, email="reader@example.com", first_name="Sam", token_nonce=SAMPLE_NONCE)
-    message = digest_message(
-        render_digest(digest, settings),
-        sample,
-        settings,
-        new_message_id(settings),
-        digest.period_key,
-    )
+    message = sample_message(digest, settings)
     if fmt == "eml":
         data = message.as_bytes()
     else:
@@ -170,11 +158,6 @@ def digest_preview(app: AppContext, ref: str, fmt: str, out: Path | None) -> Non
 @pass_app
 def articles_related(app: AppContext, url_or_id: str, k: int | None, as_json: bool) -> None:
     """What would be shown as related coverage for a stored article, with scores."""
-    from datetime import datetime, timedelta
-
-    from mailer.content.ranking import RelatedIndex, related_coverage
-    from mailer.core.models import Article
-    from mailer.editions.digests import load_docs, rank_params
 
     services = app.services
     settings = services.settings

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-import click
+import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import timedelta
 
-from mailer.cli import AppContext, pass_app
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn
+from rich.text import Text
+from sqlalchemy import func, select
+
+from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import digest_group, outbox_group
 from mailer.cli.output import emit_json, is_terminal, table
 from mailer.core.errors import MailerError
+from mailer.core.models import Delivery, OutboxMessage, Subscriber, Suppression
+from mailer.delivery import engine, ledger, queue
+from mailer.delivery.engine import drain_outbox
+from mailer.delivery.status import FEEDBACK_WORDS, digest_status
+from mailer.editions import lifecycle
+from mailer.editions.digests import find_digest
 
 
 def _digest_id(app: AppContext, ref: str) -> int:
-    from mailer.editions.digests import find_digest
 
     return find_digest(app.services.db, ref).id
 
@@ -22,10 +36,8 @@ def _digest_id(app: AppContext, ref: str) -> int:
 @pass_app
 def digest_approve(app: AppContext, ref: str, actor: str) -> None:
     """Approve a draft for sending."""
-    from mailer.editions.digests import approve
-
     services = app.services
-    approve(services.db, services.settings, _digest_id(app, ref), actor, services.now())
+    lifecycle.approve(services.db, services.settings, _digest_id(app, ref), actor, services.now())
     click.echo(f"{ref} approved.")
 
 
@@ -33,20 +45,35 @@ def digest_approve(app: AppContext, ref: str, actor: str) -> None:
 @click.argument("ref")
 @click.option("--dry-run", is_flag=True, help="Count who would get it; send nothing.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after this many messages.")
+@click.option(
+    "--here",
+    is_flag=True,
+    help="With MAILER_QUEUE=procrastinate: send from this process instead of queueing the job.",
+)
 @pass_app
-def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> None:
-    """Send an approved digest; run again to resume where it stopped."""
-    from mailer.core.models import Delivery
-    from mailer.delivery import engine, ledger
+def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None, here: bool) -> None:
+    """Send an approved digest; run again to resume where it stopped.
+
+    With the procrastinate queue on, the job is handed to `mailer worker`s (unless --here).
+    """
 
     services = app.services
     digest_id = _digest_id(app, ref)
     if dry_run:
         _dry_run(services, digest_id)
         return
-    engine.start_send(services.db, digest_id, services.now(), actor="cli")
+    lifecycle.start(services.db, digest_id, "cli", services.now())
+    if queue.uses_queue(services) and not here and limit is None:
+        period = find_digest(services.db, digest_id).period_key
+        queued = queue.queue_digest(services, digest_id)
+        click.echo(
+            f"{period} {'is queued' if queued else 'was already queued'} for the workers. "
+            f"Follow it with `mailer digest status {period}` or `mailer workers`; "
+            "`--here` sends from this process instead."
+        )
+        return
     ledger.materialise(services.db, digest_id, services.now())
-    state = engine.digest_status(services.db, digest_id, services.now())
+    state = digest_status(services.db, digest_id, services.now())
     total = sum(state.counts.values()) or None
     done = sum(v for k, v in state.counts.items() if k not in ("pending", "sending"))
 
@@ -61,14 +88,25 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> 
             on_progress=on_progress,
         )
 
-    if is_terminal():
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    try:
+        if is_terminal():
 
-        with Progress("sending", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()) as bar:
-            task = bar.add_task("send", total=total, completed=done)
-            report = run(lambda n: bar.advance(task, n))
-    else:
-        report = run(_plain_progress(done, total))
+            def time_left() -> float | None:
+                return digest_status(services.db, digest_id, services.now()).eta_seconds
+
+            with _progress_bar(total, done, time_left) as advance:
+                report = run(advance)
+        else:
+            report = run(_plain_progress(done, total))
+    except KeyboardInterrupt:
+        period = find_digest(services.db, digest_id).period_key
+        counts = ledger.counts(services.db, Delivery, [Delivery.digest_id == digest_id])
+        click.echo(
+            f"Interrupted. Messages in flight were finished and recorded, the rest given back "
+            f"(totals: {_fmt(counts)}). Resume with: mailer digest send {period}",
+            err=True,
+        )
+        raise SystemExit(130) from None
     counts = ledger.counts(services.db, Delivery, [Delivery.digest_id == digest_id])
     click.echo(
         f"{report.sent} sent, {report.failed} failed, {report.unknown} unknown, "
@@ -85,10 +123,31 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None) -> 
     )
 
 
+class _TimeLeft(ProgressColumn):
+    """The time left as `digest status` computes it, so the bar and the status agree."""
+
+    max_refresh = 2.0  # one small query every two seconds at most
+
+    def __init__(self, time_left: Callable[[], float | None]) -> None:
+        super().__init__()
+        self.time_left = time_left
+
+    def render(self, task) -> Text:
+        seconds = self.time_left()
+        if seconds is None:
+            return Text("-:--:--")
+        return Text(str(timedelta(seconds=round(seconds))))
+
+
+@contextmanager
+def _progress_bar(total: int | None, done: int, time_left: Callable[[], float | None]):
+    with Progress("sending", BarColumn(), MofNCompleteColumn(), _TimeLeft(time_left)) as bar:
+        task = bar.add_task("send", total=total, completed=done)
+        yield lambda n: bar.advance(task, n)
+
+
 def _plain_progress(done: int, total: int | None):
     """One line every ten seconds when the output is piped to a file or a log."""
-    import threading
-    import time
 
     state = {"done": done, "last": time.monotonic()}
     lock = threading.Lock()
@@ -104,7 +163,6 @@ def _plain_progress(done: int, total: int | None):
 
 
 def feedback_line(feedback: dict[str, int]) -> str:
-    from mailer.delivery.engine import FEEDBACK_WORDS
 
     words = [f"{FEEDBACK_WORDS[k]} {feedback[k]}" for k in FEEDBACK_WORDS if feedback.get(k)]
     return ", ".join(words) or "none yet (it arrives through the provider's webhooks)"
@@ -115,9 +173,6 @@ def _fmt(counts: dict[str, int]) -> str:
 
 
 def _dry_run(services, digest_id: int) -> None:
-    from sqlalchemy import func, select
-
-    from mailer.core.models import Subscriber, Suppression
 
     with services.db.session() as session:
         suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
@@ -137,7 +192,6 @@ def _dry_run(services, digest_id: int) -> None:
 @pass_app
 def digest_status_command(app: AppContext, ref: str, as_json: bool) -> None:
     """Counts per delivery state, the current rate and the time left."""
-    from mailer.delivery.engine import digest_status
 
     status = digest_status(app.services.db, _digest_id(app, ref), app.services.now())
     if as_json:
@@ -152,28 +206,15 @@ def digest_status_command(app: AppContext, ref: str, as_json: bool) -> None:
     click.echo(f"provider feedback: {feedback_line(status.feedback)}")
 
 
-def _transition(app: AppContext, ref: str, status: str, allowed: tuple[str, ...], reason=None):
-    from mailer.delivery.engine import set_digest_status
-
-    services = app.services
-    digest = set_digest_status(
-        services.db,
-        _digest_id(app, ref),
-        status,
-        services.now(),
-        reason,
-        actor="cli",
-        allowed_from=allowed,
-    )
-    click.echo(f"{digest.period_key} is now {status}.")
-
-
 @digest_group.command("pause")
 @click.argument("ref")
 @pass_app
 def digest_pause(app: AppContext, ref: str) -> None:
     """Stop a running send after the messages in flight."""
-    _transition(app, ref, "paused", ("sending",), "paused by an operator")
+    digest = lifecycle.pause(
+        app.services.db, _digest_id(app, ref), "cli", app.services.now(), "paused by an operator"
+    )
+    click.echo(f"{digest.period_key} is now {digest.status}.")
 
 
 @digest_group.command("resume")
@@ -181,7 +222,8 @@ def digest_pause(app: AppContext, ref: str) -> None:
 @pass_app
 def digest_resume(app: AppContext, ref: str) -> None:
     """Allow a paused digest to send again (then run `digest send`)."""
-    _transition(app, ref, "sending", ("paused",))
+    digest = lifecycle.resume(app.services.db, _digest_id(app, ref), "cli", app.services.now())
+    click.echo(f"{digest.period_key} is now {digest.status}.")
 
 
 @digest_group.command("cancel")
@@ -189,7 +231,10 @@ def digest_resume(app: AppContext, ref: str) -> None:
 @pass_app
 def digest_cancel(app: AppContext, ref: str) -> None:
     """Give up on a digest; nothing more of it is sent."""
-    _transition(app, ref, "cancelled", ("draft", "approved", "sending", "paused"))
+    digest = lifecycle.cancel(
+        app.services.db, _digest_id(app, ref), "cli", app.services.now(), "cancelled by an operator"
+    )
+    click.echo(f"{digest.period_key} is now {digest.status}.")
 
 
 @digest_group.command("retry")
@@ -204,7 +249,6 @@ def digest_cancel(app: AppContext, ref: str) -> None:
 @pass_app
 def digest_retry(app: AppContext, ref: str, which: str | None) -> None:
     """Queue failed or unknown deliveries again; then run `digest send`."""
-    from mailer.delivery import ledger
 
     if which is None:
         raise click.UsageError("say which: --failed or --unknown")
@@ -212,11 +256,7 @@ def digest_retry(app: AppContext, ref: str, which: str | None) -> None:
     digest_id = _digest_id(app, ref)
     count = ledger.reset(services.db, digest_id, which, services.now())
     if count:
-        from mailer.delivery.engine import set_digest_status
-        from mailer.editions.digests import find_digest
-
-        if find_digest(services.db, digest_id).status == "sent":
-            set_digest_status(services.db, digest_id, "sending", services.now(), actor="cli")
+        lifecycle.reopen(services.db, digest_id, "cli", services.now())
     click.echo(f"{count} {which} deliveries queued again.")
 
 
@@ -224,7 +264,6 @@ def digest_retry(app: AppContext, ref: str, which: str | None) -> None:
 @pass_app
 def outbox_send(app: AppContext) -> None:
     """Send queued confirmation, test and notice mail now."""
-    from mailer.delivery.engine import drain_outbox
 
     services = app.services
     report = drain_outbox(services.db, services.settings, services.new_transport, services.clock)
@@ -242,9 +281,6 @@ def outbox_send(app: AppContext) -> None:
 @pass_app
 def outbox_list(app: AppContext, as_json: bool, status: str | None) -> None:
     """Queued and recent transactional mail."""
-    from sqlalchemy import select
-
-    from mailer.core.models import OutboxMessage
 
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200)
     if status:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailer.cli import main
+from mailer.cli.base import main
 
 
 @main.group("articles")

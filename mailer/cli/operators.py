@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from mailer.cli import AppContext, main, pass_app
+from mailer.cli.base import AppContext, main, pass_app
 from mailer.cli.groups import suppressions_group
 from mailer.cli.output import emit_json, table
 from mailer.core.errors import MailerError

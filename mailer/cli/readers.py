@@ -8,21 +8,16 @@ from typing import Any
 
 import click
 
-from mailer.cli import AppContext, main, pass_app
+from mailer.cli.base import AppContext, main, pass_app
 from mailer.cli.groups import subscribers_group
 from mailer.cli.output import emit_json, table
 from mailer.core.errors import MailerError, NotFound
 from mailer.core.models import Subscriber
+from mailer.delivery.inbound import MAX_MAIL_BYTES, handle_mail
+from mailer.readers.privacy import forget, forget_suppressed_address
 from mailer.readers.roster import describe_subscriber, suppression_of
-from mailer.readers.subscriptions import (
-    InvalidInput,
-    add_by_operator,
-    find_subscriber,
-    forget,
-    forget_suppressed_address,
-    normalise_email,
-    unsubscribe,
-)
+from mailer.readers.subscriptions import add_by_operator, find_subscriber, unsubscribe
+from mailer.readers.validation import InvalidInput, normalise_email
 from mailer.services import Services
 
 PARAM_HINTS = {"email": "'EMAIL'", "first_name": "'--name'"}
@@ -268,7 +263,6 @@ def _detail(event: dict[str, Any]) -> str:
 def inbound(app: AppContext, mail) -> None:
     """Act on one mail to MAILER_UNSUBSCRIBE_ADDRESS or MAILER_BOUNCE_ADDRESS: a file, or
     standard input (an MTA pipe)."""
-    from mailer.delivery.inbound import MAX_MAIL_BYTES, handle_mail
 
     services = app.services
     click.echo(

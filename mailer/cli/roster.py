@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mailer.cli import AppContext, pass_app
+from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import subscribers_group
 from mailer.cli.output import emit_json, is_terminal, table
 from mailer.core.errors import MailerError
@@ -21,13 +21,24 @@ from mailer.readers.roster import export_subscribers, import_subscribers, read_r
 @click.option(
     "--confirmed",
     is_flag=True,
-    help="The readers already opted in elsewhere: import them as confirmed.",
+    help="The readers already opted in elsewhere: import them as confirmed. Without it they are "
+    "stored as pending, get no digest and are sent no confirmation mail.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 def subscribers_import(app: AppContext, csv_file: Path, confirmed: bool, as_json: bool) -> None:
-    """Add subscribers from a CSV with an `email` column (and optional `first_name`)."""
+    """Add subscribers from a CSV with an `email` column (and optional `first_name`).
+
+    Without --confirmed every new reader stays pending: nothing is mailed to them until they
+    join through the form themselves.
+    """
     services = app.services
+    if not confirmed and not as_json and is_terminal():
+        click.confirm(
+            "Without --confirmed the new readers stay pending: no digest and no confirmation "
+            "mail until they join through the form. Import them as pending?",
+            abort=True,
+        )
     try:
         handle = csv_file.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
@@ -50,6 +61,10 @@ def subscribers_import(app: AppContext, csv_file: Path, confirmed: bool, as_json
                 "suppressed": report.suppressed,
                 "duplicates": report.duplicates,
                 "invalid": [{"line": n, "error": e} for n, e in report.invalid],
+                "names_dropped": [
+                    {"line": n, "value": v, "error": e} for n, v, e in report.names_dropped
+                ],
+                "status": "confirmed" if confirmed else "pending",
             }
         )
     else:
@@ -57,11 +72,24 @@ def subscribers_import(app: AppContext, csv_file: Path, confirmed: bool, as_json
             click.echo(f"line {line}: skipped: {error}", err=True)
         if len(report.invalid) > 50:
             click.echo(f"... and {len(report.invalid) - 50} more invalid rows", err=True)
+        for line, value, error in report.names_dropped[:50]:
+            click.echo(f"line {line}: imported without the name {value!r}: {error}", err=True)
+        if len(report.names_dropped) > 50:
+            click.echo(f"... and {len(report.names_dropped) - 50} more names left out", err=True)
         click.echo(
             f"{report.added} added, {report.existing} already stored, "
             f"{report.suppressed} suppressed (not added), {report.duplicates} repeated in the "
-            f"file, {len(report.invalid)} invalid."
+            f"file, {len(report.invalid)} invalid, {len(report.names_dropped)} names left out."
         )
+        if report.added and not confirmed:
+            click.echo(
+                f"The {report.added} added readers are pending: they get no digest and no "
+                "confirmation mail until they join through the form. If they opted in "
+                "elsewhere, the file needed --confirmed; an import never changes stored rows, "
+                "so confirm each of them with `mailer subscribers forget` and "
+                "`mailer subscribers add --confirmed`, or let them join.",
+                err=True,
+            )
 
 
 def _import_with_progress(services, handle, confirmed):

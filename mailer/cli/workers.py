@@ -7,8 +7,14 @@ import signal
 
 import click
 
-from mailer.cli import AppContext, main, pass_app
+from mailer.cli.base import AppContext, main, pass_app
 from mailer.cli.output import emit_json, table
+from mailer.core.db import current_revision, head_revision
+from mailer.core.errors import ConfigError
+from mailer.delivery import queue
+from mailer.delivery.heartbeats import Heartbeat, list_workers, new_worker_name
+from mailer.delivery.queue import queue_counts
+from mailer.delivery.ratelimit import pause_remaining
 
 
 @main.command("worker")
@@ -16,10 +22,6 @@ from mailer.cli.output import emit_json, table
 @pass_app
 def worker_command(app: AppContext, name: str | None) -> None:
     """Drain digests and the outbox from the PostgreSQL queue; run as many as you like."""
-    from mailer.core.config import ConfigError
-    from mailer.core.db import current_revision, head_revision
-    from mailer.delivery import queue
-    from mailer.delivery.heartbeats import Heartbeat, new_worker_name
 
     services = app.services
     queue.require_queue(services.settings, services.db)
@@ -58,16 +60,12 @@ def _stop_before_start(signum, frame) -> None:
 @pass_app
 def workers_command(app: AppContext, as_json: bool) -> None:
     """The workers seen in the last hour, what each is doing, and the queue's jobs."""
-    from mailer.delivery.heartbeats import list_workers
-    from mailer.delivery.ratelimit import pause_remaining
 
     services = app.services
     now = services.now()
     workers = list_workers(services.db, now)
     jobs: dict[str, int] = {}
     if services.db.dialect == "postgresql":
-        from mailer.delivery.queue import queue_counts
-
         jobs = queue_counts(services.db)
     if as_json:
         emit_json({"workers": [w.__dict__ for w in workers], "jobs": jobs})

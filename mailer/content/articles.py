@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.core.models import Article, ArticleStats, ArticleTag
+from mailer.core.text import strip_invisible
 
-Outcome = Literal["created", "updated", "unchanged"]
+UpsertOutcome = Literal["created", "updated", "unchanged"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,22 @@ class ArticleData:
     image_url: str | None = None
     image_alt: str | None = None
     updated_at: datetime | None = None
+
+    def visible(self) -> ArticleData:
+        """The same article with every shown text free of bidi and zero-width characters."""
+
+        def shown(value: str | None) -> str | None:
+            return strip_invisible(value).strip() if value else value
+
+        return replace(
+            self,
+            title=shown(self.title) or "",
+            summary=shown(self.summary) or "",
+            author=shown(self.author) or None,
+            section=shown(self.section) or None,
+            tags=tuple(t for t in (shown(t) for t in self.tags) if t),
+            image_alt=shown(self.image_alt) or None,
+        )
 
     def content_hash(self) -> str:
         """What makes an edit an edit: the words a reader sees, not fetch metadata."""
@@ -52,8 +69,9 @@ def find_existing(session: Session, data: ArticleData) -> Article | None:
 
 def upsert_article(
     session: Session, data: ArticleData, now: datetime, source_id: int | None = None
-) -> tuple[Article, Outcome]:
+) -> tuple[Article, UpsertOutcome]:
     """Insert a new article or update the stored one in place; an edit is never 'new'."""
+    data = data.visible()  # every source passes here: nothing invisible is ever stored
     digest = data.content_hash()
     article = find_existing(session, data)
     if article is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import secrets
 import types
@@ -13,11 +14,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailer.core.errors import ConfigError
+
 PREFIX = "MAILER_"
-
-
-class ConfigError(ValueError):
-    """A setting that cannot be used; the message is one sentence for an operator."""
 
 
 def setting(
@@ -70,16 +69,6 @@ def _optional_email(value: object) -> str | None:
     return None if not value else _email(value)
 
 
-def _transport(value: object) -> str | None:
-    from mailer.delivery.transports import DSN_HELP, parse_dsn
-
-    try:
-        parse_dsn(str(value))
-    except ValueError as exc:
-        return f"{DSN_HELP} ({exc})"
-    return None
-
-
 def _database(value: object) -> str | None:
     if not value:
         return None
@@ -97,24 +86,6 @@ def _cron(value: object) -> str | None:
     except ValueError:
         return "a five-field crontab expression such as '0 18 * * sun'"
     return None
-
-
-def _sendgrid_key(value: object) -> str | None:
-    from mailer.delivery.webhooks.sendgrid import check_key
-
-    return check_key(value)
-
-
-def _resend_secret(value: object) -> str | None:
-    from mailer.delivery.webhooks.resend import check_secret
-
-    return check_secret(value)
-
-
-def _ses_hosts(value: object) -> str | None:
-    from mailer.delivery.webhooks.ses import check_hosts
-
-    return check_hosts(value)
 
 
 def _topic_arns(value: object) -> str | None:
@@ -192,12 +163,13 @@ class Settings:
         "postmark://TOKEN@default, ses://KEY_ID:SECRET@default?region=us-east-1, "
         "resend://KEY@default",
         secret=True,
-        check=_transport,
     )
     http_timeout: float = setting(
         10.0, "Seconds before an outgoing HTTP request gives up", check=_positive
     )
     log_level: str = setting("INFO", "Logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    host: str = setting("127.0.0.1", "Address `mailer serve` listens on (`make run` uses it too)")
+    port: int = setting(5000, "Port `mailer serve` listens on; `make run PORT=5001` sets it too")
 
     # --- readers ----------------------------------------------------------------------------
     captcha: str = setting(
@@ -283,7 +255,6 @@ class Settings:
         "",
         "SendGrid Event Webhook verification key (base64, from Mail Settings > Event Webhook "
         "> Signature Verification); a public key",
-        check=_sendgrid_key,
     )
     mailgun_webhook_key: str = setting(
         "", "Mailgun HTTP webhook signing key (Sending > Webhooks)", secret=True
@@ -294,9 +265,7 @@ class Settings:
     postmark_webhook_password: str = setting(
         "", "Password put in the Postmark webhook URL's basic auth", secret=True
     )
-    resend_webhook_secret: str = setting(
-        "", "Resend webhook signing secret (whsec_…)", secret=True, check=_resend_secret
-    )
+    resend_webhook_secret: str = setting("", "Resend webhook signing secret (whsec_…)", secret=True)
     ses_topic_arns: tuple[str, ...] = setting(
         (),
         "Comma-separated ARNs of the SNS topics SES publishes bounces/complaints to; "
@@ -307,7 +276,6 @@ class Settings:
         ("sns.*.amazonaws.com",),
         "Hosts SNS SigningCertURL and SubscribeURL may use (* is one label); https only. "
         "Change only to point tests at a local server",
-        check=_ses_hosts,
     )
     webhook_tolerance: int = setting(
         300, "Seconds a signed webhook timestamp may differ from now", check=_positive
@@ -316,7 +284,7 @@ class Settings:
         3, "Soft bounces after which an address is suppressed", check=_positive
     )
 
-    # --- clicks (off unless the operator turns them on) --------------------------------------
+    # --- clicks -----------------------------------------------------------------------------
     click_tracking: str = setting(
         "off",
         "Count clicks on a sent digest's links through a signed redirect (/r/...): off (links "
@@ -410,7 +378,8 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        """Raise ConfigError on the first value that cannot be used."""
+        """Raise ConfigError on the first value that cannot be parsed; what a value means for a
+        provider or for production is checked at start-up, by the composition root."""
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             meta = f.metadata
@@ -422,15 +391,6 @@ class Settings:
                 )
             if meta["check"] and (expected := meta["check"](value)):
                 raise ConfigError(f"{env_name(f.name)} is {value!r}; it accepts {expected}.")
-        if self.is_production:
-            if not self.secret_key or len(self.secret_key) < 32:
-                raise ConfigError(
-                    "MAILER_SECRET_KEY is required in production: at least 32 random characters."
-                )
-            if self.captcha == "none":
-                raise ConfigError(
-                    "MAILER_CAPTCHA is 'none'; production accepts only a real CAPTCHA provider."
-                )
 
     def environ(self) -> dict[str, str]:
         """The MAILER_* variables that rebuild these settings, for a child process."""
@@ -452,6 +412,27 @@ class Settings:
 
 def env_name(name: str) -> str:
     return PREFIX + name.upper()
+
+
+# Variables our own tooling reads (tests, benchmarks); they are not settings.
+TOOLING_PREFIXES = ("MAILER_TEST_", "MAILER_BENCH_")
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(variable, sentence) for each MAILER_* variable that is no setting, so a typo is seen."""
+    environ = os.environ if environ is None else environ
+    known = [f.name.upper() for f in dataclasses.fields(Settings)]
+    found = []
+    for name in sorted(environ):
+        if not name.startswith(PREFIX) or name.startswith(TOOLING_PREFIXES):
+            continue
+        rest = name.removeprefix(PREFIX)
+        if rest in known:
+            continue
+        nearest = difflib.get_close_matches(rest, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {PREFIX}{nearest[0]}?" if nearest else "; it is ignored."
+        found.append((name, f"{name} is not a setting{hint}"))
+    return found
 
 
 def field_type(f: dataclasses.Field) -> object:

@@ -11,3 +11,7 @@ class NotFound(MailerError):
 
 class Conflict(MailerError):
     """The thing exists but is in a state that forbids the request."""
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message is one sentence for an operator (exit 2)."""

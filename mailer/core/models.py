@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -223,7 +223,28 @@ class DigestRelated(Base):
     published_at: Mapped[datetime]
 
 
-class Delivery(Base):
+class LedgerRow:
+    """The columns the send engine's ledger reads and writes, shared by both ledger tables.
+
+    `stamps_updates` says whether the table has an `updated_at` the ledger keeps current.
+    """
+
+    stamps_updates: ClassVar[bool] = False
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    handed_at: Mapped[datetime | None]
+    provider_id: Mapped[str | None] = mapped_column(String(255))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class Delivery(LedgerRow, Base):
     """One row per digest and subscriber: the ledger that makes sending exactly-once."""
 
     __tablename__ = "deliveries"
@@ -233,30 +254,20 @@ class Delivery(Base):
         Index("ix_deliveries_subscriber_id", "subscriber_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    stamps_updates = True
+
     digest_id: Mapped[int] = mapped_column(ForeignKey("digests.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None]
-    lease_until: Mapped[datetime | None]
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    handed_at: Mapped[datetime | None]
-    message_id: Mapped[str | None] = mapped_column(String(255))
-    provider_id: Mapped[str | None] = mapped_column(String(255))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
+    message_id: Mapped[str | None] = mapped_column(String(255))  # given when first claimed
     updated_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
 
 
-class OutboxMessage(Base):
+class OutboxMessage(LedgerRow, Base):
     """Transactional mail (confirmations, tests, notices), sent by the engine, not a request."""
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_drain", "status", "next_attempt_at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(24))  # confirm|test|notice
     subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
@@ -266,17 +277,7 @@ class OutboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str | None] = mapped_column(Text)
     headers: Mapped[dict[str, Any] | None]
-    message_id: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime | None]
-    lease_until: Mapped[datetime | None]
-    claim_token: Mapped[str | None] = mapped_column(String(32))
-    handed_at: Mapped[datetime | None]
-    provider_id: Mapped[str | None] = mapped_column(String(255))
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]
+    message_id: Mapped[str] = mapped_column(String(255))  # written with the row
 
 
 class Suppression(Base):

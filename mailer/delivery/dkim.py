@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from dkim import fold, hash_headers, rfc822_parse
 from dkim.canonicalization import CanonicalizationPolicy
 
+from mailer.core.config import Settings
+
 # Signed when present, in this order (RFC 8058 asks for both unsubscribe headers).
 SIGNED_HEADERS: tuple[str, ...] = (
     "from",
@@ -127,20 +129,20 @@ def load_ed25519_key(path: str) -> ed25519.Ed25519PrivateKey:
         raise ValueError(f"{path} is neither PEM nor a base64 Ed25519 seed") from None
 
 
-def signer_from_settings(settings: object) -> DkimSigner | None:
+def signer_from_settings(settings: Settings) -> DkimSigner | None:
     """None when MAILER_DKIM_DOMAIN is empty; otherwise a signer with its keys loaded once."""
-    domain = getattr(settings, "dkim_domain", "") if settings is not None else ""
+    domain = settings.dkim_domain
     if not domain:
         return None
     keys: list[_Key] = []
-    rsa_path = settings.dkim_private_key  # type: ignore[attr-defined]
-    ed_path = settings.dkim_ed25519_key  # type: ignore[attr-defined]
+    rsa_path = settings.dkim_private_key
+    ed_path = settings.dkim_ed25519_key
     try:
         if rsa_path:
-            selector = settings.dkim_selector or "default"  # type: ignore[attr-defined]
+            selector = settings.dkim_selector or "default"
             keys.append(_Key(selector.encode(), b"rsa-sha256", load_rsa_key(rsa_path)))
         if ed_path:
-            selector = settings.dkim_ed25519_selector  # type: ignore[attr-defined]
+            selector = settings.dkim_ed25519_selector
             if not selector:
                 raise ValueError("MAILER_DKIM_ED25519_SELECTOR is needed with an Ed25519 key")
             keys.append(_Key(selector.encode(), b"ed25519-sha256", load_ed25519_key(ed_path)))

@@ -15,14 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
+
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import Conflict
-from mailer.core.models import Delivery, Digest, OutboxMessage
+from mailer.core.models import Delivery, OutboxMessage
 from mailer.delivery import ledger
 from mailer.delivery.compose import digest_message
 from mailer.delivery.ratelimit import Bucket, bucket_for
 from mailer.delivery.transports.base import Message, SendResult, Transport, TransportError
+from mailer.editions import lifecycle
+from mailer.editions.render import render_digest
 from mailer.readers.suppressions import suppress
 
 log = logging.getLogger(__name__)
@@ -156,7 +160,7 @@ def _deliver(
     Each call's results are written with the next call's hand-off mark; the last ones at the
     end. A crash in between leaves them handed over and unrecorded: `unknown`, never resent.
     """
-    one_by_one = getattr(transport, "per_message", False)
+    one_by_one = transport.per_message
     calls = [[item] for item in claimed] if one_by_one else [claimed]
     unwritten: list[ledger.Outcome] = []
     try:
@@ -197,7 +201,7 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
         for index, result in enumerate(results[: len(call)]):
             settle(index, result)
     except TransportError as exc:
-        if getattr(exc, "throttled", False):
+        if exc.throttled:
             drain.bucket.pause(exc.retry_after or 5.0)  # a 429 pauses every worker
         if not exc.retryable:
             drain.report.paused = f"the transport refused the call: {exc}"
@@ -266,7 +270,6 @@ def claim_size(settings: Settings, transport: Transport) -> int:
 
 
 def _attempts(db: Database, model, ids: list[int]) -> dict[int, int]:
-    from sqlalchemy import select
 
     with db.session() as session:
         return dict(
@@ -283,8 +286,16 @@ def _run_workers(drain: Drain, count: int, transport_factory, claim, model, buil
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        # Ctrl-C: each worker finishes the call in flight, records it and gives back the rest
+        # of its claim, so a resumed run starts at once instead of waiting for leases.
+        drain.stop.set()
+        for thread in threads:
+            thread.join()
+        raise
 
 
 def _build_outbox(settings: Settings):
@@ -329,57 +340,6 @@ def drain_outbox(
     return drain.report
 
 
-def start_send(db: Database, digest_id: int, now: datetime, actor: str = "system") -> Digest:
-    """Move an approved digest to `sending`; resuming a paused one is `resume`."""
-    from mailer.editions.digests import audit
-
-    with db.session() as session:
-        digest = session.get(Digest, digest_id, with_for_update=True)
-        if digest is None:
-            raise Conflict(f"no digest {digest_id}.")
-        if digest.status == "approved":
-            digest.status, digest.send_started_at = "sending", now
-            digest.updated_at = now
-            audit(session, actor, "send", digest, now, {})
-        elif digest.status == "sending":
-            pass
-        elif digest.status == "paused":
-            raise Conflict(f"{digest.period_key} is paused ({digest.status_reason}); resume it.")
-        else:
-            raise Conflict(
-                f"{digest.period_key} is {digest.status}; only an approved digest can be sent."
-            )
-        return digest
-
-
-def set_digest_status(
-    db: Database,
-    digest_id: int,
-    status: str,
-    now: datetime,
-    reason: str | None = None,
-    actor: str = "system",
-    allowed_from: tuple[str, ...] = (),
-) -> Digest:
-    from mailer.editions.digests import audit
-
-    with db.session() as session:
-        digest = session.get(Digest, digest_id, with_for_update=True)
-        if digest is None:
-            raise Conflict(f"no digest {digest_id}.")
-        if allowed_from and digest.status not in allowed_from:
-            raise Conflict(
-                f"{digest.period_key} is {digest.status}; that needs one of: "
-                + ", ".join(allowed_from)
-                + "."
-            )
-        digest.status, digest.status_reason, digest.updated_at = status, reason, now
-        if status == "sent":
-            digest.sent_at = now
-        audit(session, actor, status, digest, now, {"reason": reason} if reason else {})
-        return digest
-
-
 def send_digest(
     db: Database,
     settings: Settings,
@@ -392,9 +352,8 @@ def send_digest(
     on_progress: Callable[[int], None] | None = None,
 ) -> SendReport:
     """Send (or resume) a digest until every row is settled, the budget ends, or it pauses."""
-    from mailer.editions.render import render_digest
 
-    digest = start_send(db, digest_id, clock())
+    digest = lifecycle.start(db, digest_id, "system", clock())
     probe = transport_factory()
     idempotent = probe.idempotent
     probe.close()
@@ -453,77 +412,7 @@ def _settle_digest(
     """End a sending digest once, however many workers reach the end together."""
     # a Conflict means another worker settled it first, or an editor paused or cancelled it
     with contextlib.suppress(Conflict):
-        set_digest_status(db, digest_id, status, now, reason, allowed_from=("sending",))
-
-
-@dataclass(frozen=True)
-class DigestStatus:
-    digest_id: int
-    period_key: str
-    status: str
-    reason: str | None
-    counts: dict[str, int]
-    rate_per_minute: float
-    eta_seconds: float | None
-    feedback: dict[str, int]  # provider events about its messages, by kind
-
-
-FEEDBACK_WORDS = {
-    "delivered": "delivered",
-    "bounce_hard": "hard bounce",
-    "bounce_soft": "soft bounce",
-    "deferred": "deferred",
-    "complaint": "complaint",
-    "unsubscribe": "unsubscribe",
-    "other": "other",
-}
-
-
-def feedback_counts(db: Database, digest_id: int) -> dict[str, int]:
-    """What providers reported about this digest's messages, by event kind."""
-    from sqlalchemy import func, select
-
-    from mailer.core.models import WebhookEvent
-
-    with db.session() as session:
-        rows = session.execute(
-            select(WebhookEvent.kind, func.count())
-            .join(Delivery, Delivery.id == WebhookEvent.delivery_id)
-            .where(Delivery.digest_id == digest_id)
-            .group_by(WebhookEvent.kind)
-        ).all()
-    return {str(kind): int(count) for kind, count in rows}
-
-
-def digest_status(db: Database, digest_id: int, now: datetime) -> DigestStatus:
-    """Counts per state, the rate over the last minutes, and when it should be done."""
-    from sqlalchemy import func, select
-
-    with db.session() as session:
-        digest = session.get(Digest, digest_id)
-        if digest is None:
-            raise Conflict(f"no digest {digest_id}.")
-        recent = (
-            session.scalar(
-                select(func.count())
-                .select_from(Delivery)
-                .where(
-                    Delivery.digest_id == digest_id, Delivery.sent_at >= now - timedelta(minutes=5)
-                )
-            )
-            or 0
-        )
-    counts = ledger.counts(db, Delivery, [Delivery.digest_id == digest_id])
-    rate = recent / 5.0
-    remaining = counts.get("pending", 0) + counts.get("sending", 0)
-    eta = remaining / (rate / 60.0) if rate and remaining else (0.0 if not remaining else None)
-    return DigestStatus(
-        digest.id,
-        digest.period_key,
-        digest.status,
-        digest.status_reason,
-        counts,
-        rate,
-        eta,
-        feedback_counts(db, digest_id),
-    )
+        if status == "sent":
+            lifecycle.settle(db, digest_id, now)
+        else:
+            lifecycle.pause(db, digest_id, "system", now, reason or "paused by the engine")

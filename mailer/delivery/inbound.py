@@ -54,7 +54,7 @@ def handle_mail(db: Database, settings: Settings, raw: bytes, now: datetime) -> 
 
 def unsubscribe_by_mail(
     db: Database, settings: Settings, raw: bytes, now: datetime
-) -> subscriptions.Outcome:
+) -> subscriptions.ReaderOutcome:
     """Unsubscribe the reader whose token the subject carries; repeats change nothing."""
     if not raw.strip():
         raise NotAnUnsubscribe("no mail was given on standard input")

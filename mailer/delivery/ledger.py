@@ -25,7 +25,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mailer.core.db import Database
-from mailer.core.models import Delivery, Digest, OutboxMessage, Subscriber, Suppression
+from mailer.core.models import (
+    Delivery,
+    Digest,
+    LedgerRow,
+    OutboxMessage,
+    Subscriber,
+    Suppression,
+)
 from mailer.delivery.compose import Recipient
 from mailer.readers.links import new_message_id
 from mailer.readers.suppressions import address_hash
@@ -81,7 +88,7 @@ def materialise(db: Database, digest_id: int, now: datetime) -> int:
         return session.scalar(rows) - before
 
 
-def _due(model, now: datetime, scope=()):
+def _due(model: type[LedgerRow], now: datetime, scope=()):
     return select(model.id).where(
         model.status == "pending",
         or_(model.next_attempt_at.is_(None), model.next_attempt_at <= now),
@@ -89,13 +96,15 @@ def _due(model, now: datetime, scope=()):
     )
 
 
-def has_due(db: Database, model, now: datetime, scope=()) -> bool:
+def has_due(db: Database, model: type[LedgerRow], now: datetime, scope=()) -> bool:
     """Whether anything waits to be claimed: one indexed read, for pollers."""
     with db.session() as session:
         return session.scalar(_due(model, now, scope).limit(1)) is not None
 
 
-def _claim_ids(session, db: Database, model, scope, limit: int, now: datetime) -> list[int]:
+def _claim_ids(
+    session, db: Database, model: type[LedgerRow], scope, limit: int, now: datetime
+) -> list[int]:
     query = _due(model, now, scope).order_by(model.id).limit(limit)
     if db.dialect == "postgresql":
         query = query.with_for_update(skip_locked=True)
@@ -220,13 +229,20 @@ def _outbox_skip_reason(row: OutboxMessage, reader_status: str | None, suppresse
     return ""
 
 
-def mark_handed(db: Database, model, ids: list[int], token: str, now: datetime) -> set[int]:
+def mark_handed(
+    db: Database, model: type[LedgerRow], ids: list[int], token: str, now: datetime
+) -> set[int]:
     """Note the hand-off before the transport is called; only rows this claim still holds."""
     return hand_off(db, model, token, ids, [], now)
 
 
 def hand_off(
-    db: Database, model, token: str, ids: list[int], outcomes: list[Outcome], now: datetime
+    db: Database,
+    model: type[LedgerRow],
+    token: str,
+    ids: list[int],
+    outcomes: list[Outcome],
+    now: datetime,
 ) -> set[int]:
     """Record the last call's results and mark the next call handed over, in one transaction.
 
@@ -240,7 +256,9 @@ def hand_off(
         return set(held.all())
 
 
-def record(db: Database, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
+def record(
+    db: Database, model: type[LedgerRow], token: str, outcomes: list[Outcome], now: datetime
+) -> int:
     """Write results fenced by the claim token: a claim that lost its row records nothing."""
     if not outcomes:
         return 0
@@ -255,7 +273,7 @@ class _Statements:
 
 
 @functools.cache
-def _statements(model) -> _Statements:
+def _statements(model: type[LedgerRow]) -> _Statements:
     """Built once per table: the hot path then only binds values (Core, not the ORM)."""
     table = model.__table__
     c = table.c
@@ -283,7 +301,7 @@ def _statements(model) -> _Statements:
         "handed_at": case((bindparam("forget_handed", type_=Boolean), None), else_=c.handed_at),
         "attempts": c.attempts - bindparam("undo", type_=Integer),
     }
-    if "updated_at" in c:
+    if model.stamps_updates:
         values["updated_at"] = bindparam("now", type_=c.updated_at.type)
     result = (
         update(table)
@@ -293,7 +311,9 @@ def _statements(model) -> _Statements:
     return _Statements(mark, result)
 
 
-def _write_outcomes(conn, model, token: str, outcomes: list[Outcome], now: datetime) -> int:
+def _write_outcomes(
+    conn, model: type[LedgerRow], token: str, outcomes: list[Outcome], now: datetime
+) -> int:
     if not outcomes:
         return 0
     params = [
@@ -314,12 +334,12 @@ def _write_outcomes(conn, model, token: str, outcomes: list[Outcome], now: datet
     return conn.execute(_statements(model).result, params).rowcount
 
 
-def release(db: Database, model, token: str, ids: list[int], now: datetime) -> int:
+def release(db: Database, model: type[LedgerRow], token: str, ids: list[int], now: datetime) -> int:
     """Give back claimed rows never handed to the transport (the run is stopping)."""
     if not ids:
         return 0
     values: dict[str, Any] = {"status": "pending", "claim_token": None, "lease_until": None}
-    if model is Delivery:
+    if model.stamps_updates:
         values["updated_at"] = now
     with db.session() as session:
         return session.execute(
@@ -329,7 +349,9 @@ def release(db: Database, model, token: str, ids: list[int], now: datetime) -> i
         ).rowcount
 
 
-def reclaim_expired(db: Database, model, now: datetime, idempotent: bool, scope=()) -> int:
+def reclaim_expired(
+    db: Database, model: type[LedgerRow], now: datetime, idempotent: bool, scope=()
+) -> int:
     """After a crash: unsent claims go back to pending; handed-over ones become `unknown`."""
     expired = and_(model.status == "sending", model.lease_until < now, *scope)
     with db.session() as session:
@@ -351,7 +373,7 @@ def reclaim_expired(db: Database, model, now: datetime, idempotent: bool, scope=
     return back + uncertain
 
 
-def counts(db: Database, model, scope=()) -> dict[str, int]:
+def counts(db: Database, model: type[LedgerRow], scope=()) -> dict[str, int]:
     with db.session() as session:
         rows = session.execute(
             select(model.status, func.count()).where(*scope).group_by(model.status)
@@ -369,7 +391,7 @@ def reset(db: Database, digest_id: int, from_status: str, now: datetime) -> int:
         ).rowcount
 
 
-def next_due(db: Database, model, scope=()) -> datetime | None:
+def next_due(db: Database, model: type[LedgerRow], scope=()) -> datetime | None:
     with db.session() as session:
         return session.scalar(
             select(func.min(model.next_attempt_at)).where(model.status == "pending", *scope)

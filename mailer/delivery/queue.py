@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import exists, select, text
 from sqlalchemy.engine import make_url
 
-from mailer.core.config import ConfigError, Settings
+from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.core.errors import Conflict
+from mailer.core.errors import ConfigError, Conflict
 from mailer.core.models import Digest, OutboxMessage
 from mailer.delivery import engine
 
@@ -149,10 +149,20 @@ def _defer(services: Services, digest_ids: list[int], outbox: bool) -> list[str]
     return lines
 
 
+def uses_queue(services: Services) -> bool:
+    """Whether sending belongs to `mailer worker`s (the procrastinate queue on PostgreSQL)."""
+    return services.settings.queue == "procrastinate" and services.db.dialect == "postgresql"
+
+
+def queue_digest(services: Services, digest_id: int) -> bool:
+    """Hand a sending digest to the workers now; False when a job for it already waits."""
+    return bool(_defer(services, [digest_id], False))
+
+
 def nudge(services: Services, digest_id: int | None = None) -> None:
     """Queue a job for work just started (an editor's send, a test mail), so a worker starts at
     once rather than at the scheduler's next tick; the tick would do it, so failures only log."""
-    if services.settings.queue != "procrastinate" or services.db.dialect != "postgresql":
+    if not uses_queue(services):
         return
     try:
         _defer(services, [digest_id] if digest_id is not None else [], digest_id is None)

@@ -1,4 +1,4 @@
-"""Digests: a frozen snapshot per week, and the editor's changes to it."""
+"""Digests: a frozen snapshot of the week's top stories and their related coverage, built once."""
 
 from __future__ import annotations
 
@@ -15,29 +15,30 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from mailer.content.calendar import period_bounds, period_key
 from mailer.content.ranking import (
     Doc,
     RankParams,
     RelatedIndex,
     follow_up_interest,
-    period_bounds,
-    period_key,
     related_coverage,
     top_stories,
 )
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.core.errors import Conflict, MailerError, NotFound
+from mailer.core.errors import MailerError, NotFound
 from mailer.core.models import (
     Article,
     ArticleStats,
     ArticleTag,
-    AuditEntry,
     Digest,
     DigestItem,
     DigestRelated,
 )
+from mailer.core.text import strip_invisible
+from mailer.editions.audit import audit
 from mailer.editions.click_interest import recent_clicks
+from mailer.editions.render import check_size
 
 EDITABLE = ("draft",)
 REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
@@ -185,7 +186,6 @@ def build_digest(
     rebuild: bool = False,
 ) -> BuildResult:
     """Create the period's snapshot once; a repeat is a no-op, a rebuild replaces a draft only."""
-    from mailer.editions.render import check_size
 
     zone = settings.zone
     key = period or period_key(now, zone)
@@ -314,9 +314,9 @@ def snapshot_item(article: Article, position: int, score: float) -> DigestItem:
         article_id=article.id,
         position=position,
         score=round(score, 4),
-        title=article.title,
+        title=strip_invisible(article.title),  # also for articles stored before ingest did it
         url=article.url,
-        excerpt=excerpt(article.summary or ""),
+        excerpt=excerpt(strip_invisible(article.summary or "")),
         author=article.author,
         section=article.section,
         image_url=article.image_url,
@@ -330,7 +330,7 @@ def snapshot_related(article: Article, position: int, score: float) -> DigestRel
         article_id=article.id,
         position=position,
         score=score,
-        title=article.title,
+        title=strip_invisible(article.title),
         url=article.url,
         context=context_line(article),
         published_at=article.published_at,
@@ -344,205 +344,6 @@ def fill_defaults(digest: Digest, settings: Settings) -> None:
         digest.subject = f"{settings.list_name}: {titles[0]}"[:250]
     if len(titles) > 1 and not digest.preheader:
         digest.preheader = ("Also: " + "; ".join(titles[1:3]))[:250]
-
-
-def audit(
-    session: Session, actor: str, action: str, digest: Digest, now: datetime, detail: dict
-) -> None:
-    session.add(
-        AuditEntry(
-            at=now, actor=actor, action=action, target=f"digest:{digest.period_key}", detail=detail
-        )
-    )
-
-
-# --- editor changes (each is recorded) ----------------------------------------------------
-
-
-def _editable(session: Session, ref: str | int) -> Digest:
-    digest = get_digest(session, ref, lock=True)
-    if digest.status not in EDITABLE:
-        raise Conflict(
-            f"{digest.period_key} is {digest.status}; withdraw approval before changing it."
-        )
-    return digest
-
-
-def _item(digest: Digest, item_id: int) -> DigestItem:
-    for item in digest.items:
-        if item.id == item_id:
-            return item
-    raise NotFound(f"story {item_id} is not in {digest.period_key}.")
-
-
-def _touch(
-    session: Session, digest: Digest, actor: str, action: str, now: datetime, detail: dict
-) -> None:
-    digest.updated_at = now
-    session.flush()
-    audit(session, actor, action, digest, now, detail)
-
-
-def set_text(
-    db: Database,
-    ref: str | int,
-    actor: str,
-    now: datetime,
-    *,
-    subject: str | None = None,
-    preheader: str | None = None,
-    intro: str | None = None,
-) -> None:
-    """The editor's words: subject, preheader (the inbox preview line) and intro."""
-    with db.session() as session:
-        digest = _editable(session, ref)
-        changes = {}
-        for name, value in (("subject", subject), ("preheader", preheader), ("intro", intro)):
-            if value is not None:
-                value = " ".join(value.split()) if name != "intro" else value.strip()
-                if name == "subject" and not value:
-                    raise MailerError("the subject cannot be empty.")
-                if len(value) > (4000 if name == "intro" else 250):
-                    raise MailerError(f"the {name} is too long.")
-                setattr(digest, name, value)
-                changes[name] = value
-        _touch(session, digest, actor, "edit text", now, changes)
-
-
-def move_item(
-    db: Database, ref: str | int, item_id: int, offset: int, actor: str, now: datetime
-) -> None:
-    """Move a story up (negative offset) or down; positions stay 0..n-1."""
-    with db.session() as session:
-        digest = _editable(session, ref)
-        items = sorted(digest.items, key=lambda i: i.position)
-        item = _item(digest, item_id)
-        index = items.index(item)
-        target = max(0, min(len(items) - 1, index + offset))
-        items.insert(target, items.pop(index))
-        _renumber(items)
-        _touch(session, digest, actor, "reorder", now, {"item": item.title, "to": target})
-
-
-def reorder_items(
-    db: Database, ref: str | int, item_ids: list[int], actor: str, now: datetime
-) -> None:
-    """Put the stories in the order given (a drag-and-drop's result): every story, once."""
-    with db.session() as session:
-        digest = _editable(session, ref)
-        current = {item.id: item for item in digest.items}
-        if sorted(item_ids) != sorted(current):
-            raise MailerError("give every story of the digest exactly once to reorder them.")
-        _renumber([current[i] for i in item_ids])
-        _touch(session, digest, actor, "reorder", now, {"order": list(item_ids)})
-
-
-def _renumber(items: list) -> None:
-    """Positions 0..n-1 in the given order, for stories and related items alike."""
-    for n, it in enumerate(items):
-        it.position = n
-
-
-def set_pinned(
-    db: Database, ref: str | int, item_id: int, pinned: bool, actor: str, now: datetime
-) -> None:
-    """A pinned story survives a rebuild and cannot be excluded until unpinned."""
-    with db.session() as session:
-        digest = _editable(session, ref)
-        item = _item(digest, item_id)
-        item.pinned = pinned
-        _touch(session, digest, actor, "pin" if pinned else "unpin", now, {"item": item.title})
-
-
-def exclude_item(db: Database, ref: str | int, item_id: int, actor: str, now: datetime) -> None:
-    """Take a story out of the issue (its related coverage goes with it)."""
-    with db.session() as session:
-        digest = _editable(session, ref)
-        item = _item(digest, item_id)
-        if item.pinned:
-            raise Conflict("unpin the story before removing it.")
-        if len(digest.items) <= 1:
-            raise Conflict("a digest needs at least one story.")
-        digest.items.remove(item)
-        session.flush()
-        _renumber(sorted(digest.items, key=lambda i: i.position))
-        _touch(session, digest, actor, "exclude", now, {"item": item.title})
-
-
-def add_story(db: Database, ref: str | int, article_id: int, actor: str, now: datetime) -> None:
-    """Add any stored article as a story at the end, frozen like the others."""
-    with db.session() as session:
-        digest = _editable(session, ref)
-        article = session.get(Article, article_id)
-        if article is None:
-            raise NotFound(f"no article {article_id}.")
-        if any(i.article_id == article_id for i in digest.items):
-            raise Conflict("that article is already a story in this digest.")
-        digest.items.append(snapshot_item(article, len(digest.items), 0.0))
-        _touch(session, digest, actor, "add story", now, {"item": article.title})
-
-
-def remove_related(
-    db: Database, ref: str | int, related_id: int, actor: str, now: datetime
-) -> None:
-    """Drop one related item an editor judges off-topic."""
-    with db.session() as session:
-        digest = _editable(session, ref)
-        for item in digest.items:
-            for rel in item.related:
-                if rel.id == related_id:
-                    item.related.remove(rel)
-                    _renumber(item.related)
-                    _touch(session, digest, actor, "remove related", now, {"related": rel.title})
-                    return
-        raise NotFound(f"related item {related_id} is not in {digest.period_key}.")
-
-
-def add_related(
-    db: Database, ref: str | int, item_id: int, article_id: int, actor: str, now: datetime
-) -> None:
-    """Add an article an editor knows belongs under a story."""
-    with db.session() as session:
-        digest = _editable(session, ref)
-        item = _item(digest, item_id)
-        article = session.get(Article, article_id)
-        if article is None:
-            raise NotFound(f"no article {article_id}.")
-        if any(r.article_id == article_id for r in item.related) or item.article_id == article_id:
-            raise Conflict("that article is already shown with this story.")
-        item.related.append(snapshot_related(article, len(item.related), 0.0))
-        _touch(session, digest, actor, "add related", now, {"related": article.title})
-
-
-def approve(db: Database, settings: Settings, ref: str | int, actor: str, now: datetime) -> None:
-    """Approve a draft for sending; refused when the email would be clipped by mail clients."""
-    from mailer.editions.render import check_size
-
-    with db.session() as session:
-        digest = get_digest(session, ref, lock=True)
-        if digest.status != "draft":
-            raise Conflict(f"{digest.period_key} is {digest.status}, not a draft.")
-        if not digest.items:
-            raise Conflict("an empty digest cannot be approved.")
-        check_size(digest, settings)
-        digest.status, digest.approved_at, digest.approved_by = "approved", now, actor
-        digest.vetoed = False
-        digest.updated_at = now
-        audit(session, actor, "approve", digest, now, {})
-
-
-def withdraw(db: Database, ref: str | int, actor: str, now: datetime, veto: bool = False) -> None:
-    """Back to draft (before sending starts); `veto` also stops auto-approval."""
-    with db.session() as session:
-        digest = get_digest(session, ref, lock=True)
-        if digest.status not in ("draft", "approved"):
-            raise Conflict(
-                f"{digest.period_key} is {digest.status}; it can no longer be withdrawn."
-            )
-        digest.status, digest.approved_at, digest.approved_by = "draft", None, None
-        digest.vetoed = veto or digest.vetoed
-        digest.updated_at = now
-        audit(session, actor, "veto" if veto else "withdraw", digest, now, {})
 
 
 def record_skipped(db: Database, period: str, reason: str, now: datetime) -> None:

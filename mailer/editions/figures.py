@@ -10,12 +10,18 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 
 from mailer.core.db import Database
-from mailer.core.models import SUBSCRIBER_STATUSES, ConsentEvent, Delivery, Digest, DigestItem
+from mailer.core.models import (
+    SUBSCRIBER_STATUSES,
+    ConsentEvent,
+    Delivery,
+    Digest,
+    DigestItem,
+    Subscriber,
+)
 
 
 def subscriber_counts(db: Database) -> dict[str, int]:
     """Subscribers per status, every status present (zero when none)."""
-    from mailer.core.models import Subscriber
 
     with db.session() as session:
         rows = session.execute(

@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 import html
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from mailer.content.calendar import period_bounds
 from mailer.core.config import Settings
 from mailer.core.errors import MailerError
 from mailer.core.templates import environment
+from mailer.core.text import strip_invisible
 from mailer.editions.clicks import tracker
+from mailer.editions.placeholders import hide_provider_placeholders
 
 MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB
 
-# The per-recipient values every rendered digest may carry, as literal markers.
-# click_reader: the reader's click token in per_reader click links (editions.clicks).
+# The per-recipient values a rendered digest may carry. Each render marks their places with a
+# fresh random nonce, so no feed or editor text can contain a marker: only the template's own
+# places are ever personalised, and text like "%%PREFERENCES_URL%%" from a story stays text.
+# click_reader: the reader's click token at the end of per_reader click links (editions.clicks).
 PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "first_name", "greeting", "click_reader")
+NONCE_BYTES = 16
 
 
-def marker(name: str) -> str:
-    return f"%%{name.upper()}%%"
+def new_nonce() -> str:
+    return secrets.token_hex(NONCE_BYTES)
+
+
+def marker(name: str, nonce: str) -> str:
+    return f"%%{name.upper()}-{nonce}%%"
 
 
 @dataclass(frozen=True)
@@ -33,12 +44,17 @@ class RenderedDigest:
     html: str
     text: str
     web_url: str = ""
+    nonce: str = field(kw_only=True)  # the unguessable part of this render's markers
+
+    def __post_init__(self) -> None:
+        if len(self.nonce) < NONCE_BYTES * 2 or not self.nonce.isalnum():
+            raise ValueError("a rendered digest needs an unguessable marker nonce (new_nonce()).")
 
     def personalise(self, values: Mapping[str, str]) -> tuple[str, str, str]:
         """(subject, text, html) for one recipient; values are HTML-escaped in the HTML part."""
         subject, text, body = self.subject, self.text, self.html
         for name in PLACEHOLDERS:
-            key = marker(name)
+            key = marker(name, self.nonce)
             if key not in body and key not in text and key not in subject:
                 continue
             value = values.get(name, "")
@@ -74,7 +90,9 @@ def with_utm(url: str, campaign: str, own_hosts: frozenset[str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _context(digest, settings: Settings, web: bool) -> dict:
+def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
+    if not web and not nonce:
+        raise ValueError("a mail rendering needs its marker nonce.")
     zone = settings.zone
     items = sorted(digest.items, key=lambda i: i.position)
     # The site's own links get UTM tags: MAILER_SITE_HOSTS, or else the hosts of this issue's
@@ -86,7 +104,7 @@ def _context(digest, settings: Settings, web: bool) -> dict:
     campaign = f"digest-{digest.period_key}"
 
     # None: links go straight to the site. Per_reader links end in the click_reader marker.
-    track = tracker(settings, digest, web, reader_part=marker("click_reader"))
+    track = tracker(settings, digest, web, reader_part="" if web else marker("click_reader", nonce))
 
     def link(url: str, kind: str = "", item_id: int | None = None) -> str:
         safe = safe_link(url)
@@ -120,7 +138,6 @@ def _context(digest, settings: Settings, web: bool) -> dict:
         for item in items
     ]
     web_url = f"{settings.base_url.rstrip('/')}/archive/{digest.period_key}"
-    from mailer.content.ranking import period_bounds
 
     start, _end = period_bounds(digest.period_key, zone)
     return {
@@ -131,9 +148,11 @@ def _context(digest, settings: Settings, web: bool) -> dict:
         "period_label": f"Week of {day(start)}",
         "web_url": web_url,
         "web": web,
-        "greeting": "Hello," if web else marker("greeting"),
-        "unsubscribe_url": marker("unsubscribe_url"),
-        "preferences_url": marker("preferences_url"),
+        # the web version is for anyone: no personal places at all
+        "greeting": "Hello," if web else marker("greeting", nonce),
+        "first_name": "" if web else marker("first_name", nonce),
+        "unsubscribe_url": "" if web else marker("unsubscribe_url", nonce),
+        "preferences_url": "" if web else marker("preferences_url", nonce),
         "join_url": f"{settings.base_url.rstrip('/')}/join",
     }
 
@@ -154,11 +173,15 @@ def inline_css(document: str) -> str:
 def render_digest(digest, settings: Settings) -> RenderedDigest:
     """Subject, HTML (CSS inlined) and text for a digest, with per-recipient markers."""
     env = environment()
-    context = _context(digest, settings, web=False)
-    subject = env.get_template("email/digest/subject.txt").render(context).strip()
+    nonce = new_nonce()
+    context = _context(digest, settings, web=False, nonce=nonce)
+    subject = strip_invisible(env.get_template("email/digest/subject.txt").render(context)).strip()
     body_html = inline_css(env.get_template("email/digest/body.html").render(context))
+    body_html = hide_provider_placeholders(body_html)  # a provider fills no feed's placeholder
     text = env.get_template("email/digest/body.txt").render(context).strip() + "\n"
-    return RenderedDigest(subject, digest.preheader, body_html, text, context["web_url"])
+    return RenderedDigest(
+        subject, digest.preheader, body_html, text, context["web_url"], nonce=nonce
+    )
 
 
 def render_web(digest, settings: Settings) -> str:

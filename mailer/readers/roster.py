@@ -14,13 +14,9 @@ from sqlalchemy import func, select
 from mailer.core.db import Database
 from mailer.core.errors import MailerError
 from mailer.core.models import ConsentEvent, Delivery, Digest, Subscriber, Suppression
-from mailer.readers.subscriptions import (
-    InvalidInput,
-    clean_first_name,
-    consent_events,
-    normalise_email,
-)
+from mailer.readers.privacy import consent_events
 from mailer.readers.suppressions import address_hash, find_suppression
+from mailer.readers.validation import InvalidInput, clean_first_name, normalise_email
 
 BATCH = 2000
 
@@ -32,6 +28,8 @@ class ImportReport:
     suppressed: int = 0
     duplicates: int = 0
     invalid: list[tuple[int, str]] = field(default_factory=list)
+    # (line, value, why): the address was imported, the first name the join form refuses was not
+    names_dropped: list[tuple[int, str, str]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -95,10 +93,15 @@ def import_subscribers(
     for line, row in rows:
         try:  # the join form's own rules, without its DNS look-up (too slow for a list)
             email = normalise_email(row.get("email", ""))
-            name = clean_first_name(row.get("first_name") or row.get("name"))
         except InvalidInput as exc:
             report.invalid.append((line, exc.message))
             continue
+        raw_name = row.get("first_name") or row.get("name")
+        try:  # a name the form would refuse costs the row its greeting, not its address
+            name = clean_first_name(raw_name)
+        except InvalidInput as exc:
+            name = None
+            report.names_dropped.append((line, raw_name or "", exc.message))
         digest = address_hash(email)
         if digest in blocked:
             report.suppressed += 1

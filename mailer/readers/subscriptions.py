@@ -5,34 +5,24 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.core.models import (
-    ConsentEvent,
-    Digest,
-    DigestItem,
-    DigestRelated,
-    OutboxMessage,
-    ReaderClick,
-    Subscriber,
-)
+from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
 from mailer.core.templates import environment
 from mailer.readers import links
-from mailer.readers.suppressions import address_hash, find_suppression, is_suppressed, suppress
+from mailer.readers.suppressions import address_hash, is_suppressed
 from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token
+from mailer.readers.validation import clean_first_name, normalise_email
 
-NAME_MAX = 60
 FORM_VERSION = "join-1"
 CONSENT_TEXT = (
     "Yes, send me {list_name} from {site_name} {frequency}. "
@@ -45,15 +35,6 @@ WITHDRAW_HOW = ("link", "one-click", "preferences", "operator", "mail")
 # States whose owner can still be sent a confirmation mail when they ask again.
 JOINABLE = ("pending", "unsubscribed")
 UNCHANGED = object()
-
-
-class InvalidInput(ValueError):
-    """A field the reader can fix; `field` names it for the form."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -73,7 +54,7 @@ class Signup:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ReaderOutcome:
     """What happened, for logs and tests; the reader always sees the same page."""
 
     result: str  # queued | limited | suppressed | already | bad-link | expired | done
@@ -93,45 +74,7 @@ def consent_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text)
-
-
-def normalise_email(raw: str, settings: Settings | None = None) -> str:
-    """The address as stored (lowercased), or InvalidInput; DNS only when settings ask for it."""
-    raw = (raw or "").strip()
-    if not raw:
-        raise InvalidInput("email", "Enter your email address.")
-    if _has_control(raw):
-        raise InvalidInput("email", "The address contains a character that is not allowed.")
-    if len(raw) > 320:
-        raise InvalidInput("email", "That address is too long.")
-    try:
-        # Lookups and bulk imports pass no settings: a stored address must always be findable.
-        dns = settings is not None and settings.check_deliverability
-        info = validate_email(raw, check_deliverability=dns)
-    except EmailNotValidError as exc:
-        raise InvalidInput("email", str(exc)) from None
-    return info.normalized.lower()
-
-
-def clean_first_name(raw: str | None) -> str | None:
-    """Letters, spaces, apostrophes and hyphens, at most 60: safe for any greeting or header."""
-    if raw is None or not raw.strip():
-        return None
-    if _has_control(raw):
-        raise InvalidInput("first_name", "Your name contains a character that is not allowed.")
-    name = " ".join(raw.split())
-    if len(name) > NAME_MAX:
-        raise InvalidInput("first_name", f"Keep your first name to {NAME_MAX} characters.")
-    if not all(c.isalpha() or c in " '-\u2019" for c in name):
-        raise InvalidInput(
-            "first_name", "Use letters, spaces, apostrophes and hyphens in your first name."
-        )
-    return name
-
-
-def _nonce() -> str:
+def new_token_nonce() -> str:
     return secrets.token_hex(16)
 
 
@@ -163,7 +106,7 @@ class _Joiner(NamedTuple):
     token_nonce: str
 
 
-def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -> Outcome:
+def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -> ReaderOutcome:
     """Record a signup and queue one confirmation mail if limits allow; never reveal state.
     Core statements rather than the ORM's unit of work: it is the busiest write readers make."""
     email = normalise_email(signup.email, settings)
@@ -172,8 +115,8 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
     with db.session() as session:
         conn = session.connection()
         if is_suppressed(session, email):
-            return Outcome("suppressed")
-        nonce = _nonce()
+            return ReaderOutcome("suppressed")
+        nonce = new_token_nonce()
         added = _insert_ignore(
             session,
             {
@@ -194,13 +137,13 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
         else:
             sub = _stored_joiner(conn, digest, name, now)
             if sub is None or sub.status not in JOINABLE:
-                return Outcome("already", sub.id if sub else None)
+                return ReaderOutcome("already", sub.id if sub else None)
         conn.execute(insert(ConsentEvent.__table__), _signup_event(sub.id, signup, now))
         if added is None and not _may_mail(conn, sub.id, now):
-            return Outcome("limited", sub.id)
+            return ReaderOutcome("limited", sub.id)
         mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now)
         conn.execute(insert(OutboxMessage.__table__), mail)
-        return Outcome("queued", sub.id)
+        return ReaderOutcome("queued", sub.id)
 
 
 def _stored_joiner(conn: Connection, digest: str, name: str | None, now: datetime):
@@ -240,17 +183,17 @@ def add_by_operator(
     *,
     confirmed: bool,
     operator: str,
-) -> Outcome:
+) -> ReaderOutcome:
     """An operator's add: double opt-in, or confirmed on their word; stored rows are kept."""
     email = normalise_email(email, settings)
     name = clean_first_name(first_name)
     digest = address_hash(email)
     with db.session() as session:
         if is_suppressed(session, email):
-            return Outcome("suppressed")
+            return ReaderOutcome("suppressed")
         known = session.scalar(select(Subscriber.id).where(Subscriber.email_hash == digest))
         if known is not None:
-            return Outcome("already", known)
+            return ReaderOutcome("already", known)
     origin = f"operator {operator}"[:512]
     if not confirmed:
         signup = Signup(
@@ -265,7 +208,7 @@ def add_by_operator(
         return subscribe(db, settings, signup, now)
     with db.session() as session:
         if is_suppressed(session, email):  # suppressed since the check above
-            return Outcome("suppressed")
+            return ReaderOutcome("suppressed")
         added = _insert_ignore(
             session,
             {
@@ -274,7 +217,7 @@ def add_by_operator(
                 "first_name": name,
                 "status": "confirmed",
                 "paused": False,
-                "token_nonce": _nonce(),
+                "token_nonce": new_token_nonce(),
                 "origin": "operator",
                 "soft_bounces": 0,
                 "created_at": now,
@@ -284,7 +227,7 @@ def add_by_operator(
         )
         sub = _locked_subscriber(session, digest)
         if not added or sub is None:
-            return Outcome("already", sub.id if sub else None)
+            return ReaderOutcome("already", sub.id if sub else None)
         vouched = {"channel": "operator", "operator": operator, "confirmed_by_operator": True}
         session.add(
             ConsentEvent(
@@ -299,7 +242,7 @@ def add_by_operator(
             )
         )
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, detail=vouched))
-        return Outcome("done", sub.id)
+        return ReaderOutcome("done", sub.id)
 
 
 def _signup_event(subscriber_id: int, signup: Signup, now: datetime) -> dict[str, Any]:
@@ -378,42 +321,44 @@ def confirm_max_age(settings: Settings) -> int:
     return settings.confirm_hours * 3600
 
 
-def inspect_confirm(db: Database, settings: Settings, token: str, now: datetime) -> Outcome:
+def inspect_confirm(db: Database, settings: Settings, token: str, now: datetime) -> ReaderOutcome:
     """What a confirm link would do, without changing anything (GET is read-only)."""
     payload = _read_confirm(settings, token, now)
-    if isinstance(payload, Outcome):
+    if isinstance(payload, ReaderOutcome):
         return payload
     with db.session() as session:
         sub = session.get(Subscriber, payload["sid"])
-        return _not_confirmable(sub, payload) or Outcome("ready", sub.id)
+        return _not_confirmable(sub, payload) or ReaderOutcome("ready", sub.id)
 
 
-def _read_confirm(settings: Settings, token: str, now: datetime) -> dict[str, Any] | Outcome:
+def _read_confirm(settings: Settings, token: str, now: datetime) -> dict[str, Any] | ReaderOutcome:
     """The confirm link's payload, or the outcome a bad or expired link gets."""
     try:
         return _read(settings, "confirm", token, confirm_max_age(settings), now)
     except TokenExpired as exc:
         sid = (exc.payload or {}).get("sid")
-        return Outcome("expired", sid if isinstance(sid, int) else None)
+        return ReaderOutcome("expired", sid if isinstance(sid, int) else None)
     except TokenInvalid:
-        return Outcome("bad-link")
+        return ReaderOutcome("bad-link")
 
 
-def _not_confirmable(sub: Subscriber | None, payload: dict[str, Any]) -> Outcome | None:
+def _not_confirmable(sub: Subscriber | None, payload: dict[str, Any]) -> ReaderOutcome | None:
     """Why this link cannot confirm this subscriber now, or None when it can."""
     if sub is None or sub.status == "erased":
-        return Outcome("bad-link")
+        return ReaderOutcome("bad-link")
     if sub.status == "confirmed":
-        return Outcome("already", sub.id)
+        return ReaderOutcome("already", sub.id)
     if sub.status != "pending" or sub.token_nonce != payload["n"]:
-        return Outcome("expired", sub.id)
+        return ReaderOutcome("expired", sub.id)
     return None
 
 
-def confirm(db: Database, settings: Settings, token: str, ip: str | None, now: datetime) -> Outcome:
+def confirm(
+    db: Database, settings: Settings, token: str, ip: str | None, now: datetime
+) -> ReaderOutcome:
     """Confirm a pending subscriber once; a second POST of the same link changes nothing."""
     payload = _read_confirm(settings, token, now)
-    if isinstance(payload, Outcome):
+    if isinstance(payload, ReaderOutcome):
         return payload
     with db.session() as session:
         sub = session.scalar(
@@ -423,29 +368,31 @@ def confirm(db: Database, settings: Settings, token: str, ip: str | None, now: d
         if refused is not None:
             return refused
         if sub.email and is_suppressed(session, sub.email):
-            return Outcome("bad-link", sub.id)
+            return ReaderOutcome("bad-link", sub.id)
         sub.status, sub.confirmed_at, sub.updated_at = "confirmed", now, now
         sub.unsubscribed_at = None
-        sub.token_nonce = _nonce()
+        sub.token_nonce = new_token_nonce()
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip))
-        return Outcome("done", sub.id)
+        return ReaderOutcome("done", sub.id)
 
 
-def send_fresh_link(db: Database, settings: Settings, subscriber_id: int, now: datetime) -> Outcome:
+def send_fresh_link(
+    db: Database, settings: Settings, subscriber_id: int, now: datetime
+) -> ReaderOutcome:
     """A new confirmation mail for a pending reader whose link expired, under the same limits."""
     with db.session() as session:
         sub = session.scalar(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
         )
         if sub is None or sub.status != "pending" or not sub.email:
-            return Outcome("already", subscriber_id)
+            return ReaderOutcome("already", subscriber_id)
         if is_suppressed(session, sub.email):
-            return Outcome("suppressed", sub.id)
+            return ReaderOutcome("suppressed", sub.id)
         if not _may_mail(session, sub.id, now):
-            return Outcome("limited", sub.id)
+            return ReaderOutcome("limited", sub.id)
         mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now)
         session.connection().execute(insert(OutboxMessage.__table__), mail)
-        return Outcome("queued", sub.id)
+        return ReaderOutcome("queued", sub.id)
 
 
 def subscriber_for(db: Database, settings: Settings, purpose: str, token: str) -> Subscriber | None:
@@ -466,7 +413,7 @@ def subscriber_for(db: Database, settings: Settings, purpose: str, token: str) -
 
 def unsubscribe(
     db: Database, subscriber_id: int, how: str, now: datetime, ip: str | None = None
-) -> Outcome:
+) -> ReaderOutcome:
     """Stop mail at once and record the withdrawal; repeating it changes nothing."""
     if how not in WITHDRAW_HOW:
         raise ValueError(f"unknown withdrawal channel {how!r}")
@@ -475,9 +422,9 @@ def unsubscribe(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
         )
         if sub is None or sub.status == "erased":
-            return Outcome("bad-link")
+            return ReaderOutcome("bad-link")
         if sub.status == "unsubscribed":
-            return Outcome("already", sub.id)
+            return ReaderOutcome("already", sub.id)
         previous = sub.status
         if previous in ("pending", "confirmed"):
             sub.status = "unsubscribed"
@@ -491,7 +438,7 @@ def unsubscribe(
                 detail={"how": how, "previous": previous},
             )
         )
-        return Outcome("done", sub.id)
+        return ReaderOutcome("done", sub.id)
 
 
 def update_preferences(
@@ -502,7 +449,7 @@ def update_preferences(
     first_name: str | object | None = UNCHANGED,
     paused: bool | None = None,
     ip: str | None = None,
-) -> Outcome:
+) -> ReaderOutcome:
     """Change the greeting name or pause mail; each change is recorded."""
     keep_name = first_name is UNCHANGED
     name = None if keep_name else clean_first_name(first_name)  # type: ignore[arg-type]
@@ -511,7 +458,7 @@ def update_preferences(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
         )
         if sub is None or sub.status == "erased":
-            return Outcome("bad-link")
+            return ReaderOutcome("bad-link")
         changes: dict[str, Any] = {}
         if not keep_name and name != sub.first_name:
             changes["first_name"] = "changed" if name else "removed"
@@ -520,170 +467,9 @@ def update_preferences(
             changes["paused"] = paused
             sub.paused = paused
         if not changes:
-            return Outcome("already", sub.id)
+            return ReaderOutcome("already", sub.id)
         sub.updated_at = now
         session.add(
             ConsentEvent(subscriber_id=sub.id, kind="preferences", at=now, ip=ip, detail=changes)
         )
-        return Outcome("done", sub.id)
-
-
-def consent_events(session: Session, subscriber_id: int) -> list[ConsentEvent]:
-    """A reader's consent record, oldest first: the proof of every signup and withdrawal."""
-    query = (
-        select(ConsentEvent)
-        .where(ConsentEvent.subscriber_id == subscriber_id)
-        .order_by(ConsentEvent.at, ConsentEvent.id)
-    )
-    return list(session.scalars(query))
-
-
-def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
-    """Everything stored about one reader, as JSON-ready data (the right of access)."""
-    with db.session() as session:
-        sub = session.get(Subscriber, subscriber_id)
-        if sub is None or sub.status == "erased":
-            return {}
-        events = consent_events(session, subscriber_id)
-        mails = session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.subscriber_id == subscriber_id)
-            .order_by(OutboxMessage.id)
-        ).all()
-        clicks = _reader_clicks(session, subscriber_id)
-
-    def when(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
-
-    return {
-        "subscriber": {
-            "email": sub.email,
-            "first_name": sub.first_name,
-            "status": sub.status,
-            "paused": sub.paused,
-            "joined_via": sub.origin,
-            "created_at": when(sub.created_at),
-            "confirmed_at": when(sub.confirmed_at),
-            "unsubscribed_at": when(sub.unsubscribed_at),
-        },
-        "consent_events": [
-            {
-                "kind": e.kind,
-                "at": when(e.at),
-                "ip": e.ip,
-                "user_agent": e.user_agent,
-                "form_version": e.form_version,
-                "consent_text_hash": e.consent_text_hash,
-                "origin": e.origin,
-                "captcha_provider": e.captcha_provider,
-                "captcha_result": e.captcha_result,
-                "detail": e.detail,
-            }
-            for e in events
-        ],
-        "messages": [
-            {"kind": m.kind, "subject": m.subject, "created_at": when(m.created_at)} for m in mails
-        ],
-        "clicks": [  # only kept when the operator counts clicks per reader
-            {
-                "digest": period,
-                "link": title,
-                "clicks": count,
-                "first_at": when(first),
-                "last_at": when(last),
-            }
-            for period, title, count, first, last in clicks
-        ],
-    }
-
-
-def _reader_clicks(session: Session, subscriber_id: int) -> list[tuple]:
-    """(issue, link title, clicks, first, last) for each digest link this reader followed."""
-    story = (ReaderClick.kind == "story") & (DigestItem.id == ReaderClick.item_id)
-    related = (ReaderClick.kind == "related") & (DigestRelated.id == ReaderClick.item_id)
-    return list(
-        session.execute(
-            select(
-                Digest.period_key,
-                func.coalesce(DigestItem.title, DigestRelated.title, ""),
-                ReaderClick.clicks,
-                ReaderClick.first_at,
-                ReaderClick.last_at,
-            )
-            .join(Digest, Digest.id == ReaderClick.digest_id)
-            .outerjoin(DigestItem, story)
-            .outerjoin(DigestRelated, related)
-            .where(ReaderClick.subscriber_id == subscriber_id, ReaderClick.clicks > 0)
-            .order_by(Digest.period_key, ReaderClick.kind, ReaderClick.item_id)
-        ).all()
-    )
-
-
-def forget(
-    db: Database, subscriber_id: int, now: datetime, ip: str | None = None, by: str = "reader"
-) -> Outcome:
-    """Erase a reader: no personal data left, the address only as a hash in suppressions."""
-    with db.session() as session:
-        sub = session.scalar(
-            select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
-        )
-        if sub is None or sub.status == "erased":
-            return Outcome("already", subscriber_id)
-        if sub.email:  # `by` (reader or operator) is kept as the suppression's source
-            suppress(session, sub.email, "erased", now, source=by, keep_address=False)
-        sub.email = None
-        sub.email_hash = secrets.token_hex(32)  # the suppression holds the real hash
-        sub.first_name = None
-        sub.status, sub.paused = "erased", False
-        sub.token_nonce = _nonce()
-        sub.updated_at = sub.unsubscribed_at = now
-        session.execute(
-            update(ConsentEvent)
-            .where(ConsentEvent.subscriber_id == subscriber_id)
-            .values(ip=None, user_agent=None, origin=None, detail=None)
-        )
-        _scrub_outbox(session, OutboxMessage.subscriber_id == subscriber_id)
-        session.execute(delete(ReaderClick).where(ReaderClick.subscriber_id == subscriber_id))
-        session.add(
-            ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now, detail={"by": by})
-        )
-        return Outcome("done", subscriber_id)
-
-
-def forget_suppressed_address(db: Database, email: str, now: datetime, by: str) -> bool:
-    """Erase an address we hold only on the suppression list (and in mail queued to it):
-    the hash stays so it is still never mailed. False when nothing with it is stored."""
-    with db.session() as session:
-        row = find_suppression(session, email)
-        if row is None or row.reason == "erased":
-            return False
-        suppress(session, email, "erased", now, source=by, keep_address=False)
-        _scrub_outbox(session, OutboxMessage.recipient == email)
-        return True
-
-
-def _scrub_outbox(session: Session, which) -> None:
-    """Cancel the erased reader's waiting mail, then blank every copy (in that order: `which`
-    may match on the address being blanked)."""
-    session.execute(
-        update(OutboxMessage)
-        .where(which, OutboxMessage.status == "pending")
-        .values(status="cancelled", last_error="erased at the reader's request")
-    )
-    session.execute(
-        update(OutboxMessage)
-        .where(which)
-        .values(recipient="erased", subject="erased", text="", html=None, headers=None)
-    )
-
-
-def prune_consent_ips(db: Database, settings: Settings, now: datetime) -> int:
-    """Drop IP addresses older than MAILER_IP_RETENTION_DAYS; the scheduler calls this daily."""
-    cutoff = now - timedelta(days=settings.ip_retention_days)
-    with db.session() as session:
-        result = session.execute(
-            update(ConsentEvent)
-            .where(ConsentEvent.at < cutoff, ConsentEvent.ip.is_not(None))
-            .values(ip=None)
-        )
-        return result.rowcount or 0
+        return ReaderOutcome("done", sub.id)

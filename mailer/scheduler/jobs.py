@@ -12,13 +12,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from mailer.content.ranking import period_key
+from mailer.content.calendar import period_key
 from mailer.content.sources.ingest import ingest_all
 from mailer.core.models import Digest, OutboxMessage, Source
 from mailer.delivery import engine, ledger
 from mailer.delivery.ledger import enqueue_outbox
-from mailer.editions import digests
-from mailer.readers import subscriptions
+from mailer.delivery.queue import defer_due_work, delete_finished_jobs, nudge
+from mailer.editions import digests, lifecycle
+from mailer.readers import privacy
 from mailer.readers.links import new_message_id
 from mailer.scheduler.slots import (
     claim_slot,
@@ -75,10 +76,8 @@ def _prune(services: Services, now: datetime) -> list[str]:
         return []
     if not claim_slot(services.db, "prune", day, now):
         return []
-    dropped = subscriptions.prune_consent_ips(services.db, services.settings, now)
+    dropped = privacy.prune_consent_ips(services.db, services.settings, now)
     if services.settings.queue == "procrastinate":
-        from mailer.delivery.queue import delete_finished_jobs
-
         delete_finished_jobs(services)
     finish_slot(services.db, "prune", day, now, f"{dropped} consent IPs dropped")
     return [f"prune: {dropped} consent IPs dropped"] if dropped else []
@@ -137,7 +136,7 @@ def _send(services: Services, now: datetime) -> list[str]:
     if digest is None:
         return []
     if digest.status == "draft" and settings.auto_approve and not digest.vetoed:
-        digests.approve(services.db, settings, digest.id, "scheduler (auto-approve)", now)
+        lifecycle.approve(services.db, settings, digest.id, "scheduler (auto-approve)", now)
         digest.status = "approved"
     if digest.status == "draft":
         if claim_slot(services.db, "hold", period, now):
@@ -151,7 +150,7 @@ def _send(services: Services, now: datetime) -> list[str]:
             return [f"send: {period} held, not approved"]
         return []
     if digest.status == "approved" and claim_slot(services.db, "send", period, now):
-        engine.start_send(services.db, digest.id, now, actor="scheduler")
+        lifecycle.start(services.db, digest.id, "scheduler", now)
         return [f"send: {period} started"]
     return []
 
@@ -162,8 +161,6 @@ def poll_outbox(services: Services, now: datetime) -> list[str]:
     if not ledger.has_due(services.db, OutboxMessage, now):
         return []
     if services.settings.queue == "procrastinate":
-        from mailer.delivery.queue import nudge
-
         nudge(services)
         return ["outbox: queued for the workers"]
     report = engine.drain_outbox(
@@ -181,8 +178,6 @@ def _drain(services: Services, now: datetime) -> list[str]:
     lines = []
     settings = services.settings
     if settings.queue == "procrastinate":
-        from mailer.delivery.queue import defer_due_work
-
         return defer_due_work(services)  # workers drain; the scheduler only decides
     outbox = engine.drain_outbox(
         services.db, settings, services.new_transport, services.clock, time_budget=DRAIN_SECONDS

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, abort, current_app, jsonify, render_template, request
-from flask_wtf.csrf import CSRFError, CSRFProtect
+from flask import Flask, abort, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from mailer.core.templates import TEMPLATES
 from mailer.services import Services
+from mailer.web import admin, captcha, clicks, desk, hooks, join, library, public, reader
+from mailer.web.context import csrf
+from mailer.web.limits import init_limiter
 
 STATIC = Path(__file__).resolve().parent / "static"
-
-csrf = CSRFProtect()
 
 # Editor navigation, shown when the endpoint exists.
 ADMIN_LINKS = (
@@ -22,24 +23,6 @@ ADMIN_LINKS = (
     ("library.sources", "Sources"),
     ("library.articles", "Articles"),
 )
-
-# Each module under mailer/web/ that serves pages exports `bp`.
-BLUEPRINTS = (
-    "public",
-    "editor",
-    "join",
-    "reader",
-    "captcha",
-    "desk",
-    "library",
-    "hooks",
-    "clicks",
-)
-
-
-def services() -> Services:
-    """The Services the app was built with, for view functions."""
-    return current_app.extensions["mailer"]
 
 
 def init_app(svc: Services) -> Flask:
@@ -61,7 +44,6 @@ def init_app(svc: Services) -> Flask:
     app.extensions["mailer"] = svc
     logging.basicConfig(level=settings.log_level)
     csrf.init_app(app)
-    from mailer.web.limits import init_limiter
 
     init_limiter(app, settings.ratelimit_storage_url)
 
@@ -74,10 +56,8 @@ def init_app(svc: Services) -> Flask:
             "admin_links": [(e, label) for e, label in ADMIN_LINKS if e in app.view_functions],
         }
 
-    import importlib
-
-    for name in BLUEPRINTS:
-        app.register_blueprint(importlib.import_module(f"mailer.web.{name}").bp)
+    for module in (public, admin, join, reader, captcha, desk, library, hooks, clicks):
+        app.register_blueprint(module.bp)
     _register_errors(app)
 
     @app.before_request

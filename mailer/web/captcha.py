@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, jsonify, request, send_file
 
 from mailer.readers import captcha
-from mailer.web import services
+from mailer.web.context import services
 from mailer.web.limits import limiter
 
 bp = Blueprint("captcha", __name__)

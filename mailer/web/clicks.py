@@ -14,7 +14,7 @@ from mailer.editions import click_counts
 from mailer.editions.clicks import ClickTarget, read_click, read_reader
 from mailer.editions.machines import BurstWatch, machine_reason
 from mailer.readers.tokens import TokenInvalid
-from mailer.web import services
+from mailer.web.context import services
 
 bp = Blueprint("clicks", __name__)
 log = logging.getLogger(__name__)

@@ -10,20 +10,18 @@ from sqlalchemy import select
 from mailer.content.ranking import RelatedIndex, related_coverage
 from mailer.core.errors import MailerError
 from mailer.core.models import Article, AuditEntry, Digest
-from mailer.delivery import engine
-from mailer.delivery.compose import Recipient, digest_message
-from mailer.delivery.ledger import enqueue_outbox
+from mailer.delivery import status as send_status
 from mailer.delivery.queue import nudge
-from mailer.editions import digests
+from mailer.delivery.samples import queue_test_sends, sample_message
+from mailer.editions import digests, editing, lifecycle
 from mailer.editions.click_report import REASON_WORDS, click_report
-from mailer.editions.render import render_digest
-from mailer.readers.links import new_message_id
-from mailer.web import services
-from mailer.web.editor import login_required
+from mailer.editions.figures import recent_digests
+from mailer.readers.validation import normalise_email
+from mailer.web.admin import login_required
+from mailer.web.context import services
 
 bp = Blueprint("desk", __name__, url_prefix="/admin/digests")
 
-SAMPLE_NONCE = "sample"  # preview links lead to no real subscriber
 MAX_TEST_ADDRESSES = 10
 
 
@@ -35,18 +33,12 @@ def _digest(digest_id: int) -> Digest:
 
 
 def _sample_message(digest: Digest, recipient: str = "reader@example.com", name: str = "Sam"):
-    svc = services()
-    rendered = render_digest(digest, svc.settings)
-    sample = Recipient(id=0, email=recipient, first_name=name, token_nonce=SAMPLE_NONCE)
-    return digest_message(
-        rendered, sample, svc.settings, new_message_id(svc.settings), digest.period_key
-    )
+    return sample_message(digest, services().settings, recipient, name)
 
 
 @bp.get("/")
 @login_required()
 def index():
-    from mailer.editions.figures import recent_digests
 
     return render_template("web/admin/digests.html", digests=recent_digests(services().db, 52))
 
@@ -57,7 +49,7 @@ def page(digest_id: int):
     svc = services()
     digest = _digest(digest_id)
     message = _sample_message(digest)
-    status = engine.digest_status(svc.db, digest.id, svc.now())
+    status = send_status.digest_status(svc.db, digest.id, svc.now())
     with svc.db.session() as session:
         log = session.scalars(
             select(AuditEntry)
@@ -73,7 +65,7 @@ def page(digest_id: int):
         digest=digest,
         items=sorted(digest.items, key=lambda i: i.position),
         message=message,
-        feedback_words=engine.FEEDBACK_WORDS,
+        feedback_words=send_status.FEEDBACK_WORDS,
         html_size=len((message.html or "").encode()),
         status=status,
         log=log,
@@ -107,7 +99,7 @@ def services_response(body: str):
 @login_required()
 def status_json(digest_id: int):
     svc = services()
-    status = engine.digest_status(svc.db, digest_id, svc.now())
+    status = send_status.digest_status(svc.db, digest_id, svc.now())
     return jsonify(
         status=status.status,
         reason=status.reason,
@@ -146,7 +138,7 @@ def suggest(digest_id: int, item_id: int):
 
 
 ACTIONS = {
-    "text": lambda db, s, d, who, now, f: digests.set_text(
+    "text": lambda db, s, d, who, now, f: editing.set_text(
         db,
         d,
         who,
@@ -155,40 +147,30 @@ ACTIONS = {
         preheader=f.get("preheader"),
         intro=f.get("intro"),
     ),
-    "up": lambda db, s, d, who, now, f: digests.move_item(db, d, _int(f, "item"), -1, who, now),
-    "down": lambda db, s, d, who, now, f: digests.move_item(db, d, _int(f, "item"), 1, who, now),
-    "pin": lambda db, s, d, who, now, f: digests.set_pinned(db, d, _int(f, "item"), True, who, now),
-    "unpin": lambda db, s, d, who, now, f: digests.set_pinned(
+    "up": lambda db, s, d, who, now, f: editing.move_item(db, d, _int(f, "item"), -1, who, now),
+    "down": lambda db, s, d, who, now, f: editing.move_item(db, d, _int(f, "item"), 1, who, now),
+    "pin": lambda db, s, d, who, now, f: editing.set_pinned(db, d, _int(f, "item"), True, who, now),
+    "unpin": lambda db, s, d, who, now, f: editing.set_pinned(
         db, d, _int(f, "item"), False, who, now
     ),
-    "exclude": lambda db, s, d, who, now, f: digests.exclude_item(db, d, _int(f, "item"), who, now),
-    "remove_related": lambda db, s, d, who, now, f: digests.remove_related(
+    "exclude": lambda db, s, d, who, now, f: editing.exclude_item(db, d, _int(f, "item"), who, now),
+    "remove_related": lambda db, s, d, who, now, f: editing.remove_related(
         db, d, _int(f, "related"), who, now
     ),
-    "add_related": lambda db, s, d, who, now, f: digests.add_related(
+    "add_related": lambda db, s, d, who, now, f: editing.add_related(
         db, d, _int(f, "item"), _int(f, "article"), who, now
     ),
-    "add_story": lambda db, s, d, who, now, f: digests.add_story(
+    "add_story": lambda db, s, d, who, now, f: editing.add_story(
         db, d, _int(f, "article"), who, now
     ),
-    "approve": lambda db, s, d, who, now, f: digests.approve(db, s, d, who, now),
-    "withdraw": lambda db, s, d, who, now, f: digests.withdraw(db, d, who, now),
-    "veto": lambda db, s, d, who, now, f: digests.withdraw(db, d, who, now, veto=True),
-    "send_now": lambda db, s, d, who, now, f: engine.start_send(db, d, now, actor=who),
-    "pause": lambda db, s, d, who, now, f: engine.set_digest_status(
-        db, d, "paused", now, "paused by an editor", who, ("sending",)
-    ),
-    "resume": lambda db, s, d, who, now, f: engine.set_digest_status(
-        db, d, "sending", now, None, who, ("paused",)
-    ),
-    "cancel": lambda db, s, d, who, now, f: engine.set_digest_status(
-        db,
-        d,
-        "cancelled",
-        now,
-        "cancelled by an editor",
-        who,
-        ("draft", "approved", "sending", "paused"),
+    "approve": lambda db, s, d, who, now, f: lifecycle.approve(db, s, d, who, now),
+    "withdraw": lambda db, s, d, who, now, f: lifecycle.withdraw(db, d, who, now),
+    "veto": lambda db, s, d, who, now, f: lifecycle.veto(db, d, who, now),
+    "send_now": lambda db, s, d, who, now, f: lifecycle.start(db, d, who, now),
+    "pause": lambda db, s, d, who, now, f: lifecycle.pause(db, d, who, now, "paused by an editor"),
+    "resume": lambda db, s, d, who, now, f: lifecycle.resume(db, d, who, now),
+    "cancel": lambda db, s, d, who, now, f: lifecycle.cancel(
+        db, d, who, now, "cancelled by an editor"
     ),
 }
 
@@ -235,7 +217,6 @@ def rebuild(digest_id: int):
 @login_required("editor")
 def send_test(digest_id: int):
     """Queue the exact message to a few addresses; the engine sends it within a minute."""
-    from mailer.readers.subscriptions import normalise_email
 
     svc = services()
     digest = _digest(digest_id)
@@ -249,21 +230,7 @@ def send_test(digest_id: int):
     except ValueError as exc:
         flash(f"Not sent: {exc}")
         return redirect(url_for("desk.page", digest_id=digest_id)), 303
-    for address in addresses:
-        message = _sample_message(digest, address, name="")
-        enqueue_outbox(
-            svc.db,
-            kind="test",
-            recipient=address,
-            subject=f"[TEST] {message.subject}",
-            text=message.text,
-            html=message.html,
-            headers=dict(message.headers),
-            message_id=message.message_id,
-            now=svc.now(),
-        )
-    with svc.db.session() as session:
-        digests.audit(session, g.editor.email, "send test", digest, svc.now(), {"to": addresses})
+    queue_test_sends(svc.db, svc.settings, digest, addresses, g.editor.email, svc.now())
     nudge(svc)
     flash(f"Test queued for {', '.join(addresses)}.")
     return redirect(url_for("desk.page", digest_id=digest_id)), 303

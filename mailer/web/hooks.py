@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from mailer.delivery.webhooks import CertificateCache, IncomingRequest, WebhookError, receive
-from mailer.web import csrf, services
+from mailer.web.context import csrf, services
 
 bp = Blueprint("hooks", __name__)
 csrf.exempt(bp)  # providers sign their requests; they cannot carry our CSRF token

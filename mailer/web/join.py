@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from mailer.readers import captcha, subscriptions
-from mailer.web import csrf, services
+from mailer.readers import captcha, subscriptions, validation
 from mailer.web.captcha import captcha_csp
+from mailer.web.context import csrf, services
 from mailer.web.forms import EmbedJoinForm, JoinForm, make_stamp, read_stamp
 from mailer.web.limits import limiter
 
@@ -76,9 +76,9 @@ def attempt_signup(
     svc = services()
     settings, now = svc.settings, svc.now()
     try:
-        subscriptions.normalise_email(email, settings)
-        subscriptions.clean_first_name(first_name)
-    except subscriptions.InvalidInput as exc:
+        validation.normalise_email(email, settings)
+        validation.clean_first_name(first_name)
+    except validation.InvalidInput as exc:
         return Attempt(400, {exc.field: [exc.message]})
     result = captcha.verify(settings, svc.http, svc.db, token or "", client_ip(), now)
     if result.unavailable:
@@ -100,7 +100,7 @@ def attempt_signup(
     )
     try:
         outcome = subscriptions.subscribe(svc.db, settings, signup, now)
-    except subscriptions.InvalidInput as exc:
+    except validation.InvalidInput as exc:
         return Attempt(400, {exc.field: [exc.message]})
     log.info("signup via %s: %s (subscriber %s)", channel, outcome.result, outcome.subscriber_id)
     return Attempt(200)

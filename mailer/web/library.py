@@ -7,8 +7,8 @@ from sqlalchemy import or_, select
 
 from mailer.content.articles import set_stats
 from mailer.core.models import Article, Source
-from mailer.web import services
-from mailer.web.editor import login_required
+from mailer.web.admin import login_required
+from mailer.web.context import services
 
 bp = Blueprint("library", __name__, url_prefix="/admin")
 

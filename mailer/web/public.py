@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
+from sqlalchemy import select
 
 from mailer.core.db import current_revision, head_revision
-from mailer.web import services
+from mailer.core.errors import NotFound
+from mailer.core.models import Digest
+from mailer.editions.digests import find_digest
+from mailer.editions.render import render_web
+from mailer.web.context import services
 
 bp = Blueprint("public", __name__)
 
@@ -32,9 +37,6 @@ def healthz():
 @bp.get("/archive")
 def archive():
     """Every digest that went out, newest first."""
-    from sqlalchemy import select
-
-    from mailer.core.models import Digest
 
     with services().db.session() as session:
         sent = session.scalars(
@@ -47,10 +49,6 @@ def archive():
 def archive_issue(period: str):
     """The web version of one issue, with no personal links in it."""
     from flask import abort, make_response
-
-    from mailer.core.errors import NotFound
-    from mailer.editions.digests import find_digest
-    from mailer.editions.render import render_web
 
     try:
         digest = find_digest(services().db, period)

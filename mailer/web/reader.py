@@ -7,8 +7,8 @@ import json
 from flask import Blueprint, Response, abort, render_template, request
 
 from mailer.core.models import Subscriber
-from mailer.readers import links, subscriptions
-from mailer.web import csrf, services
+from mailer.readers import links, privacy, subscriptions, validation
+from mailer.web.context import csrf, services
 from mailer.web.forms import PreferencesForm
 from mailer.web.join import client_ip, signup_limit
 
@@ -99,7 +99,7 @@ def preferences(token: str):
         action = request.form.get("action", "save")
         try:
             notice = _apply(action, form, sub.id, request.form)
-        except subscriptions.InvalidInput as exc:
+        except validation.InvalidInput as exc:
             form.first_name.errors = [exc.message]
             return _prefs(form, sub, "", 400)
         if isinstance(notice, Response):
@@ -124,7 +124,7 @@ def _apply(action: str, form: PreferencesForm, sid: int, data) -> str | Response
         subscriptions.unsubscribe(svc.db, sid, "preferences", now, ip=ip)
         return "You are unsubscribed. No more mail will come."
     if action == "export":
-        body = json.dumps(subscriptions.export_data(svc.db, sid), indent=2, ensure_ascii=False)
+        body = json.dumps(privacy.export_data(svc.db, sid), indent=2, ensure_ascii=False)
         return Response(
             body,
             mimetype="application/json",
@@ -133,7 +133,7 @@ def _apply(action: str, form: PreferencesForm, sid: int, data) -> str | Response
     if action == "forget":
         if data.get("confirm_forget") != "yes":
             return "Tick the box to confirm that everything about you should be erased."
-        subscriptions.forget(svc.db, sid, now, ip=ip)
+        privacy.forget(svc.db, sid, now, ip=ip)
         return Response(render_template("web/erased.html"), 200)
     abort(400, "Unknown action.")
 

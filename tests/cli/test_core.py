@@ -1,4 +1,5 @@
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,13 @@ def test_the_installed_package_can_import_the_app_factory(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+def test_serve_on_a_taken_port_is_one_sentence_with_a_way_out(cli):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = cli("serve", "--port", str(port), "--no-scheduler")
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert f"make run PORT={port + 1}" in result.output and "MAILER_PORT" in result.output
+    assert "Traceback" not in result.output

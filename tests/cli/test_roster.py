@@ -59,3 +59,26 @@ def test_export_writes_csv(cli, tmp_path):
     result = cli("subscribers", "export", "--out", str(out))
     assert result.exit_code == 0
     assert "one@example.com" in out.read_text()
+
+
+def test_import_keeps_an_address_whose_name_the_form_refuses(cli, db, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text("email,first_name\nr2@example.com,R2D2\nann@example.com,Ann\n")
+    result = cli("subscribers", "import", str(path))
+    assert result.exit_code == 0, result.output
+    assert "line 2: imported without the name 'R2D2'" in result.output
+    assert "2 added" in result.output and "1 names left out" in result.output
+    assert "pending: they get no digest and no confirmation mail" in result.output
+    shown = json.loads(cli("subscribers", "show", "r2@example.com", "--json").output)
+    assert shown["first_name"] is None and shown["status"] == "pending"
+
+
+def test_import_json_report_names_the_status_and_dropped_names(cli, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text("email,first_name\nr2@example.com,R2D2\n")
+    report = json.loads(cli("subscribers", "import", str(path), "--confirmed", "--json").output)
+    assert report["status"] == "confirmed" and report["added"] == 1
+    assert report["names_dropped"] == [
+        {"line": 2, "value": "R2D2", "error": report["names_dropped"][0]["error"]}
+    ]
+    assert "letters" in report["names_dropped"][0]["error"]

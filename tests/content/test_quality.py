@@ -14,14 +14,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from mailer.content.articles import ArticleData, set_stats, upsert_article
-from mailer.content.ranking import (
-    Doc,
-    RankParams,
-    RelatedIndex,
-    normalise_title,
-    period_bounds,
-    related_coverage,
-)
+from mailer.content.calendar import period_bounds
+from mailer.content.ranking import Doc, RankParams, RelatedIndex, normalise_title, related_coverage
 from mailer.editions import digests
 from mailer.editions.render import MAX_HTML_BYTES, render_digest
 from tests.fixtures.content import shared_data

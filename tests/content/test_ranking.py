@@ -6,13 +6,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from mailer.content.calendar import period_bounds, period_key
 from mailer.content.ranking import (
     Doc,
     RankParams,
     RelatedIndex,
     normalise_title,
-    period_bounds,
-    period_key,
     related_coverage,
     tokens,
     top_stories,

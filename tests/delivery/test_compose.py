@@ -4,14 +4,17 @@ from email import message_from_bytes, policy
 
 from mailer.delivery.compose import Recipient, digest_message
 from mailer.delivery.transports.file import FileTransport
-from mailer.editions.render import RenderedDigest, marker
+from mailer.editions.render import RenderedDigest, marker, new_nonce
 from mailer.readers.links import unsubscribe_url
 
+NONCE = new_nonce()
+GREETING, UNSUBSCRIBE = marker("greeting", NONCE), marker("unsubscribe_url", NONCE)
 RENDERED = RenderedDigest(
     subject="The week: five stories",
     preheader="Floods, budgets and a cup final",
-    html=f'<p>{marker("greeting")}</p><a href="{marker("unsubscribe_url")}">Unsubscribe</a>',
-    text=f"{marker('greeting')}\nUnsubscribe: {marker('unsubscribe_url')}\n",
+    html=f'<p>{GREETING}</p><a href="{UNSUBSCRIBE}">Unsubscribe</a>',
+    text=f"{GREETING}\nUnsubscribe: {UNSUBSCRIBE}\n",
+    nonce=NONCE,
 )
 
 

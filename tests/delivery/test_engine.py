@@ -5,8 +5,10 @@ from sqlalchemy import select
 
 from mailer.core.models import Delivery, Digest, OutboxMessage, Subscriber
 from mailer.delivery import engine, ledger
-from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery import status as send_status
+from mailer.delivery.transports import transport_from_dsn, transport_options
 from mailer.delivery.transports.base import SendResult
+from mailer.editions import lifecycle
 from mailer.readers.suppressions import is_suppressed
 from mailer.services import system_clock
 from tests.fixtures.mailing import add_subscribers, delivery_states, queue_mail, send_now
@@ -154,7 +156,7 @@ def test_expired_claims_are_reclaimed_or_marked_unknown(db, settings, now, appro
     from datetime import timedelta
 
     add_subscribers(db, now, 2)
-    engine.start_send(db, approved_digest, now)
+    lifecycle.start(db, approved_digest, "system", now)
     ledger.materialise(db, approved_digest, now)
     token, claimed, _ = ledger.claim_deliveries(db, approved_digest, 2, now, settings)
     ledger.mark_handed(db, Delivery, [claimed[0].id], token, now)
@@ -197,7 +199,7 @@ def test_outbox_skips_mail_nobody_should_get_any_more(db, settings, now, smtp_se
         session.delete(session.get(Subscriber, subs["reader2@example.com"]))
         suppress(session, "bounced@example.com", "bounce", now)
 
-    transport = lambda: transport_from_dsn(settings.transport, settings=settings)  # noqa: E731
+    transport = lambda: transport_from_dsn(settings.transport, transport_options(settings))  # noqa: E731
     report = engine.drain_outbox(db, settings, transport, system_clock)
     assert report.sent == 2 and report.skipped == 3
     assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [
@@ -219,7 +221,7 @@ def test_outbox_skips_mail_nobody_should_get_any_more(db, settings, now, smtp_se
 def test_status_counts_and_rate(db, settings, now, approved_digest):
     add_subscribers(db, now, 4)
     ledger.materialise(db, approved_digest, now)
-    status = engine.digest_status(db, approved_digest, now)
+    status = send_status.digest_status(db, approved_digest, now)
     assert status.counts == {"pending": 4}
     assert status.eta_seconds is None
 
@@ -236,7 +238,7 @@ def test_materialise_is_idempotent(db, now, approved_digest):
 
 def test_a_claim_records_only_rows_it_holds(db, settings, now, approved_digest):
     add_subscribers(db, now, 2)
-    engine.start_send(db, approved_digest, now)
+    lifecycle.start(db, approved_digest, "system", now)
     ledger.materialise(db, approved_digest, now)
     token, claimed, _ = ledger.claim_deliveries(db, approved_digest, 2, now, settings)
     assert len(claimed) == 2
@@ -253,7 +255,9 @@ class ScriptedTransport:
 
     name = "scripted"
     max_batch = 10
+    per_message = False
     idempotent = False
+    holds_connection = False
 
     def __init__(self, answers, calls):
         self.answers, self.calls = answers, calls
@@ -291,11 +295,28 @@ def test_429_with_retry_after_pauses_every_worker(db, settings, now, approved_di
 
 def test_cancel_from_outside_stops_the_run(db, settings, now, approved_digest):
     add_subscribers(db, now, 3)
-    engine.start_send(db, approved_digest, now)
-    engine.set_digest_status(db, approved_digest, "cancelled", now)
+    lifecycle.start(db, approved_digest, "system", now)
+    lifecycle.cancel(db, approved_digest, "system", now, "cancelled in a test")
     calls: list = []
     with pytest.raises(Exception, match="cancelled"):
         engine.send_digest(
             db, settings, approved_digest, lambda: ScriptedTransport([], calls), system_clock
         )
     assert calls == []
+
+
+def test_time_left_counts_from_the_start_of_a_young_send(db, approved_digest, now):
+    from datetime import timedelta
+
+    from mailer.core.models import Delivery, Digest
+
+    add_subscribers(db, now, 300)
+    ledger.materialise(db, approved_digest, now)
+    with db.session() as session:
+        session.get(Digest, approved_digest).send_started_at = now - timedelta(minutes=1)
+        rows = session.scalars(select(Delivery).order_by(Delivery.id).limit(100)).all()
+        for row in rows:
+            row.status, row.sent_at = "sent", now - timedelta(seconds=30)
+    status = send_status.digest_status(db, approved_digest, now)
+    assert status.rate_per_minute == 100.0  # 100 in the one minute it has run, not 100 / 5
+    assert status.eta_seconds == 120.0  # 200 left at 100 a minute

@@ -55,3 +55,35 @@ def test_sigkill_mid_run_then_resume(db, settings, now, approved_digest, smtp_se
             assert status == "sent", (email, status)
             assert received[email] == 1, (email, received[email])
     assert max(received.values()) == 1  # no duplicate at all: unknowns are never re-sent
+
+
+def test_ctrl_c_gives_claims_back_and_a_resume_starts_at_once(
+    db, settings, now, approved_digest, smtp_server, tmp_path
+):
+    add_subscribers(db, now, COUNT)
+    smtp_server.script.delay = 0.01
+    env = mailer_env(
+        settings,
+        MAILER_TRANSPORT=smtp_server.dsn(),
+        MAILER_SEND_RATE="1000",
+        MAILER_SEND_CONCURRENCY="3",
+        MAILER_LEASE_SECONDS="600",  # a resume that waited for these leases would time out
+    )
+    argv = [sys.executable, "-m", "mailer", "digest", "send", "2026-W48"]
+    run = {"env": env, "cwd": tmp_path, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    run["text"] = True
+    first = subprocess.Popen(argv, **run)
+    smtp_server.wait_for(40, timeout=60)
+    first.send_signal(signal.SIGINT)
+    out, err = first.communicate(timeout=30)
+    assert first.returncode == 130, out + err
+    assert "Resume with: mailer digest send 2026-W48" in err
+    assert "Traceback" not in err and "Aborted!" not in err
+    states = Counter(delivery_states(db).values())
+    assert "sending" not in states and states["sent"] < COUNT  # nothing left claimed
+
+    second = subprocess.run(argv, timeout=120, **run)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "Done" in second.stdout
+    received = Counter(m.rcpt_tos[0] for m in smtp_server.messages)
+    assert len(received) == COUNT and max(received.values()) == 1

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from mailer.core.models import Subscriber, Suppression
-from mailer.delivery.engine import digest_status
+from mailer.delivery.status import digest_status
 from tests.fixtures.mailing import add_subscribers, message_ids, send_now
 
 

@@ -23,7 +23,7 @@ from mailer.core.db import upgrade
 from mailer.core.models import Digest
 from mailer.delivery import queue
 from mailer.delivery.heartbeats import list_workers
-from mailer.editions import digests
+from mailer.editions import digests, lifecycle
 from mailer.scheduler.jobs import tick
 from mailer.services import build
 from tests.conftest import make_settings
@@ -92,7 +92,7 @@ def test_three_workers_one_killed_one_joining(pg_services, smtp_server, now, tmp
     db = services.db
     load_demo(db, now, settings.zone)
     built = digests.build_digest(db, settings, now)
-    digests.approve(db, settings, built.digest_id, "editor@example.com", now)
+    lifecycle.approve(db, settings, built.digest_id, "editor@example.com", now)
     add_subscribers(db, now, COUNT)
     smtp_server.script.delay = 0.02  # a distant relay
 
@@ -156,7 +156,7 @@ def test_the_job_of_a_killed_worker_is_reaped_and_old_jobs_go(
     services, db = pg_services, pg_services.db
     load_demo(db, now, services.settings.zone)
     built = digests.build_digest(db, services.settings, now)
-    digests.approve(db, services.settings, built.digest_id, "editor@example.com", now)
+    lifecycle.approve(db, services.settings, built.digest_id, "editor@example.com", now)
     add_subscribers(db, now, 40)
     smtp_server.script.delay = 0.5  # slow enough that the job is surely mid-send when killed
     patient = replace(services.settings, worker_job_seconds=60.0)
@@ -187,13 +187,13 @@ def test_an_editors_send_and_a_waiting_confirmation_are_queued_at_once(pg_servic
     from app import create_app
     from mailer.editions.accounts import add_editor
     from mailer.scheduler.jobs import poll_outbox
-    from tests.web.test_desk import PASSWORD, signed_in, token
+    from tests.fixtures.editors import PASSWORD, signed_in, token
 
     services, db = pg_services, pg_services.db
     queue.ensure_schema(db)
     load_demo(db, now, services.settings.zone)
     built = digests.build_digest(db, services.settings, now)
-    digests.approve(db, services.settings, built.digest_id, "ed@example.com", now)
+    lifecycle.approve(db, services.settings, built.digest_id, "ed@example.com", now)
     with db.session() as session:
         add_editor(session, "ed@example.com", PASSWORD, "editor", now)
     client = signed_in(create_app(services=services).test_client())
@@ -264,3 +264,23 @@ def test_worker_refuses_a_database_that_is_not_migrated(postgres_server, tmp_pat
         postgres_server.drop(url)
     assert result.exit_code == 2
     assert "run `mailer db upgrade` once" in result.output
+
+
+def test_digest_send_hands_the_job_to_the_workers(pg_services, now):
+    from click.testing import CliRunner
+
+    from mailer.cli import AppContext, main
+
+    services, db = pg_services, pg_services.db
+    queue.ensure_schema(db)
+    load_demo(db, now, services.settings.zone)
+    built = digests.build_digest(db, services.settings, now)
+    lifecycle.approve(db, services.settings, built.digest_id, "ed@example.com", now)
+    runner = CliRunner()
+    first = runner.invoke(main, ["digest", "send", "2026-W48"], obj=AppContext(services))
+    assert first.exit_code == 0, first.output
+    assert "is queued for the workers" in first.output and "--here" in first.output
+    assert queue.queue_counts(db) == {"todo": 1}
+    again = runner.invoke(main, ["digest", "send", "2026-W48"], obj=AppContext(services))
+    assert "was already queued" in again.output
+    assert queue.queue_counts(db) == {"todo": 1}

@@ -10,7 +10,8 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
-from mailer.core.config import ConfigError, Settings
+from mailer.core.config import Settings
+from mailer.core.errors import ConfigError
 from mailer.core.models import ConsentEvent, Subscriber, Suppression
 from mailer.core.models import WebhookEvent as WebhookEventRow
 from mailer.delivery.webhooks import (
@@ -28,6 +29,7 @@ from mailer.delivery.webhooks import (
     ses,
 )
 from mailer.readers.suppressions import address_hash, is_suppressed
+from mailer.startup import check_settings
 from tests.conftest import FIXED_NOW
 from tests.fixtures import webhook_payloads as p
 from tests.fixtures.webhooks import (
@@ -341,7 +343,7 @@ def test_bad_webhook_settings_are_refused_at_start(tmp_path):
         ("MAILER_SES_CERT_HOSTS", "https://sns.x.amazonaws.com/", "host names"),
     ):
         with pytest.raises(ConfigError, match=expected):
-            Settings.from_env({name: value}, **base)
+            check_settings(Settings.from_env({name: value}, **base))
 
 
 # --- apply_events (both databases) ----------------------------------------------------------

@@ -11,7 +11,7 @@ from mailer.content.demo import load_demo
 from mailer.core.db import Database
 from mailer.core.errors import Conflict, MailerError, NotFound
 from mailer.core.models import AuditEntry, Digest, DigestItem
-from mailer.editions import digests
+from mailer.editions import digests, editing, lifecycle
 from tests.fixtures.content import article, digest_count
 
 
@@ -81,7 +81,7 @@ def test_rebuild_replaces_a_draft_and_keeps_pinned_stories(db, settings, now, de
     first = digests.build_digest(db, settings, now)
     digest = digests.find_digest(db, first.period)
     last = digest.items[-1]
-    digests.set_pinned(db, first.period, last.id, True, "ed@example.com", now)
+    editing.set_pinned(db, first.period, last.id, True, "ed@example.com", now)
     rebuilt = digests.build_digest(db, settings, now, rebuild=True)
     assert rebuilt.outcome == "rebuilt"
     fresh = digests.find_digest(db, first.period)
@@ -93,7 +93,7 @@ def test_rebuild_replaces_a_draft_and_keeps_pinned_stories(db, settings, now, de
 
 def test_rebuild_never_touches_an_approved_or_sent_digest(db, settings, now, demo):
     first = digests.build_digest(db, settings, now)
-    digests.approve(db, settings, first.period, "ed@example.com", now)
+    lifecycle.approve(db, settings, first.period, "ed@example.com", now)
     result = digests.build_digest(db, settings, now, rebuild=True)
     assert result.outcome == "locked" and "approved" in result.message
     with db.session() as session:
@@ -141,23 +141,23 @@ def test_two_builds_at_once_leave_one_digest(db, settings, now, demo):
 def test_editor_changes_are_applied_and_recorded(db, settings, now, demo):
     key = digests.build_digest(db, settings, now).period
     ed = "ed@example.com"
-    digests.set_text(db, key, ed, now, subject="  This   week ", intro="Hello all.\n")
+    editing.set_text(db, key, ed, now, subject="  This   week ", intro="Hello all.\n")
     digest = digests.find_digest(db, key)
     assert (digest.subject, digest.intro) == ("This week", "Hello all.")
     items = digest.items
-    digests.move_item(db, key, items[2].id, -2, ed, now)
+    editing.move_item(db, key, items[2].id, -2, ed, now)
     assert digests.find_digest(db, key).items[0].id == items[2].id
-    digests.exclude_item(db, key, items[1].id, ed, now)
+    editing.exclude_item(db, key, items[1].id, ed, now)
     after = digests.find_digest(db, key).items
     assert items[1].id not in [i.id for i in after]
     assert [i.position for i in after] == list(range(len(after)))
     with_related = next(i for i in after if i.related)
     gone = with_related.related[0]
-    digests.remove_related(db, key, gone.id, ed, now)
+    editing.remove_related(db, key, gone.id, ed, now)
     item = next(i for i in digests.find_digest(db, key).items if i.id == with_related.id)
     assert gone.id not in [r.id for r in item.related]
-    digests.add_related(db, key, item.id, gone.article_id, ed, now)
-    digests.add_story(db, key, items[1].article_id, ed, now)
+    editing.add_related(db, key, item.id, gone.article_id, ed, now)
+    editing.add_story(db, key, items[1].article_id, ed, now)
     actions = [a for actor, a in audit_actions(db) if actor == ed]
     assert actions == [
         "edit text",
@@ -174,14 +174,14 @@ def test_editor_changes_refuse_bad_requests(db, settings, now, demo):
     ed = "ed@example.com"
     digest = digests.find_digest(db, key)
     with pytest.raises(MailerError, match="subject cannot be empty"):
-        digests.set_text(db, key, ed, now, subject="   ")
+        editing.set_text(db, key, ed, now, subject="   ")
     with pytest.raises(NotFound):
-        digests.move_item(db, key, 999999, 1, ed, now)
+        editing.move_item(db, key, 999999, 1, ed, now)
     with pytest.raises(Conflict, match="already a story"):
-        digests.add_story(db, key, digest.items[0].article_id, ed, now)
-    digests.set_pinned(db, key, digest.items[0].id, True, ed, now)
+        editing.add_story(db, key, digest.items[0].article_id, ed, now)
+    editing.set_pinned(db, key, digest.items[0].id, True, ed, now)
     with pytest.raises(Conflict, match="unpin"):
-        digests.exclude_item(db, key, digest.items[0].id, ed, now)
+        editing.exclude_item(db, key, digest.items[0].id, ed, now)
     with pytest.raises(NotFound):
         digests.find_digest(db, "2030-W01")
     assert digests.find_digest(db, key).subject == digest.subject
@@ -189,7 +189,7 @@ def test_editor_changes_refuse_bad_requests(db, settings, now, demo):
 
 def test_approve_and_withdraw(db, settings, now, demo):
     key = digests.build_digest(db, settings, now).period
-    digests.approve(db, settings, key, "chief@example.com", now)
+    lifecycle.approve(db, settings, key, "chief@example.com", now)
     digest = digests.find_digest(db, key)
     assert (digest.status, digest.approved_by, digest.approved_at) == (
         "approved",
@@ -197,16 +197,16 @@ def test_approve_and_withdraw(db, settings, now, demo):
         now,
     )
     with pytest.raises(Conflict, match="withdraw approval"):
-        digests.set_text(db, key, "ed@example.com", now, subject="Too late")
+        editing.set_text(db, key, "ed@example.com", now, subject="Too late")
     with pytest.raises(Conflict, match="not a draft"):
-        digests.approve(db, settings, key, "chief@example.com", now)
-    digests.withdraw(db, key, "chief@example.com", now, veto=True)
+        lifecycle.approve(db, settings, key, "chief@example.com", now)
+    lifecycle.veto(db, key, "chief@example.com", now)
     digest = digests.find_digest(db, key)
     assert (digest.status, digest.approved_at, digest.vetoed) == ("draft", None, True)
     with db.session() as session:
         session.get(Digest, digest.id).status = "sending"
     with pytest.raises(Conflict, match="no longer be withdrawn"):
-        digests.withdraw(db, key, "chief@example.com", now)
+        lifecycle.withdraw(db, key, "chief@example.com", now)
     assert ("chief@example.com", "approve") in audit_actions(db)
     assert ("chief@example.com", "veto") in audit_actions(db)
 
@@ -260,10 +260,10 @@ def test_the_demo_always_fills_the_current_week(db, settings, moment):
 def test_reorder_takes_a_whole_new_order_or_nothing(db, settings, now, demo):
     key = digests.build_digest(db, settings, now).period
     ids = [i.id for i in digests.find_digest(db, key).items]
-    digests.reorder_items(db, key, list(reversed(ids)), "ed@example.com", now)
+    editing.reorder_items(db, key, list(reversed(ids)), "ed@example.com", now)
     assert [i.id for i in digests.find_digest(db, key).items] == list(reversed(ids))
     with pytest.raises(MailerError, match="exactly once"):
-        digests.reorder_items(db, key, ids[:2], "ed@example.com", now)
+        editing.reorder_items(db, key, ids[:2], "ed@example.com", now)
     assert [i.id for i in digests.find_digest(db, key).items] == list(reversed(ids))
 
 
@@ -302,12 +302,12 @@ def test_rebuild_replaces_a_draft_and_keeps_pins_but_never_an_approved_one(db, s
     built = digests.build_digest(db, settings, now)
     digest = digests.find_digest(db, built.digest_id)
     last = sorted(digest.items, key=lambda i: i.position)[-1]
-    digests.set_pinned(db, built.digest_id, last.id, True, "ed", now)
+    editing.set_pinned(db, built.digest_id, last.id, True, "ed", now)
     rebuilt = digests.build_digest(db, settings, now, rebuild=True)
     assert rebuilt.outcome == "rebuilt"
     fresh = digests.find_digest(db, rebuilt.digest_id)
     assert last.article_id in [i.article_id for i in fresh.items if i.pinned]
-    digests.approve(db, settings, rebuilt.digest_id, "ed", now)
+    lifecycle.approve(db, settings, rebuilt.digest_id, "ed", now)
     locked = digests.build_digest(db, settings, now, rebuild=True)
     assert locked.outcome == "locked"
 
@@ -346,13 +346,13 @@ def test_editor_operations_are_recorded(db, settings, now, demo):
     built = digests.build_digest(db, settings, now)
     digest = digests.find_digest(db, built.digest_id)
     items = sorted(digest.items, key=lambda i: i.position)
-    digests.set_text(
+    editing.set_text(
         db, built.digest_id, "ed@example.com", now, subject="New subject", intro="Hello readers."
     )
-    digests.move_item(db, built.digest_id, items[2].id, -2, "ed@example.com", now)
-    digests.exclude_item(db, built.digest_id, items[4].id, "ed@example.com", now)
+    editing.move_item(db, built.digest_id, items[2].id, -2, "ed@example.com", now)
+    editing.exclude_item(db, built.digest_id, items[4].id, "ed@example.com", now)
     rel = items[0].related[0]
-    digests.remove_related(db, built.digest_id, rel.id, "ed@example.com", now)
+    editing.remove_related(db, built.digest_id, rel.id, "ed@example.com", now)
     after = digests.find_digest(db, built.digest_id)
     ordered = sorted(after.items, key=lambda i: i.position)
     assert ordered[0].id == items[2].id
@@ -363,15 +363,15 @@ def test_editor_operations_are_recorded(db, settings, now, demo):
         actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert actions == ["build", "edit text", "reorder", "exclude", "remove related"]
     with pytest.raises(MailerError, match="empty"):
-        digests.set_text(db, built.digest_id, "ed", now, subject="   ")
+        editing.set_text(db, built.digest_id, "ed", now, subject="   ")
 
 
 def test_approved_digest_cannot_be_edited_until_withdrawn(db, settings, now, demo):
     built = digests.build_digest(db, settings, now)
-    digests.approve(db, settings, built.digest_id, "ed", now)
+    lifecycle.approve(db, settings, built.digest_id, "ed", now)
     with pytest.raises(Conflict, match="withdraw"):
-        digests.set_text(db, built.digest_id, "ed", now, subject="x")
-    digests.withdraw(db, built.digest_id, "ed", now, veto=True)
+        editing.set_text(db, built.digest_id, "ed", now, subject="x")
+    lifecycle.veto(db, built.digest_id, "ed", now)
     digest = digests.find_digest(db, built.digest_id)
     assert digest.status == "draft" and digest.vetoed
 
@@ -382,3 +382,28 @@ def test_find_digest_by_id_or_period(db, settings, now, demo):
     assert digests.find_digest(db, built.period.lower()).id == built.digest_id
     with pytest.raises(MailerError, match="no digest"):
         digests.find_digest(db, "1999-W01")
+
+
+def test_invisible_characters_leave_titles_and_the_subject(db, settings, now, store_articles):
+    """Stored through the one upsert every source uses, then snapshotted and edited."""
+    store_articles(
+        [
+            article(n, now - timedelta(hours=n), title=f"\u202eStory\u200b {n}\u2066 votes\ufeff")
+            for n in range(1, 5)
+        ]
+    )
+    built = digests.build_digest(db, settings, now)
+    digest = digests.find_digest(db, built.digest_id)
+    titles = [i.title for i in digest.items] + [r.title for i in digest.items for r in i.related]
+    assert titles and all(t.startswith("Story ") and t.endswith(" votes") for t in titles)
+    assert digest.subject.isascii() and digest.preheader.isascii()
+    digests.set_text(
+        db,
+        built.digest_id,
+        "ed@example.com",
+        now,
+        subject="Big\u202e week\u2060",
+        preheader="\u200fAlso",
+    )
+    digest = digests.find_digest(db, built.digest_id)
+    assert (digest.subject, digest.preheader) == ("Big week", "Also")

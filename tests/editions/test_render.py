@@ -5,6 +5,7 @@ CC BY 4.0) in ../shared/data make the size check honest."""
 
 import json
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,7 @@ from mailer.editions import digests
 from mailer.editions.render import (
     MAX_HTML_BYTES,
     PLACEHOLDERS,
+    RenderedDigest,
     check_size,
     marker,
     render_digest,
@@ -194,12 +196,43 @@ def test_the_text_part_has_every_story_link_and_the_personal_links():
 def test_rendering_is_once_and_personalising_is_substitution():
     rendered = render_digest(make_digest(3, 1), SETTINGS)
     for name in ("unsubscribe_url", "preferences_url"):
-        assert marker(name) in rendered.html and marker(name) in rendered.text
+        key = marker(name, rendered.nonce)
+        assert key in rendered.html and key in rendered.text
     assert set(PLACEHOLDERS) >= {"unsubscribe_url", "preferences_url", "first_name"}
     one = rendered.personalise({"unsubscribe_url": "https://a.example/1"})
     two = rendered.personalise({"unsubscribe_url": "https://a.example/2"})
     assert one[2].replace("https://a.example/1", "X") == two[2].replace("https://a.example/2", "X")
-    assert render_digest(make_digest(3, 1), SETTINGS).html == rendered.html  # deterministic
+    again = render_digest(make_digest(3, 1), SETTINGS)
+    assert again.nonce != rendered.nonce  # each render marks its places afresh
+    assert again.personalise({}) == rendered.personalise({})  # and says the same
+
+
+def test_only_this_renders_markers_are_personalised():
+    digest = make_digest(2, 1)
+    planted = marker("preferences_url", "0" * 32)  # a guess at another render's marker
+    digest.items[0].title = f"Budget %%PREFERENCES_URL%% %%GREETING%% {planted}"
+    digest.items[0].excerpt = "%%UNSUBSCRIBE_URL%% and %%FIRST_NAME%%"
+    digest.subject = "Week: %%FIRST_NAME%% %%PREFERENCES_URL%%"
+    rendered = render_digest(digest, SETTINGS)
+    subject, text, html = personalised(rendered)
+    assert subject == "Week: %%FIRST_NAME%% %%PREFERENCES_URL%%"
+    for part in (text, unescape(html)):  # as a reader's mail client shows the HTML
+        assert "Budget %%PREFERENCES_URL%% %%GREETING%%" in part and planted in part
+        assert "%%UNSUBSCRIBE_URL%% and %%FIRST_NAME%%" in part
+        assert part.count("/preferences/TOKEN") == 1 and part.count("/unsubscribe/TOKEN") == 1
+
+
+def test_the_subject_of_an_older_digest_loses_invisible_characters():
+    digest = make_digest(2, 1)
+    digest.subject = "Week \u202eof\u202c news\u200b"  # stored before editing stripped them
+    assert render_digest(digest, SETTINGS).subject == "Week of news"
+
+
+def test_a_rendered_digest_needs_an_unguessable_nonce():
+    with pytest.raises(ValueError, match="nonce"):
+        RenderedDigest("s", "p", "<p>x</p>", "x", nonce="")
+    with pytest.raises(ValueError, match="nonce"):
+        RenderedDigest("s", "p", "<p>x</p>", "x", nonce="short")
 
 
 def test_the_web_version_has_no_personal_links():
@@ -245,7 +278,8 @@ def test_rendered_html_follows_the_email_rules(digest, settings):
     assert "color-scheme" in rendered.html
     assert "<style" not in rendered.html.split("<body", 1)[1]  # CSS inlined into the body
     assert rendered.preheader and rendered.preheader in rendered.html
-    assert marker("unsubscribe_url") in rendered.html and marker("unsubscribe_url") in rendered.text
+    unsubscribe = marker("unsubscribe_url", rendered.nonce)
+    assert unsubscribe in rendered.html and unsubscribe in rendered.text
     assert f"/archive/{digest.period_key}" in rendered.html
     assert len(rendered.html.encode()) < MAX_HTML_BYTES
 

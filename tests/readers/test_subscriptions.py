@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import func, select
 
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
-from mailer.readers import links, subscriptions
-from mailer.readers.subscriptions import InvalidInput, Signup
+from mailer.readers import links, privacy, subscriptions
+from mailer.readers.subscriptions import Signup
 from mailer.readers.suppressions import address_hash, suppress
+from mailer.readers.validation import InvalidInput
 from tests.fixtures.readers import count_confirm_mails
 
 
@@ -136,7 +137,18 @@ def test_bad_addresses_are_refused_with_a_reason(db, settings, now, raw, field):
 
 
 @pytest.mark.parametrize(
-    "name", ["Ann\nBcc: x", "Robert'); DROP", "A" * 61, "Ann\x00", "Zoë\u202e", "<b>Ann</b>"]
+    "name",
+    [
+        "Ann\nBcc: x",
+        "Robert'); DROP",
+        "A" * 61,
+        "Ann\x00",
+        "Zoë\u202e",
+        "<b>Ann</b>",
+        "Ann\u200b",
+        "\u0301Ann",
+        "Ann \u0301",
+    ],
 )
 def test_bad_names_are_refused(db, settings, now, name):
     with pytest.raises(InvalidInput) as info:
@@ -150,6 +162,23 @@ def test_good_names_are_kept(db, settings, now):
             db, settings, signup(f"r{i}@example.com", first_name=name), now
         ).subscriber_id
         assert subscriber(db, sid).first_name == name
+
+
+def test_decomposed_names_are_kept_composed(db, settings, now):
+    """macOS and iOS may send NFD: the same name, stored and greeted as NFC."""
+    typed = {
+        "Zoe\u0308": "Zoë",
+        "Jose\u0301 Mari\u0301a": "José María",
+        "Nguye\u0302\u0303n": "Nguyễn",
+        "\u092a\u094d\u0930\u093f\u092f\u093e": "\u092a\u094d\u0930\u093f\u092f\u093e",  # प्रिया
+    }
+    for i, (raw, stored) in enumerate(typed.items()):
+        sid = subscriptions.subscribe(
+            db, settings, signup(f"n{i}@example.com", first_name=raw), now
+        ).subscriber_id
+        assert subscriber(db, sid).first_name == stored
+    subscriptions.update_preferences(db, sid, now, first_name="Rene\u0301e")
+    assert subscriber(db, sid).first_name == "Renée"
 
 
 def test_confirm_is_single_use_and_idempotent(db, settings, now):
@@ -231,7 +260,7 @@ def test_preferences_change_name_and_pause(db, settings, now):
 
 def test_export_holds_everything_stored(db, settings, now):
     sid = subscriptions.subscribe(db, settings, signup(first_name="Ann"), now).subscriber_id
-    data = subscriptions.export_data(db, sid)
+    data = privacy.export_data(db, sid)
     assert data["subscriber"]["email"] == "reader@example.com"
     assert data["subscriber"]["first_name"] == "Ann"
     assert data["consent_events"][0]["ip"] == "203.0.113.7"
@@ -241,7 +270,7 @@ def test_export_holds_everything_stored(db, settings, now):
 def test_forget_erases_personal_data_and_blocks_reimport(db, settings, now):
     sid = subscriptions.subscribe(db, settings, signup(first_name="Ann"), now).subscriber_id
     subscriptions.confirm(db, settings, confirm_token(db, settings, sid, now), "198.51.100.1", now)
-    assert subscriptions.forget(db, sid, now).result == "done"
+    assert privacy.forget(db, sid, now).result == "done"
     sub = subscriber(db, sid)
     assert (sub.email, sub.first_name, sub.status) == (None, None, "erased")
     assert sub.email_hash != address_hash("reader@example.com")
@@ -255,18 +284,18 @@ def test_forget_erases_personal_data_and_blocks_reimport(db, settings, now):
     assert supp.email_hash == address_hash("reader@example.com")
     assert all("reader@example.com" not in (m.recipient + m.text) for m in mails)
     assert mails[0].status == "cancelled"
-    assert subscriptions.export_data(db, sid) == {}
+    assert privacy.export_data(db, sid) == {}
     assert subscriptions.subscribe(db, settings, signup(), now).result == "suppressed"
-    assert subscriptions.forget(db, sid, now).result == "already"
+    assert privacy.forget(db, sid, now).result == "already"
 
 
 def test_prune_consent_ips_after_retention(db, settings, now):
     subscriptions.subscribe(db, settings, signup("old@example.com"), now - timedelta(days=31))
     subscriptions.subscribe(db, settings, signup("new@example.com"), now - timedelta(days=29))
-    assert subscriptions.prune_consent_ips(db, settings, now) == 1
+    assert privacy.prune_consent_ips(db, settings, now) == 1
     with db.session() as session:
         ips = sorted(
             (e.ip or "-") for e in session.scalars(select(ConsentEvent).order_by(ConsentEvent.id))
         )
     assert ips == ["-", "203.0.113.7"]
-    assert subscriptions.prune_consent_ips(db, settings, now) == 0
+    assert privacy.prune_consent_ips(db, settings, now) == 0

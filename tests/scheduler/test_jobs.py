@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from mailer.content.articles import ArticleData, set_stats, upsert_article
 from mailer.core.models import ConsentEvent, Delivery, Digest, JobRun, OutboxMessage, Subscriber
-from mailer.editions import digests
+from mailer.editions import lifecycle
 from mailer.readers import subscriptions
 from mailer.scheduler.jobs import poll_outbox, tick
 from mailer.services import build
@@ -74,7 +74,7 @@ def test_build_and_send_across_spring_forward(services, db, smtp_server):
     assert "[The Weekly Digest] 2026-W13 is on hold: not approved" in notices(db)
     tick(services, utc(2026, 3, 30, 6, 1))
     assert notices(db).count("[The Weekly Digest] 2026-W13 is on hold: not approved") == 1
-    digests.approve(db, services.settings, "2026-W13", "ed@example.com", utc(2026, 3, 30, 6, 30))
+    lifecycle.approve(db, services.settings, "2026-W13", "ed@example.com", utc(2026, 3, 30, 6, 30))
     started = tick(services, utc(2026, 3, 30, 6, 31))
     assert "send: 2026-W13 started" in started
     assert digests_in(db) == {"2026-W13": "sent"}
@@ -118,9 +118,9 @@ def test_auto_approve_sends_unless_vetoed(services, settings, db, smtp_server):
         add_week(db, utc(2026, 11, 16), utc(2026, 11, 16))
         add_subscribers(db, utc(2026, 11, 16), 2)
         tick(svc, utc(2026, 11, 22, 18, 0))
-        digests.withdraw(db, "2026-W47", "ed@example.com", utc(2026, 11, 22, 19, 0), veto=True)
+        lifecycle.veto(db, "2026-W47", "ed@example.com", utc(2026, 11, 22, 19, 0))
         assert "send: 2026-W47 held, not approved" in tick(svc, utc(2026, 11, 23, 7, 0))
-        digests.approve(db, auto, "2026-W47", "ed", utc(2026, 11, 23, 7, 5))
+        lifecycle.approve(db, auto, "2026-W47", "ed", utc(2026, 11, 23, 7, 5))
         tick(svc, utc(2026, 11, 23, 7, 6))
         assert digests_in(db) == {"2026-W47": "sent"}
     finally:

@@ -165,7 +165,14 @@ def test_the_macro_shows_nothing_when_the_captcha_is_off(tmp_path):
 
 
 def test_production_refuses_requests_with_the_testing_flag_on(tmp_path, migrated_database_url):
-    settings = make_settings(tmp_path, migrated_database_url, env="production")
+    settings = make_settings(
+        tmp_path,
+        migrated_database_url,
+        env="production",
+        base_url="https://news.example.com",
+        from_addr="Digest <digest@dailyexample.test>",
+        transport="smtp://mailer:pw@mail.dailyexample.test:587",
+    )
     svc = build(settings)
     try:
         flask_app = create_app(services=svc)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from mailer.core.models import Delivery, ReaderClick, Subscriber
 from mailer.editions.click_counts import digest_clicks
-from mailer.readers.subscriptions import export_data, forget
+from mailer.readers.privacy import export_data, forget
 from tests.fixtures.mailing import add_subscribers, send_now
 from tests.web.test_clicks import BROWSER, click
 

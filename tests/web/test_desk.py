@@ -6,44 +6,14 @@ from sqlalchemy import select
 from mailer.core.models import AuditEntry
 from mailer.delivery.engine import drain_outbox
 from mailer.delivery.transports import transport_from_dsn
-from mailer.editions import digests
-from mailer.editions.accounts import add_editor
+from mailer.editions import digests, editing
 from mailer.services import system_clock
-
-PASSWORD = "a long password"
+from tests.fixtures.editors import signed_in, token
 
 
 @pytest.fixture
 def settings_overrides(smtp_server):
     return {"transport": smtp_server.dsn()}
-
-
-@pytest.fixture
-def draft(db, settings, now):
-    from mailer.content.demo import load_demo
-
-    load_demo(db, now, settings.zone)
-    return digests.build_digest(db, settings, now).digest_id
-
-
-@pytest.fixture
-def accounts(db, now):
-    with db.session() as session:
-        add_editor(session, "ed@example.com", PASSWORD, "editor", now)
-        add_editor(session, "view@example.com", PASSWORD, "viewer", now)
-
-
-def token(html):
-    tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', html).group(0)
-    return re.search(r'value="([^"]+)"', tag).group(1)
-
-
-def signed_in(client, email="ed@example.com"):
-    page = client.get("/admin/login").get_data(as_text=True)
-    client.post(
-        "/admin/login", data={"email": email, "password": PASSWORD, "csrf_token": token(page)}
-    )
-    return client
 
 
 def test_digest_page_previews_the_exact_message(client, accounts, draft):
@@ -125,7 +95,7 @@ def test_suggestions_show_scores(client, accounts, draft, db):
     signed_in(client)
     item = sorted(digests.find_digest(db, draft).items, key=lambda i: i.position)[0]
     removed = item.related[0]
-    digests.remove_related(db, draft, removed.id, "ed@example.com", item.published_at)
+    editing.remove_related(db, draft, removed.id, "ed@example.com", item.published_at)
     page = client.get(f"/admin/digests/{draft}/suggest/{item.id}").get_data(as_text=True)
     assert "Related coverage for" in page
     assert removed.title in page  # what the editor removed comes back as a suggestion

@@ -44,7 +44,7 @@ def test_webhook_unsubscribe_and_bounce_after_materialising_are_skipped(
 
 def desk_page(client, db, now, digest_id) -> str:
     from mailer.editions.accounts import add_editor
-    from tests.web.test_desk import PASSWORD, signed_in
+    from tests.fixtures.editors import PASSWORD, signed_in
 
     with db.session() as session:
         add_editor(session, "ed@example.com", PASSWORD, "editor", now)
@@ -54,7 +54,7 @@ def desk_page(client, db, now, digest_id) -> str:
 def test_provider_feedback_is_counted_against_the_digest_it_is_about(
     client, cli, db, settings, now, approved_digest, smtp_server, sendgrid_signer
 ):
-    from mailer.delivery.engine import digest_status
+    from mailer.delivery.status import digest_status
     from mailer.readers.suppressions import is_suppressed
 
     add_subscribers(db, now, 3)

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
-from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports import transport_from_dsn, transport_options
 from mailer.delivery.transports.base import Message
 from mailer.readers import subscriptions
 from mailer.readers.suppressions import suppress
@@ -147,11 +147,18 @@ def test_control_characters_never_reach_a_header(join_post, db, email, name):
     assert counts(db) == (0, 0)
 
 
+def test_a_name_typed_decomposed_joins_as_the_same_name(join_post, db):
+    response = join_post(first_name="Zoe\u0308 Rene\u0301e")
+    assert response.status_code == 200
+    with db.session() as session:
+        assert session.scalar(select(Subscriber.first_name)) == "Zoë Renée"
+
+
 def test_the_queued_confirmation_has_only_our_headers(join_post, db, settings):
     join_post(email="Reader@Example.com", first_name="Ann")
     with db.session() as session:
         row = session.scalar(select(OutboxMessage))
-    transport = transport_from_dsn(settings.transport, settings=settings)
+    transport = transport_from_dsn(settings.transport, transport_options(settings))
     [result] = transport.send(
         [
             Message(

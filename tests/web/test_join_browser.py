@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from mailer.core.models import ConsentEvent, Subscriber
 from mailer.delivery.engine import drain_outbox
-from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports import transport_from_dsn, transport_options
 from mailer.readers import links
 from mailer.services import build, system_clock
 from tests.fixtures.http import FakeHttpServer, Response
@@ -44,7 +44,7 @@ def delivered_mail(db, settings, outbox_dir):
     report = drain_outbox(
         db,
         settings,
-        lambda: transport_from_dsn(settings.transport, settings=settings),
+        lambda: transport_from_dsn(settings.transport, transport_options(settings)),
         system_clock,
     )
     files = sorted(outbox_dir.glob("*.eml"))

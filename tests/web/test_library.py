@@ -4,7 +4,7 @@ import pytest
 
 from mailer.content.demo import load_demo
 from mailer.editions.accounts import add_editor
-from tests.web.test_desk import signed_in, token
+from tests.fixtures.editors import signed_in, token
 
 
 @pytest.fixture

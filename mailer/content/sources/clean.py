@@ -7,6 +7,8 @@ import re
 
 import nh3
 
+from mailer.core.text import strip_invisible
+
 EXCERPT_WORDS = 50
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -21,11 +23,11 @@ _SHARE_TEXT = re.compile(r"(?i)\b(share (this|on)|tweet this|follow us on)\b.*$"
 
 
 def plain_text(fragment: str | None) -> str:
-    """Markup and scripts out, entities decoded, whitespace folded."""
+    """Markup and scripts out, entities decoded, invisible characters dropped, whitespace folded."""
     if not fragment:
         return ""
     safe = nh3.clean(fragment, tags=set(), clean_content_tags={"script", "style"})
-    return _SPACE.sub(" ", html.unescape(_TAGS.sub(" ", safe))).strip()
+    return _SPACE.sub(" ", strip_invisible(html.unescape(_TAGS.sub(" ", safe)))).strip()
 
 
 def clean_summary(fragment: str | None) -> str:

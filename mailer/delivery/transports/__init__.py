@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from mailer.core.errors import ConfigError
+from mailer.delivery.transports._http import is_loopback as is_loopback
 from mailer.delivery.transports.base import Transport
+
+if TYPE_CHECKING:
+    import requests
+
+    from mailer.core.config import Settings
+    from mailer.delivery.dkim import DkimSigner
 
 DSN_HELP = (
     "a DSN such as file://instance/outbox, console://, smtp://user:pass@host:587, "
@@ -14,7 +24,7 @@ DSN_HELP = (
     "ses://KEY_ID:SECRET@default?region=us-east-1 or resend://KEY@default"
 )
 
-# scheme -> module under mailer.delivery.transports that defines `from_dsn(dsn, settings, http)`
+# scheme -> module under mailer.delivery.transports that defines `from_dsn(dsn, options, http)`
 BACKENDS: dict[str, str] = {
     "file": "file",
     "console": "console",
@@ -75,15 +85,41 @@ def parse_dsn(text: str) -> Dsn:
     )
 
 
-def transport_from_dsn(text: str, settings: object = None, http: object = None) -> Transport:
-    """Build the transport a DSN names; each backend module exports `from_dsn`."""
-    from mailer.core.config import ConfigError
+@dataclass(frozen=True)
+class TransportOptions:
+    """What a backend needs besides its DSN; the composition root builds it once."""
 
+    instance_path: Path | None = None  # where file://instance/... lands; None: the working folder
+    http_timeout: float = 10.0  # seconds, for HTTP providers without ?timeout=
+    envelope_sender: str = ""  # SMTP Return-Path (MAILER_BOUNCE_ADDRESS); empty: the From
+    signer: DkimSigner | None = None  # DKIM, for the backends that send raw MIME
+
+
+def transport_options(settings: Settings) -> TransportOptions:
+    """The options the settings give; a DKIM key that cannot be loaded is a ConfigError."""
+    from mailer.delivery.dkim import signer_from_settings
+
+    try:
+        signer = signer_from_settings(settings)
+    except ValueError as exc:
+        raise ConfigError(f"The DKIM settings (MAILER_DKIM_*) cannot be used: {exc}.") from exc
+    return TransportOptions(
+        instance_path=settings.instance_path,
+        http_timeout=settings.http_timeout,
+        envelope_sender=settings.bounce_address,
+        signer=signer,
+    )
+
+
+def transport_from_dsn(
+    text: str,
+    options: TransportOptions | None = None,
+    http: requests.Session | None = None,
+) -> Transport:
+    """Build the transport a DSN names; each backend module exports `from_dsn`."""
     try:
         dsn = parse_dsn(text)
         module = importlib.import_module(f"mailer.delivery.transports.{BACKENDS[dsn.scheme]}")
-        return module.from_dsn(dsn, settings=settings, http=http)
-    except ConfigError:
-        raise
+        return module.from_dsn(dsn, options or TransportOptions(), http)
     except ValueError as exc:
         raise ConfigError(f"MAILER_TRANSPORT cannot be used: {exc}.") from exc

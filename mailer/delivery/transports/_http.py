@@ -18,10 +18,14 @@ import time
 from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
 from ipaddress import ip_address
+from typing import TYPE_CHECKING
 
 import requests
 
 from mailer.delivery.transports.base import Message, SendResult, TransportError
+
+if TYPE_CHECKING:
+    from mailer.delivery.transports import Dsn, TransportOptions
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -36,7 +40,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def base_url(dsn, default: str) -> str:
+def base_url(dsn: Dsn, default: str) -> str:
     """Host `default` is the provider's endpoint; any other host is the base URL to use."""
     if dsn.uses_default_endpoint:
         return default
@@ -46,7 +50,7 @@ def base_url(dsn, default: str) -> str:
     return f"{scheme}://{host}{port}{dsn.path.rstrip('/')}"
 
 
-def timeout_for(dsn, settings) -> float:
+def timeout_for(dsn: Dsn, options: TransportOptions) -> float:
     """?timeout=SECONDS, else MAILER_HTTP_TIMEOUT, else 10 s: never wait forever."""
     raw = dsn.options.get("timeout")
     if raw:
@@ -57,7 +61,7 @@ def timeout_for(dsn, settings) -> float:
         if value <= 0:
             raise ValueError("timeout must be above 0 seconds")
         return value
-    return float(getattr(settings, "http_timeout", 10.0))
+    return options.http_timeout
 
 
 def session(http: requests.Session | None) -> requests.Session:

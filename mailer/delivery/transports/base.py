@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import formatdate
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Status = Literal["sent", "queued", "rejected", "invalid", "failed", "unknown"]
 
 # Results that mean the provider took the message.
 ACCEPTED: frozenset[str] = frozenset({"sent", "queued"})
-
-
-def _clean(value: str) -> str:
-    """Header values never carry line breaks, whatever a caller passes."""
-    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
 
 
 @dataclass(frozen=True)
@@ -35,26 +27,8 @@ class Message:
     # Opaque values a provider may echo back in webhooks (delivery id, digest id).
     metadata: Mapping[str, str] = field(default_factory=dict)
 
-    def to_email(self) -> EmailMessage:
-        """The RFC 5322 form: text part, plus an HTML alternative when there is one."""
-        msg = EmailMessage(policy=SMTP)
-        msg["From"] = _clean(self.sender)
-        msg["To"] = _clean(self.recipient)
-        msg["Subject"] = _clean(self.subject)
-        msg["Date"] = formatdate(localtime=False, usegmt=True)
-        if self.message_id:
-            msg["Message-ID"] = _clean(self.message_id)
-        if self.reply_to:
-            msg["Reply-To"] = _clean(self.reply_to)
-        for name, value in self.headers.items():
-            msg[_clean(name)] = _clean(value)
-        msg.set_content(self.text, cte="quoted-printable")
-        if self.html is not None:
-            msg.add_alternative(self.html, subtype="html", cte="quoted-printable")
-        return msg
-
     def as_bytes(self) -> bytes:
-        """The same message as to_email(), serialised without the (slow) email package."""
+        """The RFC 5322 form (text part, HTML alternative): the one MIME writer, mime.py."""
         from mailer.delivery.transports.mime import message_bytes
 
         return message_bytes(self)
@@ -97,17 +71,27 @@ class TransportError(Exception):
         self.throttled = throttled
 
 
+@runtime_checkable
 class Transport(Protocol):
-    """A mail backend; it translates and classifies, the engine chunks, retries and records."""
+    """A mail backend; it translates and classifies, the engine chunks, retries and records.
+
+    Everything the engine and the composition root ask of a transport is declared here.
+    """
 
     name: str
     max_batch: int  # most messages in one send() call
+    per_message: bool  # True: the engine hands over one message a call (SMTP-like backends)
     idempotent: bool  # True when a retried call cannot deliver twice (idempotency keys)
+    holds_connection: bool  # True: keeps a connection between calls, so one per worker
 
     def send(
         self, messages: Sequence[Message], idempotency_key: str | None = None
     ) -> list[SendResult]:
-        """One result per message, in order; raise TransportError only for whole-call failure."""
+        """One result per message, in order; raise TransportError only for whole-call failure.
+
+        A transport that holds a connection opens it on the first send and after a drop."""
         ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release what the transport holds (its connection); a later send may open it again."""
+        ...

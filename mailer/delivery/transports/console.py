@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mailer.delivery.transports.base import Message, SendResult
+
+if TYPE_CHECKING:
+    import requests
+
+    from mailer.delivery.transports import Dsn, TransportOptions
 
 
 class ConsoleTransport:
@@ -16,6 +21,7 @@ class ConsoleTransport:
     max_batch = 100
     per_message = True  # the engine hands one message at a time
     idempotent = False
+    holds_connection = False  # nothing kept between calls: workers may share one
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream
@@ -36,5 +42,7 @@ class ConsoleTransport:
         return None
 
 
-def from_dsn(dsn, settings=None, http=None) -> ConsoleTransport:
+def from_dsn(
+    dsn: Dsn, options: TransportOptions, http: requests.Session | None = None
+) -> ConsoleTransport:
     return ConsoleTransport()

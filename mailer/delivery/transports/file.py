@@ -7,8 +7,15 @@ import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailer.delivery.transports.base import Message, SendResult
+
+if TYPE_CHECKING:
+    import requests
+
+    from mailer.delivery.transports import Dsn, TransportOptions
+
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -20,6 +27,7 @@ class FileTransport:
     max_batch = 500
     per_message = True  # the engine hands one message at a time
     idempotent = True  # the file name comes from the Message-ID: a retry overwrites
+    holds_connection = False  # nothing kept between calls: workers may share one
 
     def __init__(self, folder: Path, signer: object = None) -> None:
         self.folder = folder
@@ -55,10 +63,10 @@ class FileTransport:
         return None
 
 
-def from_dsn(dsn, settings=None, http=None) -> FileTransport:
+def from_dsn(
+    dsn: Dsn, options: TransportOptions, http: requests.Session | None = None
+) -> FileTransport:
     folder = Path(dsn.path)
-    if not folder.is_absolute() and settings is not None and dsn.path.startswith("instance/"):
-        folder = settings.instance_path / dsn.path.removeprefix("instance/")
-    from mailer.delivery.dkim import signer_from_settings
-
-    return FileTransport(folder.resolve(), signer=signer_from_settings(settings))
+    if not folder.is_absolute() and options.instance_path and dsn.path.startswith("instance/"):
+        folder = options.instance_path / dsn.path.removeprefix("instance/")
+    return FileTransport(folder.resolve(), signer=options.signer)

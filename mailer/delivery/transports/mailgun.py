@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import requests
 
 from mailer.delivery.transports import _http
 from mailer.delivery.transports.base import Message, SendResult
+
+if TYPE_CHECKING:
+    from mailer.delivery.transports import Dsn, TransportOptions
+
 
 REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
 MAX_RECIPIENTS = 1000
@@ -19,7 +24,9 @@ class MailgunTransport:
 
     name = "mailgun"
     max_batch = MAX_RECIPIENTS
+    per_message = False  # a batch goes in one send() call
     idempotent = False
+    holds_connection = False  # nothing kept between calls: workers may share one
 
     def __init__(
         self, api_key: str, domain: str, base_url: str, http: requests.Session, timeout: float
@@ -71,7 +78,9 @@ def form(group: Sequence[Message]) -> list[tuple[str, str]]:
     return fields
 
 
-def from_dsn(dsn, settings=None, http=None) -> MailgunTransport:
+def from_dsn(
+    dsn: Dsn, options: TransportOptions, http: requests.Session | None = None
+) -> MailgunTransport:
     """mailgun://KEY:DOMAIN@default?region=eu."""
     if not dsn.user or not dsn.password:
         raise ValueError(
@@ -85,5 +94,5 @@ def from_dsn(dsn, settings=None, http=None) -> MailgunTransport:
         dsn.password,
         _http.base_url(dsn, REGIONS[region]),
         _http.session(http),
-        _http.timeout_for(dsn, settings),
+        _http.timeout_for(dsn, options),
     )

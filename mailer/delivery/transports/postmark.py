@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import requests
 
 from mailer.delivery.transports import _http
 from mailer.delivery.transports.base import Message, SendResult
+
+if TYPE_CHECKING:
+    from mailer.delivery.transports import Dsn, TransportOptions
+
 
 DEFAULT_URL = "https://api.postmarkapp.com"
 MAX_BATCH = 500
@@ -24,7 +29,9 @@ class PostmarkTransport:
 
     name = "postmark"
     max_batch = MAX_BATCH
+    per_message = False  # a batch goes in one send() call
     idempotent = False
+    holds_connection = False  # nothing kept between calls: workers may share one
 
     def __init__(
         self, token: str, base_url: str, stream: str, http: requests.Session, timeout: float
@@ -90,7 +97,9 @@ def classify(message: Message, item: object) -> SendResult:
     return SendResult(message.recipient, status, retryable=retryable, error=error)  # type: ignore[arg-type]
 
 
-def from_dsn(dsn, settings=None, http=None) -> PostmarkTransport:
+def from_dsn(
+    dsn: Dsn, options: TransportOptions, http: requests.Session | None = None
+) -> PostmarkTransport:
     """postmark://TOKEN@default?stream=broadcast."""
     if not dsn.user:
         raise ValueError("postmark:// needs the server token as the user part")
@@ -99,5 +108,5 @@ def from_dsn(dsn, settings=None, http=None) -> PostmarkTransport:
         _http.base_url(dsn, DEFAULT_URL),
         dsn.options.get("stream", "broadcast"),
         _http.session(http),
-        _http.timeout_for(dsn, settings),
+        _http.timeout_for(dsn, options),
     )

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import requests
 
 from mailer.delivery.transports import _http
 from mailer.delivery.transports.base import Message, SendResult
+
+if TYPE_CHECKING:
+    from mailer.delivery.transports import Dsn, TransportOptions
+
 
 DEFAULT_URL = "https://api.resend.com"
 MAX_BATCH = 100
@@ -20,7 +25,9 @@ class ResendTransport:
 
     name = "resend"
     max_batch = MAX_BATCH
+    per_message = False  # a batch goes in one send() call
     idempotent = True  # Resend keeps an Idempotency-Key for 24 hours
+    holds_connection = False  # nothing kept between calls: workers may share one
 
     def __init__(self, api_key: str, base_url: str, http: requests.Session, timeout: float) -> None:
         self.url = f"{base_url}/emails/batch"
@@ -94,7 +101,9 @@ def classify(batch: Sequence[Message], response: requests.Response) -> list[Send
     return results
 
 
-def from_dsn(dsn, settings=None, http=None) -> ResendTransport:
+def from_dsn(
+    dsn: Dsn, options: TransportOptions, http: requests.Session | None = None
+) -> ResendTransport:
     """resend://KEY@default."""
     if not dsn.user:
         raise ValueError("resend:// needs the API key as the user part: resend://KEY@default")
@@ -102,5 +111,5 @@ def from_dsn(dsn, settings=None, http=None) -> ResendTransport:
         dsn.user,
         _http.base_url(dsn, DEFAULT_URL),
         _http.session(http),
-        _http.timeout_for(dsn, settings),
+        _http.timeout_for(dsn, options),
     )

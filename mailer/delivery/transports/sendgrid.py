@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import requests
 
 from mailer.delivery.transports import _http
 from mailer.delivery.transports.base import Message, SendResult
+
+if TYPE_CHECKING:
+    from mailer.delivery.transports import Dsn, TransportOptions
+
 
 DEFAULT_URL = "https://api.sendgrid.com"
 MAX_PERSONALIZATIONS = 1000
@@ -18,7 +23,9 @@ class SendGridTransport:
 
     name = "sendgrid"
     max_batch = MAX_PERSONALIZATIONS
+    per_message = False  # a batch goes in one send() call
     idempotent = False
+    holds_connection = False  # nothing kept between calls: workers may share one
 
     def __init__(
         self, api_key: str, base_url: str, http: requests.Session, timeout: float = 10.0
@@ -87,7 +94,9 @@ def payload(group: Sequence[Message]) -> dict:
     return body
 
 
-def from_dsn(dsn, settings=None, http=None) -> SendGridTransport:
+def from_dsn(
+    dsn: Dsn, options: TransportOptions, http: requests.Session | None = None
+) -> SendGridTransport:
     """sendgrid://KEY@default (or @127.0.0.1:PORT for a local stand-in)."""
     if not dsn.user:
         raise ValueError("sendgrid:// needs the API key as the user part: sendgrid://KEY@default")
@@ -95,5 +104,5 @@ def from_dsn(dsn, settings=None, http=None) -> SendGridTransport:
         dsn.user,
         _http.base_url(dsn, DEFAULT_URL),
         _http.session(http),
-        _http.timeout_for(dsn, settings),
+        _http.timeout_for(dsn, options),
     )

@@ -7,11 +7,16 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import requests
 
 from mailer.delivery.transports import _http, sigv4
 from mailer.delivery.transports.base import Message, SendResult, TransportError
+
+if TYPE_CHECKING:
+    from mailer.delivery.transports import Dsn, TransportOptions
+
 
 PATH = "/v2/email/outbound-emails"
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -26,7 +31,9 @@ class SesTransport:
 
     name = "ses"
     max_batch = 50
+    per_message = False  # a batch goes in one send() call
     idempotent = False
+    holds_connection = False  # nothing kept between calls: workers may share one
 
     def __init__(
         self,
@@ -127,23 +134,23 @@ def classify(message: Message, response: requests.Response) -> SendResult:
     return SendResult(message.recipient, "failed", error=text)
 
 
-def from_dsn(dsn, settings=None, http=None) -> SesTransport:
+def from_dsn(
+    dsn: Dsn, options: TransportOptions, http: requests.Session | None = None
+) -> SesTransport:
     """ses://KEY_ID:SECRET@default?region=us-east-1[&configuration_set=NAME]."""
     if not dsn.user or not dsn.password:
         raise ValueError("ses:// needs KEY_ID:SECRET as the user part")
     region = dsn.options.get("region", "")
     if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
         raise ValueError("ses:// needs ?region=, such as ?region=us-east-1")
-    from mailer.delivery.dkim import signer_from_settings
-
     return SesTransport(
         dsn.user,
         dsn.password,
         region,
         _http.base_url(dsn, f"https://email.{region}.amazonaws.com"),
         _http.session(http),
-        _http.timeout_for(dsn, settings),
+        _http.timeout_for(dsn, options),
         configuration_set=dsn.options.get("configuration_set", ""),
         session_token=dsn.options.get("session_token", ""),
-        signer=signer_from_settings(settings),
+        signer=options.signer,
     )

@@ -18,9 +18,16 @@ import re
 import smtplib
 import ssl
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mailer.delivery.transports._http import is_loopback
 from mailer.delivery.transports.base import Message, SendResult, TransportError
+
+if TYPE_CHECKING:
+    import requests
+
+    from mailer.delivery.transports import Dsn, TransportOptions
+
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 _ENVELOPE_SAFE = re.compile(r"[^\s<>@]+@[^\s<>@]+")  # no line breaks: no command injection
@@ -40,6 +47,7 @@ class SmtpTransport:
     max_batch = 50
     per_message = True  # the engine hands one message at a time
     idempotent = False
+    holds_connection = True  # one SMTP connection, reused between calls
 
     def __init__(
         self,
@@ -275,10 +283,10 @@ def _address(value: str) -> str:
     return parseaddr(value)[1] or value
 
 
-def from_dsn(dsn, settings=None, http=None) -> SmtpTransport:
+def from_dsn(
+    dsn: Dsn, options: TransportOptions, http: requests.Session | None = None
+) -> SmtpTransport:
     """smtp://user:pass@host:587 (STARTTLS), smtps://user:pass@host:465 (TLS from the start)."""
-    from mailer.delivery.dkim import signer_from_settings
-
     if not dsn.host:
         raise ValueError("smtp:// needs a host: smtp://user:pass@mail.example.com:587")
     implicit = dsn.scheme == "smtps"
@@ -307,6 +315,6 @@ def from_dsn(dsn, settings=None, http=None) -> SmtpTransport:
         context=context,
         timeout=timeout,
         local_hostname=dsn.options.get("helo") or None,
-        signer=signer_from_settings(settings),
-        envelope_sender=getattr(settings, "bounce_address", "") or "",
+        signer=options.signer,
+        envelope_sender=options.envelope_sender,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import re
 import threading
 from datetime import datetime
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mailer.core.config import Settings
+from mailer.delivery.transports import is_loopback
 from mailer.delivery.webhooks.base import (
     BadSignature,
     IncomingRequest,
@@ -75,15 +75,6 @@ class CertificateCache:
         return cert
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def host_pattern(pattern: str) -> re.Pattern[str]:
     """`sns.*.amazonaws.com`: each `*` stands for exactly one DNS label."""
     return re.compile(re.escape(pattern.lower()).replace(r"\*", "[a-z0-9-]+") + r"\Z")
@@ -94,7 +85,7 @@ def check_aws_url(url: str, settings: Settings, what: str) -> None:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     allowed = any(host_pattern(p).match(host) for p in settings.ses_cert_hosts)
-    secure = parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host))
+    secure = parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))
     if not (allowed and secure) or parts.username or parts.password:
         raise BadSignature(
             f"The {what} {url!r} is not an https URL on an allowed host "

@@ -162,3 +162,24 @@ def test_script_in_titles_missing_dates_and_duplicate_guids(
     only = stored[0]
     assert "<" not in only.title and "alert" not in only.title
     assert "pixel" not in only.summary and "Share" not in only.summary
+
+
+def test_bidi_and_zero_width_characters_never_reach_the_archive(
+    db, services, settings, now, http_server
+):
+    hidden = "&#x202E;&#x2066;&#x200B;&#xFEFF;&#x2060;&#x200F;"
+    body = f"""<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>
+    <item><title>Council{hidden} votes &#x202E;tegdub&#x202C; today</title>
+      <link>https://news.example.com/bidi</link><guid>bidi</guid>
+      <author>Ann{hidden} Lee</author><category>Lo&#x200B;cal</category>
+      <pubDate>Tue, 24 Nov 2026 09:00:00 GMT</pubDate>
+      <description>Late{hidden} into the night.</description></item>
+    <item><title>&#x200B;&#x202E;</title><link>https://news.example.com/blank</link></item>
+    </channel></rss>""".encode()
+    url = serve(http_server, "/bidi.xml", body)
+    report = ingest_source(db, services.http, url, now, settings)
+    assert not report.error and report.new == 1  # a title of nothing visible is no title
+    (stored,) = articles(db).values()
+    assert stored.title == "Council votes tegdub today"
+    assert stored.summary == "Late into the night."
+    assert (stored.author, stored.section) == ("Ann Lee", "Local")

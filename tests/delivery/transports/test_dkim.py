@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailer.core.config import Settings
 from mailer.delivery.dkim import SIGNED_HEADERS, signer_from_settings
-from mailer.delivery.transports import transport_from_dsn
+from mailer.delivery.transports import transport_from_dsn, transport_options
 from tests.delivery.transports.common import message
 
 DOMAIN = "news.example.com"
@@ -104,10 +104,10 @@ def test_a_changed_unsubscribe_header_breaks_the_signature(keys):
 def test_file_and_smtp_transports_sign_when_configured(keys, tmp_path, smtp_server):
     folder, records = keys
     settings = dkim_settings(folder)
-    transport_from_dsn(f"file://{tmp_path / 'out'}", settings=settings).send([message(1)])
+    transport_from_dsn(f"file://{tmp_path / 'out'}", transport_options(settings)).send([message(1)])
     (eml,) = (tmp_path / "out").glob("*.eml")
     assert verify_all(eml.read_bytes(), records) == [True, True]
-    smtp = transport_from_dsn(smtp_server.dsn(), settings=settings)
+    smtp = transport_from_dsn(smtp_server.dsn(), transport_options(settings))
     try:
         assert smtp.send([message(2)])[0].status == "sent"
     finally:

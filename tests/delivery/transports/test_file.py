@@ -1,6 +1,6 @@
 from email import message_from_bytes, policy
 
-from mailer.delivery.transports import parse_dsn, transport_from_dsn
+from mailer.delivery.transports import parse_dsn, transport_from_dsn, transport_options
 from mailer.delivery.transports.base import Message
 
 
@@ -40,7 +40,7 @@ def test_relative_instance_folder_follows_settings(tmp_path):
     from mailer.core.config import Settings
 
     settings = Settings.from_env({}, instance_dir=str(tmp_path / "inst"))
-    transport = transport_from_dsn("file://instance/outbox", settings=settings)
+    transport = transport_from_dsn("file://instance/outbox", transport_options(settings))
     assert transport.folder == tmp_path / "inst" / "outbox"
 
 

@@ -71,7 +71,7 @@ def test_a_later_failure_keeps_what_was_accepted(sendgrid_fake):
 
 
 def test_any_host_but_default_is_the_base_url_with_https_off_loopback():
-    from mailer.core.config import ConfigError
+    from mailer.core.errors import ConfigError
     from mailer.delivery.transports import transport_from_dsn
 
     assert transport_from_dsn("sendgrid://k@default").url == "https://api.sendgrid.com/v3/mail/send"

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length
 
 from mailer.core.models import Editor
 from mailer.editions import accounts, figures
-from mailer.web import services
+from mailer.web.context import services
 from mailer.web.limits import limiter
 
 bp = Blueprint("editor", __name__, url_prefix="/admin")

@@ -1,0 +1,37 @@
+"""The newsroom's calendar: ISO weeks as period keys such as 2019-W04, in the site's time zone."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+_PERIOD = re.compile(r"^(\d{4})-W(\d{2})$")
+
+
+def period_key(moment: datetime, zone: ZoneInfo) -> str:
+    """The ISO week that contains `moment` in the newsroom's zone, e.g. 2019-W04."""
+    year, week, _ = moment.astimezone(zone).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def parse_period(key: str) -> tuple[int, int]:
+    match = _PERIOD.match(key)
+    if not match:
+        raise ValueError(f"{key!r} is not a week such as 2019-W04")
+    year, week = int(match.group(1)), int(match.group(2))
+    try:
+        date.fromisocalendar(year, week, 1)
+    except ValueError:
+        raise ValueError(f"{key!r} is not a week of {year}") from None
+    return year, week
+
+
+def period_bounds(key: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Start (inclusive) and end (exclusive) of an ISO week in UTC: local midnight to midnight."""
+    year, week = parse_period(key)
+    monday = date.fromisocalendar(year, week, 1)
+    start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
+    following = monday + timedelta(days=7)
+    end = datetime(following.year, following.month, following.day, tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)

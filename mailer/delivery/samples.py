@@ -1,0 +1,52 @@
+"""A digest as a sample reader would get it: the desk's preview, `digest preview` and test sends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mailer.core.config import Settings
+from mailer.core.db import Database
+from mailer.core.models import Digest
+from mailer.delivery.compose import Recipient, digest_message
+from mailer.delivery.ledger import enqueue_outbox
+from mailer.delivery.transports.base import Message
+from mailer.editions.audit import audit
+from mailer.editions.render import render_digest
+from mailer.readers.links import new_message_id
+
+SAMPLE_NONCE = "sample"  # a sample's links lead to no real subscriber
+
+
+def sample_message(
+    digest: Digest, settings: Settings, recipient: str = "reader@example.com", name: str = "Sam"
+) -> Message:
+    """The exact message a reader gets, addressed to a sample reader whose links go nowhere."""
+    sample = Recipient(id=0, email=recipient, first_name=name, token_nonce=SAMPLE_NONCE)
+    rendered = render_digest(digest, settings)
+    return digest_message(rendered, sample, settings, new_message_id(settings), digest.period_key)
+
+
+def queue_test_sends(
+    db: Database,
+    settings: Settings,
+    digest: Digest,
+    addresses: list[str],
+    actor: str,
+    now: datetime,
+) -> None:
+    """Queue the exact message to a few addresses; the outbox sends it within a minute."""
+    for address in addresses:
+        message = sample_message(digest, settings, address, name="")
+        enqueue_outbox(
+            db,
+            kind="test",
+            recipient=address,
+            subject=f"[TEST] {message.subject}",
+            text=message.text,
+            html=message.html,
+            headers=dict(message.headers),
+            message_id=message.message_id,
+            now=now,
+        )
+    with db.session() as session:
+        audit(session, actor, "send test", digest, now, {"to": addresses})
