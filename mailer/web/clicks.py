@@ -22,9 +22,10 @@ log = logging.getLogger(__name__)
 
 def _bursts(settings: Settings) -> BurstWatch:
     """One burst watch per app: clicks per client over the last second."""
-    return current_app.extensions.setdefault(
-        "mailer_click_bursts", BurstWatch(settings.click_burst)
-    )
+    watch = current_app.extensions.get("mailer_click_bursts")
+    if watch is None:
+        watch = current_app.extensions["mailer_click_bursts"] = BurstWatch(settings.click_burst)
+    return watch
 
 
 @bp.get("/r/<token>")
@@ -47,7 +48,7 @@ def follow(token: str):
             target=target,
             method=request.method,
             agent=request.headers.get("User-Agent", ""),
-            client=(request.remote_addr or "", request.headers.get("User-Agent", "")),
+            client=(request.remote_addr or "", request.headers.get("User-Agent", "")[:200]),
             now=svc.now(),
             delivery_id=read_reader(settings.secret_key, request.args.get("r", ""))
             if settings.click_tracking == "per_reader"
