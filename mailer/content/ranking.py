@@ -66,15 +66,19 @@ def top_stories(
     period_end: datetime,
     exclude_ids: Iterable[int] = (),
     scores: Mapping[int, float] | None = None,
+    interest: Mapping[int, float] | None = None,
 ) -> list[tuple[Doc, float]]:
     """The best stories of a period, at most `max_per_section` from any one section; `scores`
-    (by doc id) replaces each piece's own engagement score, e.g. with its story's."""
+    (by doc id) replaces each piece's own engagement score, e.g. with its story's, and
+    `interest` adds a bonus per doc id on top (readers' clicks on earlier issues' stories)."""
     if params.top <= 0:
         return []
     excluded = set(exclude_ids)
+    bonus = interest or {}
 
     def score(doc: Doc) -> float:
-        return scores[doc.id] if scores is not None else engagement_score(doc, period_end)
+        own = scores[doc.id] if scores is not None else engagement_score(doc, period_end)
+        return own + bonus.get(doc.id, 0.0)
 
     scored = sorted(
         ((doc, score(doc)) for doc in candidates if doc.id not in excluded),

@@ -8,7 +8,7 @@ import itertools
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -382,12 +382,21 @@ class Stories:
         return [s for s in found if s is not None]
 
     def top(
-        self, params: RankParams, exclude_ids: Iterable[int] = (), taken_ids: Iterable[int] = ()
+        self,
+        params: RankParams,
+        exclude_ids: Iterable[int] = (),
+        taken_ids: Iterable[int] = (),
+        interest: Mapping[int, float] | None = None,
     ) -> list[tuple[Doc, float]]:
-        """The week's top stories, one lead piece each, under the usual section cap."""
+        """The week's top stories, one lead piece each, under the usual section cap; `interest`
+        (by article id) lifts the story of a piece readers' earlier clicks point to."""
         excluded = set(exclude_ids)
         stories = self.scored(excluded, taken_ids)
-        scores = {s.lead.id: s.score for s in stories}
+        bonus = interest or {}
+        scores = {
+            s.lead.id: s.score + max((bonus.get(p.id, 0.0) for p in s.pieces), default=0.0)
+            for s in stories
+        }
         return top_stories([s.lead for s in stories], params, self.week_end, excluded, scores)
 
     def similarity(self, a: Doc, b: Doc) -> float:

@@ -332,6 +332,33 @@ class Settings:
         3, "Soft bounces after which an address is suppressed", check=_positive
     )
 
+    # --- clicks -----------------------------------------------------------------------------
+    click_tracking: str = setting(
+        "off",
+        "Count clicks on a sent digest's links through a signed redirect (/r/...): off (links "
+        "go straight to the site), aggregate (counts per story and day, nobody identified) or "
+        "per_reader (also which subscriber clicked); never a tracking pixel",
+        choices=("off", "aggregate", "per_reader"),
+    )
+    click_scanner_seconds: int = setting(
+        10,
+        "A click this many seconds or less after the reader's message was handed over is "
+        "taken for a mail security scanner (when the moment is known: per_reader links and "
+        "provider events)",
+        check=_not_negative,
+    )
+    click_burst: int = setting(
+        3,
+        "This many links followed within one second by one client (IP and browser) make all "
+        "of them a machine's clicks",
+        check=_positive,
+    )
+    click_scanner_agents: tuple[str, ...] = setting(
+        (),
+        "Comma-separated extra user-agent words (case-blind) that mark a click as a machine's, "
+        "beside the built-in list of scanners and HTTP libraries",
+    )
+
     # --- editors and operators --------------------------------------------------------------
     editor_emails: tuple[str, ...] = setting(
         (), "Comma-separated addresses told when a digest is built, held or skipped"

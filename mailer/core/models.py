@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -409,3 +410,44 @@ class CaptchaSolution(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     solution_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ClickCount(Base):
+    """Clicks on one digest link per day and source, machines' apart: one upsert per click.
+
+    `kind` is story or related (`item_id` is then a digest_items or digest_related id) or
+    open (`item_id` 0, opens only providers report). `via` is redirect or a provider's name.
+    """
+
+    __tablename__ = "click_counts"
+
+    digest_id: Mapped[int] = mapped_column(
+        ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    via: Mapped[str] = mapped_column(String(16), primary_key=True)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)  # people, as far as we can tell
+    machine_head: Mapped[int] = mapped_column(Integer, default=0)  # HEAD requests
+    machine_agent: Mapped[int] = mapped_column(Integer, default=0)  # scanner user agents
+    machine_early: Mapped[int] = mapped_column(Integer, default=0)  # seconds after delivery
+    machine_burst: Mapped[int] = mapped_column(Integer, default=0)  # many links in a second
+
+
+class ReaderClick(Base):
+    """Who clicked what, kept only when the operator chose per_reader click counting."""
+
+    __tablename__ = "reader_clicks"
+
+    digest_id: Mapped[int] = mapped_column(
+        ForeignKey("digests.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    item_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from mailer.core.config import Settings
 from mailer.delivery.transports.base import Message
+from mailer.editions.clicks import reader_token
 from mailer.editions.render import RenderedDigest, greeting
 from mailer.readers.links import preferences_url, sender_domain, unsubscribe_links
 
@@ -40,6 +41,7 @@ def digest_message(
             "preferences_url": preferences_url(settings, recipient.id, recipient.token_nonce),
             "first_name": recipient.first_name or "",
             "greeting": greeting(recipient.first_name),
+            "click_reader": reader_token(settings, delivery_id),
         }
     )
     headers = {

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from mailer.content.calendar import period_bounds, period_key
 from mailer.content.ranking import Doc, RankParams, normalise_title
-from mailer.content.related import Related, RelatedIndex, related_coverage
+from mailer.content.related import Related, RelatedIndex, follow_up_interest, related_coverage
 from mailer.content.stories import STORY_PARAMS, Stories
 from mailer.core.config import Settings
 from mailer.core.db import Database
@@ -32,6 +32,7 @@ from mailer.core.models import (
 )
 from mailer.core.text import strip_invisible
 from mailer.editions.audit import audit
+from mailer.editions.click_interest import recent_clicks
 from mailer.editions.render import check_size
 
 EDITABLE = ("draft",)
@@ -229,6 +230,7 @@ def build_digest(
                 replace(params, top=max(params.top - len(kept), 0)),
                 recent_top_ids(session, key),
                 taken_ids=pinned,
+                interest=follow_up_interest(candidates, recent_clicks(session, key)),
             )
             clock.lap("rank")
             window = timedelta(days=settings.related_window_days)

@@ -14,6 +14,7 @@ from mailer.core.config import Settings
 from mailer.core.errors import MailerError
 from mailer.core.templates import environment
 from mailer.core.text import strip_invisible
+from mailer.editions.clicks import tracker
 from mailer.editions.placeholders import hide_provider_placeholders
 
 MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB
@@ -21,7 +22,8 @@ MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB
 # The per-recipient values a rendered digest may carry. Each render marks their places with a
 # fresh random nonce, so no feed or editor text can contain a marker: only the template's own
 # places are ever personalised, and text like "%%PREFERENCES_URL%%" from a story stays text.
-PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "first_name", "greeting")
+# click_reader: the reader's click token at the end of per_reader click links (editions.clicks).
+PLACEHOLDERS = ("unsubscribe_url", "preferences_url", "first_name", "greeting", "click_reader")
 NONCE_BYTES = 16
 
 
@@ -101,9 +103,13 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
     own_hosts -= {(urlsplit(settings.base_url).hostname or "").lower(), ""}
     campaign = f"digest-{digest.period_key}"
 
-    def link(url: str) -> str:
+    # None: links go straight to the site. Per_reader links end in the click_reader marker.
+    track = tracker(settings, digest, web, reader_part="" if web else marker("click_reader", nonce))
+
+    def link(url: str, kind: str = "", item_id: int | None = None) -> str:
         safe = safe_link(url)
-        return with_utm(safe, campaign, own_hosts) if safe else ""
+        href = with_utm(safe, campaign, own_hosts) if safe else ""
+        return track(href, kind, item_id) if track and kind else href
 
     def day(moment) -> str:
         local = moment.astimezone(zone)
@@ -112,7 +118,7 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
     stories = [
         {
             "title": item.title,
-            "link": link(item.url),
+            "link": link(item.url, "story", item.id),
             "excerpt": item.excerpt,
             "author": item.author,
             "section": item.section,
@@ -122,7 +128,7 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
             "related": [
                 {
                     "title": rel.title,
-                    "link": link(rel.url),
+                    "link": link(rel.url, "related", rel.id),
                     "date": day(rel.published_at),
                     "context": rel.context,
                 }

@@ -6,12 +6,20 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
+from mailer.core.models import (
+    ConsentEvent,
+    Digest,
+    DigestItem,
+    DigestRelated,
+    OutboxMessage,
+    ReaderClick,
+    Subscriber,
+)
 from mailer.readers.subscriptions import ReaderOutcome, new_token_nonce
 from mailer.readers.suppressions import find_suppression, suppress
 
@@ -38,6 +46,7 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
             .where(OutboxMessage.subscriber_id == subscriber_id)
             .order_by(OutboxMessage.id)
         ).all()
+        clicks = _reader_clicks(session, subscriber_id)
 
     def when(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
@@ -71,7 +80,39 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
         "messages": [
             {"kind": m.kind, "subject": m.subject, "created_at": when(m.created_at)} for m in mails
         ],
+        "clicks": [  # only kept when the operator counts clicks per reader
+            {
+                "digest": period,
+                "link": title,
+                "clicks": count,
+                "first_at": when(first),
+                "last_at": when(last),
+            }
+            for period, title, count, first, last in clicks
+        ],
     }
+
+
+def _reader_clicks(session: Session, subscriber_id: int) -> list[tuple]:
+    """(issue, link title, clicks, first, last) for each digest link this reader followed."""
+    story = (ReaderClick.kind == "story") & (DigestItem.id == ReaderClick.item_id)
+    related = (ReaderClick.kind == "related") & (DigestRelated.id == ReaderClick.item_id)
+    return list(
+        session.execute(
+            select(
+                Digest.period_key,
+                func.coalesce(DigestItem.title, DigestRelated.title, ""),
+                ReaderClick.clicks,
+                ReaderClick.first_at,
+                ReaderClick.last_at,
+            )
+            .join(Digest, Digest.id == ReaderClick.digest_id)
+            .outerjoin(DigestItem, story)
+            .outerjoin(DigestRelated, related)
+            .where(ReaderClick.subscriber_id == subscriber_id, ReaderClick.clicks > 0)
+            .order_by(Digest.period_key, ReaderClick.kind, ReaderClick.item_id)
+        ).all()
+    )
 
 
 def forget(
@@ -98,6 +139,7 @@ def forget(
             .values(ip=None, user_agent=None, origin=None, detail=None)
         )
         _scrub_outbox(session, OutboxMessage.subscriber_id == subscriber_id)
+        session.execute(delete(ReaderClick).where(ReaderClick.subscriber_id == subscriber_id))
         session.add(
             ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now, detail={"by": by})
         )

@@ -16,7 +16,14 @@ from itsdangerous import (
 # One salt per purpose: a token made for one link never opens another. Confirm links expire,
 # so they carry a timestamp; unsubscribe and preferences links must work for as long as the
 # mail is kept, so they carry none (a new nonce revokes them) and every copy is the same.
-PURPOSES = {"confirm": True, "unsubscribe": False, "preferences": False}
+# Click links (editions.clicks) carry none either: a link in an old issue still leads on.
+PURPOSES = {
+    "confirm": True,
+    "unsubscribe": False,
+    "preferences": False,
+    "click": False,
+    "click_reader": False,
+}
 
 
 class TokenInvalid(ValueError):

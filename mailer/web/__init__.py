@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from mailer.core.templates import TEMPLATES
 from mailer.services import Services
-from mailer.web import admin, captcha, desk, hooks, join, library, public, reader
+from mailer.web import admin, captcha, clicks, desk, hooks, join, library, public, reader
 from mailer.web.context import csrf
 from mailer.web.limits import init_limiter
 
@@ -56,7 +56,7 @@ def init_app(svc: Services) -> Flask:
             "admin_links": [(e, label) for e, label in ADMIN_LINKS if e in app.view_functions],
         }
 
-    for module in (public, admin, join, reader, captcha, desk, library, hooks):
+    for module in (public, admin, join, reader, captcha, desk, library, hooks, clicks):
         app.register_blueprint(module.bp)
     _register_errors(app)
 

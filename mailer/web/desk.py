@@ -16,6 +16,7 @@ from mailer.delivery import status as send_status
 from mailer.delivery.queue import nudge
 from mailer.delivery.samples import queue_test_sends, sample_message
 from mailer.editions import digests, editing, lifecycle
+from mailer.editions.click_report import REASON_WORDS, click_report
 from mailer.editions.figures import recent_digests
 from mailer.readers.validation import normalise_email
 from mailer.web.admin import login_required
@@ -60,6 +61,9 @@ def page(digest_id: int):
         ).all()
     return render_template(
         "web/admin/digest.html",
+        clicks=click_report(svc.db, digest, status.counts.get("sent", 0)),
+        reason_words=REASON_WORDS,
+        per_reader=svc.settings.click_tracking == "per_reader",
         digest=digest,
         items=sorted(digest.items, key=lambda i: i.position),
         message=message,

@@ -27,6 +27,7 @@ from mailer.delivery.webhooks.base import (
     WebhookEvent,
 )
 from mailer.delivery.webhooks.ses import CertificateCache
+from mailer.editions.provider_clicks import ProviderRules
 
 PROVIDERS: dict[str, ModuleType] = {
     "sendgrid": sendgrid,
@@ -110,5 +111,6 @@ def receive(
         now,
         nonce=(provider, parsed.nonce) if parsed.nonce else None,
         soft_bounce_limit=settings.soft_bounce_limit,
+        clicks=ProviderRules.of(settings),
     )
     return Receipt(result=result, confirmed=bool(parsed.confirm_url))

@@ -17,6 +17,7 @@ from mailer.core.db import Database
 from mailer.core.models import ConsentEvent, Delivery, Subscriber
 from mailer.core.models import WebhookEvent as WebhookEventRow
 from mailer.delivery.webhooks.base import BadSignature, WebhookEvent
+from mailer.editions.provider_clicks import ProviderRules, count_provider_event
 from mailer.readers.links import message_id_forms
 from mailer.readers.suppressions import address_hash, suppress
 
@@ -174,11 +175,13 @@ def apply_events(
     *,
     nonce: tuple[str, str] | None = None,
     soft_bounce_limit: int = SOFT_BOUNCE_LIMIT,
+    clicks: ProviderRules | None = None,
 ) -> ApplyResult:
     """Apply a verified batch in one transaction; a repeated event id changes nothing.
 
     `nonce` is (provider, one-time token): claimed in the same transaction, so a replayed
-    request is refused whole and a failed one can be retried by the provider.
+    request is refused whole and a failed one can be retried by the provider. Clicks and
+    opens are counted against the digest link they were about when `clicks` is given.
     """
     result = ApplyResult()
     with db.session() as session:
@@ -206,6 +209,18 @@ def apply_events(
                 result.duplicates += 1
                 continue
             result.applied += 1
+            if event.kind in ("click", "open") and clicks is not None:
+                count_provider_event(
+                    session,
+                    clicks,
+                    provider=event.provider,
+                    kind=event.kind,
+                    url=event.url,
+                    user_agent=event.user_agent,
+                    at=event.at,
+                    delivery_id=delivery_id,
+                )
+                continue
             if address and _apply_one(session, event, address, digest, now, soft_bounce_limit):
                 result.suppressed += 1
     return result

@@ -8,7 +8,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-KINDS = ("delivered", "bounce_hard", "bounce_soft", "complaint", "unsubscribe", "deferred", "other")
+KINDS = (
+    "delivered",
+    "bounce_hard",
+    "bounce_soft",
+    "complaint",
+    "unsubscribe",
+    "deferred",
+    "click",  # a tracked link followed (`url` says which)
+    "open",  # the provider's open pixel loaded
+    "other",
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,8 @@ class WebhookEvent:
     provider_id: str | None = None  # the provider's id for the message
     message_id: str | None = None  # our Message-ID, when the provider echoes it
     reason: str = ""
+    url: str = ""  # for a click: the link followed
+    user_agent: str = ""  # for a click or open: who followed it, as the provider saw it
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

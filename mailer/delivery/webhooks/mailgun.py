@@ -60,6 +60,8 @@ def _kind(data: dict[str, Any]) -> str:
         "delivered": "delivered",
         "complained": "complaint",
         "unsubscribed": "unsubscribe",
+        "clicked": "click",
+        "opened": "open",
     }.get(event, "other")
 
 
@@ -85,6 +87,7 @@ def parse(request: IncomingRequest, settings: Settings, now: datetime, **_: obje
     message = data.get("message") if isinstance(data.get("message"), dict) else {}
     headers = message.get("headers") if isinstance(message.get("headers"), dict) else {}
     message_id = text_field(headers, "message-id")
+    client = data.get("client-info") if isinstance(data.get("client-info"), dict) else {}
     event = WebhookEvent(
         provider=NAME,
         event_id=data["id"],
@@ -94,6 +97,8 @@ def parse(request: IncomingRequest, settings: Settings, now: datetime, **_: obje
         provider_id=message_id or None,
         message_id=f"<{message_id.strip('<>')}>" if message_id else None,
         reason=_reason(data),
+        url=text_field(data, "url"),
+        user_agent=text_field(client, "user-agent"),
         raw=data,
     )
     return Parsed([event], nonce=token)

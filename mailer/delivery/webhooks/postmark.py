@@ -124,6 +124,25 @@ def _delivery(data: dict[str, Any], now: datetime) -> WebhookEvent:
     )
 
 
+def _engagement(data: dict[str, Any], now: datetime) -> WebhookEvent:
+    """An Open or Click record; Postmark gives it no id, so its fields make one."""
+    record, recipient = data["RecordType"], text_field(data, "Recipient")
+    message, at = text_field(data, "MessageID"), text_field(data, "ReceivedAt")
+    link = text_field(data, "OriginalLink")
+    return WebhookEvent(
+        provider=NAME,
+        event_id=f"{record}:" + _digest_id(message, recipient, at, link),
+        kind="click" if record == "Click" else "open",
+        recipient=recipient or None,
+        at=parse_time(at, now),
+        provider_id=message or None,
+        reason=record,
+        url=link,
+        user_agent=text_field(data, "UserAgent"),
+        raw=data,
+    )
+
+
 def parse(request: IncomingRequest, settings: Settings, now: datetime, **_: object) -> Parsed:
     """Verify, then turn Postmark's one record into ours."""
     verify(request, settings)
@@ -137,4 +156,6 @@ def parse(request: IncomingRequest, settings: Settings, now: datetime, **_: obje
         return Parsed([_subscription_change(data, now)])
     if record == "Delivery":
         return Parsed([_delivery(data, now)])
-    return Parsed([])  # opens, clicks, inbound: acknowledged, nothing to do
+    if record in ("Open", "Click"):
+        return Parsed([_engagement(data, now)])
+    return Parsed([])  # inbound and others: acknowledged, nothing to do

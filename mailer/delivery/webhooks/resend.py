@@ -81,6 +81,8 @@ def _kind(event_type: str, data: dict[str, Any]) -> str:
         "email.delivered": "delivered",
         "email.delivery_delayed": "deferred",
         "email.complained": "complaint",
+        "email.clicked": "click",
+        "email.opened": "open",
     }.get(event_type, "other")
 
 
@@ -103,6 +105,7 @@ def parse(request: IncomingRequest, settings: Settings, now: datetime, **_: obje
     data = body["data"]
     kind = _kind(event_type, data)
     bounce = data.get("bounce") if isinstance(data.get("bounce"), dict) else {}
+    click = data.get("click") if isinstance(data.get("click"), dict) else {}
     recipients = _recipients(event_type, data) or [""]
     return Parsed(
         [
@@ -114,6 +117,8 @@ def parse(request: IncomingRequest, settings: Settings, now: datetime, **_: obje
                 at=parse_time(body.get("created_at"), now),
                 provider_id=text_field(data, "email_id") or None,
                 reason=text_field(bounce, "message") or event_type,
+                url=text_field(click, "link"),
+                user_agent=text_field(click, "userAgent"),
                 raw=body,
             )
             for index, recipient in enumerate(recipients)

@@ -93,6 +93,8 @@ def _kind(item: dict[str, Any]) -> str:
         "spamreport": "complaint",
         "unsubscribe": "unsubscribe",
         "group_unsubscribe": "unsubscribe",
+        "click": "click",
+        "open": "open",
     }.get(event, "other")
 
 
@@ -118,6 +120,8 @@ def parse(request: IncomingRequest, settings: Settings, now: datetime, **_: obje
                 provider_id=provider_id,
                 message_id=text_field(item, "smtp-id") or None,
                 reason=text_field(item, "reason") or text_field(item, "event"),
+                url=text_field(item, "url"),
+                user_agent=text_field(item, "useragent"),
                 raw=item,
             )
         )

@@ -163,6 +163,8 @@ SECTIONS = {
     "Complaint": ("complaint", "complainedRecipients"),
     "Delivery": ("delivery", "recipients"),
     "DeliveryDelay": ("deliveryDelay", "delayedRecipients"),
+    "Open": ("open", ""),  # opens and clicks name no recipient: mail.destination does
+    "Click": ("click", ""),
 }
 
 
@@ -175,7 +177,8 @@ def _kind(kind_name: str, detail: dict[str, Any]) -> tuple[str, str]:
     if kind_name == "Complaint":
         feedback = text_field(detail, "complaintFeedbackType")
         return ("other" if feedback == "not-spam" else "complaint"), feedback or "complaint"
-    return {"Delivery": "delivered", "DeliveryDelay": "deferred"}.get(kind_name, "other"), kind_name
+    kinds = {"Delivery": "delivered", "DeliveryDelay": "deferred", "Open": "open", "Click": "click"}
+    return kinds.get(kind_name, "other"), kind_name
 
 
 def _events(sns_id: str, note: dict[str, Any], now: datetime) -> list[WebhookEvent]:
@@ -186,7 +189,9 @@ def _events(sns_id: str, note: dict[str, Any], now: datetime) -> list[WebhookEve
     section, list_key = SECTIONS.get(kind_name, ("", ""))
     detail = note.get(section) if isinstance(note.get(section), dict) else {}
     kind, reason = _kind(kind_name, detail)
-    listed = detail.get(list_key) if isinstance(detail.get(list_key), list) else []
+    listed = detail.get(list_key) if list_key and isinstance(detail.get(list_key), list) else []
+    if not list_key and isinstance(mail.get("destination"), list):
+        listed = mail["destination"]
     recipients = [r.get("emailAddress") if isinstance(r, dict) else r for r in listed]
     recipients = [r for r in recipients if isinstance(r, str) and r] or [None]
     return [
@@ -199,6 +204,8 @@ def _events(sns_id: str, note: dict[str, Any], now: datetime) -> list[WebhookEve
             provider_id=text_field(mail, "messageId") or None,
             message_id=text_field(headers, "messageId") or None,
             reason=reason,
+            url=text_field(detail, "link"),
+            user_agent=text_field(detail, "userAgent"),
             raw=note,
         )
         for index, recipient in enumerate(recipients)
