@@ -44,6 +44,10 @@ def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
         "secret_key": TEST_SECRET,
         "transport": f"file://{tmp_path / 'outbox'}",
         "base_url": "http://localhost",
+        # Cheap proof-of-work and password hashing keep the suite fast; one test each checks
+        # the real defaults (test_captcha_web, test_accounts).
+        "altcha_max_number": 5_000,
+        "editor_password_cost": 10,
     }
     values.update(overrides)
     return Settings.from_env({}, **values)

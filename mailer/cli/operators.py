@@ -28,7 +28,14 @@ def editors_add(app: AppContext, email: str, role: str, password: str) -> None:
     """Create an editor; the password is prompted and stored hashed."""
     services = app.services
     with services.db.session() as session:
-        editor = add_editor(session, email, password, role, services.now())
+        editor = add_editor(
+            session,
+            email,
+            password,
+            role,
+            services.now(),
+            cost=services.settings.editor_password_cost,
+        )
     click.echo(f"Editor {editor.email} added ({editor.role}).")
 
 

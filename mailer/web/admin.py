@@ -5,19 +5,19 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from mailer.core.models import Editor
 from mailer.editions import accounts, figures
 from mailer.web.context import services
+from mailer.web.forms import TextForm
 from mailer.web.limits import limiter
 
 bp = Blueprint("editor", __name__, url_prefix="/admin")
 
 
-class LoginForm(FlaskForm):
+class LoginForm(TextForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
 
@@ -71,7 +71,11 @@ def login():
         svc = services()
         with svc.db.session() as db_session:
             editor = accounts.authenticate(
-                db_session, form.email.data, form.password.data, svc.now()
+                db_session,
+                form.email.data,
+                form.password.data,
+                svc.now(),
+                cost=svc.settings.editor_password_cost,
             )
             if editor is not None:
                 session.clear()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import requests
@@ -12,6 +11,7 @@ from mailer.content.sources.canonical import canonical_url, is_http
 from mailer.content.sources.clean import clean_summary, excerpt, plain_text
 from mailer.content.sources.fetch import FetchError, fetch
 from mailer.content.sources.rss import ParseError
+from mailer.core import safejson
 
 PER_PAGE = 50
 MAX_PAGES = 20
@@ -83,7 +83,7 @@ def fetch_posts(
             accept="application/json",
         )
         try:
-            posts = json.loads(got.body)
+            posts = safejson.loads(got.body)
         except ValueError:
             raise ParseError("the site answered with something other than JSON") from None
         if not isinstance(posts, list):

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
@@ -21,6 +20,7 @@ from ipaddress import ip_address
 
 import requests
 
+from mailer.core import safejson
 from mailer.delivery.transports.base import Message, SendResult, TransportError
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -90,8 +90,8 @@ def body_text(response: requests.Response, limit: int = 300) -> str:
 
 def json_body(response: requests.Response) -> object:
     try:
-        return response.json()
-    except (ValueError, json.JSONDecodeError):
+        return safejson.loads(response.content)
+    except ValueError:
         return None
 
 
