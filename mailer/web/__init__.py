@@ -9,6 +9,7 @@ from flask import Flask, abort, jsonify, redirect, render_template, request, url
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mailer.core import safejson
 from mailer.core.templates import TEMPLATES
@@ -55,6 +56,11 @@ def init_app(svc: Services) -> Flask:
     logging.basicConfig(level=settings.log_level)
     csrf.init_app(app)
 
+    if settings.trusted_proxy_hops:
+        # Only the last N X-Forwarded-For/-Proto values are the proxies' own; the rest is
+        # whatever the client sent, so never more than the operator configured.
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     init_limiter(app, settings.ratelimit_storage_url)
 
     @app.context_processor

@@ -62,8 +62,21 @@ def _safe_next(target: str | None) -> str:
     return url_for("editor.dashboard")
 
 
+def _login_account() -> str:
+    """The account a sign-in names, normalised, so one account's limit holds from any address."""
+    typed = request.form.get("email", "")
+    return "editor-login:" + " ".join(typed.split()).lower()[:320]
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10/minute;50/hour", methods=["POST"])
+@limiter.limit("10/minute;50/hour", methods=["POST"])  # per client address
+@limiter.limit(  # per account: failed sign-ins only, so the owner's own success costs nothing
+    "10/minute;30/hour", methods=["POST"], key_func=_login_account, deduct_when=_failed
+)
 def login():
     form = LoginForm()
     error = None
