@@ -21,10 +21,17 @@ def link(settings: Settings, path: str) -> str:
 
 
 def confirm_url(
-    settings: Settings, subscriber_id: int, nonce: str, now: datetime | None = None
+    settings: Settings,
+    subscriber_id: int,
+    nonce: str,
+    now: datetime | None = None,
+    first_name: str | None = None,
 ) -> str:
-    """`now` stamps the token, so its expiry follows the same clock that checks it."""
+    """`now` stamps the token, so its expiry follows the same clock that checks it. The name
+    typed at signup rides in the signed token and is stored only when the owner confirms."""
     payload = subscriber_payload(subscriber_id, nonce)
+    if first_name:
+        payload["fn"] = first_name
     token = make_token(settings.secret_key, "confirm", payload, now)
     return link(settings, f"/confirm/{token}")
 

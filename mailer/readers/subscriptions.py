@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -21,7 +21,7 @@ from mailer.core.templates import environment
 from mailer.readers import links
 from mailer.readers.suppressions import address_hash, is_suppressed
 from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token
-from mailer.readers.validation import clean_first_name, normalise_email
+from mailer.readers.validation import InvalidInput, clean_first_name, normalise_email
 
 FORM_VERSION = "join-1"
 CONSENT_TEXT = (
@@ -59,6 +59,7 @@ class ReaderOutcome:
 
     result: str  # queued | limited | suppressed | already | bad-link | expired | done
     subscriber_id: int | None = None
+    first_name: str | None = None  # the name a confirm link would store
 
 
 def consent_text(settings: Settings) -> str:
@@ -135,36 +136,27 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
         if added is not None:  # a new reader: nothing to read back, and no mail sent before
             sub = _Joiner(added, email, "pending", name, nonce)
         else:
-            sub = _stored_joiner(conn, digest, name, now)
+            sub = _stored_joiner(conn, digest)
             if sub is None or sub.status not in JOINABLE:
                 return ReaderOutcome("already", sub.id if sub else None)
         conn.execute(insert(ConsentEvent.__table__), _signup_event(sub.id, signup, now))
         if added is None and not _may_mail(conn, sub.id, now):
             return ReaderOutcome("limited", sub.id)
-        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now, name)
         conn.execute(insert(OutboxMessage.__table__), mail)
         return ReaderOutcome("queued", sub.id)
 
 
-def _stored_joiner(conn: Connection, digest: str, name: str | None, now: datetime):
-    """The stored reader asking again, locked; one who left comes back as pending."""
+def _stored_joiner(conn: Connection, digest: str):
+    """The stored reader asking again, locked and left as it is: anyone may type an address,
+    so its status and name change only when the owner confirms (see confirm)."""
     c = Subscriber.__table__.c
     found = conn.execute(
         select(c.id, c.email, c.status, c.first_name, c.token_nonce)
         .where(c.email_hash == digest)
         .with_for_update()
     ).one_or_none()
-    if found is None or found.status not in JOINABLE:
-        return found
-    sub = _Joiner(*found)
-    changes: dict[str, Any] = {}
-    if sub.status == "unsubscribed":
-        changes.update(status="pending", updated_at=now)
-    if name and not sub.first_name:
-        changes["first_name"] = name
-    if changes:
-        conn.execute(update(Subscriber.__table__).where(c.id == sub.id).values(**changes))
-    return sub
+    return None if found is None else _Joiner(*found)
 
 
 def find_subscriber(db: Database, raw_email: str) -> Subscriber | None:
@@ -275,15 +267,21 @@ def _may_mail(session: Session | Connection, subscriber_id: int, now: datetime) 
 
 
 def confirmation_values(
-    settings: Settings, subscriber_id: int, email: str, nonce: str, now: datetime
+    settings: Settings,
+    subscriber_id: int,
+    email: str,
+    nonce: str,
+    now: datetime,
+    first_name: str | None = None,
 ) -> dict[str, Any]:
-    """The outbox row for a confirmation mail: it names nothing the visitor typed."""
+    """The outbox row for a confirmation mail: its text names nothing the visitor typed (the
+    name is inside the signed link only)."""
     env = environment()
     context = {
         "list_name": settings.list_name,
         "site_name": settings.site_name,
         "frequency": settings.list_frequency,
-        "confirm_url": links.confirm_url(settings, subscriber_id, nonce, now),
+        "confirm_url": links.confirm_url(settings, subscriber_id, nonce, now, first_name),
         "hours": settings.confirm_hours,
         "expires": (now + timedelta(hours=settings.confirm_hours)).astimezone(settings.zone),
         "base_url": settings.base_url,
@@ -328,7 +326,19 @@ def inspect_confirm(db: Database, settings: Settings, token: str, now: datetime)
         return payload
     with db.session() as session:
         sub = session.get(Subscriber, payload["sid"])
-        return _not_confirmable(sub, payload) or ReaderOutcome("ready", sub.id)
+        ready = ReaderOutcome("ready", payload["sid"], _link_name(payload))
+        return _not_confirmable(sub, payload) or ready
+
+
+def _link_name(payload: dict[str, Any] | None) -> str | None:
+    """The first name a confirm link carries, checked again (it was checked at signup)."""
+    name = (payload or {}).get("fn")
+    if not isinstance(name, str):
+        return None
+    try:
+        return clean_first_name(name)
+    except InvalidInput:
+        return None
 
 
 def _read_confirm(settings: Settings, token: str, now: datetime) -> dict[str, Any] | ReaderOutcome:
@@ -337,7 +347,8 @@ def _read_confirm(settings: Settings, token: str, now: datetime) -> dict[str, An
         return _read(settings, "confirm", token, confirm_max_age(settings), now)
     except TokenExpired as exc:
         sid = (exc.payload or {}).get("sid")
-        return ReaderOutcome("expired", sid if isinstance(sid, int) else None)
+        name = _link_name(exc.payload)
+        return ReaderOutcome("expired", sid if isinstance(sid, int) else None, name)
     except TokenInvalid:
         return ReaderOutcome("bad-link")
 
@@ -348,8 +359,8 @@ def _not_confirmable(sub: Subscriber | None, payload: dict[str, Any]) -> ReaderO
         return ReaderOutcome("bad-link")
     if sub.status == "confirmed":
         return ReaderOutcome("already", sub.id)
-    if sub.status != "pending" or sub.token_nonce != payload["n"]:
-        return ReaderOutcome("expired", sub.id)
+    if sub.status not in JOINABLE or sub.token_nonce != payload["n"]:
+        return ReaderOutcome("expired", sub.id, _link_name(payload))
     return None
 
 
@@ -371,26 +382,34 @@ def confirm(
             return ReaderOutcome("bad-link", sub.id)
         sub.status, sub.confirmed_at, sub.updated_at = "confirmed", now, now
         sub.unsubscribed_at = None
+        name = _link_name(payload)
+        if name:  # typed at signup; stored now that the owner has confirmed
+            sub.first_name = name
         sub.token_nonce = new_token_nonce()
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip))
         return ReaderOutcome("done", sub.id)
 
 
 def send_fresh_link(
-    db: Database, settings: Settings, subscriber_id: int, now: datetime
+    db: Database,
+    settings: Settings,
+    subscriber_id: int,
+    now: datetime,
+    first_name: str | None = None,
 ) -> ReaderOutcome:
-    """A new confirmation mail for a pending reader whose link expired, under the same limits."""
+    """A new confirmation mail for a reader whose link expired, under the same limits; it
+    carries the name the expired link carried."""
     with db.session() as session:
         sub = session.scalar(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
         )
-        if sub is None or sub.status != "pending" or not sub.email:
+        if sub is None or sub.status not in JOINABLE or not sub.email:
             return ReaderOutcome("already", subscriber_id)
         if is_suppressed(session, sub.email):
             return ReaderOutcome("suppressed", sub.id)
         if not _may_mail(session, sub.id, now):
             return ReaderOutcome("limited", sub.id)
-        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now, first_name)
         session.connection().execute(insert(OutboxMessage.__table__), mail)
         return ReaderOutcome("queued", sub.id)
 

@@ -32,7 +32,7 @@ def confirm_page(token: str):
     outcome = subscriptions.inspect_confirm(svc.db, svc.settings, token, svc.now())
     if outcome.result == "bad-link":
         return _bad_link()
-    return _page("web/confirm.html", state=outcome.result)
+    return _page("web/confirm.html", state=outcome.result, first_name=outcome.first_name)
 
 
 @bp.post("/confirm/<token>")
@@ -45,7 +45,9 @@ def confirm(token: str):
         if outcome.result == "bad-link" or outcome.subscriber_id is None:
             return _bad_link()
         if outcome.result == "expired":
-            subscriptions.send_fresh_link(svc.db, settings, outcome.subscriber_id, now)
+            subscriptions.send_fresh_link(
+                svc.db, settings, outcome.subscriber_id, now, outcome.first_name
+            )
         return _page("web/check_inbox.html", embedded=False)
     outcome = subscriptions.confirm(svc.db, settings, token, client_ip(), now)
     if outcome.result == "bad-link":
