@@ -301,3 +301,18 @@ def test_cancel_from_outside_stops_the_run(db, settings, now, approved_digest):
             db, settings, approved_digest, lambda: ScriptedTransport([], calls), system_clock
         )
     assert calls == []
+
+
+def test_a_reader_who_left_and_asks_again_gets_the_confirmation(db, settings, now, smtp_server):
+    """Hardening finding 5: the stored reader stays unsubscribed until they confirm, and the
+    confirmation mail that lets them do so still goes out."""
+    from mailer.readers import subscriptions
+
+    add_subscribers(db, now, 1, status="unsubscribed")
+    email = "reader0@example.com"
+    assert (
+        subscriptions.subscribe(db, settings, subscriptions.Signup(email), now).result == "queued"
+    )
+    transport = lambda: transport_from_dsn(settings.transport, settings=settings)  # noqa: E731
+    assert engine.drain_outbox(db, settings, transport, system_clock).sent == 1
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == [email]
