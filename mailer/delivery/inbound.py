@@ -30,7 +30,7 @@ from mailer.readers import subscriptions
 from mailer.readers.links import message_id_forms
 
 MAX_MAIL_BYTES = 1 << 20  # replies and reports are a few KB; the rest is not read
-_TOKEN = re.compile(r"unsubscribe-([A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+)")
+_TOKEN = re.compile(r"unsubscribe-([A-Za-z0-9_\-]+(?:\.[A-Za-z0-9_\-]+){1,2})")
 _STATUS = re.compile(r"^([245])\.\d{1,3}\.\d{1,3}")
 
 
@@ -64,7 +64,7 @@ def unsubscribe_by_mail(
     match = _TOKEN.search(subject)
     if match is None:
         raise NotAnUnsubscribe("the mail's subject carries no unsubscribe token")
-    sub = subscriptions.subscriber_for(db, settings, "unsubscribe", match.group(1))
+    sub = subscriptions.subscriber_for(db, settings, "unsubscribe", match.group(1), now)
     if sub is None:
         raise NotAnUnsubscribe("the unsubscribe token in the subject is not genuine")
     outcome = subscriptions.unsubscribe(db, sub.id, "mail", now)

@@ -20,7 +20,7 @@ from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
 from mailer.core.templates import environment
 from mailer.readers import links
 from mailer.readers.suppressions import address_hash, is_suppressed
-from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token
+from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token, read_untimed
 from mailer.readers.validation import InvalidInput, clean_first_name, normalise_email
 
 FORM_VERSION = "join-1"
@@ -253,11 +253,14 @@ def _signup_event(subscriber_id: int, signup: Signup, now: datetime) -> dict[str
     }
 
 
-def _may_mail(session: Session | Connection, subscriber_id: int, now: datetime) -> bool:
-    """At most one confirmation per 10 minutes and three a day per address."""
+def _may_mail(
+    session: Session | Connection, subscriber_id: int, now: datetime, kind: str = "confirm"
+) -> bool:
+    """At most one such mail (a confirmation, or fresh links) per 10 minutes and three a day
+    per address."""
     sent = select(OutboxMessage.created_at).where(
         OutboxMessage.subscriber_id == subscriber_id,
-        OutboxMessage.kind == "confirm",
+        OutboxMessage.kind == kind,
         OutboxMessage.created_at > now - timedelta(days=1),
     )
     times = list(session.scalars(sent))
@@ -414,20 +417,118 @@ def send_fresh_link(
         return ReaderOutcome("queued", sub.id)
 
 
-def subscriber_for(db: Database, settings: Settings, purpose: str, token: str) -> Subscriber | None:
-    """The subscriber an unsubscribe or preferences link names, or None for a bad link."""
+def subscriber_for(
+    db: Database, settings: Settings, purpose: str, token: str, now: datetime | None = None
+) -> Subscriber | None:
+    """The subscriber an unsubscribe or preferences link names, or None for a bad (or, for
+    unsubscribe, too old) link."""
+    if purpose == "unsubscribe":
+        state, sub = unsubscribe_link(db, settings, token, now)
+        return sub if state == "ok" else None
     try:
         payload = _read(settings, purpose, token, None)
     except TokenInvalid:
         return None
-    with db.session() as session:
-        sub = session.get(Subscriber, payload["sid"])
-    if sub is None or sub.status == "erased":
-        return None
+    sub = _live_subscriber(db, payload["sid"])
     # Preferences show personal data: only the current nonce opens them.
-    if purpose == "preferences" and sub.token_nonce != payload["n"]:
+    if sub is None or sub.token_nonce != payload["n"]:
         return None
     return sub
+
+
+def _live_subscriber(db: Database, subscriber_id: int) -> Subscriber | None:
+    with db.session() as session:
+        sub = session.get(Subscriber, subscriber_id)
+    return None if sub is None or sub.status == "erased" else sub
+
+
+def unsubscribe_max_age(settings: Settings) -> int:
+    return settings.unsubscribe_link_days * 86400
+
+
+def unsubscribe_link(
+    db: Database, settings: Settings, token: str, now: datetime | None
+) -> tuple[str, Subscriber | None]:
+    """("ok", reader) within MAILER_UNSUBSCRIBE_LINK_DAYS of the mail, whatever happened since
+    (the law wants 30 days); ("old", reader) after that; ("bad", None) for a link not ours.
+    A link made before links carried a time works while the reader's nonce is unchanged."""
+    try:
+        payload = _read(settings, "unsubscribe", token, unsubscribe_max_age(settings), now)
+    except TokenExpired as exc:
+        sid = (exc.payload or {}).get("sid")
+        sub = _live_subscriber(db, sid) if isinstance(sid, int) else None
+        return ("old", sub) if sub else ("bad", None)
+    except TokenInvalid:
+        return _untimed_unsubscribe_link(db, settings, token)
+    sub = _live_subscriber(db, payload["sid"])
+    return ("ok", sub) if sub else ("bad", None)
+
+
+def _untimed_unsubscribe_link(
+    db: Database, settings: Settings, token: str
+) -> tuple[str, Subscriber | None]:
+    try:
+        payload = read_untimed(settings.secret_key, "unsubscribe", token)
+    except TokenInvalid:
+        return "bad", None
+    sid = payload.get("sid")
+    sub = _live_subscriber(db, sid) if isinstance(sid, int) else None
+    if sub is None:
+        return "bad", None
+    return ("ok", sub) if sub.token_nonce == payload.get("n") else ("old", sub)
+
+
+LINKS_MAILS_PER_DAY = 3
+
+
+def send_fresh_links(
+    db: Database, settings: Settings, subscriber_id: int, now: datetime
+) -> ReaderOutcome:
+    """Mail a reader whose unsubscribe link is too old their current links, under limits like
+    the confirmation's: the address is the stored one, never one the visitor typed."""
+    with db.session() as session:
+        sub = session.scalar(
+            select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
+        )
+        if sub is None or sub.status == "erased" or not sub.email:
+            return ReaderOutcome("bad-link")
+        if is_suppressed(session, sub.email):
+            return ReaderOutcome("suppressed", sub.id)
+        if not _may_mail(session, sub.id, now, kind="links"):
+            return ReaderOutcome("limited", sub.id)
+        mail = links_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        session.connection().execute(insert(OutboxMessage.__table__), mail)
+        return ReaderOutcome("queued", sub.id)
+
+
+def links_values(
+    settings: Settings, subscriber_id: int, email: str, nonce: str, now: datetime
+) -> dict[str, Any]:
+    """The outbox row for a 'your links' mail: a fresh unsubscribe link and the preferences."""
+    env = environment()
+    context = {
+        "list_name": settings.list_name,
+        "site_name": settings.site_name,
+        "unsubscribe_url": links.unsubscribe_url(settings, subscriber_id, nonce, now),
+        "preferences_url": links.preferences_url(settings, subscriber_id, nonce),
+        "days": settings.unsubscribe_link_days,
+        "base_url": settings.base_url,
+    }
+    subject = env.get_template("email/links/subject.txt").render(context)
+    return {
+        "kind": "links",
+        "subscriber_id": subscriber_id,
+        "recipient": email,
+        "subject": " ".join(subject.split()),
+        "text": env.get_template("email/links/body.txt").render(context),
+        "html": env.get_template("email/links/body.html").render(context),
+        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
+        "message_id": links.new_message_id(settings),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def unsubscribe(

@@ -28,7 +28,8 @@ def signup_limits() -> str:
 
 def _not_a_signup() -> bool:
     """Confirming is not limited; asking for a fresh confirmation link is, like a signup."""
-    return request.path.startswith("/confirm/") and request.form.get("action") != "fresh-link"
+    links = ("/confirm/", "/unsubscribe/")
+    return request.path.startswith(links) and request.form.get("action") != "fresh-link"
 
 
 signup_limit = limiter.shared_limit(
