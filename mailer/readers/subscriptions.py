@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Boolean, Connection, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -109,42 +109,117 @@ class _Joiner(NamedTuple):
 
 def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -> ReaderOutcome:
     """Record a signup and queue one confirmation mail if limits allow; never reveal state.
+
+    Every address takes the same path: the same statements in the same order, each write
+    inserting one row or none by a bound flag, and the mail rendered either way. So neither
+    the answer nor the time it takes tells a new address from a subscribed or suppressed one.
     Core statements rather than the ORM's unit of work: it is the busiest write readers make."""
     email = normalise_email(signup.email, settings)
     name = clean_first_name(signup.first_name)
     digest = address_hash(email)
     with db.session() as session:
         conn = session.connection()
-        if is_suppressed(session, email):
+        dialect = conn.dialect.name
+        suppressed = is_suppressed(session, email)
+        new_row = _new_reader_values(email, digest, name, signup.channel, now)
+        conn.execute(_insert_when(dialect, "subscribers"), _when(new_row, not suppressed))
+        sub = _stored_joiner(conn, digest)  # the row just added, or the one stored before
+        sid = sub.id if sub else 0
+        may_mail = _may_mail(conn, sid, now)
+        joinable = not suppressed and sub is not None and sub.status in JOINABLE
+        event = _signup_event(sid, signup, now)
+        conn.execute(_insert_when(dialect, "consent_events"), _when(event, joinable))
+        nonce = sub.token_nonce if sub else new_row["token_nonce"]
+        mail = confirmation_values(settings, sid, email, nonce, now, name)
+        conn.execute(_insert_when(dialect, "outbox_messages"), _when(mail, joinable and may_mail))
+        if suppressed:
             return ReaderOutcome("suppressed")
-        nonce = new_token_nonce()
-        added = _insert_ignore(
-            session,
-            {
-                "email": email,
-                "email_hash": digest,
-                "first_name": name,
-                "status": "pending",
-                "paused": False,
-                "token_nonce": nonce,
-                "origin": signup.channel,
-                "soft_bounces": 0,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        if added is not None:  # a new reader: nothing to read back, and no mail sent before
-            sub = _Joiner(added, email, "pending", name, nonce)
-        else:
-            sub = _stored_joiner(conn, digest)
-            if sub is None or sub.status not in JOINABLE:
-                return ReaderOutcome("already", sub.id if sub else None)
-        conn.execute(insert(ConsentEvent.__table__), _signup_event(sub.id, signup, now))
-        if added is None and not _may_mail(conn, sub.id, now):
-            return ReaderOutcome("limited", sub.id)
-        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now, name)
-        conn.execute(insert(OutboxMessage.__table__), mail)
-        return ReaderOutcome("queued", sub.id)
+        if not joinable:
+            return ReaderOutcome("already", sub.id if sub else None)
+        return ReaderOutcome("queued" if may_mail else "limited", sid)
+
+
+def _new_reader_values(
+    email: str, digest: str, name: str | None, channel: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "email": email,
+        "email_hash": digest,
+        "first_name": name,
+        "status": "pending",
+        "paused": False,
+        "token_nonce": new_token_nonce(),
+        "origin": channel,
+        "soft_bounces": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+_TABLES = {
+    "subscribers": Subscriber.__table__,
+    "consent_events": ConsentEvent.__table__,
+    "outbox_messages": OutboxMessage.__table__,
+}
+_COLUMNS = {
+    "subscribers": (
+        "email",
+        "email_hash",
+        "first_name",
+        "status",
+        "paused",
+        "token_nonce",
+        "origin",
+        "soft_bounces",
+        "created_at",
+        "updated_at",
+    ),
+    "consent_events": (
+        "subscriber_id",
+        "kind",
+        "at",
+        "ip",
+        "user_agent",
+        "form_version",
+        "consent_text_hash",
+        "origin",
+        "captcha_provider",
+        "captcha_result",
+        "detail",
+    ),
+    "outbox_messages": (
+        "kind",
+        "subscriber_id",
+        "recipient",
+        "subject",
+        "text",
+        "html",
+        "headers",
+        "message_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ),
+}
+
+
+def _when(values: dict[str, Any], go: bool) -> dict[str, Any]:
+    return {**values, "go_": go}
+
+
+@functools.cache
+def _insert_when(dialect: str, table_name: str):
+    """INSERT INTO t (...) SELECT :a, :b ... WHERE :go_ - one row or none, the same statement
+    either way; subscribers also skip a stored address (ON CONFLICT DO NOTHING). Built once."""
+    table = _TABLES[table_name]
+    columns = _COLUMNS[table_name]
+    row = select(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    row = row.where(bindparam("go_", type_=Boolean()))
+    if table_name != "subscribers":
+        return insert(table).from_select(columns, row)
+    insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert_for(table).from_select(columns, row).on_conflict_do_nothing()
 
 
 def _stored_joiner(conn: Connection, digest: str):

@@ -312,3 +312,48 @@ def test_prune_consent_ips_after_retention(db, settings, now):
         )
     assert ips == ["-", "203.0.113.7"]
     assert privacy.prune_consent_ips(db, settings, now) == 0
+
+
+def test_every_address_state_takes_the_same_statements(db, settings, now):
+    """Hardening finding 7: new, subscribed, suppressed (and pending, left, limited) addresses
+    run the same SQL statements in the same order, so the answer's timing tells nothing."""
+    from sqlalchemy import event
+
+    confirmed_id = subscriptions.subscribe(db, settings, signup("old@example.com"), now)
+    token = confirm_token(db, settings, confirmed_id.subscriber_id, now)
+    subscriptions.confirm(db, settings, token, None, now)
+    left = subscriptions.subscribe(db, settings, signup("left@example.com"), now).subscriber_id
+    subscriptions.unsubscribe(db, left, "link", now)
+    subscriptions.subscribe(db, settings, signup("limited@example.com"), now)
+    with db.session() as session:
+        suppress(session, "gone@example.com", "complaint", now)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    runs = {}
+    later = now + timedelta(hours=1)
+    try:
+        for address in (
+            "new@example.com",
+            "old@example.com",
+            "gone@example.com",
+            "left@example.com",
+        ):
+            statements.clear()
+            outcome = subscriptions.subscribe(db, settings, signup(address), later)
+            runs[outcome.result] = list(statements)
+        statements.clear()
+        limited = subscriptions.subscribe(db, settings, signup("limited@example.com"), now)
+        runs[limited.result] = list(statements)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert set(runs) == {"queued", "already", "suppressed", "limited"}
+    assert len(runs["queued"]) >= 5
+    for result, seen in runs.items():
+        assert seen == runs["queued"], result
+    with db.session() as session:
+        emails = set(session.scalars(select(Subscriber.email)))
+    assert "gone@example.com" not in emails and "new@example.com" in emails
