@@ -120,7 +120,7 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
     with db.session() as session:
         conn = session.connection()
         dialect = conn.dialect.name
-        suppressed = is_suppressed(session, email)
+        suppressed = is_suppressed(conn, email)
         new_row = _new_reader_values(email, digest, name, signup.channel, now)
         conn.execute(_insert_when(dialect, "subscribers"), _when(new_row, not suppressed))
         sub = _stored_joiner(conn, digest)  # the row just added, or the one stored before
@@ -225,12 +225,7 @@ def _insert_when(dialect: str, table_name: str):
 def _stored_joiner(conn: Connection, digest: str):
     """The stored reader asking again, locked and left as it is: anyone may type an address,
     so its status and name change only when the owner confirms (see confirm)."""
-    c = Subscriber.__table__.c
-    found = conn.execute(
-        select(c.id, c.email, c.status, c.first_name, c.token_nonce)
-        .where(c.email_hash == digest)
-        .with_for_update()
-    ).one_or_none()
+    found = conn.execute(_JOINER, {"digest": digest}).one_or_none()
     return None if found is None else _Joiner(*found)
 
 
@@ -328,17 +323,27 @@ def _signup_event(subscriber_id: int, signup: Signup, now: datetime) -> dict[str
     }
 
 
+# Built once, bound per call: signup runs these for every address.
+_SENT = select(OutboxMessage.created_at).where(
+    OutboxMessage.subscriber_id == bindparam("sid"),
+    OutboxMessage.kind == bindparam("kind"),
+    OutboxMessage.created_at > bindparam("since"),
+)
+_c = Subscriber.__table__.c
+_JOINER = (
+    select(_c.id, _c.email, _c.status, _c.first_name, _c.token_nonce)
+    .where(_c.email_hash == bindparam("digest"))
+    .with_for_update()
+)
+
+
 def _may_mail(
     session: Session | Connection, subscriber_id: int, now: datetime, kind: str = "confirm"
 ) -> bool:
     """At most one such mail (a confirmation, or fresh links) per 10 minutes and three a day
     per address."""
-    sent = select(OutboxMessage.created_at).where(
-        OutboxMessage.subscriber_id == subscriber_id,
-        OutboxMessage.kind == kind,
-        OutboxMessage.created_at > now - timedelta(days=1),
-    )
-    times = list(session.scalars(sent))
+    since = now - timedelta(days=1)
+    times = list(session.scalars(_SENT, {"sid": subscriber_id, "kind": kind, "since": since}))
     if len(times) >= CONFIRM_MAILS_PER_DAY:
         return False
     return all(t <= now - CONFIRM_MAIL_GAP for t in times)
