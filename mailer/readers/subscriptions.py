@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Boolean, Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from mailer.core.db import Database
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
 from mailer.core.templates import environment
 from mailer.readers import links
+from mailer.readers.same_work import insert_when
 from mailer.readers.suppressions import address_hash, is_suppressed
 from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token, read_untimed
 from mailer.readers.validation import InvalidInput, clean_first_name, normalise_email
@@ -119,19 +120,18 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
     digest = address_hash(email)
     with db.session() as session:
         conn = session.connection()
-        dialect = conn.dialect.name
         suppressed = is_suppressed(conn, email)
         new_row = _new_reader_values(email, digest, name, signup.channel, now)
-        conn.execute(_insert_when(dialect, "subscribers"), _when(new_row, not suppressed))
+        insert_when(conn, "subscribers", new_row, not suppressed)
         sub = _stored_joiner(conn, digest)  # the row just added, or the one stored before
         sid = sub.id if sub else 0
         may_mail = _may_mail(conn, sid, now)
         joinable = not suppressed and sub is not None and sub.status in JOINABLE
         event = _signup_event(sid, signup, now)
-        conn.execute(_insert_when(dialect, "consent_events"), _when(event, joinable))
+        insert_when(conn, "consent_events", event, joinable)
         nonce = sub.token_nonce if sub else new_row["token_nonce"]
         mail = confirmation_values(settings, sid, email, nonce, now, name)
-        conn.execute(_insert_when(dialect, "outbox_messages"), _when(mail, joinable and may_mail))
+        insert_when(conn, "outbox_messages", mail, joinable and may_mail)
         if suppressed:
             return ReaderOutcome("suppressed")
         if not joinable:
@@ -154,72 +154,6 @@ def _new_reader_values(
         "created_at": now,
         "updated_at": now,
     }
-
-
-_TABLES = {
-    "subscribers": Subscriber.__table__,
-    "consent_events": ConsentEvent.__table__,
-    "outbox_messages": OutboxMessage.__table__,
-}
-_COLUMNS = {
-    "subscribers": (
-        "email",
-        "email_hash",
-        "first_name",
-        "status",
-        "paused",
-        "token_nonce",
-        "origin",
-        "soft_bounces",
-        "created_at",
-        "updated_at",
-    ),
-    "consent_events": (
-        "subscriber_id",
-        "kind",
-        "at",
-        "ip",
-        "user_agent",
-        "form_version",
-        "consent_text_hash",
-        "origin",
-        "captcha_provider",
-        "captcha_result",
-        "detail",
-    ),
-    "outbox_messages": (
-        "kind",
-        "subscriber_id",
-        "recipient",
-        "subject",
-        "text",
-        "html",
-        "headers",
-        "message_id",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-    ),
-}
-
-
-def _when(values: dict[str, Any], go: bool) -> dict[str, Any]:
-    return {**values, "go_": go}
-
-
-@functools.cache
-def _insert_when(dialect: str, table_name: str):
-    """INSERT INTO t (...) SELECT :a, :b ... WHERE :go_ - one row or none, the same statement
-    either way; subscribers also skip a stored address (ON CONFLICT DO NOTHING). Built once."""
-    table = _TABLES[table_name]
-    columns = _COLUMNS[table_name]
-    row = select(*(bindparam(c, type_=table.c[c].type) for c in columns))
-    row = row.where(bindparam("go_", type_=Boolean()))
-    if table_name != "subscribers":
-        return insert(table).from_select(columns, row)
-    insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert_for(table).from_select(columns, row).on_conflict_do_nothing()
 
 
 def _stored_joiner(conn: Connection, digest: str):
@@ -556,9 +490,6 @@ def _untimed_unsubscribe_link(
     if sub is None:
         return "bad", None
     return ("ok", sub) if sub.token_nonce == payload.get("n") else ("old", sub)
-
-
-LINKS_MAILS_PER_DAY = 3
 
 
 def send_fresh_links(
