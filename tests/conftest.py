@@ -47,6 +47,10 @@ def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
         "base_url": "http://localhost",
         # The fake feeds and sites run on this machine; the address check stays on for the rest.
         "source_allow_hosts": ("127.0.0.1",),
+        # Cheap proof-of-work and password hashing keep the suite fast; one test each checks
+        # the real defaults (test_captcha_web, test_accounts).
+        "altcha_max_number": 5_000,
+        "editor_password_cost": 10,
     }
     values.update(overrides)
     return Settings.from_env({}, **values)

@@ -28,7 +28,14 @@ def editors_add(app: AppContext, email: str, role: str, password: str) -> None:
     """Create an editor; the password is prompted and stored hashed."""
     services = app.services
     with services.db.session() as session:
-        editor = add_editor(session, email, password, role, services.now())
+        editor = add_editor(
+            session,
+            email,
+            password,
+            role,
+            services.now(),
+            cost=services.settings.editor_password_cost,
+        )
     click.echo(f"Editor {editor.email} added ({editor.role}).")
 
 
@@ -40,7 +47,9 @@ def editors_password(app: AppContext, email: str, password: str) -> None:
     """Set a new password; the editor's open sessions end."""
     services = app.services
     with services.db.session() as session:
-        editor = set_password(session, email, password, services.now())
+        editor = set_password(
+            session, email, password, services.now(), cost=services.settings.editor_password_cost
+        )
     click.echo(f"Password of {editor.email} changed; their sessions have ended.")
 
 

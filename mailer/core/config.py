@@ -128,6 +128,15 @@ def _rate_limits(value: object) -> str | None:
     return None
 
 
+def _at_least_30(value: object) -> str | None:
+    return None if isinstance(value, int) and value >= 30 else "a number of days, 30 or more"
+
+
+def _scrypt_cost(value: object) -> str | None:
+    ok = isinstance(value, int) and 10 <= value <= 20
+    return None if ok else "a power of two between 10 and 20 (17 is OWASP's scrypt N=2^17)"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything an operator can set; each field is MAILER_<NAME> in the environment."""
@@ -224,6 +233,24 @@ class Settings:
     )
     ratelimit_storage_url: str = setting(
         "memory://", "Flask-Limiter storage (memory:// or redis://…)"
+    )
+    trusted_proxy_hops: int = setting(
+        0,
+        "Reverse proxies in front of the app that append to X-Forwarded-For (0: none; then the "
+        "connection's address is the client, and forwarded headers are ignored)",
+        check=_not_negative,
+    )
+    altcha_max_number: int = setting(
+        250_000,
+        "ALTCHA proof-of-work: the largest secret number a challenge may hide (the browser "
+        "tries half of it on average)",
+        check=_positive,
+    )
+    unsubscribe_link_days: int = setting(
+        60,
+        "Days an unsubscribe link keeps working after the mail that carried it (at least 30: "
+        "RFC 8058 and CAN-SPAM); older links offer a fresh link by mail",
+        check=_at_least_30,
     )
     confirm_hours: int = setting(72, "Hours a confirmation link stays valid", check=_positive)
 
@@ -325,6 +352,18 @@ class Settings:
         "Hosts SNS SigningCertURL and SubscribeURL may use (* is one label); https only. "
         "Change only to point tests at a local server",
     )
+    sns_max_age_seconds: int = setting(
+        3600,
+        "Oldest SNS message (by its signed Timestamp) accepted; newer than now plus "
+        "MAILER_WEBHOOK_TOLERANCE is refused too",
+        check=_positive,
+    )
+    webhook_event_days: int = setting(
+        30,
+        "Days provider events are kept for duplicate checks and soft-bounce counts; the daily "
+        "job deletes older ones (far beyond every replay window)",
+        check=_positive,
+    )
     webhook_tolerance: int = setting(
         300, "Seconds a signed webhook timestamp may differ from now", check=_positive
     )
@@ -368,6 +407,12 @@ class Settings:
     )
     session_max_hours: int = setting(
         12, "Hours after signing in that an editor's session ends however busy", check=_positive
+    )
+    editor_password_cost: int = setting(
+        17,
+        "scrypt cost for editor passwords as a power of two (17: N=2^17, r=8, 128 MiB, "
+        "OWASP's advice); older hashes are upgraded at the next sign-in",
+        check=_scrypt_cost,
     )
     ingest_every: int = setting(60, "Minutes between source fetches", check=_positive)
     build_at: str = setting(

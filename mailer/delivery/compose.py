@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from mailer.core.config import Settings
 from mailer.delivery.transports.base import Message
@@ -32,9 +33,11 @@ def digest_message(
     message_id: str,
     period_key: str,
     delivery_id: int | None = None,
+    issued: datetime | None = None,
 ) -> Message:
-    """One personalised message; no Jinja here, only substitution into the rendered issue."""
-    unsubscribe, mailto = unsubscribe_links(settings, recipient.id, recipient.token_nonce)
+    """One personalised message; no Jinja here, only substitution into the rendered issue.
+    `issued` (the send time) stamps the unsubscribe link, whose validity counts from it."""
+    unsubscribe, mailto = unsubscribe_links(settings, recipient.id, recipient.token_nonce, issued)
     subject, text, html = rendered.personalise(
         {
             "unsubscribe_url": unsubscribe,

@@ -365,7 +365,9 @@ def send_digest(
     period = digest.period_key
 
     def build(item: ledger.Claimed) -> Message:
-        return digest_message(rendered, item.recipient, settings, item.message_id, period, item.id)
+        return digest_message(
+            rendered, item.recipient, settings, item.message_id, period, item.id, clock()
+        )
 
     def claim(size: int):
         return ledger.claim_deliveries(db, digest_id, size, clock(), settings)

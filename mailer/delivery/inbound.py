@@ -4,8 +4,9 @@ to the SMTP Return-Path.
 
 Nothing in such mail is trusted on its own word. An unsubscribe request counts only when its
 subject carries the signed token from the link. A report counts only when it quotes the
-Message-ID of a message we sent; the Message-ID is random, so the report must be about that
-message.
+Message-ID of a message we sent AND names that message's recipient (Final-Recipient or
+Original-Recipient in a bounce, Original-Rcpt-To in a complaint): a Message-ID alone is seen by
+whoever the mail is forwarded to or archived by.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from mailer.readers.links import message_id_forms
 MAX_MAIL_BYTES = 1 << 20  # replies and reports are a few KB; the rest is not read
 # Linear on any subject: a match starts only where a token cannot have begun earlier, and the
 # possessive runs never backtrack ("unsubscribe-" repeated was quadratic: 1 MB took minutes).
-_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])unsubscribe-([A-Za-z0-9_-]++\.[A-Za-z0-9_-]++)")
+_TOKEN = re.compile(r"(?<![A-Za-z0-9_-])unsubscribe-([A-Za-z0-9_-]++(?:\.[A-Za-z0-9_-]++){1,2})")
 _STATUS = re.compile(r"^([245])\.\d{1,3}\.\d{1,3}")
 
 
@@ -65,7 +66,7 @@ def unsubscribe_by_mail(
     match = _TOKEN.search(subject)
     if match is None:
         raise NotAnUnsubscribe("the mail's subject carries no unsubscribe token")
-    sub = subscriptions.subscriber_for(db, settings, "unsubscribe", match.group(1))
+    sub = subscriptions.subscriber_for(db, settings, "unsubscribe", match.group(1), now)
     if sub is None:
         raise NotAnUnsubscribe("the unsubscribe token in the subject is not genuine")
     outcome = subscriptions.unsubscribe(db, sub.id, "mail", now)
@@ -79,6 +80,21 @@ class Report:
     kind: str  # a webhook event kind: bounce_hard, bounce_soft, deferred, delivered, complaint
     message_id: str
     detail: str
+    recipients: frozenset[str] = frozenset()  # addresses the report says it is about
+
+
+_RECIPIENT_FIELDS = ("Final-Recipient", "Original-Recipient", "Original-Rcpt-To")
+
+
+def _named_recipients(block: Message) -> set[str]:
+    """`rfc822; a@b` (RFC 3464) or a bare address (RFC 5965), lower-cased; redactions drop."""
+    found = set()
+    for name in _RECIPIENT_FIELDS:
+        for value in block.get_all(name, []) or []:
+            address = str(value).rsplit(";", 1)[-1].strip().strip("<>").strip().lower()
+            if "@" in address and not any(c.isspace() for c in address):
+                found.add(address)
+    return found
 
 
 def read_report(message: Message) -> Report | None:
@@ -102,7 +118,8 @@ def read_report(message: Message) -> Report | None:
         return None
     if report_type == "feedback-report":
         feedback = next((str(f["Feedback-Type"]) for f in fields if f["Feedback-Type"]), "abuse")
-        return Report("complaint", quoted_id, f"feedback report: {feedback}")
+        named = frozenset().union(*(_named_recipients(f) for f in fields))
+        return Report("complaint", quoted_id, f"feedback report: {feedback}", named)
     if report_type != "delivery-status":
         return None
     for block in fields:
@@ -112,13 +129,14 @@ def read_report(message: Message) -> Report | None:
         status = str(block.get("Status", "") or "").strip()
         code = _STATUS.match(status)
         detail = f"{action} {status} {block.get('Diagnostic-Code', '') or ''}".strip()
+        named = frozenset(_named_recipients(block))
         if action == "failed":
             hard = code is None or code.group(1) == "5"
-            return Report("bounce_hard" if hard else "bounce_soft", quoted_id, detail)
+            return Report("bounce_hard" if hard else "bounce_soft", quoted_id, detail, named)
         if action == "delayed":
-            return Report("deferred", quoted_id, detail)
+            return Report("deferred", quoted_id, detail, named)
         if action in ("delivered", "relayed", "expanded"):
-            return Report("delivered", quoted_id, detail)
+            return Report("delivered", quoted_id, detail, named)
     return None
 
 
@@ -130,6 +148,15 @@ def apply_report(db: Database, settings: Settings, message: Message, now: dateti
     recipient = _recipient_of(db, report.message_id)
     if recipient is None:
         raise NotOurReport(f"the report is about {report.message_id}, which we did not send")
+    if not report.recipients:
+        raise NotOurReport(
+            "the report names no recipient (Final-Recipient, Original-Recipient or "
+            "Original-Rcpt-To), so it cannot be checked against the message it quotes"
+        )
+    if recipient.strip().lower() not in report.recipients:
+        raise NotOurReport(
+            f"the report names a recipient other than the one {report.message_id} went to"
+        )
     event = WebhookEvent(
         provider="smtp",
         event_id=f"report:{report.message_id}:{report.kind}",

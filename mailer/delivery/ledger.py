@@ -224,7 +224,7 @@ def _outbox_skip_reason(row: OutboxMessage, reader_status: str | None, suppresse
         return ""
     if reader_status is None:
         return "the subscriber was removed before the confirmation went out"
-    if reader_status != "pending":
+    if reader_status not in ("pending", "unsubscribed"):  # one who left may ask to come back
         return f"the subscriber is {reader_status}; the confirmation is no longer needed"
     return ""
 

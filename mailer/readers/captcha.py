@@ -6,7 +6,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import logging
 import urllib.parse
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import requests
 from sqlalchemy import delete, insert
 from sqlalchemy.exc import IntegrityError
 
+from mailer.core import safejson
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import CaptchaSolution
@@ -40,7 +40,6 @@ TOKEN_FIELDS = {
 }
 SITEVERIFY_TIMEOUT = 5.0
 ALTCHA_ALGORITHM = "SHA-256"
-ALTCHA_MAX_NUMBER = 100_000  # a second or less in a browser's workers
 ALTCHA_LIFETIME = timedelta(minutes=20)
 MAX_TOKEN_LENGTH = 8192
 # Provider error codes that mean our keys are wrong: the visitor cannot fix these.
@@ -106,12 +105,13 @@ def altcha_key(settings: Settings) -> bytes:
 
 
 def new_challenge(
-    settings: Settings, now: datetime, *, max_number: int = ALTCHA_MAX_NUMBER
+    settings: Settings, now: datetime, *, max_number: int | None = None
 ) -> dict[str, Any]:
-    """A signed, expiring challenge for the ALTCHA widget (its v1 JSON shape)."""
+    """A signed, expiring challenge for the ALTCHA widget (its v1 JSON shape); its cost is
+    MAILER_ALTCHA_MAX_NUMBER unless a caller (a test) asks for less."""
     challenge = altcha.create_challenge_v1(
         algorithm=ALTCHA_ALGORITHM,
-        max_number=max_number,
+        max_number=max_number or settings.altcha_max_number,
         salt_length=12,
         hmac_key=altcha_key(settings),
         salt="",
@@ -124,7 +124,7 @@ def new_challenge(
 
 def _decode_altcha(token: str) -> dict[str, Any] | None:
     try:
-        data = json.loads(base64.b64decode(token, validate=True))
+        data = safejson.loads(base64.b64decode(token, validate=True))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
     if not isinstance(data, dict):
@@ -225,7 +225,7 @@ def _verify_siteverify(
     if response.status_code != 200:
         return _unavailable(provider, f"HTTP {response.status_code}")
     try:
-        answer = response.json()
+        answer = safejson.loads(response.content)
     except ValueError:
         return _unavailable(provider, "the answer is not JSON")
     if not isinstance(answer, dict) or not isinstance(answer.get("success"), bool):

@@ -21,26 +21,41 @@ def link(settings: Settings, path: str) -> str:
 
 
 def confirm_url(
-    settings: Settings, subscriber_id: int, nonce: str, now: datetime | None = None
+    settings: Settings,
+    subscriber_id: int,
+    nonce: str,
+    now: datetime | None = None,
+    first_name: str | None = None,
 ) -> str:
-    """`now` stamps the token, so its expiry follows the same clock that checks it."""
+    """`now` stamps the token, so its expiry follows the same clock that checks it. The name
+    typed at signup rides in the signed token and is stored only when the owner confirms."""
     payload = subscriber_payload(subscriber_id, nonce)
+    if first_name:
+        payload["fn"] = first_name
     token = make_token(settings.secret_key, "confirm", payload, now)
     return link(settings, f"/confirm/{token}")
 
 
-def unsubscribe_token(settings: Settings, subscriber_id: int, nonce: str) -> str:
-    return make_token(settings.secret_key, "unsubscribe", subscriber_payload(subscriber_id, nonce))
+def unsubscribe_token(
+    settings: Settings, subscriber_id: int, nonce: str, issued: datetime | None = None
+) -> str:
+    """Stamped with `issued` (the mail's send time), so the link's age can be told later."""
+    payload = subscriber_payload(subscriber_id, nonce)
+    return make_token(settings.secret_key, "unsubscribe", payload, issued)
 
 
-def unsubscribe_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
-    return unsubscribe_links(settings, subscriber_id, nonce)[0]
+def unsubscribe_url(
+    settings: Settings, subscriber_id: int, nonce: str, issued: datetime | None = None
+) -> str:
+    return unsubscribe_links(settings, subscriber_id, nonce, issued)[0]
 
 
-def unsubscribe_links(settings: Settings, subscriber_id: int, nonce: str) -> tuple[str, str | None]:
+def unsubscribe_links(
+    settings: Settings, subscriber_id: int, nonce: str, issued: datetime | None = None
+) -> tuple[str, str | None]:
     """The one-click URL and, when MAILER_UNSUBSCRIBE_ADDRESS is set, a mailto: whose subject
     carries the same signed token, so `mailer inbound` can act on it and none can be forged."""
-    token = unsubscribe_token(settings, subscriber_id, nonce)
+    token = unsubscribe_token(settings, subscriber_id, nonce, issued)
     address = _address_of(settings.unsubscribe_address)
     mailto = f"mailto:{address}?subject=unsubscribe-{token}" if address else None
     return link(settings, f"/unsubscribe/{token}"), mailto

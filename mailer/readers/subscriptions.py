@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,9 +19,10 @@ from mailer.core.db import Database
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
 from mailer.core.templates import environment
 from mailer.readers import links
+from mailer.readers.same_work import insert_when
 from mailer.readers.suppressions import address_hash, is_suppressed
-from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token
-from mailer.readers.validation import clean_first_name, normalise_email
+from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token, read_untimed
+from mailer.readers.validation import InvalidInput, clean_first_name, normalise_email
 
 FORM_VERSION = "join-1"
 CONSENT_TEXT = (
@@ -59,6 +60,7 @@ class ReaderOutcome:
 
     result: str  # queued | limited | suppressed | already | bad-link | expired | done
     subscriber_id: int | None = None
+    first_name: str | None = None  # the name a confirm link would store
 
 
 def consent_text(settings: Settings) -> str:
@@ -108,63 +110,57 @@ class _Joiner(NamedTuple):
 
 def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -> ReaderOutcome:
     """Record a signup and queue one confirmation mail if limits allow; never reveal state.
+
+    Every address takes the same path: the same statements in the same order, each write
+    inserting one row or none by a bound flag, and the mail rendered either way. So neither
+    the answer nor the time it takes tells a new address from a subscribed or suppressed one.
     Core statements rather than the ORM's unit of work: it is the busiest write readers make."""
     email = normalise_email(signup.email, settings)
     name = clean_first_name(signup.first_name)
     digest = address_hash(email)
     with db.session() as session:
         conn = session.connection()
-        if is_suppressed(session, email):
+        suppressed = is_suppressed(conn, email)
+        new_row = _new_reader_values(email, digest, name, signup.channel, now)
+        insert_when(conn, "subscribers", new_row, not suppressed)
+        sub = _stored_joiner(conn, digest)  # the row just added, or the one stored before
+        sid = sub.id if sub else 0
+        may_mail = _may_mail(conn, sid, now)
+        joinable = not suppressed and sub is not None and sub.status in JOINABLE
+        event = _signup_event(sid, signup, now)
+        insert_when(conn, "consent_events", event, joinable)
+        nonce = sub.token_nonce if sub else new_row["token_nonce"]
+        mail = confirmation_values(settings, sid, email, nonce, now, name)
+        insert_when(conn, "outbox_messages", mail, joinable and may_mail)
+        if suppressed:
             return ReaderOutcome("suppressed")
-        nonce = new_token_nonce()
-        added = _insert_ignore(
-            session,
-            {
-                "email": email,
-                "email_hash": digest,
-                "first_name": name,
-                "status": "pending",
-                "paused": False,
-                "token_nonce": nonce,
-                "origin": signup.channel,
-                "soft_bounces": 0,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-        if added is not None:  # a new reader: nothing to read back, and no mail sent before
-            sub = _Joiner(added, email, "pending", name, nonce)
-        else:
-            sub = _stored_joiner(conn, digest, name, now)
-            if sub is None or sub.status not in JOINABLE:
-                return ReaderOutcome("already", sub.id if sub else None)
-        conn.execute(insert(ConsentEvent.__table__), _signup_event(sub.id, signup, now))
-        if added is None and not _may_mail(conn, sub.id, now):
-            return ReaderOutcome("limited", sub.id)
-        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now)
-        conn.execute(insert(OutboxMessage.__table__), mail)
-        return ReaderOutcome("queued", sub.id)
+        if not joinable:
+            return ReaderOutcome("already", sub.id if sub else None)
+        return ReaderOutcome("queued" if may_mail else "limited", sid)
 
 
-def _stored_joiner(conn: Connection, digest: str, name: str | None, now: datetime):
-    """The stored reader asking again, locked; one who left comes back as pending."""
-    c = Subscriber.__table__.c
-    found = conn.execute(
-        select(c.id, c.email, c.status, c.first_name, c.token_nonce)
-        .where(c.email_hash == digest)
-        .with_for_update()
-    ).one_or_none()
-    if found is None or found.status not in JOINABLE:
-        return found
-    sub = _Joiner(*found)
-    changes: dict[str, Any] = {}
-    if sub.status == "unsubscribed":
-        changes.update(status="pending", updated_at=now)
-    if name and not sub.first_name:
-        changes["first_name"] = name
-    if changes:
-        conn.execute(update(Subscriber.__table__).where(c.id == sub.id).values(**changes))
-    return sub
+def _new_reader_values(
+    email: str, digest: str, name: str | None, channel: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "email": email,
+        "email_hash": digest,
+        "first_name": name,
+        "status": "pending",
+        "paused": False,
+        "token_nonce": new_token_nonce(),
+        "origin": channel,
+        "soft_bounces": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _stored_joiner(conn: Connection, digest: str):
+    """The stored reader asking again, locked and left as it is: anyone may type an address,
+    so its status and name change only when the owner confirms (see confirm)."""
+    found = conn.execute(_JOINER, {"digest": digest}).one_or_none()
+    return None if found is None else _Joiner(*found)
 
 
 def find_subscriber(db: Database, raw_email: str) -> Subscriber | None:
@@ -261,29 +257,48 @@ def _signup_event(subscriber_id: int, signup: Signup, now: datetime) -> dict[str
     }
 
 
-def _may_mail(session: Session | Connection, subscriber_id: int, now: datetime) -> bool:
-    """At most one confirmation per 10 minutes and three a day per address."""
-    sent = select(OutboxMessage.created_at).where(
-        OutboxMessage.subscriber_id == subscriber_id,
-        OutboxMessage.kind == "confirm",
-        OutboxMessage.created_at > now - timedelta(days=1),
-    )
-    times = list(session.scalars(sent))
+# Built once, bound per call: signup runs these for every address.
+_SENT = select(OutboxMessage.created_at).where(
+    OutboxMessage.subscriber_id == bindparam("sid"),
+    OutboxMessage.kind == bindparam("kind"),
+    OutboxMessage.created_at > bindparam("since"),
+)
+_c = Subscriber.__table__.c
+_JOINER = (
+    select(_c.id, _c.email, _c.status, _c.first_name, _c.token_nonce)
+    .where(_c.email_hash == bindparam("digest"))
+    .with_for_update()
+)
+
+
+def _may_mail(
+    session: Session | Connection, subscriber_id: int, now: datetime, kind: str = "confirm"
+) -> bool:
+    """At most one such mail (a confirmation, or fresh links) per 10 minutes and three a day
+    per address."""
+    since = now - timedelta(days=1)
+    times = list(session.scalars(_SENT, {"sid": subscriber_id, "kind": kind, "since": since}))
     if len(times) >= CONFIRM_MAILS_PER_DAY:
         return False
     return all(t <= now - CONFIRM_MAIL_GAP for t in times)
 
 
 def confirmation_values(
-    settings: Settings, subscriber_id: int, email: str, nonce: str, now: datetime
+    settings: Settings,
+    subscriber_id: int,
+    email: str,
+    nonce: str,
+    now: datetime,
+    first_name: str | None = None,
 ) -> dict[str, Any]:
-    """The outbox row for a confirmation mail: it names nothing the visitor typed."""
+    """The outbox row for a confirmation mail: its text names nothing the visitor typed (the
+    name is inside the signed link only)."""
     env = environment()
     context = {
         "list_name": settings.list_name,
         "site_name": settings.site_name,
         "frequency": settings.list_frequency,
-        "confirm_url": links.confirm_url(settings, subscriber_id, nonce, now),
+        "confirm_url": links.confirm_url(settings, subscriber_id, nonce, now, first_name),
         "hours": settings.confirm_hours,
         "expires": (now + timedelta(hours=settings.confirm_hours)).astimezone(settings.zone),
         "base_url": settings.base_url,
@@ -328,7 +343,19 @@ def inspect_confirm(db: Database, settings: Settings, token: str, now: datetime)
         return payload
     with db.session() as session:
         sub = session.get(Subscriber, payload["sid"])
-        return _not_confirmable(sub, payload) or ReaderOutcome("ready", sub.id)
+        ready = ReaderOutcome("ready", payload["sid"], _link_name(payload))
+        return _not_confirmable(sub, payload) or ready
+
+
+def _link_name(payload: dict[str, Any] | None) -> str | None:
+    """The first name a confirm link carries, checked again (it was checked at signup)."""
+    name = (payload or {}).get("fn")
+    if not isinstance(name, str):
+        return None
+    try:
+        return clean_first_name(name)
+    except InvalidInput:
+        return None
 
 
 def _read_confirm(settings: Settings, token: str, now: datetime) -> dict[str, Any] | ReaderOutcome:
@@ -337,7 +364,8 @@ def _read_confirm(settings: Settings, token: str, now: datetime) -> dict[str, An
         return _read(settings, "confirm", token, confirm_max_age(settings), now)
     except TokenExpired as exc:
         sid = (exc.payload or {}).get("sid")
-        return ReaderOutcome("expired", sid if isinstance(sid, int) else None)
+        name = _link_name(exc.payload)
+        return ReaderOutcome("expired", sid if isinstance(sid, int) else None, name)
     except TokenInvalid:
         return ReaderOutcome("bad-link")
 
@@ -348,8 +376,8 @@ def _not_confirmable(sub: Subscriber | None, payload: dict[str, Any]) -> ReaderO
         return ReaderOutcome("bad-link")
     if sub.status == "confirmed":
         return ReaderOutcome("already", sub.id)
-    if sub.status != "pending" or sub.token_nonce != payload["n"]:
-        return ReaderOutcome("expired", sub.id)
+    if sub.status not in JOINABLE or sub.token_nonce != payload["n"]:
+        return ReaderOutcome("expired", sub.id, _link_name(payload))
     return None
 
 
@@ -371,44 +399,147 @@ def confirm(
             return ReaderOutcome("bad-link", sub.id)
         sub.status, sub.confirmed_at, sub.updated_at = "confirmed", now, now
         sub.unsubscribed_at = None
+        name = _link_name(payload)
+        if name:  # typed at signup; stored now that the owner has confirmed
+            sub.first_name = name
         sub.token_nonce = new_token_nonce()
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip))
         return ReaderOutcome("done", sub.id)
 
 
 def send_fresh_link(
-    db: Database, settings: Settings, subscriber_id: int, now: datetime
+    db: Database,
+    settings: Settings,
+    subscriber_id: int,
+    now: datetime,
+    first_name: str | None = None,
 ) -> ReaderOutcome:
-    """A new confirmation mail for a pending reader whose link expired, under the same limits."""
+    """A new confirmation mail for a reader whose link expired, under the same limits; it
+    carries the name the expired link carried."""
     with db.session() as session:
         sub = session.scalar(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
         )
-        if sub is None or sub.status != "pending" or not sub.email:
+        if sub is None or sub.status not in JOINABLE or not sub.email:
             return ReaderOutcome("already", subscriber_id)
         if is_suppressed(session, sub.email):
             return ReaderOutcome("suppressed", sub.id)
         if not _may_mail(session, sub.id, now):
             return ReaderOutcome("limited", sub.id)
-        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now, first_name)
         session.connection().execute(insert(OutboxMessage.__table__), mail)
         return ReaderOutcome("queued", sub.id)
 
 
-def subscriber_for(db: Database, settings: Settings, purpose: str, token: str) -> Subscriber | None:
-    """The subscriber an unsubscribe or preferences link names, or None for a bad link."""
+def subscriber_for(
+    db: Database, settings: Settings, purpose: str, token: str, now: datetime | None = None
+) -> Subscriber | None:
+    """The subscriber an unsubscribe or preferences link names, or None for a bad (or, for
+    unsubscribe, too old) link."""
+    if purpose == "unsubscribe":
+        state, sub = unsubscribe_link(db, settings, token, now)
+        return sub if state == "ok" else None
     try:
         payload = _read(settings, purpose, token, None)
     except TokenInvalid:
         return None
-    with db.session() as session:
-        sub = session.get(Subscriber, payload["sid"])
-    if sub is None or sub.status == "erased":
-        return None
+    sub = _live_subscriber(db, payload["sid"])
     # Preferences show personal data: only the current nonce opens them.
-    if purpose == "preferences" and sub.token_nonce != payload["n"]:
+    if sub is None or sub.token_nonce != payload["n"]:
         return None
     return sub
+
+
+def _live_subscriber(db: Database, subscriber_id: int) -> Subscriber | None:
+    with db.session() as session:
+        sub = session.get(Subscriber, subscriber_id)
+    return None if sub is None or sub.status == "erased" else sub
+
+
+def unsubscribe_max_age(settings: Settings) -> int:
+    return settings.unsubscribe_link_days * 86400
+
+
+def unsubscribe_link(
+    db: Database, settings: Settings, token: str, now: datetime | None
+) -> tuple[str, Subscriber | None]:
+    """("ok", reader) within MAILER_UNSUBSCRIBE_LINK_DAYS of the mail, whatever happened since
+    (the law wants 30 days); ("old", reader) after that; ("bad", None) for a link not ours.
+    A link made before links carried a time works while the reader's nonce is unchanged."""
+    try:
+        payload = _read(settings, "unsubscribe", token, unsubscribe_max_age(settings), now)
+    except TokenExpired as exc:
+        sid = (exc.payload or {}).get("sid")
+        sub = _live_subscriber(db, sid) if isinstance(sid, int) else None
+        return ("old", sub) if sub else ("bad", None)
+    except TokenInvalid:
+        return _untimed_unsubscribe_link(db, settings, token)
+    sub = _live_subscriber(db, payload["sid"])
+    return ("ok", sub) if sub else ("bad", None)
+
+
+def _untimed_unsubscribe_link(
+    db: Database, settings: Settings, token: str
+) -> tuple[str, Subscriber | None]:
+    try:
+        payload = read_untimed(settings.secret_key, "unsubscribe", token)
+    except TokenInvalid:
+        return "bad", None
+    sid = payload.get("sid")
+    sub = _live_subscriber(db, sid) if isinstance(sid, int) else None
+    if sub is None:
+        return "bad", None
+    return ("ok", sub) if sub.token_nonce == payload.get("n") else ("old", sub)
+
+
+def send_fresh_links(
+    db: Database, settings: Settings, subscriber_id: int, now: datetime
+) -> ReaderOutcome:
+    """Mail a reader whose unsubscribe link is too old their current links, under limits like
+    the confirmation's: the address is the stored one, never one the visitor typed."""
+    with db.session() as session:
+        sub = session.scalar(
+            select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
+        )
+        if sub is None or sub.status == "erased" or not sub.email:
+            return ReaderOutcome("bad-link")
+        if is_suppressed(session, sub.email):
+            return ReaderOutcome("suppressed", sub.id)
+        if not _may_mail(session, sub.id, now, kind="links"):
+            return ReaderOutcome("limited", sub.id)
+        mail = links_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        session.connection().execute(insert(OutboxMessage.__table__), mail)
+        return ReaderOutcome("queued", sub.id)
+
+
+def links_values(
+    settings: Settings, subscriber_id: int, email: str, nonce: str, now: datetime
+) -> dict[str, Any]:
+    """The outbox row for a 'your links' mail: a fresh unsubscribe link and the preferences."""
+    env = environment()
+    context = {
+        "list_name": settings.list_name,
+        "site_name": settings.site_name,
+        "unsubscribe_url": links.unsubscribe_url(settings, subscriber_id, nonce, now),
+        "preferences_url": links.preferences_url(settings, subscriber_id, nonce),
+        "days": settings.unsubscribe_link_days,
+        "base_url": settings.base_url,
+    }
+    subject = env.get_template("email/links/subject.txt").render(context)
+    return {
+        "kind": "links",
+        "subscriber_id": subscriber_id,
+        "recipient": email,
+        "subject": " ".join(subject.split()),
+        "text": env.get_template("email/links/body.txt").render(context),
+        "html": env.get_template("email/links/body.html").render(context),
+        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
+        "message_id": links.new_message_id(settings),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def unsubscribe(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from mailer.core.models import Suppression
@@ -23,11 +23,12 @@ def find_suppression(session: Session, email: str) -> Suppression | None:
     return session.scalar(select(Suppression).where(Suppression.email_hash == address_hash(email)))
 
 
-def is_suppressed(session: Session, email: str) -> bool:
-    return (
-        session.scalar(select(Suppression.id).where(Suppression.email_hash == address_hash(email)))
-        is not None
-    )
+_SUPPRESSED = select(Suppression.id).where(Suppression.email_hash == bindparam("digest"))
+
+
+def is_suppressed(session: Session | Connection, email: str) -> bool:
+    """One prebuilt statement: signup asks this for every address."""
+    return session.scalar(_SUPPRESSED, {"digest": address_hash(email)}) is not None
 
 
 def suppress(

@@ -13,13 +13,14 @@ from itsdangerous import (
     URLSafeTimedSerializer,
 )
 
-# One salt per purpose: a token made for one link never opens another. Confirm links expire,
-# so they carry a timestamp; unsubscribe and preferences links must work for as long as the
-# mail is kept, so they carry none (a new nonce revokes them) and every copy is the same.
-# Click links (editions.clicks) carry none either: a link in an old issue still leads on.
+# One salt per purpose: a token made for one link never opens another. Confirm links carry the
+# time they were made (they expire in hours), and so do unsubscribe links: they work for
+# MAILER_UNSUBSCRIBE_LINK_DAYS after the mail, then offer a fresh link by mail. Preferences
+# links carry none: a new nonce (on confirmation, on erasure) revokes them. Click links
+# (editions.clicks) carry none either: a link in an old issue still leads on.
 PURPOSES = {
     "confirm": True,
-    "unsubscribe": False,
+    "unsubscribe": True,
     "preferences": False,
     "click": False,
     "click_reader": False,
@@ -55,6 +56,18 @@ def _serializer(
             return stamp
 
     return URLSafeTimedSerializer(secret, salt=f"mailer.{purpose}", signer=_SignerAt)
+
+
+def read_untimed(secret: str, purpose: str, token: str) -> dict[str, Any]:
+    """An untimed token of a timed purpose, as unsubscribe links were made before they carried
+    a time; the caller decides what such a token may still do."""
+    try:
+        payload = URLSafeSerializer(secret, salt=f"mailer.{purpose}").loads(token)
+    except BadSignature:
+        raise TokenInvalid("invalid") from None
+    if not isinstance(payload, dict):
+        raise TokenInvalid("invalid")
+    return payload
 
 
 def make_token(

@@ -22,6 +22,7 @@ from mailer.core.models import Digest, OutboxMessage, Source
 from mailer.delivery import engine, ledger
 from mailer.delivery.ledger import enqueue_outbox
 from mailer.delivery.queue import defer_due_work, delete_finished_jobs, nudge
+from mailer.delivery.webhooks.apply import prune_events
 from mailer.editions import digests, lifecycle
 from mailer.readers import privacy
 from mailer.readers.links import new_message_id
@@ -101,18 +102,22 @@ def has_sources(services: Services) -> bool:
 
 
 def _prune(services: Services, now: datetime) -> list[str]:
-    """Keep the promise to readers that IPs go after MAILER_IP_RETENTION_DAYS, and drop the
-    queue's week-old finished jobs; daily, local."""
+    """Keep the promise to readers that IPs go after MAILER_IP_RETENTION_DAYS, delete provider
+    events after MAILER_WEBHOOK_EVENT_DAYS and the queue's week-old finished jobs; daily, local."""
     day = now.astimezone(services.settings.zone).date().isoformat()
     if slot_claimed(services.db, "prune", day):  # a read, so no failed insert every minute
         return []
     if not claim_slot(services.db, "prune", day, now):
         return []
     dropped = privacy.prune_consent_ips(services.db, services.settings, now)
+    events = prune_events(services.db, now, services.settings.webhook_event_days)
     if services.settings.queue == "procrastinate":
         delete_finished_jobs(services)
-    finish_slot(services.db, "prune", day, now, f"{dropped} consent IPs dropped")
-    return [f"prune: {dropped} consent IPs dropped"] if dropped else []
+    summary = f"{dropped} consent IPs dropped"
+    if events:
+        summary += f", {events} webhook events deleted"
+    finish_slot(services.db, "prune", day, now, summary)
+    return [f"prune: {summary}"] if dropped or events else []
 
 
 def _build(services: Services, now: datetime) -> list[str]:

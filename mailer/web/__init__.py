@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, abort, jsonify, render_template, request
+from flask import Flask, abort, jsonify, redirect, render_template, request, url_for
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from mailer.core import safejson
 from mailer.core.templates import TEMPLATES
 from mailer.services import Services
 from mailer.web import admin, captcha, clicks, desk, hooks, join, library, public, reader
@@ -23,6 +26,13 @@ ADMIN_LINKS = (
     ("library.sources", "Sources"),
     ("library.articles", "Articles"),
 )
+
+
+class SafeJSONProvider(DefaultJSONProvider):
+    """request.get_json reads with the depth limit, so a deeply nested body is a 400."""
+
+    def loads(self, s: str | bytes, **kwargs):
+        return safejson.loads(s)
 
 
 def init_app(svc: Services) -> Flask:
@@ -41,10 +51,16 @@ def init_app(svc: Services) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
     )
+    app.json = SafeJSONProvider(app)
     app.extensions["mailer"] = svc
     logging.basicConfig(level=settings.log_level)
     csrf.init_app(app)
 
+    if settings.trusted_proxy_hops:
+        # Only the last N X-Forwarded-For/-Proto values are the proxies' own; the rest is
+        # whatever the client sent, so never more than the operator configured.
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     init_limiter(app, settings.ratelimit_storage_url)
 
     @app.context_processor
@@ -67,6 +83,15 @@ def init_app(svc: Services) -> Flask:
             app.logger.error("Flask's testing flag is on in production; refusing requests")
             abort(503, description="This service is misconfigured; the operator has been told.")
 
+    @app.before_request
+    def _admin_needs_login():
+        """Every /admin path, real or not, sends a visitor to the sign-in first, so the answer
+        never tells an outsider which editor pages exist (a 404 or 405 only after signing in)."""
+        guarded = _is_admin_path(request.path) and request.endpoint != "editor.login"
+        if guarded and admin.current_editor() is None:
+            return redirect(url_for("editor.login", next=request.full_path))
+        return None
+
     @app.after_request
     def _security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -79,6 +104,10 @@ def init_app(svc: Services) -> Flask:
         return response
 
     return app
+
+
+def _is_admin_path(path: str) -> bool:
+    return path == "/admin" or path.startswith("/admin/")
 
 
 def wants_json() -> bool:

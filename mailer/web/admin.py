@@ -6,7 +6,6 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
-from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
@@ -14,13 +13,14 @@ from mailer.content.analytics.refresh import last_fetch
 from mailer.core.models import Editor
 from mailer.editions import accounts, figures
 from mailer.web.context import services
+from mailer.web.forms import TextForm
 from mailer.web.limits import limiter
 
 bp = Blueprint("editor", __name__, url_prefix="/admin")
 SEEN_STEP = 60  # seconds; the cookie is rewritten at most once a minute to renew idle time
 
 
-class LoginForm(FlaskForm):
+class LoginForm(TextForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
 
@@ -72,8 +72,21 @@ def _safe_next(target: str | None) -> str:
     return url_for("editor.dashboard")
 
 
+def _login_account() -> str:
+    """The account a sign-in names, normalised, so one account's limit holds from any address."""
+    typed = request.form.get("email", "")
+    return "editor-login:" + " ".join(typed.split()).lower()[:320]
+
+
+def _failed(response) -> bool:
+    return response.status_code == 401
+
+
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10/minute;50/hour", methods=["POST"])
+@limiter.limit("10/minute;50/hour", methods=["POST"])  # per client address
+@limiter.limit(  # per account: failed sign-ins only, so the owner's own success costs nothing
+    "10/minute;30/hour", methods=["POST"], key_func=_login_account, deduct_when=_failed
+)
 def login():
     form = LoginForm()
     error = None
@@ -81,7 +94,11 @@ def login():
         svc = services()
         with svc.db.session() as db_session:
             editor = accounts.authenticate(
-                db_session, form.email.data, form.password.data, svc.now()
+                db_session,
+                form.email.data,
+                form.password.data,
+                svc.now(),
+                cost=svc.settings.editor_password_cost,
             )
             if editor is not None:
                 session.clear()

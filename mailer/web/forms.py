@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask import request
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.datastructures import CombinedMultiDict
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -45,7 +47,17 @@ def read_stamp(secret: str, stamp: str, kind: str, now: datetime) -> tuple[str |
     return None, page
 
 
-class JoinForm(FlaskForm):
+class TextForm(FlaskForm):
+    """A form of text fields only: an uploaded file under a field's name is ignored, never
+    handed to a validator that expects a string (which would fail with a 500)."""
+
+    class Meta:
+        def wrap_formdata(self, form, formdata):
+            data = super().wrap_formdata(form, formdata)
+            return request.form if isinstance(data, CombinedMultiDict) else data
+
+
+class JoinForm(TextForm):
     email = StringField(
         "Email address", validators=[DataRequired("Enter your email address."), Length(max=320)]
     )
@@ -66,7 +78,7 @@ class EmbedJoinForm(JoinForm):
         csrf = False
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(TextForm):
     first_name = StringField(
         "First name",
         validators=[Optional(), Length(max=60, message="Keep your first name to 60 characters.")],

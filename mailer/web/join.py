@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
+from mailer.core import safejson
 from mailer.readers import captcha, subscriptions, validation
 from mailer.web.captcha import captcha_csp
 from mailer.web.context import csrf, services
@@ -27,7 +28,8 @@ def signup_limits() -> str:
 
 def _not_a_signup() -> bool:
     """Confirming is not limited; asking for a fresh confirmation link is, like a signup."""
-    return request.path.startswith("/confirm/") and request.form.get("action") != "fresh-link"
+    links = ("/confirm/", "/unsubscribe/")
+    return request.path.startswith(links) and request.form.get("action") != "fresh-link"
 
 
 signup_limit = limiter.shared_limit(
@@ -244,7 +246,11 @@ def api_subscribe():
         return jsonify(error="Forbidden", message="This origin may not subscribe readers."), 403
     if not request.is_json:
         return jsonify(error="Bad Request", message="Send a JSON body (application/json)."), 415
-    data = request.get_json(silent=True)
+    try:
+        data = safejson.loads(request.get_data())
+    except ValueError as exc:  # not UTF-8, not JSON, or nested too deep
+        message = str(exc) if isinstance(exc, safejson.JSONTooDeep) else "The body is not JSON."
+        return jsonify(error="Bad Request", message=message), 400
     if not isinstance(data, dict):
         return jsonify(error="Bad Request", message="The body must be a JSON object."), 400
     email, name, token = data.get("email"), data.get("first_name"), data.get("captcha")

@@ -32,7 +32,7 @@ def confirm_page(token: str):
     outcome = subscriptions.inspect_confirm(svc.db, svc.settings, token, svc.now())
     if outcome.result == "bad-link":
         return _bad_link()
-    return _page("web/confirm.html", state=outcome.result)
+    return _page("web/confirm.html", state=outcome.result, first_name=outcome.first_name)
 
 
 @bp.post("/confirm/<token>")
@@ -45,7 +45,9 @@ def confirm(token: str):
         if outcome.result == "bad-link" or outcome.subscriber_id is None:
             return _bad_link()
         if outcome.result == "expired":
-            subscriptions.send_fresh_link(svc.db, settings, outcome.subscriber_id, now)
+            subscriptions.send_fresh_link(
+                svc.db, settings, outcome.subscriber_id, now, outcome.first_name
+            )
         return _page("web/check_inbox.html", embedded=False)
     outcome = subscriptions.confirm(svc.db, settings, token, client_ip(), now)
     if outcome.result == "bad-link":
@@ -60,23 +62,43 @@ def confirm(token: str):
     return _page("web/confirm.html", state="done", preferences_url=preferences)
 
 
+OLD_LINK = (
+    "This unsubscribe link is more than {days} days old. Open it in a browser to have a fresh "
+    "one mailed to you.\n"
+)
+
+
 @bp.get("/unsubscribe/<token>")
 def unsubscribe_page(token: str):
-    """GET never changes anything: it shows the button."""
-    sub = subscriptions.subscriber_for(services().db, services().settings, "unsubscribe", token)
+    """GET never changes anything: it shows the button (or, for an old link, a fresh-link one)."""
+    svc = services()
+    state, sub = subscriptions.unsubscribe_link(svc.db, svc.settings, token, svc.now())
     if sub is None:
         return _bad_link()
-    return _page("web/unsubscribe.html", done=sub.status == "unsubscribed")
+    done = sub.status == "unsubscribed"
+    days = svc.settings.unsubscribe_link_days
+    return _page("web/unsubscribe.html", done=done, old=state == "old" and not done, days=days)
 
 
 @bp.post("/unsubscribe/<token>")
 @csrf.exempt  # the signed token is the capability; RFC 8058 clients send no cookie or CSRF token
+@signup_limit  # counts only a request for a fresh link, like a signup
 def unsubscribe(token: str):
     svc = services()
-    sub = subscriptions.subscriber_for(svc.db, svc.settings, "unsubscribe", token)
+    now, settings = svc.now(), svc.settings
+    state, sub = subscriptions.unsubscribe_link(svc.db, settings, token, now)
     if sub is None:
         return _bad_link()
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    if state == "old":
+        if one_click:
+            body = OLD_LINK.format(days=settings.unsubscribe_link_days)
+            return Response(body, 410, mimetype="text/plain")
+        if request.form.get("action") == "fresh-link":
+            subscriptions.send_fresh_links(svc.db, settings, sub.id, now)
+            return _page("web/check_inbox.html", embedded=False, links=True)
+        days = settings.unsubscribe_link_days
+        return _page("web/unsubscribe.html", 410, done=False, old=True, days=days)
     how = "one-click" if one_click else "link"
     subscriptions.unsubscribe(svc.db, sub.id, how, svc.now(), ip=client_ip())
     if one_click:

@@ -12,7 +12,7 @@ from mailer.content.sources.ingest import ingest_source
 from mailer.core.models import Article, RelatedJudgment
 from mailer.editions import digests
 from mailer.editions.accounts import add_editor
-from tests.fixtures.editors import PASSWORD, signed_in, token
+from tests.fixtures.editors import FAST_COST, PASSWORD, signed_in, token
 from tests.fixtures.http import Response
 
 # The links as the feed writes them, and where ingest stores each
@@ -53,7 +53,7 @@ def feed() -> bytes:
 @pytest.fixture
 def editor(db, now):
     with db.session() as session:
-        add_editor(session, "ed@example.com", PASSWORD, "editor", now)
+        add_editor(session, "ed@example.com", PASSWORD, "editor", now, cost=FAST_COST)
 
 
 @pytest.fixture

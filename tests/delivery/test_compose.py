@@ -6,6 +6,7 @@ from mailer.delivery.compose import Recipient, digest_message
 from mailer.delivery.transports.file import FileTransport
 from mailer.editions.render import RenderedDigest, marker, new_nonce
 from mailer.readers.links import unsubscribe_url
+from tests.conftest import FIXED_NOW as SENT
 
 NONCE = new_nonce()
 GREETING, UNSUBSCRIBE = marker("greeting", NONCE), marker("unsubscribe_url", NONCE)
@@ -20,7 +21,9 @@ RENDERED = RenderedDigest(
 
 def test_headers_and_parts_are_exact(settings, tmp_path):
     reader = Recipient(7, "zoë.reader@example.com", "Zoë & Co", "nonce7")
-    message = digest_message(RENDERED, reader, settings, "<abc123@example.com>", "2026-W48", 42)
+    message = digest_message(
+        RENDERED, reader, settings, "<abc123@example.com>", "2026-W48", 42, SENT
+    )
     transport = FileTransport(tmp_path / "mail")
     [result] = transport.send([message])
     assert result.accepted
@@ -28,7 +31,7 @@ def test_headers_and_parts_are_exact(settings, tmp_path):
         (tmp_path / "mail" / result.provider_id).read_bytes(), policy=policy.default
     )
 
-    link = unsubscribe_url(settings, 7, "nonce7")
+    link = unsubscribe_url(settings, 7, "nonce7", SENT)
     assert parsed["To"] == "zoë.reader@example.com"
     assert parsed["Message-ID"] == "<abc123@example.com>"
     assert parsed["List-Unsubscribe"] == f"<{link}>"  # no mailto: without an address for it
@@ -49,12 +52,22 @@ def test_headers_and_parts_are_exact(settings, tmp_path):
 
 def test_every_recipient_gets_their_own_link_from_one_render(settings):
     first = digest_message(
-        RENDERED, Recipient(1, "a@example.com", None, "n1"), settings, "<1@x>", "2026-W48"
+        RENDERED,
+        Recipient(1, "a@example.com", None, "n1"),
+        settings,
+        "<1@x>",
+        "2026-W48",
+        issued=SENT,
     )
     second = digest_message(
-        RENDERED, Recipient(2, "b@example.com", "Bo", "n2"), settings, "<2@x>", "2026-W48"
+        RENDERED,
+        Recipient(2, "b@example.com", "Bo", "n2"),
+        settings,
+        "<2@x>",
+        "2026-W48",
+        issued=SENT,
     )
-    assert unsubscribe_url(settings, 1, "n1") in first.text
-    assert unsubscribe_url(settings, 2, "n2") in second.text
+    assert unsubscribe_url(settings, 1, "n1", SENT) in first.text
+    assert unsubscribe_url(settings, 2, "n2", SENT) in second.text
     assert first.text.startswith("Hello,\n") and second.text.startswith("Hello Bo,\n")
     assert first.recipient == "a@example.com" and second.recipient == "b@example.com"

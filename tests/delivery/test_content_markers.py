@@ -17,6 +17,7 @@ from mailer.delivery.transports import transport_from_dsn
 from mailer.editions import digests, lifecycle
 from mailer.editions.accounts import add_editor
 from mailer.services import system_clock
+from tests.fixtures.editors import FAST_COST
 from tests.fixtures.mailing import add_subscribers, send_now
 
 MARKERS = ("%%UNSUBSCRIBE_URL%%", "%%PREFERENCES_URL%%", "%%FIRST_NAME%%", "%%GREETING%%")
@@ -142,7 +143,7 @@ def test_the_desk_preview_test_send_and_archive_show_the_markers_as_text(
     client, db, settings, now, hostile_digest, smtp_server
 ):
     with db.session() as session:
-        add_editor(session, "ed@example.com", PASSWORD, "editor", now)
+        add_editor(session, "ed@example.com", PASSWORD, "editor", now, cost=FAST_COST)
     login = client.get("/admin/login").get_data(as_text=True)
     client.post(
         "/admin/login",

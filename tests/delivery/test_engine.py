@@ -320,3 +320,18 @@ def test_time_left_counts_from_the_start_of_a_young_send(db, approved_digest, no
     status = send_status.digest_status(db, approved_digest, now)
     assert status.rate_per_minute == 100.0  # 100 in the one minute it has run, not 100 / 5
     assert status.eta_seconds == 120.0  # 200 left at 100 a minute
+
+
+def test_a_reader_who_left_and_asks_again_gets_the_confirmation(db, settings, now, smtp_server):
+    """Hardening finding 5: the stored reader stays unsubscribed until they confirm, and the
+    confirmation mail that lets them do so still goes out."""
+    from mailer.readers import subscriptions
+
+    add_subscribers(db, now, 1, status="unsubscribed")
+    email = "reader0@example.com"
+    assert (
+        subscriptions.subscribe(db, settings, subscriptions.Signup(email), now).result == "queued"
+    )
+    transport = lambda: transport_from_dsn(settings.transport, transport_options(settings))  # noqa: E731
+    assert engine.drain_outbox(db, settings, transport, system_clock).sent == 1
+    assert [m.rcpt_tos[0] for m in smtp_server.messages] == [email]

@@ -10,6 +10,7 @@ from mailer.core.models import ConsentEvent, Subscriber
 from mailer.delivery.compose import Recipient, digest_message
 from mailer.delivery.inbound import NotAnUnsubscribe, unsubscribe_by_mail
 from mailer.readers.links import unsubscribe_token
+from tests.conftest import FIXED_NOW
 from tests.delivery.test_compose import RENDERED
 from tests.fixtures.mailing import add_subscribers
 
@@ -27,7 +28,9 @@ def reader(db):
 
 def reply_to_mailto(settings, recipient: Recipient, sender="reader0@example.com") -> bytes:
     """What a mail client sends for the header's mailto: the address and subject it names."""
-    message = digest_message(RENDERED, recipient, settings, "<m@example.com>", "2026-W48")
+    message = digest_message(
+        RENDERED, recipient, settings, "<m@example.com>", "2026-W48", issued=FIXED_NOW
+    )
     mailto = message.headers["List-Unsubscribe"].split(", ")[1].strip("<>")
     parts = urlsplit(mailto)
     reply = EmailMessage()
@@ -40,8 +43,8 @@ def reply_to_mailto(settings, recipient: Recipient, sender="reader0@example.com"
 def test_the_header_offers_a_signed_mailto_at_the_configured_address(db, settings, now):
     add_subscribers(db, now, 1)
     sub = reader(db)
-    message = digest_message(RENDERED, sub, settings, "<m@example.com>", "2026-W48")
-    token = unsubscribe_token(settings, sub.id, sub.token_nonce)  # signed, not a bare id
+    message = digest_message(RENDERED, sub, settings, "<m@example.com>", "2026-W48", issued=now)
+    token = unsubscribe_token(settings, sub.id, sub.token_nonce, now)  # signed, not a bare id
     assert message.headers["List-Unsubscribe"] == (
         f"<http://localhost/unsubscribe/{token}>, "
         f"<mailto:unsubscribe@news.example.com?subject=unsubscribe-{token}>"

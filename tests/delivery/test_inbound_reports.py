@@ -55,8 +55,9 @@ Message-ID: {message_id}
 """.replace("\n", "\r\n").encode()
 
 
-def arf(message_id: str) -> bytes:
-    """A feedback-loop complaint: the recipient is redacted, the quoted message is not."""
+def arf(message_id: str, recipient: str = "[redacted]") -> bytes:
+    """A feedback-loop complaint: the quoted message's To is redacted; the report names the
+    recipient when the loop does not redact it."""
     return f"""From: fbl@isp.example.net
 To: bounces@news.example.com
 Subject: complaint about message from 192.0.2.1
@@ -74,7 +75,7 @@ Content-Type: message/feedback-report
 Feedback-Type: abuse
 User-Agent: SomeFBL/1.0
 Version: 1
-Original-Rcpt-To: [redacted]
+Original-Rcpt-To: {recipient}
 
 --B2
 Content-Type: message/rfc822
@@ -111,7 +112,7 @@ def test_reports_from_the_return_path_reach_the_ledger(
     again = cli("inbound", input=dsn(ids["reader0@example.com"], "reader0@example.com"))
     assert again.exit_code == 0 and "was applied before" in again.output
 
-    complaint = cli("inbound", input=arf(ids["reader1@example.com"]))
+    complaint = cli("inbound", input=arf(ids["reader1@example.com"], "Reader1@Example.com"))
     assert complaint.exit_code == 0, complaint.output
     # as an MTA pipe may hand it over: after an mbox "From " line
     envelope = b"From MAILER-DAEMON  Wed Nov 25 12:00:00 2026\r\n"
@@ -151,3 +152,30 @@ def test_a_report_about_mail_we_never_sent_changes_nothing(cli, db, now, approve
     assert empty.exit_code == 1 and "no Message-ID we can act on" in empty.output
     assert states(db) == {"reader0@example.com": ("confirmed", None)}
     assert "Traceback" not in forged.output + empty.output
+
+
+def test_a_report_must_name_the_recipient_of_the_message_it_quotes(
+    cli, db, settings, now, approved_digest
+):
+    """Hardening finding 8: a digest's Message-ID is seen by whoever reads (or is forwarded)
+    the mail; quoting it with another or no recipient changes nothing."""
+    add_subscribers(db, now, 2)
+    assert send_now(db, settings, approved_digest).sent == 2
+    ids = message_ids(db)
+    victim = ids["reader0@example.com"]
+    forged = [
+        (dsn(victim, "reader1@example.com"), "a recipient other than"),
+        (dsn(victim, "[redacted]"), "names no recipient"),
+        (arf(victim), "names no recipient"),
+        (arf(victim, "attacker@example.org"), "a recipient other than"),
+    ]
+    for mail, reason in forged:
+        result = cli("inbound", input=mail)
+        assert result.exit_code == 1, result.output
+        assert reason in result.output and "Traceback" not in result.output
+    assert states(db) == {
+        "reader0@example.com": ("confirmed", None),
+        "reader1@example.com": ("confirmed", None),
+    }
+    genuine = cli("inbound", input=dsn(victim, "reader0@example.com"))
+    assert genuine.exit_code == 0 and "Applied a bounce_hard report" in genuine.output

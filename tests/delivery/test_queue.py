@@ -187,7 +187,7 @@ def test_an_editors_send_and_a_waiting_confirmation_are_queued_at_once(pg_servic
     from app import create_app
     from mailer.editions.accounts import add_editor
     from mailer.scheduler.jobs import poll_outbox
-    from tests.fixtures.editors import PASSWORD, signed_in, token
+    from tests.fixtures.editors import FAST_COST, PASSWORD, signed_in, token
 
     services, db = pg_services, pg_services.db
     queue.ensure_schema(db)
@@ -195,7 +195,7 @@ def test_an_editors_send_and_a_waiting_confirmation_are_queued_at_once(pg_servic
     built = digests.build_digest(db, services.settings, now)
     lifecycle.approve(db, services.settings, built.digest_id, "ed@example.com", now)
     with db.session() as session:
-        add_editor(session, "ed@example.com", PASSWORD, "editor", now)
+        add_editor(session, "ed@example.com", PASSWORD, "editor", now, cost=FAST_COST)
     client = signed_in(create_app(services=services).test_client())
     page = client.get(f"/admin/digests/{built.digest_id}").get_data(as_text=True)
     sent = client.post(

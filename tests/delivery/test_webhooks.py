@@ -477,3 +477,31 @@ def test_concurrent_webhooks_lose_no_count_and_apply_each_event_once(db, now):
     assert sum(r.applied for r in results) == 5
     assert sum(r.duplicates for r in results) == 3
     assert status_of(db, READER) == ("bounced", 5)
+
+
+@pytest.mark.parametrize(
+    "sent", [NOW - timedelta(hours=1, seconds=1), NOW + timedelta(minutes=6), None]
+)
+def test_sns_refuses_a_stale_or_future_timestamp(hook_settings, sns_signer, sent):
+    """Hardening finding 9: a genuine but old SNS message is a replay; so is a future one."""
+    message = sns_signer.notification(p.ses_bounce(READER, NOW), sent or NOW)
+    if sent is None:
+        unsigned = {k: v for k, v in message.items() if k != "Signature"}
+        message = sns_signer.sign({**unsigned, "Timestamp": "yesterday-ish"})
+    with pytest.raises(BadSignature, match="Timestamp"):
+        ses.parse(
+            request(json.dumps(message).encode(), {}),
+            hook_settings,
+            NOW,
+            http=requests.Session(),
+            certs=CertificateCache(),
+        )
+    fresh = sns_signer.notification(p.ses_bounce(READER, NOW), NOW - timedelta(minutes=59))
+    parsed = ses.parse(
+        request(json.dumps(fresh).encode(), {}),
+        hook_settings,
+        NOW,
+        http=requests.Session(),
+        certs=CertificateCache(),
+    )
+    assert [e.kind for e in parsed.events] == ["bounce_hard"]

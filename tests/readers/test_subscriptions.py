@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -117,7 +118,47 @@ def test_unsubscribed_reader_may_join_again_with_a_new_confirmation(db, settings
     subscriptions.unsubscribe(db, sid, "link", now)
     again = subscriptions.subscribe(db, settings, signup(), now + timedelta(hours=1))
     assert again.result == "queued"
-    assert subscriber(db, sid).status == "pending"
+    assert subscriber(db, sid).status == "unsubscribed"  # until the owner confirms
+    link = confirm_token(db, settings, sid, now + timedelta(hours=1))
+    later = now + timedelta(hours=2)
+    assert subscriptions.confirm(db, settings, link, None, later).result == "done"
+    assert subscriber(db, sid).status == "confirmed"
+
+
+def test_a_signup_changes_no_stored_reader_until_the_owner_confirms(db, settings, now):
+    """Hardening finding 5: a stranger typing a reader's address (and a name) changes nothing;
+    the name rides in the signed confirm link and is stored only when that link is used."""
+    sid = subscriptions.subscribe(db, settings, signup(), now).subscriber_id
+    subscriptions.confirm(db, settings, confirm_token(db, settings, sid, now), None, now)
+    subscriptions.unsubscribe(db, sid, "link", now)
+    before = subscriber(db, sid)
+    later = now + timedelta(hours=1)
+    stranger = signup(first_name="Mallory", ip="198.51.100.66")
+    assert subscriptions.subscribe(db, settings, stranger, later).result == "queued"
+    after = subscriber(db, sid)
+    assert (after.status, after.first_name, after.token_nonce, after.updated_at) == (
+        "unsubscribed",
+        None,
+        before.token_nonce,
+        before.updated_at,
+    )
+    mail = outbox(db)[-1]
+    assert "Mallory" not in mail.text + mail.html + mail.subject
+    link = token_of(re.search(r"https?://\S+/confirm/[\w.\-]+", mail.text).group(0))
+    assert subscriptions.inspect_confirm(db, settings, link, later).first_name == "Mallory"
+    assert subscriber(db, sid).first_name is None  # looking changes nothing
+    assert subscriptions.confirm(db, settings, link, None, later).result == "done"
+    assert (subscriber(db, sid).status, subscriber(db, sid).first_name) == ("confirmed", "Mallory")
+
+
+def test_a_pending_readers_name_is_not_replaced_by_another_signup(db, settings, now):
+    sid = subscriptions.subscribe(db, settings, signup(first_name="Ann"), now).subscriber_id
+    first_link = token_of(re.search(r"\S+/confirm/[\w.\-]+", outbox(db)[-1].text).group(0))
+    later = now + timedelta(hours=1)
+    subscriptions.subscribe(db, settings, signup(first_name="Mallory"), later)
+    assert subscriber(db, sid).first_name == "Ann"
+    assert subscriptions.confirm(db, settings, first_link, None, later).result == "done"
+    assert subscriber(db, sid).first_name == "Ann"
 
 
 @pytest.mark.parametrize(
@@ -204,9 +245,9 @@ def test_used_token_after_a_new_nonce_offers_a_fresh_link(db, settings, now):
     subscriptions.confirm(db, settings, token, None, now)
     subscriptions.unsubscribe(db, sid, "link", now)
     subscriptions.subscribe(db, settings, signup(), now + timedelta(hours=1))
-    # The old link was used; the reader is pending again: a fresh link, not a silent confirm.
+    # The old link was used; asking again leaves the reader as they were until they confirm.
     assert subscriptions.confirm(db, settings, token, None, now).result == "expired"
-    assert subscriber(db, sid).status == "pending"
+    assert subscriber(db, sid).status == "unsubscribed"
 
 
 def test_expired_confirm_link_offers_a_fresh_one_under_the_same_limits(db, settings, now):
@@ -299,3 +340,48 @@ def test_prune_consent_ips_after_retention(db, settings, now):
         )
     assert ips == ["-", "203.0.113.7"]
     assert privacy.prune_consent_ips(db, settings, now) == 0
+
+
+def test_every_address_state_takes_the_same_statements(db, settings, now):
+    """Hardening finding 7: new, subscribed, suppressed (and pending, left, limited) addresses
+    run the same SQL statements in the same order, so the answer's timing tells nothing."""
+    from sqlalchemy import event
+
+    confirmed_id = subscriptions.subscribe(db, settings, signup("old@example.com"), now)
+    token = confirm_token(db, settings, confirmed_id.subscriber_id, now)
+    subscriptions.confirm(db, settings, token, None, now)
+    left = subscriptions.subscribe(db, settings, signup("left@example.com"), now).subscriber_id
+    subscriptions.unsubscribe(db, left, "link", now)
+    subscriptions.subscribe(db, settings, signup("limited@example.com"), now)
+    with db.session() as session:
+        suppress(session, "gone@example.com", "complaint", now)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    runs = {}
+    later = now + timedelta(hours=1)
+    try:
+        for address in (
+            "new@example.com",
+            "old@example.com",
+            "gone@example.com",
+            "left@example.com",
+        ):
+            statements.clear()
+            outcome = subscriptions.subscribe(db, settings, signup(address), later)
+            runs[outcome.result] = list(statements)
+        statements.clear()
+        limited = subscriptions.subscribe(db, settings, signup("limited@example.com"), now)
+        runs[limited.result] = list(statements)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert set(runs) == {"queued", "already", "suppressed", "limited"}
+    assert len(runs["queued"]) >= 5
+    for result, seen in runs.items():
+        assert seen == runs["queued"], result
+    with db.session() as session:
+        emails = set(session.scalars(select(Subscriber.email)))
+    assert "gone@example.com" not in emails and "new@example.com" in emails

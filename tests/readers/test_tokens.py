@@ -8,12 +8,23 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PAYLOAD = {"sid": 7, "n": "nonce7"}
 
 
-def test_unsubscribe_and_preferences_links_are_the_same_at_any_moment():
-    for purpose in ("unsubscribe", "preferences"):
-        first = make_token("s3cret", purpose, PAYLOAD, NOW)
-        later = make_token("s3cret", purpose, PAYLOAD, NOW + timedelta(days=400))
-        assert first == later
-        assert read_token("s3cret", purpose, first) == PAYLOAD
+def test_preferences_links_are_the_same_at_any_moment():
+    first = make_token("s3cret", "preferences", PAYLOAD, NOW)
+    later = make_token("s3cret", "preferences", PAYLOAD, NOW + timedelta(days=400))
+    assert first == later
+    assert read_token("s3cret", "preferences", first) == PAYLOAD
+
+
+def test_unsubscribe_links_carry_the_time_of_their_mail():
+    """Hardening finding 6: so that a link from long ago can be told from a recent one."""
+    token = make_token("s3cret", "unsubscribe", PAYLOAD, NOW)
+    day = 86400
+    assert read_token("s3cret", "unsubscribe", token, 60 * day, NOW + timedelta(59)) == PAYLOAD
+    with pytest.raises(TokenExpired) as caught:
+        read_token("s3cret", "unsubscribe", token, 60 * day, NOW + timedelta(61))
+    assert caught.value.payload == PAYLOAD
+    with pytest.raises(TokenInvalid):  # an untimed token is not read as a timed one
+        read_token("s3cret", "unsubscribe", token.rsplit(".", 2)[0] + "." + token.rsplit(".")[-1])
 
 
 def test_confirm_links_expire_and_keep_their_payload():

@@ -286,3 +286,21 @@ def test_the_outbox_poll_sends_due_mail_between_ticks(services, settings, db, sm
     assert poll_outbox(services, now) == ["outbox: 1 sent, 0 failed"]
     assert [m.message["Subject"] for m in smtp_server.messages] == ["now"]
     assert poll_outbox(services, now) == []
+
+
+def test_webhook_events_are_deleted_after_the_kept_days(services, settings, db):
+    """Hardening finding 9: event rows are kept for MAILER_WEBHOOK_EVENT_DAYS, not for good."""
+    from mailer.core.models import WebhookEvent as WebhookEventRow
+    from mailer.delivery.webhooks.apply import apply_events
+    from mailer.delivery.webhooks.base import WebhookEvent
+
+    first = utc(2026, 11, 25, 0, 5)
+    keep = timedelta(days=settings.webhook_event_days)
+    for event_id, at in (("old", first - keep - timedelta(hours=1)), ("new", first - keep / 2)):
+        event = WebhookEvent(
+            provider="ses", event_id=event_id, kind="delivered", recipient="a@example.com", at=at
+        )
+        apply_events(db, [event], at)
+    assert "prune: 0 consent IPs dropped, 1 webhook events deleted" in tick(services, first)
+    with db.session() as session:
+        assert session.scalars(select(WebhookEventRow.event_id)).all() == ["new"]

@@ -3,6 +3,7 @@ import re
 import pytest
 
 from mailer.editions.accounts import add_editor
+from tests.fixtures.editors import FAST_COST
 
 PASSWORD = "a long password"
 
@@ -10,8 +11,8 @@ PASSWORD = "a long password"
 @pytest.fixture
 def editor_account(db, now):
     with db.session() as session:
-        add_editor(session, "ed@example.com", PASSWORD, "editor", now)
-        add_editor(session, "view@example.com", PASSWORD, "viewer", now)
+        add_editor(session, "ed@example.com", PASSWORD, "editor", now, cost=FAST_COST)
+        add_editor(session, "view@example.com", PASSWORD, "viewer", now, cost=FAST_COST)
 
 
 def csrf_from(html: str) -> str:
@@ -84,3 +85,25 @@ def test_open_redirect_after_login_is_refused(client, editor_account):
         data={"email": "ed@example.com", "password": PASSWORD, "csrf_token": csrf_from(page)},
     )
     assert response.headers["Location"].endswith("/admin/")
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/admin/no-such-page"),
+        ("GET", "/admin/digests/999999/nothing"),
+        ("POST", "/admin/secret-backup"),
+        ("GET", "/admin/logout"),  # a real path with the wrong method
+        ("GET", "/admin"),
+    ],
+)
+def test_unknown_admin_paths_redirect_like_real_ones(client, method, path):
+    """Hardening finding 3: a 404 before sign-in would tell which admin pages exist."""
+    response = client.open(path, method=method)
+    assert response.status_code == 302
+    assert "/admin/login" in response.headers["Location"]
+
+
+def test_unknown_admin_paths_answer_404_after_sign_in(client, editor_account):
+    login(client)
+    assert client.get("/admin/no-such-page").status_code == 404

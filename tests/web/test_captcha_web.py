@@ -232,3 +232,18 @@ def test_captcha_csp_allows_every_script_the_macro_loads(tmp_path, provider):
             src.startswith(a) or (a.startswith("https://*.") and a[10:] in src) for a in allowed
         )
         assert host_ok, f"{src} is not allowed by {allowed}"
+
+
+def test_the_challenge_cost_is_a_setting_with_a_strong_default(tmp_path, migrated_database_url):
+    """Hardening finding 4: the cost comes from MAILER_ALTCHA_MAX_NUMBER, default 250,000."""
+    from mailer.core.config import Settings
+
+    assert Settings.from_env({}).altcha_max_number >= 250_000
+    for cost in (12_345, 250_000):
+        settings = make_settings(tmp_path, migrated_database_url, altcha_max_number=cost)
+        svc = build(settings)
+        try:
+            body = create_app(services=svc).test_client().get("/altcha/challenge").get_json()
+        finally:
+            svc.close()
+        assert body["maxNumber"] == cost

@@ -7,6 +7,7 @@ from mailer.delivery.transports import transport_from_dsn
 from mailer.editions import digests
 from mailer.editions.accounts import add_editor
 from mailer.services import system_clock
+from tests.fixtures.editors import FAST_COST
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +25,7 @@ def test_editor_previews_reorders_tests_and_approves(
     load_demo(db, now, settings.zone)
     digest_id = digests.build_digest(db, settings, now).digest_id
     with db.session() as session:
-        add_editor(session, "ed@example.com", "a long password", "editor", now)
+        add_editor(session, "ed@example.com", "a long password", "editor", now, cost=FAST_COST)
 
     page.goto(f"{live_server.url}/admin/")
     page.get_by_label("Email").fill("ed@example.com")

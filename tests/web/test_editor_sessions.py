@@ -6,13 +6,14 @@ import pytest
 
 from mailer.core.models import Editor
 from mailer.editions.accounts import add_editor, set_password
-from tests.web.test_editor import PASSWORD, csrf_from, login
+from tests.fixtures.editors import FAST_COST
+from tests.web.test_admin import PASSWORD, csrf_from, login
 
 
 @pytest.fixture
 def editor_account(db, now):
     with db.session() as session:
-        add_editor(session, "ed@example.com", PASSWORD, "editor", now)
+        add_editor(session, "ed@example.com", PASSWORD, "editor", now, cost=FAST_COST)
 
 
 def session_cookie(client) -> str:

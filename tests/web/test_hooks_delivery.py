@@ -44,10 +44,10 @@ def test_webhook_unsubscribe_and_bounce_after_materialising_are_skipped(
 
 def desk_page(client, db, now, digest_id) -> str:
     from mailer.editions.accounts import add_editor
-    from tests.fixtures.editors import PASSWORD, signed_in
+    from tests.fixtures.editors import FAST_COST, PASSWORD, signed_in
 
     with db.session() as session:
-        add_editor(session, "ed@example.com", PASSWORD, "editor", now)
+        add_editor(session, "ed@example.com", PASSWORD, "editor", now, cost=FAST_COST)
     return signed_in(client).get(f"/admin/digests/{digest_id}").get_data(as_text=True)
 
 

@@ -4,14 +4,14 @@ import pytest
 
 from mailer.content.demo import load_demo
 from mailer.editions.accounts import add_editor
-from tests.fixtures.editors import signed_in, token
+from tests.fixtures.editors import FAST_COST, signed_in, token
 
 
 @pytest.fixture
 def desk(db, now, settings):
     load_demo(db, now, settings.zone)
     with db.session() as session:
-        add_editor(session, "ed@example.com", "a long password", "editor", now)
+        add_editor(session, "ed@example.com", "a long password", "editor", now, cost=FAST_COST)
 
 
 def test_search_and_mark_a_pick(client, desk, db):

@@ -110,7 +110,7 @@ def test_bad_links_are_readable_404s(client):
 
 def test_unsubscribe_get_shows_a_button_and_post_acts(client, db, settings, pending, now):
     sub = confirmed(db, settings, pending, now)
-    path = path_of(links.unsubscribe_url(settings, sub.id, sub.token_nonce))
+    path = path_of(links.unsubscribe_url(settings, sub.id, sub.token_nonce, now))
     page = client.get(path)
     assert page.status_code == 200 and "<button" in page.get_data(as_text=True)
     assert sub_of(db, pending).status == "confirmed"
@@ -125,7 +125,7 @@ def test_unsubscribe_get_shows_a_button_and_post_acts(client, db, settings, pend
 
 def test_rfc8058_one_click_needs_no_cookie_and_does_not_redirect(app, db, settings, pending, now):
     sub = confirmed(db, settings, pending, now)
-    path = path_of(links.unsubscribe_url(settings, sub.id, sub.token_nonce))
+    path = path_of(links.unsubscribe_url(settings, sub.id, sub.token_nonce, now))
     fresh_client = app.test_client(use_cookies=False)
     response = fresh_client.post(
         path,
@@ -197,3 +197,72 @@ def test_download_my_data_and_forget_me(client, db, settings, pending, now):
         supp = session.scalar(select(Suppression))
     assert supp.email is None and supp.email_hash == address_hash("reader@example.com")
     assert client.get(path).status_code == 404
+
+
+def rejoin_and_confirm(db, settings, sid, now):
+    """The reader leaves, joins again and confirms: a new nonce."""
+    subscriptions.unsubscribe(db, sid, "link", now)
+    assert subscriptions.subscribe(db, settings, subscriptions.Signup("reader@example.com"), now)
+    return confirmed(db, settings, sid, now)
+
+
+def test_an_unsubscribe_link_works_for_the_set_days_then_offers_a_fresh_one(
+    app, db, settings, pending, now
+):
+    """Hardening finding 6: a link from long ago no longer unsubscribes on its own."""
+    sub = confirmed(db, settings, pending, now)
+    days = settings.unsubscribe_link_days
+    assert days >= 30
+    recent = path_of(links.unsubscribe_url(settings, sub.id, sub.token_nonce, now - timedelta(59)))
+    old = path_of(
+        links.unsubscribe_url(settings, sub.id, sub.token_nonce, now - timedelta(days, 60))
+    )
+    sub = rejoin_and_confirm(db, settings, pending, now)
+    client = app.test_client(use_cookies=False)
+    # The old link: a page saying so, a one-click POST that changes nothing.
+    page = client.get(old)
+    assert page.status_code == 200 and "link is old" in page.get_data(as_text=True)
+    one_click = client.post(old, data={"List-Unsubscribe": "One-Click"})
+    assert one_click.status_code == 410 and "days old" in one_click.get_data(as_text=True)
+    assert client.post(old).status_code == 410
+    assert sub_of(db, pending).status == "confirmed"
+    # Its button mails fresh links to the stored address, and they work.
+    asked = client.post(old, data={"action": "fresh-link"})
+    assert asked.status_code == 200 and "fresh unsubscribe link" in asked.get_data(as_text=True)
+    with db.session() as session:
+        mail = session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "links"))
+    assert mail.recipient == "reader@example.com" and mail.subscriber_id == pending
+    fresh = path_of(next(w for w in mail.text.split() if "/unsubscribe/" in w))
+    assert "/preferences/" in mail.text
+    assert sub_of(db, pending).status == "confirmed"
+    # A link within the window still works, even from before the reader joined again.
+    assert client.post(recent, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert sub_of(db, pending).status == "unsubscribed"
+    assert client.get(fresh).status_code == 200
+
+
+def test_fresh_link_mails_are_limited_per_reader(app, db, settings, pending, now):
+    sub = confirmed(db, settings, pending, now)
+    days = settings.unsubscribe_link_days
+    old = path_of(
+        links.unsubscribe_url(settings, sub.id, sub.token_nonce, now - timedelta(days + 1))
+    )
+    client = app.test_client(use_cookies=False)
+    for _ in range(3):
+        assert client.post(old, data={"action": "fresh-link"}).status_code == 200
+    with db.session() as session:
+        kinds = session.scalars(select(OutboxMessage.kind)).all()
+    assert kinds.count("links") == 1  # one per ten minutes
+
+
+def test_links_made_before_links_carried_a_time_work_until_the_nonce_changes(
+    client, db, settings, pending, now
+):
+    from mailer.readers.tokens import URLSafeSerializer
+
+    sub = confirmed(db, settings, pending, now)
+    untimed = URLSafeSerializer(settings.secret_key, salt="mailer.unsubscribe")
+    path = f"/unsubscribe/{untimed.dumps(links.subscriber_payload(sub.id, sub.token_nonce))}"
+    assert "Press the button" in client.get(path).get_data(as_text=True)
+    rejoin_and_confirm(db, settings, pending, now)
+    assert "link is old" in client.get(path).get_data(as_text=True)

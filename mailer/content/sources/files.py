@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from mailer.content.articles import ArticleData, set_stats, upsert_article
 from mailer.content.sources.canonical import canonical_url, is_http
 from mailer.content.sources.clean import clean_summary, excerpt, plain_text
+from mailer.core import safejson
 from mailer.core.db import Database
 from mailer.core.errors import MailerError
 from mailer.core.models import Article
@@ -44,7 +44,7 @@ def read_records(path: Path) -> Iterator[tuple[int, dict]]:
                     if not line.strip():
                         continue
                     try:
-                        record = json.loads(line)
+                        record = safejson.loads(line)
                     except ValueError:
                         yield number, {"__error__": "not valid JSON"}
                         continue

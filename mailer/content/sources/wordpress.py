@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from mailer.content.articles import ArticleData
@@ -11,6 +10,7 @@ from mailer.content.sources.clean import clean_summary, excerpt, plain_text
 from mailer.content.sources.client import SourceSession
 from mailer.content.sources.fetch import FetchError, fetch
 from mailer.content.sources.rss import ParseError
+from mailer.core import safejson
 
 PER_PAGE = 50
 MAX_PAGES = 20
@@ -91,7 +91,7 @@ def _pages(
             budget=budget,
         )
         try:
-            posts = json.loads(got.body)
+            posts = safejson.loads(got.body)
         except ValueError:
             raise ParseError("the site answered with something other than JSON") from None
         if not isinstance(posts, list):

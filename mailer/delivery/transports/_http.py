@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
+from mailer.core import safejson
 from mailer.delivery.transports.base import Message, SendResult, TransportError
 
 if TYPE_CHECKING:
@@ -94,8 +94,8 @@ def body_text(response: requests.Response, limit: int = 300) -> str:
 
 def json_body(response: requests.Response) -> object:
     try:
-        return response.json()
-    except (ValueError, json.JSONDecodeError):
+        return safejson.loads(response.content)
+    except ValueError:
         return None
 
 

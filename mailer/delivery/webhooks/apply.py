@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -224,3 +224,12 @@ def apply_events(
             if address and _apply_one(session, event, address, digest, now, soft_bounce_limit):
                 result.suppressed += 1
     return result
+
+
+def prune_events(db: Database, now: datetime, keep_days: int) -> int:
+    """Delete provider events older than `keep_days`: far past every replay window (signed
+    timestamps are checked on arrival), so they no longer prove anything; returns how many."""
+    cutoff = now - timedelta(days=keep_days)
+    with db.session() as session:
+        done = session.execute(delete(WebhookEventRow).where(WebhookEventRow.received_at < cutoff))
+        return done.rowcount or 0

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from mailer.core import safejson
 
 KINDS = (
     "delivered",
@@ -90,8 +91,10 @@ class NotConfigured(WebhookError):
 def load_json(body: bytes) -> Any:
     """Decode a JSON body or refuse it with a readable message."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+        return safejson.loads(body)
+    except safejson.JSONTooDeep as exc:
+        raise Malformed(str(exc)) from None
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise Malformed("The body is not valid JSON.") from None
 
 

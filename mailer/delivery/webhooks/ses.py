@@ -7,7 +7,7 @@ import base64
 import binascii
 import re
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,6 +46,7 @@ SIGNED_KEYS = {
 }
 SIGNED_KEYS["UnsubscribeConfirmation"] = SIGNED_KEYS["SubscriptionConfirmation"]
 HASHES = {"1": hashes.SHA1, "2": hashes.SHA256}
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
 
 
 class CertificateCache:
@@ -158,6 +159,19 @@ def verify(
         raise BadSignature("The SNS signature does not match the message.") from None
 
 
+def check_timestamp(message: dict[str, Any], settings: Settings, now: datetime) -> None:
+    """A signed message older than MAILER_SNS_MAX_AGE_SECONDS (or from the future) is refused,
+    so a captured notification cannot be replayed once its event row is pruned."""
+    at = parse_time(text_field(message, "Timestamp"), _LONG_AGO)  # unreadable counts as stale
+    age = (now - at).total_seconds()
+    if age > settings.sns_max_age_seconds or -age > settings.webhook_tolerance:
+        raise BadSignature(
+            f"The SNS Timestamp {text_field(message, 'Timestamp')!r} is too far from now "
+            f"(older than {settings.sns_max_age_seconds} seconds or in the future); "
+            "refusing a replay."
+        )
+
+
 SECTIONS = {
     "Bounce": ("bounce", "bouncedRecipients"),
     "Complaint": ("complaint", "complainedRecipients"),
@@ -229,6 +243,7 @@ def parse(
             "SNS sends a JSON object with Type and Signature (turn off raw message delivery)."
         )
     verify(message, settings, now, http, certs)
+    check_timestamp(message, settings, now)
     kind = message["Type"]
     if kind == "SubscriptionConfirmation":
         url = text_field(message, "SubscribeURL")
