@@ -7,7 +7,7 @@ from datetime import datetime
 
 from mailer.core.config import Settings
 from mailer.delivery.transports.base import Message
-from mailer.editions.clicks import reader_token
+from mailer.editions.clicks.links import reader_token
 from mailer.editions.render import RenderedDigest, greeting
 from mailer.readers.links import preferences_url, sender_domain, unsubscribe_links
 

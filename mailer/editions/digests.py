@@ -32,7 +32,7 @@ from mailer.core.models import (
 )
 from mailer.core.text import strip_invisible
 from mailer.editions.audit import audit
-from mailer.editions.click_interest import recent_clicks
+from mailer.editions.clicks.interest import recent_clicks
 from mailer.editions.render import check_size
 
 EDITABLE = ("draft",)

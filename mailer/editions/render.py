@@ -14,7 +14,7 @@ from mailer.core.config import Settings
 from mailer.core.errors import MailerError
 from mailer.core.templates import environment
 from mailer.core.text import strip_invisible
-from mailer.editions.clicks import tracker
+from mailer.editions.clicks.links import tracker
 from mailer.editions.placeholders import hide_provider_placeholders
 
 MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB

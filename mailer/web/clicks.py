@@ -10,9 +10,9 @@ from flask import Blueprint, abort, current_app, redirect, request
 
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.editions import click_counts
-from mailer.editions.clicks import ClickTarget, read_click, read_reader
-from mailer.editions.machines import BurstWatch, machine_reason
+from mailer.editions.clicks import counts as click_counts
+from mailer.editions.clicks.links import ClickTarget, read_click, read_reader
+from mailer.editions.clicks.machines import BurstWatch, machine_reason
 from mailer.readers.tokens import TokenInvalid
 from mailer.web.context import services
 

@@ -16,7 +16,7 @@ from mailer.delivery import status as send_status
 from mailer.delivery.queue import nudge
 from mailer.delivery.samples import queue_test_sends, sample_message
 from mailer.editions import digests, editing, lifecycle
-from mailer.editions.click_report import REASON_WORDS, click_report
+from mailer.editions.clicks.report import REASON_WORDS, click_report
 from mailer.editions.figures import recent_digests
 from mailer.readers.validation import normalise_email
 from mailer.web.admin import login_required

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from mailer.core.models import ClickCount, Digest, DigestItem
-from mailer.editions.click_counts import digest_clicks
-from mailer.editions.clicks import click_token, read_click
+from mailer.editions.clicks.counts import digest_clicks
+from mailer.editions.clicks.links import click_token, read_click
 from tests.fixtures.mailing import add_subscribers, send_now
 
 BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Version/17.4 Safari"

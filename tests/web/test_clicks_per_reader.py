@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from mailer.core.models import Delivery, ReaderClick, Subscriber
-from mailer.editions.click_counts import digest_clicks
+from mailer.editions.clicks.counts import digest_clicks
 from mailer.readers.privacy import export_data, forget
 from tests.fixtures.mailing import add_subscribers, send_now
 from tests.web.test_clicks import BROWSER, click

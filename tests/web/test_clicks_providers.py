@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from mailer.core.models import Delivery, DigestItem, DigestRelated, ReaderClick
 from mailer.delivery import ledger
-from mailer.editions.click_counts import digest_clicks
+from mailer.editions.clicks.counts import digest_clicks
 from tests.fixtures import webhook_payloads as p
 from tests.fixtures.mailing import add_subscribers
 from tests.fixtures.webhooks import (

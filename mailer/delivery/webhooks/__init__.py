@@ -27,7 +27,7 @@ from mailer.delivery.webhooks.base import (
     WebhookEvent,
 )
 from mailer.delivery.webhooks.ses import CertificateCache
-from mailer.editions.provider_clicks import ProviderRules
+from mailer.editions.clicks.provider import ProviderRules
 
 PROVIDERS: dict[str, ModuleType] = {
     "sendgrid": sendgrid,

@@ -17,7 +17,7 @@ from mailer.core.db import Database
 from mailer.core.models import ConsentEvent, Delivery, Subscriber
 from mailer.core.models import WebhookEvent as WebhookEventRow
 from mailer.delivery.webhooks.base import BadSignature, WebhookEvent
-from mailer.editions.provider_clicks import ProviderRules, count_provider_event
+from mailer.editions.clicks.provider import ProviderRules, count_provider_event
 from mailer.readers.links import message_id_forms
 from mailer.readers.suppressions import address_hash, suppress
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from mailer.core.models import Digest, DigestItem
 from mailer.editions import digests
-from mailer.editions.click_counts import LinkKey, add_count
+from mailer.editions.clicks.counts import LinkKey, add_count
 
 LAST_WEEK = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)  # 2026-W47
 THIS_WEEK = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)  # 2026-W48, before the test's now

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailer.editions.machines import BurstWatch, machine_agent, machine_reason
+from mailer.editions.clicks.machines import BurstWatch, machine_agent, machine_reason
 
 SAFARI = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from mailer.core.db import Database
-from mailer.editions.click_counts import LinkClicks, digest_clicks
+from mailer.editions.clicks.counts import LinkClicks, digest_clicks
 
 REASON_WORDS = {
     "machine_head": "HEAD requests",

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from mailer.core.config import Settings
 from mailer.core.models import DigestItem, DigestRelated
-from mailer.editions.click_counts import LinkKey, add_count, add_reader_click, delivery_moment
-from mailer.editions.clicks import redirect_base
-from mailer.editions.machines import machine_reason
+from mailer.editions.clicks.counts import LinkKey, add_count, add_reader_click, delivery_moment
+from mailer.editions.clicks.links import redirect_base
+from mailer.editions.clicks.machines import machine_reason
 
 
 def strip_tracking(url: str) -> str:

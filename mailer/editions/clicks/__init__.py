@@ -1,0 +1,1 @@
+"""Readers' clicks on digest links: signed redirects, counts, machine filtering, reports."""
