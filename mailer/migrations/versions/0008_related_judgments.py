@@ -1,15 +1,15 @@
 """Editors' choices of related coverage (added: related, removed: not), to measure it by
 
-Revision ID: 0007_related_judgments
-Revises: 0004
+Revision ID: 0008_related_judgments
+Revises: 0007_editor_sessions
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_related_judgments"
-down_revision = "0009_editor_sessions"
+revision = "0008_related_judgments"
+down_revision = "0007_editor_sessions"
 branch_labels = None
 depends_on = None
 

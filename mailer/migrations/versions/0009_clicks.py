@@ -1,15 +1,15 @@
 """Click counts per digest link and day (machines apart), and per reader when chosen
 
-Revision ID: 0006_clicks
-Revises: 0004
+Revision ID: 0009_clicks
+Revises: 0008_related_judgments
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_clicks"
-down_revision = "0007_related_judgments"
+revision = "0009_clicks"
+down_revision = "0008_related_judgments"
 branch_labels = None
 depends_on = None
 

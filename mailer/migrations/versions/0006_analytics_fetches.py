@@ -1,14 +1,14 @@
 """Page views from the analytics: each week's last fetch, and engaged time per article
 
-Revision ID: 0008_analytics_fetches
-Revises: 0004
+Revision ID: 0006_analytics_fetches
+Revises: 0005_story_signals
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_analytics_fetches"
+revision = "0006_analytics_fetches"
 down_revision = "0005_story_signals"
 branch_labels = None
 depends_on = None

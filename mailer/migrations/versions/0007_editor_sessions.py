@@ -1,15 +1,15 @@
 """A session generation per editor, so logout and a password change end every session
 
-Revision ID: 0009_editor_sessions
-Revises: 0004
+Revision ID: 0007_editor_sessions
+Revises: 0006_analytics_fetches
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_editor_sessions"
-down_revision = "0008_analytics_fetches"
+revision = "0007_editor_sessions"
+down_revision = "0006_analytics_fetches"
 branch_labels = None
 depends_on = None
 
