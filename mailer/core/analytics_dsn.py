@@ -16,8 +16,9 @@ fullPageUrl. A loopback host is spoken to over plain http (tests); any other ove
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from ipaddress import ip_address
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from mailer.core.dsn import is_loopback, split_dsn
 
 HELP = (
     "a DSN such as plausible://KEY@plausible.io/example.org, "
@@ -52,16 +53,6 @@ class AnalyticsDsn:
     options: dict[str, str] = field(default_factory=dict)
 
 
-def is_loopback(host: str) -> bool:
-    """Loopback hosts may go without TLS (tests); nothing else may."""
-    if host.lower() in ("localhost", "127.0.0.1", "::1"):
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _base(host: str, port: int | None, path: str) -> str:
     scheme = "http" if is_loopback(host) else "https"
     shown = f"[{host}]" if ":" in host else host
@@ -83,16 +74,8 @@ def _number(options: dict[str, str], name: str, default: float, whole: bool) -> 
 
 def parse_analytics_dsn(text: str) -> AnalyticsDsn:
     """Split a DSN into what a provider needs; raise ValueError saying what is wrong."""
-    if "://" not in text:
-        raise ValueError("no scheme")
-    parts = urlsplit(text.strip())
-    provider = parts.scheme.lower()
-    if provider not in PROVIDERS:
-        raise ValueError(f"unknown provider {provider!r}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("the port is not a number") from None
+    parts = split_dsn(text, PROVIDERS, "provider")
+    provider, port = parts.scheme.lower(), parts.port
     options = dict(parse_qsl(parts.query, keep_blank_values=True))
     unknown = sorted(set(options) - OPTIONS[provider])
     if unknown:

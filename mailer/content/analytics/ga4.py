@@ -29,7 +29,7 @@ from mailer.content.analytics.base import (
     page_url,
     whole_count,
 )
-from mailer.core.analytics_dsn import is_loopback
+from mailer.core.dsn import is_loopback
 
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"

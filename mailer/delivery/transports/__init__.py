@@ -6,10 +6,11 @@ import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote
 
+from mailer.core.dsn import is_loopback as is_loopback
+from mailer.core.dsn import split_dsn
 from mailer.core.errors import ConfigError
-from mailer.delivery.transports._http import is_loopback as is_loopback
 from mailer.delivery.transports.base import Transport
 
 if TYPE_CHECKING:
@@ -57,16 +58,8 @@ class Dsn:
 
 def parse_dsn(text: str) -> Dsn:
     """Split a DSN into parts; raise ValueError naming what is wrong."""
-    if "://" not in text:
-        raise ValueError("no scheme")
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme not in BACKENDS:
-        raise ValueError(f"unknown scheme {scheme!r}")
-    try:
-        port = parts.port
-    except ValueError:
-        raise ValueError("the port is not a number") from None
+    parts = split_dsn(text, BACKENDS)
+    scheme, port = parts.scheme.lower(), parts.port
     path = parts.path
     if scheme == "file":
         # file://instance/outbox is relative (netloc 'instance'); file:///var/mail is absolute

@@ -16,28 +16,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
-from ipaddress import ip_address
 from typing import TYPE_CHECKING
 
 import requests
 
 from mailer.core import safejson
+from mailer.core.dsn import is_loopback
 from mailer.delivery.transports.base import Message, SendResult, TransportError
 
 if TYPE_CHECKING:
     from mailer.delivery.transports import Dsn, TransportOptions
-
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-
-
-def is_loopback(host: str) -> bool:
-    """Loopback hosts may go without TLS (tests and local relays); nothing else may."""
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def base_url(dsn: Dsn, default: str) -> str:
