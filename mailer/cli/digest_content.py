@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -13,12 +12,12 @@ from mailer.cli.groups import articles_group, digest_group
 from mailer.cli.output import emit_json, table
 from mailer.content.articles import find_article
 from mailer.content.calendar import parse_period
-from mailer.content.related import RelatedIndex, related_coverage
 from mailer.core.errors import MailerError, NotFound
 from mailer.core.models import Article
 from mailer.delivery.samples import sample_message
-from mailer.editions.digests import build_digest, find_digest, load_docs
+from mailer.editions.digests import build_digest, find_digest
 from mailer.editions.figures import recent_digests
+from mailer.editions.suggestions import related_for
 
 
 @digest_group.command("build")
@@ -167,14 +166,7 @@ def articles_related(app: AppContext, url_or_id: str, k: int | None, as_json: bo
         article = find_article(session, url_or_id)
         if article is None:
             raise NotFound(f"no stored article {url_or_id} (give an id or a link to it).")
-        # the window before the article, and every newer follow-up
-        window = timedelta(days=settings.related_window_days)
-        archive = load_docs(
-            session, article.published_at - window, datetime.max.replace(tzinfo=UTC)
-        )
-        index = RelatedIndex.build(archive)
-        story = archive[index.position[article.id]]
-        related = related_coverage(index, story, k or settings.digest_related)
+        related = related_for(session, settings, article, k or settings.digest_related)
         urls = dict(
             session.execute(
                 select(Article.id, Article.url).where(Article.id.in_([r.doc.id for r in related]))

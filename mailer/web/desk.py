@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from mailer.content.analytics.refresh import last_fetch
 from mailer.content.articles import find_article
-from mailer.content.related import RelatedIndex, related_coverage
 from mailer.core.errors import MailerError
 from mailer.core.models import Article, AuditEntry, Digest
 from mailer.delivery import status as send_status
@@ -18,6 +15,7 @@ from mailer.delivery.samples import queue_test_sends, sample_message
 from mailer.editions import digests, editing, lifecycle
 from mailer.editions.clicks.report import REASON_WORDS, click_report
 from mailer.editions.figures import recent_digests
+from mailer.editions.suggestions import related_for
 from mailer.readers.validation import normalise_email
 from mailer.web.admin import login_required
 from mailer.web.context import services
@@ -125,17 +123,12 @@ def suggest(digest_id: int, item_id: int):
     item = next((i for i in digest.items if i.id == item_id), None)
     if item is None or item.article_id is None:
         abort(404, "No such story in this digest.")
+    shown = {i.article_id for i in digest.items} | {
+        r.article_id for i in digest.items for r in i.related
+    }
     with svc.db.session() as session:
         story = session.get(Article, item.article_id)
-        window = timedelta(days=settings.related_window_days)
-        archive = session.scalars(
-            select(Article).where(Article.published_at >= story.published_at - window)
-        ).all()
-        index = RelatedIndex.build([digests.to_doc(a) for a in archive])
-        shown = {i.article_id for i in digest.items} | {
-            r.article_id for i in digest.items for r in i.related
-        }
-        suggestions = related_coverage(index, digests.to_doc(story), 10, shown)
+        suggestions = related_for(session, settings, story, 10, shown)
     return render_template(
         "web/admin/suggest.html", digest=digest, item=item, suggestions=suggestions
     )
