@@ -293,7 +293,6 @@ def confirmation_values(
 ) -> dict[str, Any]:
     """The outbox row for a confirmation mail: its text names nothing the visitor typed (the
     name is inside the signed link only)."""
-    env = environment()
     context = {
         "list_name": settings.list_name,
         "site_name": settings.site_name,
@@ -303,21 +302,7 @@ def confirmation_values(
         "expires": (now + timedelta(hours=settings.confirm_hours)).astimezone(settings.zone),
         "base_url": settings.base_url,
     }
-    subject = env.get_template("email/confirm/subject.txt").render(context)
-    return {
-        "kind": "confirm",
-        "subscriber_id": subscriber_id,
-        "recipient": email,
-        "subject": " ".join(subject.split()),
-        "text": env.get_template("email/confirm/body.txt").render(context),
-        "html": env.get_template("email/confirm/body.html").render(context),
-        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
-        "message_id": links.new_message_id(settings),
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    return _outbox_row(settings, "confirm", context, subscriber_id, email, now)
 
 
 # --- links ---------------------------------------------------------------------------------
@@ -516,7 +501,6 @@ def links_values(
     settings: Settings, subscriber_id: int, email: str, nonce: str, now: datetime
 ) -> dict[str, Any]:
     """The outbox row for a 'your links' mail: a fresh unsubscribe link and the preferences."""
-    env = environment()
     context = {
         "list_name": settings.list_name,
         "site_name": settings.site_name,
@@ -525,21 +509,7 @@ def links_values(
         "days": settings.unsubscribe_link_days,
         "base_url": settings.base_url,
     }
-    subject = env.get_template("email/links/subject.txt").render(context)
-    return {
-        "kind": "links",
-        "subscriber_id": subscriber_id,
-        "recipient": email,
-        "subject": " ".join(subject.split()),
-        "text": env.get_template("email/links/body.txt").render(context),
-        "html": env.get_template("email/links/body.html").render(context),
-        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
-        "message_id": links.new_message_id(settings),
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+    return _outbox_row(settings, "links", context, subscriber_id, email, now)
 
 
 def unsubscribe(
@@ -604,3 +574,30 @@ def update_preferences(
             ConsentEvent(subscriber_id=sub.id, kind="preferences", at=now, ip=ip, detail=changes)
         )
         return ReaderOutcome("done", sub.id)
+
+
+def _outbox_row(
+    settings: Settings,
+    kind: str,
+    context: dict[str, Any],
+    subscriber_id: int,
+    email: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A reader's mail from templates/email/<kind>/, as the outbox row that sends it."""
+    env = environment()
+    subject = env.get_template(f"email/{kind}/subject.txt").render(context)
+    return {
+        "kind": kind,
+        "subscriber_id": subscriber_id,
+        "recipient": email,
+        "subject": " ".join(subject.split()),
+        "text": env.get_template(f"email/{kind}/body.txt").render(context),
+        "html": env.get_template(f"email/{kind}/body.html").render(context),
+        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
+        "message_id": links.new_message_id(settings),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
