@@ -248,8 +248,8 @@ class Settings:
     )
     unsubscribe_link_days: int = setting(
         60,
-        "Days an unsubscribe link keeps working after the mail that carried it (at least 30: "
-        "RFC 8058 and CAN-SPAM); older links offer a fresh link by mail",
+        "Days an unsubscribe or preferences link keeps working after the mail that carried it "
+        "(at least 30: RFC 8058 and CAN-SPAM); older links offer fresh links by mail",
         check=_at_least_30,
     )
     confirm_hours: int = setting(72, "Hours a confirmation link stays valid", check=_positive)
