@@ -232,7 +232,9 @@ class Settings:
         "5/minute;20/hour;100/day", "Signups allowed per client IP", check=_rate_limits
     )
     ratelimit_storage_url: str = setting(
-        "memory://", "Flask-Limiter storage (memory:// or redis://…)"
+        "memory://",
+        "Flask-Limiter storage: memory:// counts in each process (no timer thread), "
+        "redis://… shares counts between processes and hosts",
     )
     trusted_proxy_hops: int = setting(
         0,
