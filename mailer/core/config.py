@@ -199,7 +199,10 @@ class Settings:
         secret=True,
     )
     http_timeout: float = setting(
-        10.0, "Seconds before an outgoing HTTP request gives up", check=_positive
+        10.0,
+        "Seconds an outgoing call (CAPTCHA check, provider API, SNS, analytics) may take in "
+        "all, connect and answer included",
+        check=_positive,
     )
     log_level: str = setting("INFO", "Logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     host: str = setting("127.0.0.1", "Address `mailer serve` listens on (`make run` uses it too)")
