@@ -333,5 +333,7 @@ def split_address(value: str) -> tuple[str, str]:
     """('Name', 'addr@x') from 'Name <addr@x>' or ('', 'addr@x')."""
     from email.utils import parseaddr
 
+    if "<" not in value and '"' not in value and "(" not in value:
+        return "", value.strip()  # a bare address, as readers' are: no parsing to do
     name, address = parseaddr(value)
     return name, address or value
