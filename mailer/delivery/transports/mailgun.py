@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from mailer.delivery.transports import _http
+from mailer.delivery.transports import _batch, _http
 from mailer.delivery.transports.base import Message, SendResult
 
 if TYPE_CHECKING:
@@ -55,11 +55,11 @@ class MailgunTransport:
     ) -> list[SendResult]:
         messages = [m if _batchable(m) else m.filled() for m in messages]
         return _http.send_in_calls(
-            messages, _http.batches(messages, self.max_batch), self._isolated, self.idempotent
+            messages, _batch.batches(messages, self.max_batch), self._isolated, self.idempotent
         )
 
     def _isolated(self, batch: Sequence[Message]) -> list[SendResult]:
-        return _http.isolate(batch, self._call, self.idempotent)
+        return _batch.isolate(batch, self._call, self.idempotent)
 
     def _call(self, batch: Sequence[Message]) -> list[SendResult]:
         response = _http.post(
@@ -72,7 +72,7 @@ class MailgunTransport:
             return [SendResult(m.recipient, "queued", provider_id=provider_id) for m in batch]
         error = f"mailgun refused (HTTP {response.status_code}): {_http.body_text(response)}"
         if response.status_code == 400 and _ABOUT_ADDRESS.search(response.text or ""):
-            raise _http.Refused(error)
+            raise _batch.Refused(error)
         return _http.all_failed(batch, error)
 
     def close(self) -> None:
@@ -92,10 +92,10 @@ def _spell(variable: str) -> str:
 def form(batch: Sequence[Message]) -> list[tuple[str, str]]:
     """The form fields; recipient-variables make Mailgun send each `to` its own copy."""
     first = batch[0]
-    tag = _http.new_tag()
-    subject, text, html = _http.shared_content(first, tag, _spell)
-    headers, own_headers = _http.split_shared([_http.headers_of(m) for m in batch])
-    metadata, own_metadata = _http.split_shared([m.metadata for m in batch])
+    tag = _batch.new_tag()
+    subject, text, html = _batch.shared_content(first, tag, _spell)
+    headers, own_headers = _batch.split_shared([_batch.headers_of(m) for m in batch])
+    metadata, own_metadata = _batch.split_shared([m.metadata for m in batch])
     fields = [("from", first.sender)]
     fields += [("to", m.recipient) for m in batch]
     fields += [("subject", subject), ("text", text)]
@@ -110,8 +110,8 @@ def form(batch: Sequence[Message]) -> list[tuple[str, str]]:
     if len(batch) > 1 or first.markers:
         variables = {}
         for message in batch:
-            mine = _http.reader_values(message, tag)
-            mine_headers = _http.headers_of(message)
+            mine = _batch.reader_values(message, tag)
+            mine_headers = _batch.headers_of(message)
             mine.update({f"{tag}_h{i}": mine_headers[n] for i, n in enumerate(own_headers)})
             mine.update({f"{tag}_v{i}": message.metadata[n] for i, n in enumerate(own_metadata)})
             variables[_http.split_address(message.recipient)[1]] = mine

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from mailer.delivery.transports import _http
+from mailer.delivery.transports import _batch, _http
 from mailer.delivery.transports.base import Message, SendResult
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class PostmarkTransport:
     ) -> list[SendResult]:
         items = [self.one(m.filled()) for m in messages]
         sizes = [len(i["TextBody"]) + len(i.get("HtmlBody", "")) + 2048 for i in items]
-        groups = _http.by_size(sizes, MAX_BATCH, MAX_BYTES)
+        groups = _batch.by_size(sizes, MAX_BATCH, MAX_BYTES)
         by_message = {id(m): item for m, item in zip(messages, items, strict=True)}
 
         def call(batch: Sequence[Message]) -> list[SendResult]:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from mailer.delivery.transports import _http
+from mailer.delivery.transports import _batch, _http
 from mailer.delivery.transports.base import Message, SendResult
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class ResendTransport:
     def send(
         self, messages: Sequence[Message], idempotency_key: str | None = None
     ) -> list[SendResult]:
-        groups = _http.by_size([1] * len(messages), MAX_BATCH, MAX_BATCH)
+        groups = _batch.by_size([1] * len(messages), MAX_BATCH, MAX_BATCH)
         calls = iter(range(len(groups)))
 
         def call(batch: Sequence[Message]) -> list[SendResult]:

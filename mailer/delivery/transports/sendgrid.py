@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from mailer.delivery.transports import _http
+from mailer.delivery.transports import _batch, _http
 from mailer.delivery.transports.base import Message, SendResult
 
 if TYPE_CHECKING:
@@ -48,11 +48,11 @@ class SendGridTransport:
         self, messages: Sequence[Message], idempotency_key: str | None = None
     ) -> list[SendResult]:
         return _http.send_in_calls(
-            messages, _http.batches(messages, self.max_batch), self._isolated, self.idempotent
+            messages, _batch.batches(messages, self.max_batch), self._isolated, self.idempotent
         )
 
     def _isolated(self, batch: Sequence[Message]) -> list[SendResult]:
-        return _http.isolate(batch, self._call, self.idempotent)
+        return _batch.isolate(batch, self._call, self.idempotent)
 
     def _call(self, batch: Sequence[Message]) -> list[SendResult]:
         response = _http.post(
@@ -70,7 +70,7 @@ class SendGridTransport:
         error = f"sendgrid refused (HTTP {response.status_code}): {_http.body_text(response)}"
         named = named_personalizations(response)
         if response.status_code == 400 and named:
-            raise _http.Refused(error, named)
+            raise _batch.Refused(error, named)
         return _http.all_failed(batch, error)
 
     def close(self) -> None:
@@ -98,18 +98,18 @@ def _address(value: str) -> dict[str, str]:
 def payload(batch: Sequence[Message]) -> dict:
     """The mail/send body: shared content once, one personalization per reader."""
     first = batch[0]
-    tag = _http.new_tag()
-    subject, text, html = _http.shared_content(first, tag, _spell)
-    headers, own_headers = _http.split_shared([_http.headers_of(m) for m in batch])
+    tag = _batch.new_tag()
+    subject, text, html = _batch.shared_content(first, tag, _spell)
+    headers, own_headers = _batch.split_shared([_batch.headers_of(m) for m in batch])
     personalizations = []
     for message in batch:
         one: dict = {"to": [_address(message.recipient)]}
         if message.markers:
             one["substitutions"] = {
-                _spell(k): v for k, v in _http.reader_values(message, tag).items()
+                _spell(k): v for k, v in _batch.reader_values(message, tag).items()
             }
         if own_headers:
-            mine = _http.headers_of(message)
+            mine = _batch.headers_of(message)
             one["headers"] = {name: mine[name] for name in own_headers}
         if message.metadata:
             one["custom_args"] = dict(message.metadata)

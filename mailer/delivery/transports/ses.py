@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from mailer.delivery.transports import _http, sigv4
+from mailer.delivery.transports import _batch, _http, sigv4
 from mailer.delivery.transports.base import Message, SendResult, TransportError
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class SesTransport:
     ) -> list[SendResult]:
         bulk = [i for i, m in enumerate(messages) if self._bulk_ready(m)]
         groups = [
-            [bulk[i] for i in g] for g in _http.batches([messages[i] for i in bulk], MAX_BULK)
+            [bulk[i] for i in g] for g in _batch.batches([messages[i] for i in bulk], MAX_BULK)
         ]
         chosen = set(bulk)
         groups += [[i] for i in range(len(messages)) if i not in chosen]
@@ -208,10 +208,10 @@ def bulk_document(batch: Sequence[Message]) -> dict:
 
     SES sets the Message-ID itself; the reader's message is known by its MessageId."""
     first = batch[0]
-    tag = _http.new_tag()
-    subject, text, html = _http.shared_content(first, tag, _spell)
-    headers, own_headers = _http.split_shared([dict(m.headers) for m in batch])
-    metadata, own_metadata = _http.split_shared([m.metadata for m in batch])
+    tag = _batch.new_tag()
+    subject, text, html = _batch.shared_content(first, tag, _spell)
+    headers, own_headers = _batch.split_shared([dict(m.headers) for m in batch])
+    metadata, own_metadata = _batch.split_shared([m.metadata for m in batch])
     content: dict = {"Subject": subject, "Text": text}
     if html is not None:
         content["Html"] = html
@@ -224,7 +224,7 @@ def bulk_document(batch: Sequence[Message]) -> dict:
             "Destination": {"ToAddresses": [message.recipient]},
             "ReplacementEmailContent": {
                 "ReplacementTemplate": {
-                    "ReplacementTemplateData": json.dumps(_http.reader_values(message, tag))
+                    "ReplacementTemplateData": json.dumps(_batch.reader_values(message, tag))
                 }
             },
         }
