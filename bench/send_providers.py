@@ -12,7 +12,7 @@ import json
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
 PROVIDERS = ("postmark", "resend", "sendgrid", "mailgun", "ses")
 
@@ -93,14 +93,17 @@ def prebuilt(provider: str, port: int, messages: list) -> tuple[str, dict]:
     json_headers = {"Content-Type": "application/json"}
     if provider == "postmark":
         body = [transport.one(m.filled()) for m in messages]
-        return transport.url, {"data": json.dumps(body), "headers": json_headers}
+        return transport.url, {"data": json.dumps(body).encode(), "headers": json_headers}
     if provider == "resend":
         body = [resend_one(m.filled()) for m in messages]
-        return transport.url, {"data": json.dumps(body), "headers": json_headers}
+        return transport.url, {"data": json.dumps(body).encode(), "headers": json_headers}
     if provider == "sendgrid":
-        return transport.url, {"data": json.dumps(payload(messages)), "headers": json_headers}
+        body = json.dumps(payload(messages)).encode()
+        return transport.url, {"data": body, "headers": json_headers}
     if provider == "mailgun":
-        return transport.url, {"data": form(messages), "auth": ("api", "k")}
+        encoded = urlencode(form(messages)).encode()
+        form_headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        return transport.url, {"data": encoded, "auth": ("api", "k"), "headers": form_headers}
     return transport.bulk_url, {
         "data": json.dumps(bulk_document(messages)).encode(),
         "headers": json_headers,

@@ -145,3 +145,14 @@ def test_ses_bulk_records_each_readers_message_id_and_rejection(
     with db.session() as session:
         error = session.scalar(select(Delivery.last_error).where(Delivery.status == "failed"))
     assert "MESSAGE_REJECTED" in error
+
+
+def test_a_batch_call_without_an_answer_leaves_its_readers_unknown_and_unsent_again(
+    db, settings, now, approved_digest, sendgrid_fake, http_server
+):
+    add_subscribers(db, now, 30)
+    http_server.expect("POST", sendgrid_fake.path, Response(202, b"", delay=1.0))
+    report = send_now(db, settings, approved_digest, sendgrid_fake.dsn + "?timeout=0.3")
+    assert report.unknown == 30 and report.sent == 0
+    assert set(delivery_states(db).values()) == {"unknown"}  # the whole batch, no more
+    assert len(http_server.requests_to(sendgrid_fake.path)) == 1  # never sent twice
