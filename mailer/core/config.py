@@ -232,7 +232,9 @@ class Settings:
         "5/minute;20/hour;100/day", "Signups allowed per client IP", check=_rate_limits
     )
     ratelimit_storage_url: str = setting(
-        "memory://", "Flask-Limiter storage (memory:// or redis://…)"
+        "memory://",
+        "Flask-Limiter storage: memory:// counts in each process (no timer thread), "
+        "redis://… shares counts between processes and hosts",
     )
     trusted_proxy_hops: int = setting(
         0,
@@ -248,8 +250,8 @@ class Settings:
     )
     unsubscribe_link_days: int = setting(
         60,
-        "Days an unsubscribe link keeps working after the mail that carried it (at least 30: "
-        "RFC 8058 and CAN-SPAM); older links offer a fresh link by mail",
+        "Days an unsubscribe or preferences link keeps working after the mail that carried it "
+        "(at least 30: RFC 8058 and CAN-SPAM); older links offer fresh links by mail",
         check=_at_least_30,
     )
     confirm_hours: int = setting(72, "Hours a confirmation link stays valid", check=_positive)
