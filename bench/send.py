@@ -4,11 +4,13 @@
   to N subscribers over 1, 2 and 4 connections, as a ratio to bare smtplib loops sending one
   pre-built message over the same number of connections to the same local sink.
 - DKIM: the same with signing on (RSA-2048 and Ed25519), against the unsigned ceiling.
-- Provider API: the engine through the Postmark transport, as a ratio to bare `requests`
-  posting pre-built batches of the same size to the same local fake.
+- Provider APIs (bench/send_providers.py): the engine through each HTTP API transport
+  (Postmark, Resend, SendGrid, Mailgun, SES), as a ratio to bare `requests` posting pre-built
+  batches of the provider's largest size, in the same shape, to the same local sink.
 - Peak RSS of a whole send in a child process at two sizes (flat is the goal).
 
 Prints one JSON line at the end.  python bench/send.py [--size 10000] [--rss 10000,100000]
+(the providers alone: python bench/send_providers.py [--size 10000])
 """
 
 from __future__ import annotations
@@ -27,13 +29,13 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-from mailer.editions import lifecycle
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.send_providers import provider_ratios, provider_sink  # noqa: E402
+from mailer.editions import lifecycle  # noqa: E402
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -57,30 +59,6 @@ def _smtp_sink(port: int) -> None:
     controller = Controller(Sink(), hostname="127.0.0.1", port=port)
     controller.start()
     threading.Event().wait()
-
-
-def _postmark_sink(port: int) -> None:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            answer = json.dumps(
-                [
-                    {"ErrorCode": 0, "Message": "OK", "MessageID": str(i), "To": m.get("To")}
-                    for i, m in enumerate(body)
-                ]
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args):
-            return None
-
-    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
 
 def start(target, port: int) -> multiprocessing.Process:
@@ -203,20 +181,32 @@ def bare_smtp_rate(
     return share * connections / (time.perf_counter() - started)
 
 
-def bare_postmark_rate(port: int, size: int, batch: int, message: dict) -> float:
-    import requests
+def digest_batch(workdir: Path):
+    """A function giving n messages of the demo issue to n readers, as the engine builds them."""
+    from mailer.delivery.compose import Recipient, digest_message
+    from mailer.editions.digests import find_digest
+    from mailer.editions.render import render_digest
 
-    body = json.dumps([message] * batch)
-    session = requests.Session()
-    started = time.perf_counter()
-    for _ in range(size // batch):
-        response = session.post(
-            f"http://127.0.0.1:{port}/email/batch",
-            data=body,
-            headers={"X-Postmark-Server-Token": "t", "Content-Type": "application/json"},
-        )
-        response.json()
-    return (size // batch) * batch / (time.perf_counter() - started)
+    db, settings, digest_id = prepare(workdir, 1)
+    rendered = render_digest(find_digest(db, digest_id), settings)
+    db.dispose()
+
+    def messages(count: int, batch_form: bool) -> list:
+        return [
+            digest_message(
+                rendered,
+                Recipient(i, f"reader{i}@example.com", "Ann" if i % 2 else None, "n"),
+                settings,
+                f"<{i}.bench@example.com>",
+                "2026-W48",
+                i,
+                NOW,
+                batch_form,
+            )
+            for i in range(count)
+        ]
+
+    return messages
 
 
 def dkim_keys(workdir: Path) -> dict:
@@ -275,7 +265,7 @@ def main() -> None:
         return
 
     smtp_port, http_port = free_port(), free_port()
-    sinks = [start(_smtp_sink, smtp_port), start(_postmark_sink, http_port)]
+    sinks = [start(_smtp_sink, smtp_port), start(provider_sink, http_port)]
     dsn = f"smtp://127.0.0.1:{smtp_port}?tls=none"
     result: dict = {"bench": "send", "size": args.size, "smtp": [], "cpu_count": os.cpu_count()}
     try:
@@ -314,25 +304,9 @@ def main() -> None:
             print(f"dkim x4: {signed:.0f}/s vs {unsigned:.0f}/s", file=sys.stderr)
             del signer
 
-            postmark = f"postmark://t@127.0.0.1:{http_port}"
-            ours = engine_rate(workdir, args.size, postmark, 1)
-            message = {
-                "From": sender,
-                "To": "reader@example.com",
-                "Subject": "s",
-                "HtmlBody": "x" * 9000,
-                "TextBody": "y" * 3000,
-                "Headers": [],
-            }
-            bare = bare_postmark_rate(http_port, args.size, 50, message)
-            result["provider"] = {
-                "transport": "postmark",
-                "batch": 50,
-                "engine_per_s": round(ours),
-                "bare_requests_per_s": round(bare),
-                "ratio": round(ours / bare, 3),
-            }
-            print(f"postmark: {ours:.0f}/s vs {bare:.0f}/s", file=sys.stderr)
+            result["providers"] = provider_ratios(
+                workdir, args.size, http_port, engine_rate, digest_batch(workdir)
+            )
 
         sizes = [int(s) for s in args.rss.split(",") if s]
         rss = {str(size): child_rss(size, smtp_port) // 1024 for size in sizes}

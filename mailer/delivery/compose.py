@@ -34,21 +34,26 @@ def digest_message(
     period_key: str,
     delivery_id: int | None = None,
     issued: datetime | None = None,
+    batch_form: bool = False,
 ) -> Message:
     """One personalised message; no Jinja here, only substitution into the rendered issue.
-    `issued` (the send time) stamps the unsubscribe link, whose validity counts from it."""
+    `issued` (the send time) stamps the unsubscribe link, whose validity counts from it.
+    `batch_form`: leave the markers in and hand the reader's values beside them, for a
+    transport that places them with its provider's own personalisation (Message.markers)."""
     unsubscribe, mailto = unsubscribe_links(settings, recipient.id, recipient.token_nonce, issued)
-    subject, text, html = rendered.personalise(
-        {
-            "unsubscribe_url": unsubscribe,
-            "preferences_url": preferences_url(
-                settings, recipient.id, recipient.token_nonce, issued
-            ),
-            "first_name": recipient.first_name or "",
-            "greeting": greeting(recipient.first_name),
-            "click_reader": reader_token(settings, delivery_id),
-        }
-    )
+    values = {
+        "unsubscribe_url": unsubscribe,
+        "preferences_url": preferences_url(settings, recipient.id, recipient.token_nonce, issued),
+        "first_name": recipient.first_name or "",
+        "greeting": greeting(recipient.first_name),
+        "click_reader": reader_token(settings, delivery_id),
+    }
+    if batch_form:
+        subject, text, html = rendered.subject, rendered.text, rendered.html
+        markers, values = rendered.markers, {n: values[n] for n in rendered.markers}
+    else:
+        subject, text, html = rendered.personalise(values)
+        markers, values = {}, {}
     headers = {
         "List-Id": list_id(settings),
         "List-Unsubscribe": f"<{unsubscribe}>, <{mailto}>" if mailto else f"<{unsubscribe}>",
@@ -71,4 +76,6 @@ def digest_message(
         reply_to=settings.reply_to,
         headers=headers,
         metadata=metadata,
+        markers=markers,
+        values=values,
     )

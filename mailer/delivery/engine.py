@@ -264,9 +264,10 @@ def _worker(drain: Drain, transport_factory: TransportFactory, claim, model, bui
 
 
 def claim_size(settings: Settings, transport: Transport) -> int:
-    """Small enough that a claim is sent well within its lease at the allowed rate."""
+    """The transport's batch (one provider call), but small enough that a claim is sent well
+    within its lease at the allowed rate."""
     within_lease = int(settings.send_rate * settings.lease_seconds / 10)
-    return max(1, min(transport.max_batch, 50, within_lease))
+    return max(1, min(transport.max_batch, within_lease))
 
 
 def _attempts(db: Database, model, ids: list[int]) -> dict[int, int]:
@@ -356,6 +357,7 @@ def send_digest(
     digest = lifecycle.start(db, digest_id, "system", clock())
     probe = transport_factory()
     idempotent = probe.idempotent
+    batch_form = getattr(probe, "personalises", False)  # the provider places readers' values
     probe.close()
     scope = [Delivery.digest_id == digest_id]
     ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
@@ -366,7 +368,14 @@ def send_digest(
 
     def build(item: ledger.Claimed) -> Message:
         return digest_message(
-            rendered, item.recipient, settings, item.message_id, period, item.id, clock()
+            rendered,
+            item.recipient,
+            settings,
+            item.message_id,
+            period,
+            item.id,
+            clock(),
+            batch_form,
         )
 
     def claim(size: int):

@@ -6,7 +6,7 @@ import html
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mailer.content.calendar import period_bounds
@@ -50,18 +50,38 @@ class RenderedDigest:
         if len(self.nonce) < NONCE_BYTES * 2 or not self.nonce.isalnum():
             raise ValueError("a rendered digest needs an unguessable marker nonce (new_nonce()).")
 
-    def personalise(self, values: Mapping[str, str]) -> tuple[str, str, str]:
-        """(subject, text, html) for one recipient; values are HTML-escaped in the HTML part."""
-        subject, text, body = self.subject, self.text, self.html
+    @cached_property
+    def markers(self) -> dict[str, str]:
+        """Each per-recipient value this render has a place for, and its random marker."""
+        present = {}
         for name in PLACEHOLDERS:
             key = marker(name, self.nonce)
-            if key not in body and key not in text and key not in subject:
-                continue
-            value = values.get(name, "")
-            subject = subject.replace(key, value)
-            text = text.replace(key, value)
+            if key in self.html or key in self.text or key in self.subject:
+                present[name] = key
+        return present
+
+    def personalise(self, values: Mapping[str, str]) -> tuple[str, str, str]:
+        """(subject, text, html) for one recipient; values are HTML-escaped in the HTML part."""
+        subject, text, body = fill(self.subject, self.text, self.html, self.markers, values)
+        return subject, text, body or ""
+
+
+def fill(
+    subject: str,
+    text: str,
+    body: str | None,
+    markers: Mapping[str, str],
+    values: Mapping[str, str],
+) -> tuple[str, str, str | None]:
+    """Put one reader's values where the markers stand (HTML-escaped in the HTML part); the
+    one substitution every path uses, so a provider's batch and a lone message say the same."""
+    for name, key in markers.items():
+        value = values.get(name, "")
+        subject = subject.replace(key, value)
+        text = text.replace(key, value)
+        if body is not None:
             body = body.replace(key, html.escape(value, quote=True))
-        return subject, text, body
+    return subject, text, body
 
 
 def greeting(first_name: str | None) -> str:

@@ -157,22 +157,27 @@ def all_unknown(messages: Sequence[Message], error: str, idempotent: bool) -> li
 
 
 def send_in_calls(
-    groups: Sequence[Sequence[Message]],
+    messages: Sequence[Message],
+    groups: Sequence[Sequence[int]],
     call: Callable[[Sequence[Message]], list[SendResult]],
     idempotent: bool,
 ) -> list[SendResult]:
-    """Make one call per group; once something went out, a later failure becomes per-message
-    results instead of an exception, so the engine never loses what was already accepted."""
-    results: list[SendResult] = []
+    """Make one call per group of message indices; results come back in the messages' order.
+
+    Once something went out, a later failure becomes per-message results instead of an
+    exception, so the engine never loses what was already accepted."""
+    results: list[SendResult | None] = [None] * len(messages)
+    done = False
     for group in groups:
+        batch = [messages[i] for i in group]
         try:
-            results.extend(call(group))
+            answers = call(batch)
         except Uncertain as exc:
-            results.extend(all_unknown(group, str(exc), idempotent))
+            answers = all_unknown(batch, str(exc), idempotent)
         except TransportError as exc:
-            if not results:
+            if not done:
                 raise
-            results.extend(
+            answers = [
                 SendResult(
                     m.recipient,
                     "failed",
@@ -180,32 +185,19 @@ def send_in_calls(
                     retry_after=exc.retry_after,
                     error=str(exc),
                 )
-                for m in group
-            )
-    return results
-
-
-def group_identical(messages: Sequence[Message]) -> list[list[Message]]:
-    """Messages that differ only in recipient can share one provider call; keeps order stable."""
-    groups: dict[tuple, list[Message]] = {}
-    for message in messages:
-        key = (
-            message.sender,
-            message.subject,
-            message.text,
-            message.html,
-            message.reply_to,
-            message.message_id,
-            tuple(sorted(message.headers.items())),
-            tuple(sorted(message.metadata.items())),
-        )
-        groups.setdefault(key, []).append(message)
-    return list(groups.values())
+                for m in batch
+            ]
+        for index, answer in zip(group, answers, strict=True):
+            results[index] = answer
+        done = True
+    return [r for r in results if r is not None]
 
 
 def split_address(value: str) -> tuple[str, str]:
     """('Name', 'addr@x') from 'Name <addr@x>' or ('', 'addr@x')."""
     from email.utils import parseaddr
 
+    if "<" not in value and '"' not in value and "(" not in value:
+        return "", value.strip()  # a bare address, as readers' are: no parsing to do
     name, address = parseaddr(value)
     return name, address or value

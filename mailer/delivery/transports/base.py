@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, runtime_checkable
 
 Status = Literal["sent", "queued", "rejected", "invalid", "failed", "unknown"]
@@ -26,12 +26,26 @@ class Message:
     headers: Mapping[str, str] = field(default_factory=dict)
     # Opaque values a provider may echo back in webhooks (delivery id, digest id).
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # The batch form (for transports that personalise): subject, text and html are the issue
+    # shared by every reader, still holding this render's random markers (name -> marker);
+    # `values` holds this reader's value for each name. Empty: the message is complete.
+    markers: Mapping[str, str] = field(default_factory=dict)
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def filled(self) -> Message:
+        """This reader's complete message, every marker replaced by the reader's value."""
+        if not self.markers:
+            return self
+        from mailer.editions.render import fill
+
+        subject, text, html = fill(self.subject, self.text, self.html, self.markers, self.values)
+        return replace(self, subject=subject, text=text, html=html, markers={}, values={})
 
     def as_bytes(self) -> bytes:
         """The RFC 5322 form (text part, HTML alternative): the one MIME writer, mime.py."""
         from mailer.delivery.transports.mime import message_bytes
 
-        return message_bytes(self)
+        return message_bytes(self.filled())
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,8 @@ class Transport(Protocol):
     per_message: bool  # True: the engine hands over one message a call (SMTP-like backends)
     idempotent: bool  # True when a retried call cannot deliver twice (idempotency keys)
     holds_connection: bool  # True: keeps a connection between calls, so one per worker
+    # A transport may also say `personalises = True`: it takes messages in the batch form
+    # (Message.markers) and places each reader's values with the provider's own mechanism.
 
     def send(
         self, messages: Sequence[Message], idempotency_key: str | None = None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from mailer.delivery.transports import _http
+from mailer.delivery.transports import _batch, _http
 from mailer.delivery.transports.base import Message, SendResult
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 DEFAULT_URL = "https://api.postmarkapp.com"
 MAX_BATCH = 500
+MAX_BYTES = 45 * 1024 * 1024  # Postmark takes 50 MB a batch call; JSON escaping adds a little
 # Postmark ErrorCode -> (status, retryable). 0 is success; anything unlisted is "failed".
 ERROR_CODES: dict[int, tuple[str, bool]] = {
     300: ("invalid", False),  # invalid email request (bad address)
@@ -45,10 +46,17 @@ class PostmarkTransport:
     def send(
         self, messages: Sequence[Message], idempotency_key: str | None = None
     ) -> list[SendResult]:
-        return _http.send_in_calls([messages], self._call, self.idempotent)
+        items = [self.one(m.filled()) for m in messages]
+        sizes = [len(i["TextBody"]) + len(i.get("HtmlBody", "")) + 2048 for i in items]
+        groups = _batch.by_size(sizes, MAX_BATCH, MAX_BYTES)
+        by_message = {id(m): item for m, item in zip(messages, items, strict=True)}
 
-    def _call(self, batch: Sequence[Message]) -> list[SendResult]:
-        body = [self.one(m) for m in batch]
+        def call(batch: Sequence[Message]) -> list[SendResult]:
+            return self._call(batch, [by_message[id(m)] for m in batch])
+
+        return _http.send_in_calls(messages, groups, call, self.idempotent)
+
+    def _call(self, batch: Sequence[Message], body: list[dict]) -> list[SendResult]:
         response = _http.post(
             self.http, self.name, self.url, json=body, headers=self.headers, timeout=self.timeout
         )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from mailer.delivery.transports import _http
+from mailer.delivery.transports import _batch, _http
 from mailer.delivery.transports.base import Message, SendResult
 
 if TYPE_CHECKING:
@@ -38,19 +38,22 @@ class ResendTransport:
     def send(
         self, messages: Sequence[Message], idempotency_key: str | None = None
     ) -> list[SendResult]:
-        headers = dict(self.auth)
-        if idempotency_key:
-            headers["Idempotency-Key"] = idempotency_key
-        body = [one(m) for m in messages]
+        groups = _batch.by_size([1] * len(messages), MAX_BATCH, MAX_BATCH)
+        calls = iter(range(len(groups)))
 
         def call(batch: Sequence[Message]) -> list[SendResult]:
+            headers = dict(self.auth)
+            number = next(calls)
+            if idempotency_key:  # one key per call: a retry repeats the same calls
+                headers["Idempotency-Key"] = idempotency_key + (f"-{number}" if number else "")
+            body = [one(m.filled()) for m in batch]
             response = _http.post(
                 self.http, self.name, self.url, json=body, headers=headers, timeout=self.timeout
             )
             _http.raise_for_call(self.name, response)
             return classify(batch, response)
 
-        return _http.send_in_calls([messages], call, self.idempotent)
+        return _http.send_in_calls(messages, groups, call, self.idempotent)
 
     def close(self) -> None:
         return None

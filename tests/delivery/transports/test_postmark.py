@@ -28,8 +28,20 @@ def test_one_call_per_batch_and_limits(postmark_fake):
     assert (transport.max_batch, transport.idempotent) == (500, False)
 
 
-def test_over_the_limit_is_a_whole_batch_failure(postmark_fake):
+def test_over_the_limit_goes_in_calls_of_at_most_500(postmark_fake):
     results = build(postmark_fake.dsn).send([message(n) for n in range(501)])
+    assert [len(call) for call in postmark_fake.calls] == [500, 1]
+    assert [r.recipient for r in results] == [f"reader{n}@example.com" for n in range(501)]
+    assert {r.status for r in results} == {"queued"}
+
+
+def test_a_refused_batch_fails_every_message_in_it(postmark_fake):
+    from tests.fixtures.http import Response
+
+    postmark_fake.server.expect(
+        "POST", postmark_fake.path, Response(422, {"ErrorCode": 413, "Message": "too big"})
+    )
+    results = build(postmark_fake.dsn).send([message(n) for n in range(3)])
     assert {(r.status, r.retryable) for r in results} == {("failed", False)}
     assert "422" in results[0].error
 

@@ -25,9 +25,20 @@ def test_idempotency_key_makes_a_retry_safe(resend_fake):
     assert keys == ["digest-7-chunk-1", "digest-7-chunk-1"]
 
 
-def test_over_the_limit_is_a_whole_batch_failure(resend_fake):
-    results = build(resend_fake.dsn).send([message(n) for n in range(101)])
-    assert {(r.status, r.retryable) for r in results} == {("failed", False)}
+def test_over_the_limit_goes_in_calls_of_100_each_with_its_own_key(resend_fake):
+    results = build(resend_fake.dsn).send(
+        [message(n) for n in range(101)], idempotency_key="deliveries-abc"
+    )
+    assert {r.status for r in results} == {"queued"}
+    assert [len(call) for call in resend_fake.calls] == [100, 1]
+    keys = [r.headers.get("Idempotency-Key") for r in resend_fake.server.requests]
+    assert keys == ["deliveries-abc", "deliveries-abc-1"]
+
+
+def test_a_bad_address_fails_only_its_reader(resend_fake):
+    results = build(resend_fake.dsn).send([message(1), message(2, recipient="nobody"), message(3)])
+    assert [r.status for r in results] == ["queued", "invalid", "queued"]
+    assert results[0].provider_id != results[2].provider_id
 
 
 def test_throttled(resend_fake):

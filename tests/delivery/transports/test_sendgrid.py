@@ -28,8 +28,16 @@ def test_identical_messages_share_one_call(sendgrid_fake):
 
 
 def test_a_400_naming_no_recipient_fails_the_batch_without_blaming_addresses(sendgrid_fake):
-    results = build(sendgrid_fake.dsn).send([message(1, recipient="not-an-address")])
-    assert [(r.status, r.retryable) for r in results] == [("failed", False)]
+    from tests.fixtures.http import Response
+
+    sendgrid_fake.server.expect(
+        "POST",
+        sendgrid_fake.path,
+        Response(400, {"errors": [{"field": "content", "message": "content is required"}]}),
+    )
+    same = {"text": "Hello", "html": "<p>Hello</p>"}
+    results = build(sendgrid_fake.dsn).send([message(1, **same), message(2, **same)])
+    assert [(r.status, r.retryable) for r in results] == [("failed", False)] * 2
     assert "400" in results[0].error
 
 
