@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
-from mailer.core.templates import environment
-from mailer.readers import links
+from mailer.readers.reader_mail import confirmation_values, links_values, welcome_values
 from mailer.readers.same_work import insert_when
 from mailer.readers.suppressions import address_hash, is_suppressed
 from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token, read_untimed
@@ -283,28 +282,6 @@ def _may_mail(
     return all(t <= now - CONFIRM_MAIL_GAP for t in times)
 
 
-def confirmation_values(
-    settings: Settings,
-    subscriber_id: int,
-    email: str,
-    nonce: str,
-    now: datetime,
-    first_name: str | None = None,
-) -> dict[str, Any]:
-    """The outbox row for a confirmation mail: its text names nothing the visitor typed (the
-    name is inside the signed link only)."""
-    context = {
-        "list_name": settings.list_name,
-        "site_name": settings.site_name,
-        "frequency": settings.list_frequency,
-        "confirm_url": links.confirm_url(settings, subscriber_id, nonce, now, first_name),
-        "hours": settings.confirm_hours,
-        "expires": (now + timedelta(hours=settings.confirm_hours)).astimezone(settings.zone),
-        "base_url": settings.base_url,
-    }
-    return _outbox_row(settings, "confirm", context, subscriber_id, email, now)
-
-
 # --- links ---------------------------------------------------------------------------------
 
 
@@ -389,6 +366,11 @@ def confirm(
             sub.first_name = name
         sub.token_nonce = new_token_nonce()
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip))
+        if settings.welcome_mail:  # queued with the confirmation: both happen or neither
+            welcome = welcome_values(
+                settings, sub.id, sub.email, sub.token_nonce, now, sub.first_name
+            )
+            session.connection().execute(insert(OutboxMessage.__table__), welcome)
         return ReaderOutcome("done", sub.id)
 
 
@@ -423,16 +405,24 @@ def subscriber_for(
     unsubscribe, too old) link."""
     if purpose == "unsubscribe":
         state, sub = unsubscribe_link(db, settings, token, now)
-        return sub if state == "ok" else None
+    else:
+        state, sub = preferences_link(db, settings, token)
+    return sub if state == "ok" else None
+
+
+def preferences_link(db: Database, settings: Settings, token: str) -> tuple[str, Subscriber | None]:
+    """("ok", reader) for the current link; ("superseded", reader) for a genuine link from an
+    older mail whose nonce has changed since (the reader confirmed again); ("gone", None) when
+    its reader was erased; ("bad", None) for a token that is not ours or was cut short.
+    Preferences show personal data: only the current nonce opens them."""
     try:
-        payload = _read(settings, purpose, token, None)
+        payload = _read(settings, "preferences", token, None)
     except TokenInvalid:
-        return None
+        return "bad", None
     sub = _live_subscriber(db, payload["sid"])
-    # Preferences show personal data: only the current nonce opens them.
-    if sub is None or sub.token_nonce != payload["n"]:
-        return None
-    return sub
+    if sub is None:
+        return "gone", None
+    return ("ok", sub) if sub.token_nonce == payload["n"] else ("superseded", sub)
 
 
 def _live_subscriber(db: Database, subscriber_id: int) -> Subscriber | None:
@@ -497,21 +487,6 @@ def send_fresh_links(
         return ReaderOutcome("queued", sub.id)
 
 
-def links_values(
-    settings: Settings, subscriber_id: int, email: str, nonce: str, now: datetime
-) -> dict[str, Any]:
-    """The outbox row for a 'your links' mail: a fresh unsubscribe link and the preferences."""
-    context = {
-        "list_name": settings.list_name,
-        "site_name": settings.site_name,
-        "unsubscribe_url": links.unsubscribe_url(settings, subscriber_id, nonce, now),
-        "preferences_url": links.preferences_url(settings, subscriber_id, nonce),
-        "days": settings.unsubscribe_link_days,
-        "base_url": settings.base_url,
-    }
-    return _outbox_row(settings, "links", context, subscriber_id, email, now)
-
-
 def unsubscribe(
     db: Database, subscriber_id: int, how: str, now: datetime, ip: str | None = None
 ) -> ReaderOutcome:
@@ -574,30 +549,3 @@ def update_preferences(
             ConsentEvent(subscriber_id=sub.id, kind="preferences", at=now, ip=ip, detail=changes)
         )
         return ReaderOutcome("done", sub.id)
-
-
-def _outbox_row(
-    settings: Settings,
-    kind: str,
-    context: dict[str, Any],
-    subscriber_id: int,
-    email: str,
-    now: datetime,
-) -> dict[str, Any]:
-    """A reader's mail from templates/email/<kind>/, as the outbox row that sends it."""
-    env = environment()
-    subject = env.get_template(f"email/{kind}/subject.txt").render(context)
-    return {
-        "kind": kind,
-        "subscriber_id": subscriber_id,
-        "recipient": email,
-        "subject": " ".join(subject.split()),
-        "text": env.get_template(f"email/{kind}/body.txt").render(context),
-        "html": env.get_template(f"email/{kind}/body.html").render(context),
-        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
-        "message_id": links.new_message_id(settings),
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
