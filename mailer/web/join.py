@@ -26,10 +26,14 @@ def signup_limits() -> str:
     return services().settings.signup_rate_limits
 
 
+MAILING_ACTIONS = ("fresh-link", "resubscribe")  # these mail the reader, like a signup
+
+
 def _not_a_signup() -> bool:
-    """Confirming is not limited; asking for a fresh confirmation link is, like a signup."""
-    links = ("/confirm/", "/unsubscribe/")
-    return request.path.startswith(links) and request.form.get("action") != "fresh-link"
+    """Confirming and preferences are not limited; asking for a fresh link or to come back
+    mails the reader, so it counts like a signup."""
+    links = ("/confirm/", "/unsubscribe/", "/preferences/")
+    return request.path.startswith(links) and request.form.get("action") not in MAILING_ACTIONS
 
 
 signup_limit = limiter.shared_limit(

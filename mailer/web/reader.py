@@ -59,7 +59,13 @@ def confirm(token: str):
     with svc.db.session() as session:
         sub = session.get(Subscriber, outcome.subscriber_id)
         preferences = links.preferences_url(settings, sub.id, sub.token_nonce)
-    return _page("web/confirm.html", state="done", preferences_url=preferences)
+    return _page(
+        "web/confirm.html",
+        state="done",
+        preferences_url=preferences,
+        sender=links.sender_address(settings),
+        frequency=settings.list_frequency,
+    )
 
 
 OLD_LINK = (
@@ -99,6 +105,8 @@ def unsubscribe(token: str):
             return _page("web/check_inbox.html", embedded=False, links=True)
         days = settings.unsubscribe_link_days
         return _page("web/unsubscribe.html", 410, done=False, old=True, days=days)
+    if not one_click and request.form.get("action") == "resubscribe":
+        return _page("web/unsubscribe.html", done=True, notice=_resubscribe(sub))
     how = "one-click" if one_click else "link"
     subscriptions.unsubscribe(svc.db, sub.id, how, svc.now(), ip=client_ip())
     if one_click:
@@ -106,35 +114,60 @@ def unsubscribe(token: str):
     return _page("web/unsubscribe.html", done=True)
 
 
+SUPERSEDED = (
+    "This preferences link came in an older mail. You have confirmed your subscription again "
+    "since then, and each confirmation replaces the links in earlier mails, so this one no "
+    "longer opens your preferences."
+)
+GONE = "The subscription this link was for no longer exists: everything about it was erased."
+FORGET_UNTICKED = "Tick the box to confirm that everything about you should be erased."
+
+
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
+@signup_limit  # counts only the actions that mail the reader (resubscribe, fresh links)
 def preferences(token: str):
     svc = services()
     settings = svc.settings
+    state, sub = subscriptions.preferences_link(svc.db, settings, token)
+    if state == "bad":
+        return _bad_link()
+    if state == "gone":
+        return _page("web/error.html", 404, title="Link no longer works", message=GONE)
+    if state == "superseded":
+        return _superseded(sub)
+    form = PreferencesForm(data={"first_name": sub.first_name or ""})
+    if request.method == "GET":
+        return _prefs(form, sub)
+    if not form.validate():
+        return _prefs(form, sub, status=400)
+    action = request.form.get("action", "save")
+    if action == "forget" and request.form.get("confirm_forget") != "yes":
+        return _prefs(form, sub, status=400, forget_error=FORGET_UNTICKED)
+    try:
+        notice = _apply(action, form, sub, request.form)
+    except validation.InvalidInput as exc:
+        form.first_name.errors = [exc.message]
+        return _prefs(form, sub, status=400)
+    if isinstance(notice, Response):
+        return notice
     sub = subscriptions.subscriber_for(svc.db, settings, "preferences", token)
     if sub is None:
-        return _bad_link()
-    form = PreferencesForm(data={"first_name": sub.first_name or ""})
-    notice, status = "", 200
-    if request.method == "POST":
-        if not form.validate():
-            return _prefs(form, sub, "", 400)
-        action = request.form.get("action", "save")
-        try:
-            notice = _apply(action, form, sub.id, request.form)
-        except validation.InvalidInput as exc:
-            form.first_name.errors = [exc.message]
-            return _prefs(form, sub, "", 400)
-        if isinstance(notice, Response):
-            return notice
-        sub = subscriptions.subscriber_for(svc.db, settings, "preferences", token)
-        if sub is None:
-            return _page("web/erased.html")
-    return _prefs(form, sub, notice, status)
+        return _page("web/erased.html")
+    return _prefs(form, sub, notice)
 
 
-def _apply(action: str, form: PreferencesForm, sid: int, data) -> str | Response:
+def _superseded(sub: Subscriber):
+    """A genuine link from an older mail: say so, and offer the current links by mail."""
+    if request.method == "POST" and request.form.get("action") == "fresh-link":
+        svc = services()
+        subscriptions.send_fresh_links(svc.db, svc.settings, sub.id, svc.now())
+        return _page("web/check_inbox.html", embedded=False, links=True)
+    return _page("web/link_replaced.html", 410, message=SUPERSEDED)
+
+
+def _apply(action: str, form: PreferencesForm, sub: Subscriber, data) -> str | Response:
     svc = services()
-    now, ip = svc.now(), client_ip()
+    now, ip, sid = svc.now(), client_ip(), sub.id
     if action == "save":
         subscriptions.update_preferences(svc.db, sid, now, first_name=form.first_name.data, ip=ip)
         return "Your name is saved."
@@ -145,6 +178,8 @@ def _apply(action: str, form: PreferencesForm, sid: int, data) -> str | Response
     if action == "unsubscribe":
         subscriptions.unsubscribe(svc.db, sid, "preferences", now, ip=ip)
         return "You are unsubscribed. No more mail will come."
+    if action == "resubscribe":
+        return _resubscribe(sub)
     if action == "export":
         body = json.dumps(privacy.export_data(svc.db, sid), indent=2, ensure_ascii=False)
         return Response(
@@ -153,12 +188,32 @@ def _apply(action: str, form: PreferencesForm, sid: int, data) -> str | Response
             headers={"Content-Disposition": "attachment; filename=my-newsletter-data.json"},
         )
     if action == "forget":
-        if data.get("confirm_forget") != "yes":
-            return "Tick the box to confirm that everything about you should be erased."
         privacy.forget(svc.db, sid, now, ip=ip)
         return Response(render_template("web/erased.html"), 200)
     abort(400, "Unknown action.")
 
 
-def _prefs(form: PreferencesForm, sub, notice: str, status: int):
-    return _page("web/preferences.html", status, form=form, sub=sub, notice=notice)
+def _resubscribe(sub: Subscriber) -> str:
+    """Coming back goes through a confirmation mail, as joining does: never at once."""
+    svc = services()
+    outcome = subscriptions.send_fresh_link(svc.db, svc.settings, sub.id, svc.now(), sub.first_name)
+    if outcome.result == "limited":
+        return "We sent you a confirmation link a few minutes ago: look for it in your inbox."
+    if outcome.result == "already" and sub.status == "confirmed":
+        return "You are subscribed already: there is nothing to do."
+    if outcome.result != "queued":
+        return "This address cannot be subscribed again from here."
+    return "We sent a confirmation link to your address. Press the button in it to start again."
+
+
+def _prefs(form: PreferencesForm, sub, notice: str = "", status: int = 200, **context):
+    settings = services().settings
+    return _page(
+        "web/preferences.html",
+        status,
+        form=form,
+        sub=sub,
+        notice=notice,
+        frequency=settings.list_frequency,
+        **context,
+    )
