@@ -151,3 +151,17 @@ def test_favicon_is_ours_and_linked(client):
     with client.get("/static/favicon.svg") as icon:
         assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
         assert icon.get_data(as_text=True).startswith("<svg")
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"captcha": "none", "signup_rate_limits": "2/minute"}]
+)
+def test_asking_to_come_back_counts_against_the_signup_limit(client, db, settings, reader):
+    path = prefs_path(db, settings, reader)
+    for _ in range(3):  # saving a name is not a signup: never limited
+        assert post(client, path, action="save", first_name="Ann").status_code == 200
+    post(client, path, action="unsubscribe")
+    assert post(client, path, action="resubscribe").status_code == 200
+    assert post(client, path, action="resubscribe").status_code == 200
+    assert post(client, path, action="resubscribe").status_code == 429
+    assert mails(db, "confirm") == 2  # the day-old one and one new: the mail limits hold too
