@@ -110,6 +110,12 @@ def check_captcha(token: str, kept: str, channel: str) -> tuple[captcha.CaptchaR
     return result, captcha.issue_pass(settings, result, now) if keep else ""
 
 
+def _captcha_note(result: captcha.CaptchaResult, signal: str) -> str:
+    """What the consent record keeps of the checks: the CAPTCHA's verdict, score and speed."""
+    score = "" if result.score is None else f"score={result.score}"
+    return " ".join(part for part in (result.detail, score, signal) if part)
+
+
 def attempt_signup(
     email: str,
     first_name: str | None,
@@ -147,12 +153,7 @@ def attempt_signup(
         origin=page or request.headers.get("Origin") or request.referrer,
         channel=channel,
         captcha_provider=result.provider,
-        captcha_result=" ".join(
-            filter(
-                None,
-                (result.detail, "" if result.score is None else f"score={result.score}", signal),
-            )
-        ),
+        captcha_result=_captcha_note(result, signal),
         consent_text_hash=subscriptions.consent_hash(subscriptions.consent_text(settings)),
     )
     try:
