@@ -258,6 +258,10 @@ class Settings:
         check=_at_least_30,
     )
     confirm_hours: int = setting(72, "Hours a confirmation link stays valid", check=_positive)
+    welcome_mail: bool = setting(
+        True,
+        "Send a welcome mail (templates/email/welcome/) when a reader confirms; false sends none",
+    )
 
     # --- content ----------------------------------------------------------------------------
     sources: tuple[str, ...] = setting(

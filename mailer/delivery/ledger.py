@@ -220,6 +220,8 @@ def claim_outbox(
 def _outbox_skip_reason(row: OutboxMessage, reader_status: str | None, suppressed: bool) -> str:
     if suppressed:
         return "the address is on the suppression list"
+    if row.kind == "welcome" and reader_status != "confirmed":
+        return "the reader is no longer subscribed; the welcome is not needed"
     if row.kind != "confirm":
         return ""
     if reader_status is None:

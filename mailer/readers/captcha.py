@@ -7,6 +7,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import secrets
 import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,7 +15,8 @@ from typing import Any
 
 import altcha
 import requests
-from sqlalchemy import delete, insert
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from mailer.core import safejson
@@ -42,6 +44,9 @@ SITEVERIFY_TIMEOUT = 5.0
 ALTCHA_ALGORITHM = "SHA-256"
 ALTCHA_LIFETIME = timedelta(minutes=20)
 MAX_TOKEN_LENGTH = 8192
+# A solved CAPTCHA is kept for a form sent back for other mistakes, this long, for one signup.
+PASS_LIFETIME = timedelta(minutes=10)
+KEPT_FIELD = "captcha_kept"
 # Provider error codes that mean our keys are wrong: the visitor cannot fix these.
 CONFIG_ERRORS = {
     "missing-input-secret",
@@ -163,7 +168,7 @@ def _verify_altcha(settings: Settings, db: Database, token: str, now: datetime) 
 
 def _spend(db: Database, signature: str, expires: float, now: datetime) -> bool:
     """Record a solution as used; False when it was used before. Expired records are pruned."""
-    digest = hashlib.sha256(signature.encode()).hexdigest()
+    digest = _solution_hash(signature)
     expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
     spent = CaptchaSolution.__table__
     try:
@@ -173,6 +178,69 @@ def _spend(db: Database, signature: str, expires: float, now: datetime) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+def _solution_hash(signature: str) -> str:
+    return hashlib.sha256(signature.encode()).hexdigest()
+
+
+def _spent(db: Database, signature: str) -> bool:
+    spent = CaptchaSolution.__table__
+    with db.engine.connect() as conn:
+        query = select(spent.c.solution_hash).where(
+            spent.c.solution_hash == _solution_hash(signature)
+        )
+        return conn.execute(query).first() is not None
+
+
+# --- passes: a solved CAPTCHA kept while the visitor fixes other fields ----------------------
+
+
+def _pass_serializer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(settings.secret_key, salt="mailer.captcha-pass")
+
+
+def issue_pass(settings: Settings, result: CaptchaResult, now: datetime) -> str:
+    """A signed note that this visitor solved the CAPTCHA, so a form sent back for other
+    mistakes need not ask again. It expires after PASS_LIFETIME and lets one signup through:
+    redeem_pass spends it, as an ALTCHA solution is spent."""
+    payload = {
+        "id": secrets.token_hex(16),
+        "p": result.provider,
+        "e": (now + PASS_LIFETIME).timestamp(),
+    }
+    return _pass_serializer(settings).dumps(payload)
+
+
+def _read_pass(settings: Settings, token: str, now: datetime) -> dict[str, Any] | None:
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    try:
+        data = _pass_serializer(settings).loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("p") != settings.captcha:
+        return None  # a pass from before the provider changed proves nothing now
+    if not isinstance(data.get("id"), str) or not isinstance(data.get("e"), float | int):
+        return None
+    return data if data["e"] > now.timestamp() else None
+
+
+def pass_is_live(settings: Settings, db: Database, token: str, now: datetime) -> bool:
+    """Genuine, unexpired and not yet spent: worth keeping in the form sent back."""
+    data = _read_pass(settings, token, now)
+    return data is not None and not _spent(db, "pass:" + data["id"])
+
+
+def redeem_pass(settings: Settings, db: Database, token: str, now: datetime) -> CaptchaResult:
+    """Spend a pass for the signup it lets through; a spent one is refused like a replayed
+    ALTCHA solution, so one solved CAPTCHA never admits two signups."""
+    data = _read_pass(settings, token, now)
+    if data is None:
+        return CaptchaResult(False, settings.captcha, "invalid")
+    if not _spend(db, "pass:" + data["id"], float(data["e"]), now):
+        return CaptchaResult(False, settings.captcha, "replayed")
+    return CaptchaResult(True, settings.captcha, "ok-kept")
 
 
 # --- reCAPTCHA v2/v3, hCaptcha, Turnstile: the provider's siteverify --------------------------

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
-
 from sqlalchemy import insert, select
 
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import OutboxMessage, Subscriber
-from mailer.readers import links
-from mailer.readers.subscriptions import ReaderOutcome, _may_mail, _outbox_row
+from mailer.readers.reader_mail import data_link_values
+from mailer.readers.subscriptions import ReaderOutcome, may_mail
 from mailer.readers.suppressions import is_suppressed
 from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token
 
@@ -30,24 +28,12 @@ def send_data_link(
             return ReaderOutcome("bad-link")
         if is_suppressed(session, sub.email):
             return ReaderOutcome("suppressed", sub.id)
-        if not _may_mail(session, sub.id, now, kind="data"):
+        if not may_mail(session, sub.id, now, kind="data"):
             return ReaderOutcome("limited", sub.id)
-        mail = data_link_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        minutes = int(DATA_LINK_LIFETIME.total_seconds() // 60)
+        mail = data_link_values(settings, sub.id, sub.email, sub.token_nonce, now, minutes)
         session.connection().execute(insert(OutboxMessage.__table__), mail)
         return ReaderOutcome("queued", sub.id)
-
-
-def data_link_values(
-    settings: Settings, subscriber_id: int, email: str, nonce: str, now: datetime
-) -> dict[str, Any]:
-    context = {
-        "list_name": settings.list_name,
-        "site_name": settings.site_name,
-        "data_url": links.data_url(settings, subscriber_id, nonce, now),
-        "minutes": int(DATA_LINK_LIFETIME.total_seconds() // 60),
-        "base_url": settings.base_url,
-    }
-    return _outbox_row(settings, "data", context, subscriber_id, email, now)
 
 
 def data_link(

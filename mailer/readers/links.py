@@ -99,3 +99,8 @@ def message_id_forms(message_id: str) -> list[str]:
 def new_message_id(settings: Settings) -> str:
     """A Message-ID on our own domain; made once per message and kept for every retry."""
     return f"<{secrets.token_hex(12)}@{sender_domain(settings)}>"
+
+
+def sender_address(settings: Settings) -> str:
+    """The bare From address, for a reader to add to their contacts."""
+    return _address_of(settings.from_addr)

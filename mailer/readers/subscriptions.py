@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
-from mailer.core.templates import environment
-from mailer.readers import links
+from mailer.readers.reader_mail import confirmation_values, links_values, welcome_values
 from mailer.readers.same_work import insert_when
 from mailer.readers.suppressions import address_hash, is_suppressed
 from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token, read_untimed
@@ -125,7 +124,7 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
         insert_when(conn, "subscribers", new_row, not suppressed)
         sub = _stored_joiner(conn, digest)  # the row just added, or the one stored before
         sid = sub.id if sub else 0
-        may_mail = _may_mail(conn, sid, now)
+        may_mail = may_mail(conn, sid, now)
         joinable = not suppressed and sub is not None and sub.status in JOINABLE
         event = _signup_event(sid, signup, now)
         insert_when(conn, "consent_events", event, joinable)
@@ -271,7 +270,7 @@ _JOINER = (
 )
 
 
-def _may_mail(
+def may_mail(
     session: Session | Connection, subscriber_id: int, now: datetime, kind: str = "confirm"
 ) -> bool:
     """At most one such mail (a confirmation, or fresh links) per 10 minutes and three a day
@@ -281,28 +280,6 @@ def _may_mail(
     if len(times) >= CONFIRM_MAILS_PER_DAY:
         return False
     return all(t <= now - CONFIRM_MAIL_GAP for t in times)
-
-
-def confirmation_values(
-    settings: Settings,
-    subscriber_id: int,
-    email: str,
-    nonce: str,
-    now: datetime,
-    first_name: str | None = None,
-) -> dict[str, Any]:
-    """The outbox row for a confirmation mail: its text names nothing the visitor typed (the
-    name is inside the signed link only)."""
-    context = {
-        "list_name": settings.list_name,
-        "site_name": settings.site_name,
-        "frequency": settings.list_frequency,
-        "confirm_url": links.confirm_url(settings, subscriber_id, nonce, now, first_name),
-        "hours": settings.confirm_hours,
-        "expires": (now + timedelta(hours=settings.confirm_hours)).astimezone(settings.zone),
-        "base_url": settings.base_url,
-    }
-    return _outbox_row(settings, "confirm", context, subscriber_id, email, now)
 
 
 # --- links ---------------------------------------------------------------------------------
@@ -389,6 +366,11 @@ def confirm(
             sub.first_name = name
         sub.token_nonce = new_token_nonce()
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip))
+        if settings.welcome_mail:  # queued with the confirmation: both happen or neither
+            welcome = welcome_values(
+                settings, sub.id, sub.email, sub.token_nonce, now, sub.first_name
+            )
+            session.connection().execute(insert(OutboxMessage.__table__), welcome)
         return ReaderOutcome("done", sub.id)
 
 
@@ -409,7 +391,7 @@ def send_fresh_link(
             return ReaderOutcome("already", subscriber_id)
         if is_suppressed(session, sub.email):
             return ReaderOutcome("suppressed", sub.id)
-        if not _may_mail(session, sub.id, now):
+        if not may_mail(session, sub.id, now):
             return ReaderOutcome("limited", sub.id)
         mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now, first_name)
         session.connection().execute(insert(OutboxMessage.__table__), mail)
@@ -432,8 +414,9 @@ def preferences_link(
     db: Database, settings: Settings, token: str, now: datetime | None
 ) -> tuple[str, Subscriber | None]:
     """("ok", reader) within MAILER_UNSUBSCRIBE_LINK_DAYS of the mail while the reader's nonce
-    is the one inside; ("old", reader) for an older or untimed link, which may only ask for
-    fresh links by mail; ("superseded", reader) after the reader re-confirmed; ("bad", None).
+    is the one inside; ("old", reader) for an older or untimed link and ("superseded", reader)
+    for one from before the reader confirmed again: both may only ask for fresh links by mail;
+    ("gone", None) when its reader was erased; ("bad", None) for a token not ours or cut short.
     The page shows personal data and changes it, so a forwarded mail must stop opening it."""
     try:
         payload = _read(settings, "preferences", token, unsubscribe_max_age(settings), now)
@@ -447,13 +430,13 @@ def preferences_link(
         return _old_link(legacy.get("sid"), db)
     sub = _live_subscriber(db, payload["sid"])
     if sub is None:
-        return "bad", None
+        return "gone", None
     return ("ok", sub) if sub.token_nonce == payload["n"] else ("superseded", sub)
 
 
 def _old_link(sid: object, db: Database) -> tuple[str, Subscriber | None]:
     sub = _live_subscriber(db, sid) if isinstance(sid, int) else None
-    return ("old", sub) if sub else ("bad", None)
+    return ("old", sub) if sub else ("gone", None)
 
 
 def _live_subscriber(db: Database, subscriber_id: int) -> Subscriber | None:
@@ -511,26 +494,11 @@ def send_fresh_links(
             return ReaderOutcome("bad-link")
         if is_suppressed(session, sub.email):
             return ReaderOutcome("suppressed", sub.id)
-        if not _may_mail(session, sub.id, now, kind="links"):
+        if not may_mail(session, sub.id, now, kind="links"):
             return ReaderOutcome("limited", sub.id)
         mail = links_values(settings, sub.id, sub.email, sub.token_nonce, now)
         session.connection().execute(insert(OutboxMessage.__table__), mail)
         return ReaderOutcome("queued", sub.id)
-
-
-def links_values(
-    settings: Settings, subscriber_id: int, email: str, nonce: str, now: datetime
-) -> dict[str, Any]:
-    """The outbox row for a 'your links' mail: a fresh unsubscribe link and the preferences."""
-    context = {
-        "list_name": settings.list_name,
-        "site_name": settings.site_name,
-        "unsubscribe_url": links.unsubscribe_url(settings, subscriber_id, nonce, now),
-        "preferences_url": links.preferences_url(settings, subscriber_id, nonce, now),
-        "days": settings.unsubscribe_link_days,
-        "base_url": settings.base_url,
-    }
-    return _outbox_row(settings, "links", context, subscriber_id, email, now)
 
 
 def unsubscribe(
@@ -595,30 +563,3 @@ def update_preferences(
             ConsentEvent(subscriber_id=sub.id, kind="preferences", at=now, ip=ip, detail=changes)
         )
         return ReaderOutcome("done", sub.id)
-
-
-def _outbox_row(
-    settings: Settings,
-    kind: str,
-    context: dict[str, Any],
-    subscriber_id: int,
-    email: str,
-    now: datetime,
-) -> dict[str, Any]:
-    """A reader's mail from templates/email/<kind>/, as the outbox row that sends it."""
-    env = environment()
-    subject = env.get_template(f"email/{kind}/subject.txt").render(context)
-    return {
-        "kind": kind,
-        "subscriber_id": subscriber_id,
-        "recipient": email,
-        "subject": " ".join(subject.split()),
-        "text": env.get_template(f"email/{kind}/body.txt").render(context),
-        "html": env.get_template(f"email/{kind}/body.html").render(context),
-        "headers": {"Auto-Submitted": "auto-generated", "X-Auto-Response-Suppress": "All"},
-        "message_id": links.new_message_id(settings),
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }

@@ -6,13 +6,13 @@ import logging
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from mailer.core import safejson
 from mailer.readers import captcha, subscriptions, validation
 from mailer.web.captcha import captcha_csp
 from mailer.web.context import csrf, services
-from mailer.web.forms import EmbedJoinForm, JoinForm, make_stamp, read_stamp
+from mailer.web.forms import TOO_FAST, EmbedJoinForm, JoinForm, make_stamp, read_stamp
 from mailer.web.limits import limiter
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,14 @@ def signup_limits() -> str:
     return services().settings.signup_rate_limits
 
 
+MAILING_ACTIONS = ("fresh-link", "resubscribe")  # these mail the reader, like a signup
+
+
 def _not_a_signup() -> bool:
-    """Confirming is not limited; asking for a fresh confirmation link is, like a signup."""
-    links = ("/confirm/", "/unsubscribe/")
-    return request.path.startswith(links) and request.form.get("action") != "fresh-link"
+    """Confirming and preferences are not limited; asking for a fresh link or to come back
+    mails the reader, so it counts like a signup."""
+    links = ("/confirm/", "/unsubscribe/", "/preferences/")
+    return request.path.startswith(links) and request.form.get("action") not in MAILING_ACTIONS
 
 
 signup_limit = limiter.shared_limit(
@@ -50,6 +54,12 @@ def embed_origins() -> set[str]:
     return {origin_of(o) or o.lower() for o in services().settings.embed_origins}
 
 
+@bp.context_processor
+def _embed_context() -> dict[str, object]:
+    """Where an embed page may send its height: the sites allowed to frame it, and us."""
+    return {"embed_parent_origins": sorted(o for o in embed_origins() | own_origins() if o)}
+
+
 def client_ip() -> str | None:
     return request.remote_addr
 
@@ -61,10 +71,49 @@ class Attempt:
     status: int = 200
     errors: dict[str, list[str]] = field(default_factory=dict)
     message: str = ""
+    captcha_pass: str = ""  # a solved CAPTCHA kept for the form sent back
 
     @property
     def ok(self) -> bool:
         return self.status == 200
+
+
+def field_errors(email: str, first_name: str | None) -> dict[str, list[str]]:
+    """Every mistake in the address and the name at once, by field."""
+    settings = services().settings
+    errors: dict[str, list[str]] = {}
+    checks = (
+        (validation.normalise_email, email, settings),
+        (validation.clean_first_name, first_name),
+    )
+    for check, *args in checks:
+        try:
+            check(*args)
+        except validation.InvalidInput as exc:
+            errors.setdefault(exc.field, []).append(exc.message)
+    return errors
+
+
+def check_captcha(token: str, kept: str, channel: str) -> tuple[captcha.CaptchaResult, str]:
+    """The widget's answer checked (and spent), or a pass kept from an earlier try; with the
+    pass the form should carry if it goes back to the visitor."""
+    svc = services()
+    settings, now = svc.settings, svc.now()
+    if kept and captcha.pass_is_live(settings, svc.db, kept, now):
+        return captcha.CaptchaResult(True, settings.captcha, "ok-kept"), kept
+    result = captcha.verify(settings, svc.http, svc.db, token or "", client_ip(), now)
+    if result.unavailable:
+        log.warning("captcha %s unavailable: %s", result.provider, result.detail)
+    elif not result.ok:
+        log.info("captcha %s refused a %s signup: %s", result.provider, channel, result.detail)
+    keep = result.ok and settings.captcha != "none"
+    return result, captcha.issue_pass(settings, result, now) if keep else ""
+
+
+def _captcha_note(result: captcha.CaptchaResult, signal: str) -> str:
+    """What the consent record keeps of the checks: the CAPTCHA's verdict, score and speed."""
+    score = "" if result.score is None else f"score={result.score}"
+    return " ".join(part for part in (result.detail, score, signal) if part)
 
 
 def attempt_signup(
@@ -73,22 +122,29 @@ def attempt_signup(
     token: str,
     channel: str,
     page: str | None,
+    *,
+    errors: dict[str, list[str]] | None = None,
+    kept: str = "",
+    signal: str = "",
 ) -> Attempt:
-    """Validate, check the CAPTCHA, subscribe; the same answer for every address state."""
+    """Validate everything, check the CAPTCHA, subscribe; the same answer for every address
+    state. With other mistakes a solved CAPTCHA comes back as a pass, unspent."""
     svc = services()
     settings, now = svc.settings, svc.now()
-    try:
-        validation.normalise_email(email, settings)
-        validation.clean_first_name(first_name)
-    except validation.InvalidInput as exc:
-        return Attempt(400, {exc.field: [exc.message]})
-    result = captcha.verify(settings, svc.http, svc.db, token or "", client_ip(), now)
+    errors = {**(errors or {})}
+    for name, messages in field_errors(email, first_name).items():
+        errors.setdefault(name, messages)  # a field the form already marked keeps its message
+    result, keep = check_captcha(token, kept, channel)
     if result.unavailable:
-        log.warning("captcha %s unavailable: %s", result.provider, result.detail)
-        return Attempt(503, message=UNAVAILABLE)
+        return Attempt(503, errors, UNAVAILABLE)
     if not result.ok:
-        log.info("captcha %s refused a %s signup: %s", result.provider, channel, result.detail)
-        return Attempt(400, {"captcha": [CAPTCHA_FAILED]})
+        errors["captcha"] = [CAPTCHA_FAILED]
+    if errors:
+        return Attempt(400, errors, captcha_pass=keep)
+    if result.detail == "ok-kept":
+        result = captcha.redeem_pass(settings, svc.db, kept, now)
+        if not result.ok:
+            return Attempt(400, {"captcha": [CAPTCHA_FAILED]})
     signup = subscriptions.Signup(
         email=email,
         first_name=first_name,
@@ -97,7 +153,7 @@ def attempt_signup(
         origin=page or request.headers.get("Origin") or request.referrer,
         channel=channel,
         captcha_provider=result.provider,
-        captcha_result=result.detail + ("" if result.score is None else f" score={result.score}"),
+        captcha_result=_captcha_note(result, signal),
         consent_text_hash=subscriptions.consent_hash(subscriptions.consent_text(settings)),
     )
     try:
@@ -108,6 +164,9 @@ def attempt_signup(
     return Attempt(200)
 
 
+FIELD_ORDER = ("email", "first_name", "consent", "captcha")
+
+
 def _form_page(
     template: str, form, kind: str, attempt: Attempt | None = None, page: str | None = None
 ):
@@ -116,46 +175,61 @@ def _form_page(
     if request.method == "GET":
         page = request.referrer  # the article the reader came from, kept in the signed stamp
     form.stamp.data = make_stamp(settings.secret_key, svc.now(), kind, page)
-    errors = dict(form.errors)
-    if attempt:
-        for name, messages in attempt.errors.items():
-            errors.setdefault(name, []).extend(messages)
+    errors = attempt.errors if attempt else {}
+    invalid = [name for name in FIELD_ORDER if errors.get(name)]
     body = render_template(
         template,
         form=form,
         errors=errors,
+        invalid=invalid,
         message=attempt.message if attempt else "",
+        captcha_pass=attempt.captcha_pass if attempt else "",
+        kept_field=captcha.KEPT_FIELD,
         consent_text=subscriptions.consent_text(settings),
         provider=settings.captcha,
         site_key=settings.captcha_site_key,
         frequency=settings.list_frequency,
+        embed_parent=origin_of(page),
     )
-    return body, (attempt.status if attempt else (400 if errors else 200))
+    return body, (attempt.status if attempt else 200)
 
 
 def _handle_post(form, template: str, kind: str):
+    """One answer with every mistake marked; success redirects (303), so a reload never posts
+    the form again."""
     svc = services()
     settings = svc.settings
     if form.website.data:  # honeypot: bots get the normal answer and nothing happens
         log.info("honeypot filled on %s; dropped", kind)
-        return _done(template)
-    error, page = read_stamp(settings.secret_key, form.stamp.data, kind, svc.now())
-    if not form.validate():
-        return _form_page(template, form, kind, page=page)
-    if error:
-        return _form_page(template, form, kind, Attempt(400, {"form": [error]}), page)
-    token = request.form.get(captcha.token_field(settings), "")
+        return _done(kind)
+    stamp = read_stamp(settings.secret_key, form.stamp.data, kind, svc.now())
+    form.validate()
+    errors = {name: list(messages) for name, messages in form.errors.items()}
+    if stamp.error:
+        errors.setdefault("form", []).append(stamp.error)
+    signal = ""
+    if stamp.too_fast:
+        signal = f"fast={stamp.age:.1f}s"
+        log.info("%s form sent %.1f s after it was shown", kind, stamp.age)
+        if settings.captcha == "none":  # nothing else tells a person from a script here
+            errors.setdefault("form", []).append(TOO_FAST)
     attempt = attempt_signup(
-        form.email.data, form.first_name.data, token, kind if kind == "embed" else "form", page
+        form.email.data or "",
+        form.first_name.data,
+        request.form.get(captcha.token_field(settings), ""),
+        kind if kind == "embed" else "form",
+        stamp.page,
+        errors=errors,
+        kept=request.form.get(captcha.KEPT_FIELD, ""),
+        signal=signal,
     )
     if not attempt.ok:
-        return _form_page(template, form, kind, attempt, page)
-    return _done(template)
+        return _form_page(template, form, kind, attempt, stamp.page)
+    return _done(kind)
 
 
-def _done(template: str):
-    embedded = template.startswith("web/embed")
-    return render_template("web/check_inbox.html", embedded=embedded), 200
+def _done(kind: str):
+    return redirect(url_for("join.embed_sent" if kind == "embed" else "join.sent"), 303)
 
 
 @bp.route("/join", methods=["GET", "POST"])
@@ -165,6 +239,12 @@ def join():
     if request.method == "POST":
         return _handle_post(form, "web/join.html", "join")
     return _form_page("web/join.html", form, "join")
+
+
+@bp.get("/join/sent")
+def sent():
+    """Where a signup lands after its redirect: nothing of what was typed is in the URL."""
+    return render_template("web/check_inbox.html", embedded=False)
 
 
 def page_csp(frame_ancestors: str) -> str:
@@ -208,10 +288,17 @@ def embed_join():
                 message="This form was sent from another site. Reload it and try again.",
             )
             return _frame_ancestors(Response(body, 403))
-        body, status = _handle_post(form, "web/embed_join.html", "embed")
+        answer = _handle_post(form, "web/embed_join.html", "embed")
     else:
-        body, status = _form_page("web/embed_join.html", form, "embed")
-    return _frame_ancestors(Response(body, status))
+        answer = _form_page("web/embed_join.html", form, "embed")
+    if isinstance(answer, Response):  # the redirect after a signup
+        return _frame_ancestors(answer)
+    return _frame_ancestors(Response(*answer))
+
+
+@bp.get("/embed/join/sent")
+def embed_sent():
+    return _frame_ancestors(Response(render_template("web/check_inbox.html", embedded=True)))
 
 
 def _cors(response: Response) -> Response:
@@ -263,6 +350,8 @@ def api_subscribe():
         errors["consent"] = ["Consent must be true: the reader ticked the box."]
     if not isinstance(token, str) or not token:
         errors["captcha"] = ["A CAPTCHA solution is required."]
+    if not errors:  # the CAPTCHA is checked (and spent) only once the fields are right
+        errors = field_errors(email, name)
     if errors:
         return jsonify(error="Invalid input", errors=errors), 400
     page = data.get("page") if isinstance(data.get("page"), str) else origin

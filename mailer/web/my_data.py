@@ -16,6 +16,7 @@ EXPIRED = (
     "This link to your data has expired: it works for one hour. Open your preferences from a "
     "recent mail and ask for a new one."
 )
+FORGET_UNTICKED = "Tick the box to confirm that everything about you should be erased."
 NOT_VALID = "This link is not valid. It may have been copied incompletely."
 
 
@@ -32,7 +33,7 @@ def my_data(token: str):
             410 if expired else 404
         )
     if request.method == "GET":
-        return render_template("web/my_data.html", notice="")
+        return render_template("web/my_data.html")
     action = request.form.get("action")
     if action == "export":
         body = json.dumps(privacy.export_data(svc.db, sub.id), indent=2, ensure_ascii=False)
@@ -42,8 +43,7 @@ def my_data(token: str):
         )
     if action == "forget":
         if request.form.get("confirm_forget") != "yes":
-            notice = "Tick the box to confirm that everything about you should be erased."
-            return render_template("web/my_data.html", notice=notice), 400
+            return render_template("web/my_data.html", forget_error=FORGET_UNTICKED), 400
         privacy.forget(svc.db, sub.id, svc.now(), ip=client_ip())
         return render_template("web/erased.html")
     abort(400, "Unknown action.")

@@ -13,10 +13,6 @@ from mailer.web.join import client_ip, signup_limit
 bp = Blueprint("reader", __name__)
 
 BAD_LINK = "This link is not valid. It may have been copied incompletely."
-DATA_LINK_SENT = (
-    "We have mailed a link to download or erase your data to the address this newsletter goes "
-    "to. It works for one hour."
-)
 
 
 def _page(template: str, status: int = 200, **context):
@@ -61,7 +57,13 @@ def confirm(token: str):
     with svc.db.session() as session:
         sub = session.get(Subscriber, outcome.subscriber_id)
         preferences = links.preferences_url(settings, sub.id, sub.token_nonce, now)
-    return _page("web/confirm.html", state="done", preferences_url=preferences)
+    return _page(
+        "web/confirm.html",
+        state="done",
+        preferences_url=preferences,
+        sender=links.sender_address(settings),
+        frequency=settings.list_frequency,
+    )
 
 
 OLD_LINK = (
@@ -101,6 +103,8 @@ def unsubscribe(token: str):
             return _page("web/check_inbox.html", embedded=False, links=True)
         days = settings.unsubscribe_link_days
         return _page("web/unsubscribe.html", 410, done=False, old=True, days=days)
+    if not one_click and request.form.get("action") == "resubscribe":
+        return _page("web/unsubscribe.html", done=True, notice=_resubscribe(sub))
     how = "one-click" if one_click else "link"
     subscriptions.unsubscribe(svc.db, sub.id, how, svc.now(), ip=client_ip())
     if one_click:
@@ -108,45 +112,61 @@ def unsubscribe(token: str):
     return _page("web/unsubscribe.html", done=True)
 
 
+SUPERSEDED = (
+    "This preferences link came in an older mail. You have confirmed your subscription again "
+    "since then, and each confirmation replaces the links in earlier mails, so this one no "
+    "longer opens your preferences."
+)
+GONE = "The subscription this link was for no longer exists: everything about it was erased."
+DATA_LINK_SENT = (
+    "We have mailed a link to download or erase your data to the address this newsletter goes "
+    "to. It works for one hour."
+)
+
+
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
+@signup_limit  # counts only the actions that mail the reader (resubscribe, fresh links)
 def preferences(token: str):
     svc = services()
     settings, now = svc.settings, svc.now()
     state, sub = subscriptions.preferences_link(svc.db, settings, token, now)
-    if sub is None:
+    if state == "bad":
         return _bad_link()
-    if state != "ok":
-        return _stale_preferences(state, sub.id)
+    if state == "gone":
+        return _page("web/error.html", 404, title="Link no longer works", message=GONE)
+    if state in ("superseded", "old"):
+        return _stale(state, sub)
     form = PreferencesForm(data={"first_name": sub.first_name or ""})
-    notice, status = "", 200
-    if request.method == "POST":
-        if not form.validate():
-            return _prefs(form, sub, "", 400)
-        action = request.form.get("action", "save")
-        try:
-            notice = _apply(action, form, sub.id)
-        except validation.InvalidInput as exc:
-            form.first_name.errors = [exc.message]
-            return _prefs(form, sub, "", 400)
-        state, sub = subscriptions.preferences_link(svc.db, settings, token, now)
-        if sub is None:
-            return _page("web/erased.html")
-    return _prefs(form, sub, notice, status)
+    if request.method == "GET":
+        return _prefs(form, sub)
+    if not form.validate():
+        return _prefs(form, sub, status=400)
+    action = request.form.get("action", "save")
+    try:
+        notice = _apply(action, form, sub)
+    except validation.InvalidInput as exc:
+        form.first_name.errors = [exc.message]
+        return _prefs(form, sub, status=400)
+    sub = subscriptions.subscriber_for(svc.db, settings, "preferences", token, now)
+    return _prefs(form, sub, notice) if sub is not None else _bad_link()
 
 
-def _stale_preferences(state: str, sid: int):
-    """An old or superseded link may only ask for fresh links, mailed to the stored address."""
+def _stale(state: str, sub: Subscriber):
+    """A genuine link from an older mail, or one past its days: say which, and offer the
+    current links by mail; it opens nothing else, since whoever holds it may not be the reader."""
     svc = services()
-    if request.method == "POST" and request.form.get("action") == "fresh-links":
-        subscriptions.send_fresh_links(svc.db, svc.settings, sid, svc.now())
+    if request.method == "POST" and request.form.get("action") == "fresh-link":
+        subscriptions.send_fresh_links(svc.db, svc.settings, sub.id, svc.now())
         return _page("web/check_inbox.html", embedded=False, links=True)
+    if state == "superseded":
+        return _page("web/link_replaced.html", 410, message=SUPERSEDED)
     days = svc.settings.unsubscribe_link_days
-    return _page("web/preferences_stale.html", 410, state=state, days=days)
+    return _page("web/preferences_stale.html", 410, days=days)
 
 
-def _apply(action: str, form: PreferencesForm, sid: int) -> str:
+def _apply(action: str, form: PreferencesForm, sub: Subscriber) -> str:
     svc = services()
-    now, ip = svc.now(), client_ip()
+    now, ip, sid = svc.now(), client_ip(), sub.id
     if action == "save":
         subscriptions.update_preferences(svc.db, sid, now, first_name=form.first_name.data, ip=ip)
         return "Your name is saved."
@@ -157,6 +177,8 @@ def _apply(action: str, form: PreferencesForm, sid: int) -> str:
     if action == "unsubscribe":
         subscriptions.unsubscribe(svc.db, sid, "preferences", now, ip=ip)
         return "You are unsubscribed. No more mail will come."
+    if action == "resubscribe":
+        return _resubscribe(sub)
     if action == "data-link":
         outcome = data_requests.send_data_link(svc.db, svc.settings, sid, now)
         if outcome.result == "limited":
@@ -165,5 +187,27 @@ def _apply(action: str, form: PreferencesForm, sid: int) -> str:
     abort(400, "Unknown action.")
 
 
-def _prefs(form: PreferencesForm, sub, notice: str, status: int):
-    return _page("web/preferences.html", status, form=form, sub=sub, notice=notice)
+def _resubscribe(sub: Subscriber) -> str:
+    """Coming back goes through a confirmation mail, as joining does: never at once."""
+    svc = services()
+    outcome = subscriptions.send_fresh_link(svc.db, svc.settings, sub.id, svc.now(), sub.first_name)
+    if outcome.result == "limited":
+        return "We sent you a confirmation link a few minutes ago: look for it in your inbox."
+    if outcome.result == "already" and sub.status == "confirmed":
+        return "You are subscribed already: there is nothing to do."
+    if outcome.result != "queued":
+        return "This address cannot be subscribed again from here."
+    return "We sent a confirmation link to your address. Press the button in it to start again."
+
+
+def _prefs(form: PreferencesForm, sub, notice: str = "", status: int = 200, **context):
+    settings = services().settings
+    return _page(
+        "web/preferences.html",
+        status,
+        form=form,
+        sub=sub,
+        notice=notice,
+        frequency=settings.list_frequency,
+        **context,
+    )

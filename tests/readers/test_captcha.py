@@ -282,3 +282,32 @@ def test_provider_none_passes_as_disabled(services):
     settings = dataclasses.replace(services.settings, captcha="none")
     result = verify(settings, services.http, services.db, "", None, services.now())
     assert result == CaptchaResult(True, "none", "disabled")
+
+
+# --- passes: a solved CAPTCHA kept while the reader fixes other fields --------------------------
+
+
+def test_a_pass_admits_one_signup_and_is_refused_after(services, db, now):
+    settings = services.settings
+    kept = captcha.issue_pass(settings, CaptchaResult(True, "altcha", "ok"), now)
+    assert captcha.pass_is_live(settings, db, kept, now)
+    assert captcha.redeem_pass(settings, db, kept, now) == CaptchaResult(True, "altcha", "ok-kept")
+    assert not captcha.pass_is_live(settings, db, kept, now)
+    assert captcha.redeem_pass(settings, db, kept, now).detail == "replayed"
+
+
+def test_a_pass_from_another_provider_or_key_proves_nothing(services, db, now):
+    settings = services.settings
+    other_provider = captcha.issue_pass(
+        dataclasses.replace(settings, captcha="turnstile"),
+        CaptchaResult(True, "turnstile", "ok"),
+        now,
+    )
+    other_key = captcha.issue_pass(
+        dataclasses.replace(settings, secret_key="another-key-" * 4),
+        CaptchaResult(True, "altcha", "ok"),
+        now,
+    )
+    for token in (other_provider, other_key, "", "x" * 9000):
+        assert not captcha.pass_is_live(settings, db, token, now)
+        assert captcha.redeem_pass(settings, db, token, now).detail == "invalid"

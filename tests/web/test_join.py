@@ -98,15 +98,94 @@ def test_honeypot_is_dropped_behind_the_normal_answer(join_post, db):
     assert counts(db) == (0, 0)
 
 
-def test_too_fast_and_too_old_forms_are_refused_with_a_message(join_post, db, settings, now):
-    fast = join_post(stamp=aged_stamp(settings.secret_key, now, seconds=1))
+def test_old_and_foreign_stamps_are_refused_with_a_message(join_post, db, settings, now):
     old = join_post(stamp=aged_stamp(settings.secret_key, now, seconds=3 * 3600))
     forged = join_post(stamp="eyJ0IjoxfQ.forged")
     other_kind = join_post(stamp=aged_stamp(settings.secret_key, now, kind="embed"))
-    assert fast.status_code == old.status_code == forged.status_code == 400
-    assert other_kind.status_code == 400
-    assert TOO_FAST.split(".")[0] in fast.get_data(as_text=True).replace("&#39;", "'")
+    assert old.status_code == forged.status_code == other_kind.status_code == 400
     assert TOO_OLD.split(".")[0] in old.get_data(as_text=True)
+    assert counts(db) == (0, 0)
+
+
+def test_a_quick_person_with_a_captcha_is_not_refused_but_noted(join_post, db, settings, now):
+    """Autofill and a solved CAPTCHA in under a second: the CAPTCHA decides, the speed is kept."""
+    response = join_post(stamp=aged_stamp(settings.secret_key, now, seconds=0))
+    assert response.status_code == 200 and "Check your inbox" in response.get_data(as_text=True)
+    with db.session() as session:
+        result = session.scalar(select(ConsentEvent.captcha_result))
+    assert result == "ok fast=0.0s"
+    two_seconds = join_post(
+        email="two@example.com", stamp=aged_stamp(settings.secret_key, now, seconds=2)
+    )
+    assert two_seconds.status_code == 200, two_seconds.get_data(as_text=True)[-2500:]
+    assert counts(db) == (2, 2)
+
+
+@pytest.mark.parametrize("settings_overrides", [{"captcha": "none"}])
+def test_without_a_captcha_a_too_fast_form_is_refused_with_every_other_mistake(
+    join_post, db, settings, now
+):
+    fast = join_post(stamp=aged_stamp(settings.secret_key, now, seconds=0), email="nope")
+    html = fast.get_data(as_text=True).replace("&#39;", "'")
+    assert fast.status_code == 400
+    assert TOO_FAST.split(".")[0] in html and 'id="email-error"' in html
+    assert join_post(stamp=aged_stamp(settings.secret_key, now, seconds=2)).status_code == 200
+    assert counts(db) == (1, 1)
+
+
+def test_a_signup_redirects_so_a_reload_posts_nothing(join_post, client, db):
+    response = join_post(follow=False)
+    assert (response.status_code, response.location) == (303, "/join/sent")
+    assert "reader@example.com" not in response.location
+    page = client.get(response.location)
+    assert page.status_code == 200 and "Check your inbox" in page.get_data(as_text=True)
+    assert counts(db) == (1, 1)  # the reload is a GET of the landing page
+
+
+def test_every_mistake_is_marked_at_once_and_the_first_is_focused(join_post, db):
+    response = join_post(email="not an address", first_name="Ann<script>", consent=None)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    for name in ("email", "first_name", "consent"):
+        assert f'id="{name}-error"' in html
+        assert f'aria-invalid="true" aria-describedby="{name}-error"' in html
+    assert html.count("autofocus") == 1
+    assert 'aria-describedby="email-error" autofocus' in html
+    assert "Please fix the 3 fields marked below." in html
+    assert "<title>Fix the form: Join" in html
+    assert counts(db) == (0, 0)
+
+
+def test_a_solved_captcha_is_kept_while_other_fields_are_fixed(join_post, client, db):
+    first = join_post(email="not an address")
+    html = first.get_data(as_text=True)
+    assert first.status_code == 400
+    assert "no need to do it again" in html and "<altcha-widget" not in html
+    kept = hidden_fields(html)["captcha_kept"]
+    second = join_post(email="reader@example.com", altcha="", captcha_kept=kept)
+    assert second.status_code == 200 and "Check your inbox" in second.get_data(as_text=True)
+    with db.session() as session:
+        assert session.scalar(select(ConsentEvent.captcha_result)) == "ok-kept"
+    # Spent on the signup it let through: it never admits another one.
+    replay = join_post(email="other@example.com", altcha="", captcha_kept=kept)
+    assert replay.status_code == 400 and 'id="captcha-error"' in replay.get_data(as_text=True)
+    assert counts(db) == (1, 1)
+
+
+def test_a_kept_captcha_survives_several_mistakes_but_not_its_expiry(
+    join_post, client, db, settings, now
+):
+    from mailer.readers import captcha
+
+    kept = hidden_fields(join_post(email="bad").get_data(as_text=True))["captcha_kept"]
+    again = join_post(email="still bad", altcha="", captcha_kept=kept)
+    assert hidden_fields(again.get_data(as_text=True))["captcha_kept"] == kept
+    assert captcha.pass_is_live(settings, db, kept, now)
+    later = now + captcha.PASS_LIFETIME
+    assert not captcha.pass_is_live(settings, db, kept, later)
+    assert captcha.redeem_pass(settings, db, kept, later).detail == "invalid"
+    forged = kept[:-3] + ("AAA" if not kept.endswith("AAA") else "BBB")
+    assert not captcha.pass_is_live(settings, db, forged, now)
     assert counts(db) == (0, 0)
 
 
