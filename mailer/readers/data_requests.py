@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+
 from sqlalchemy import insert, select
 
 from mailer.core.config import Settings

@@ -1,5 +1,5 @@
-"""The mail a reader gets outside the digest (confirmation, 'your links', welcome, data link), each built
-from templates/email/<kind>/ as the outbox row the delivery engine sends."""
+"""The mail a reader gets outside the digest (confirmation, 'your links', welcome, data link),
+each built from templates/email/<kind>/ as the outbox row the delivery engine sends."""
 
 from __future__ import annotations
 

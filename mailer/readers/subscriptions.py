@@ -124,18 +124,18 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
         insert_when(conn, "subscribers", new_row, not suppressed)
         sub = _stored_joiner(conn, digest)  # the row just added, or the one stored before
         sid = sub.id if sub else 0
-        may_mail = may_mail(conn, sid, now)
+        mail_allowed = may_mail(conn, sid, now)
         joinable = not suppressed and sub is not None and sub.status in JOINABLE
         event = _signup_event(sid, signup, now)
         insert_when(conn, "consent_events", event, joinable)
         nonce = sub.token_nonce if sub else new_row["token_nonce"]
         mail = confirmation_values(settings, sid, email, nonce, now, name)
-        insert_when(conn, "outbox_messages", mail, joinable and may_mail)
+        insert_when(conn, "outbox_messages", mail, joinable and mail_allowed)
         if suppressed:
             return ReaderOutcome("suppressed")
         if not joinable:
             return ReaderOutcome("already", sub.id if sub else None)
-        return ReaderOutcome("queued" if may_mail else "limited", sid)
+        return ReaderOutcome("queued" if mail_allowed else "limited", sid)
 
 
 def _new_reader_values(

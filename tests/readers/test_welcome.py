@@ -54,7 +54,7 @@ def test_confirming_sends_a_welcome_over_smtp(db, settings, now, smtp_server):
     with db.session() as session:
         nonce = session.get(Subscriber, sid).token_nonce
     # The links it carries are the reader's current ones: they open the preferences.
-    assert links.preferences_url(settings, sid, nonce) in text
+    assert links.preferences_url(settings, sid, nonce, now) in text
     assert "/unsubscribe/" in html and "<script" not in html
 
 

@@ -277,21 +277,10 @@ def test_a_preferences_link_expires_like_an_unsubscribe_link_and_offers_fresh_li
     for action in ("unsubscribe", "pause", "data-link"):
         assert client.post(old, data={"csrf_token": token, "action": action}).status_code == 410
     assert sub_of(db, pending).status == "confirmed" and not sub_of(db, pending).paused
-    asked = client.post(old, data={"csrf_token": token, "action": "fresh-links"})
+    asked = client.post(old, data={"csrf_token": token, "action": "fresh-link"})
     assert asked.status_code == 200 and "preferences link" in asked.get_data(as_text=True)
     fresh = mailed_link(db, "links", "/preferences/")
     assert client.get(fresh).status_code == 200
-
-
-def test_a_preferences_link_from_before_a_new_confirmation_says_so(
-    client, db, settings, pending, now
-):
-    sub = confirmed(db, settings, pending, now)
-    before = path_of(links.preferences_url(settings, sub.id, sub.token_nonce, now))
-    rejoin_and_confirm(db, settings, pending, now)
-    page = client.get(before)
-    assert page.status_code == 410 and "before you last confirmed" in page.get_data(as_text=True)
-    assert "copied incompletely" not in page.get_data(as_text=True)
 
 
 def test_an_untimed_preferences_link_only_offers_fresh_links(client, db, settings, pending, now):

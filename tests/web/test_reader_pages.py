@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from mailer.core.models import OutboxMessage, Subscriber
 from mailer.readers import links, subscriptions
+from tests.conftest import FIXED_NOW
 from tests.fixtures.readers import hidden_fields
 
 
@@ -39,7 +40,9 @@ def current(db, sid) -> Subscriber:
 
 
 def prefs_path(db, settings, sid) -> str:
-    return path_of(links.preferences_url(settings, sid, current(db, sid).token_nonce))
+    """A link as a mail sent at the tests' fixed time carries it."""
+    nonce = current(db, sid).token_nonce
+    return path_of(links.preferences_url(settings, sid, nonce, FIXED_NOW))
 
 
 def mails(db, kind: str) -> int:
@@ -94,7 +97,7 @@ def test_the_unsubscribe_page_offers_the_way_back_too(client, db, settings, read
 
 
 def test_forget_me_is_marked_destructive_and_its_error_sits_beside_it(client, db, settings, reader):
-    path = prefs_path(db, settings, reader)
+    path = path_of(links.data_url(settings, reader, current(db, reader).token_nonce, FIXED_NOW))
     html = client.get(path).get_data(as_text=True)
     assert '<section class="danger-zone" aria-labelledby="forget-heading">' in html
     refused = post(client, path, action="forget")
