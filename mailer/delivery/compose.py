@@ -7,6 +7,7 @@ from datetime import datetime
 
 from mailer.core.config import Settings
 from mailer.delivery.transports.base import Message
+from mailer.delivery.verp import return_path
 from mailer.editions.clicks.links import reader_token
 from mailer.editions.render import RenderedDigest, greeting
 from mailer.readers.links import preferences_url, sender_domain, unsubscribe_links
@@ -69,4 +70,5 @@ def digest_message(
         reply_to=settings.reply_to,
         headers=headers,
         metadata=metadata,
+        return_path=return_path(settings, delivery_id),
     )

@@ -21,7 +21,7 @@ from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import Conflict
 from mailer.core.models import Delivery, OutboxMessage
-from mailer.delivery import ledger
+from mailer.delivery import guardrails, ledger
 from mailer.delivery.compose import digest_message
 from mailer.delivery.ratelimit import Bucket, bucket_for
 from mailer.delivery.transports.base import Message, SendResult, Transport, TransportError
@@ -135,6 +135,15 @@ class Drain:
         permanent = result.status in ("rejected", "invalid")
         return ledger.Outcome(row_id, "failed", error=result.error), permanent
 
+    def guard(self, provider: str, refused: list[int]) -> None:
+        """Count refusals at hand-off as feedback; stop when the guardrails paused the send."""
+        now = self.clock()
+        guardrails.record_rejections(self.db, provider, refused, now)
+        reasons = guardrails.watch(self.db, self.settings, refused, now)
+        if reasons:
+            self.halted = reasons[0]
+            self.stop.set()
+
     def note(self, success: bool) -> None:
         with self.lock:
             self.consecutive_failures = 0 if success else self.consecutive_failures + 1
@@ -182,7 +191,7 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
         return []
     messages = [build(c) for c in call]
     outcomes: list[ledger.Outcome] = []
-    permanent: list[str] = []
+    permanent: list[int] = []  # indexes into call: refused for good
     tally = {"sent": 0, "failed": 0, "unknown": 0, "retrying": 0}
 
     def settle(index: int, result: SendResult, delay: float | None = None) -> None:
@@ -193,7 +202,7 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
         outcomes.append(outcome)
         tally["retrying" if outcome.status == "pending" else outcome.status] += 1
         if is_permanent:
-            permanent.append(messages[index].recipient)
+            permanent.append(index)
 
     drain.bucket.take(len(messages))
     try:
@@ -216,8 +225,11 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
             settle(index, failure, delay)
     if permanent:
         with drain.db.session() as session:
-            for address in permanent:
-                suppress(session, address, "failed", drain.clock(), source="delivery")
+            for index in permanent:
+                recipient = messages[index].recipient
+                suppress(session, recipient, "failed", drain.clock(), source="delivery")
+        if model is Delivery:
+            drain.guard(transport.name, [call[index].id for index in permanent])
     drain.report.add(**tally)
     if drain.on_progress:
         drain.on_progress(tally["sent"] + tally["failed"] + tally["unknown"])

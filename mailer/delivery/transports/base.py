@@ -26,6 +26,8 @@ class Message:
     headers: Mapping[str, str] = field(default_factory=dict)
     # Opaque values a provider may echo back in webhooks (delivery id, digest id).
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # The envelope sender for this message alone (VERP, delivery/verp.py); "": the transport's.
+    return_path: str = ""
 
     def as_bytes(self) -> bytes:
         """The RFC 5322 form (text part, HTML alternative): the one MIME writer, mime.py."""
