@@ -74,6 +74,7 @@ class Drain:
     consecutive_failures: int = 0
     halted: str = ""  # paused or cancelled from outside: leave the digest's status alone
     handed: int = 0
+    unguarded: int = 0  # hand-offs since the guardrails last looked
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_progress: Callable[[int], None] | None = None
 
@@ -135,11 +136,19 @@ class Drain:
         permanent = result.status in ("rejected", "invalid")
         return ledger.Outcome(row_id, "failed", error=result.error), permanent
 
-    def guard(self, provider: str, refused: list[int]) -> None:
-        """Count refusals at hand-off as feedback; stop when the guardrails paused the send."""
-        now = self.clock()
-        guardrails.record_rejections(self.db, provider, refused, now)
-        reasons = guardrails.watch(self.db, self.settings, refused, now)
+    def guard(self, provider: str, handed: list[int], refused: list[int]) -> None:
+        """Keep refusals at hand-off as feedback and judge the rates after them, and after
+        every MAILER_GUARDRAIL_MIN_SAMPLE hand-offs (feedback that came early is judged once
+        the sample is large enough); stop when the guardrails paused the send."""
+        if refused:
+            guardrails.record_rejections(self.db, provider, refused, self.clock())
+        with self.lock:
+            self.unguarded += len(handed)
+            counted = self.unguarded >= self.settings.guardrail_min_sample
+            if counted:
+                self.unguarded = 0
+        due = counted or bool(refused)
+        reasons = guardrails.watch(self.db, self.settings, handed, self.clock()) if due else []
         if reasons:
             self.halted = reasons[0]
             self.stop.set()
@@ -228,8 +237,8 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
             for index in permanent:
                 recipient = messages[index].recipient
                 suppress(session, recipient, "failed", drain.clock(), source="delivery")
-        if model is Delivery:
-            drain.guard(transport.name, [call[index].id for index in permanent])
+    if model is Delivery:
+        drain.guard(transport.name, [c.id for c in call], [call[i].id for i in permanent])
     drain.report.add(**tally)
     if drain.on_progress:
         drain.on_progress(tally["sent"] + tally["failed"] + tally["unknown"])
