@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import and_, case, distinct, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -108,19 +108,16 @@ def read_window(db: Database, digest_id: int, window: int) -> Reading:
             .limit(window)
             .subquery()
         )
-        sample = session.scalar(select(func.count()).select_from(recent)) or 0
-        kinds = dict(
-            session.execute(
-                select(WebhookEvent.kind, func.count(distinct(WebhookEvent.delivery_id)))
-                .where(
-                    WebhookEvent.delivery_id.in_(select(recent.c.id)),
-                    WebhookEvent.kind.in_(("complaint", *HARD_BOUNCES)),
-                )
-                .group_by(WebhookEvent.kind)
-            ).all()
-        )
-    hard = sum(kinds.get(kind, 0) for kind in HARD_BOUNCES)
-    return Reading(sample, kinds.get("complaint", 0), hard)
+        event = WebhookEvent
+        about = and_(event.delivery_id == recent.c.id, event.kind.in_(("complaint", *HARD_BOUNCES)))
+        sample, complaints, hard = session.execute(
+            select(
+                func.count(distinct(recent.c.id)),
+                func.count(distinct(case((event.kind == "complaint", event.delivery_id)))),
+                func.count(distinct(case((event.kind.in_(HARD_BOUNCES), event.delivery_id)))),
+            ).select_from(recent.outerjoin(event, about))
+        ).one()
+    return Reading(sample or 0, complaints or 0, hard or 0)
 
 
 def _sending_digests(db: Database, delivery_ids: Iterable[int]) -> list[int]:
