@@ -74,7 +74,7 @@ class Drain:
     consecutive_failures: int = 0
     halted: str = ""  # paused or cancelled from outside: leave the digest's status alone
     handed: int = 0
-    unguarded: int = 0  # hand-offs since the guardrails last looked
+    guarded: int = 0  # hand-offs of this run, for the guardrails' first judgement
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_progress: Callable[[int], None] | None = None
 
@@ -137,16 +137,16 @@ class Drain:
         return ledger.Outcome(row_id, "failed", error=result.error), permanent
 
     def guard(self, provider: str, handed: list[int], refused: list[int]) -> None:
-        """Keep refusals at hand-off as feedback and judge the rates after them, and after
-        every MAILER_GUARDRAIL_MIN_SAMPLE hand-offs (feedback that came early is judged once
-        the sample is large enough); stop when the guardrails paused the send."""
+        """Keep refusals at hand-off as feedback and judge the rates after them, and once
+        after this run's first MAILER_GUARDRAIL_MIN_SAMPLE hand-offs (feedback that came while
+        the sample was small; later, rates rise only with news, which is judged as it comes).
+        Stop when the guardrails paused the send."""
         if refused:
             guardrails.record_rejections(self.db, provider, refused, self.clock())
         with self.lock:
-            self.unguarded += len(handed)
-            counted = self.unguarded >= self.settings.guardrail_min_sample
-            if counted:
-                self.unguarded = 0
+            sample = self.settings.guardrail_min_sample
+            counted = self.guarded < sample <= self.guarded + len(handed)
+            self.guarded += len(handed)
         due = counted or bool(refused)
         reasons = guardrails.watch(self.db, self.settings, handed, self.clock()) if due else []
         if reasons:
