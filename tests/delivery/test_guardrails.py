@@ -20,9 +20,9 @@ from mailer.core.models import WebhookEvent as WebhookEventRow
 from mailer.delivery.guardrails import Limits, Reading, verdict
 from mailer.services import build, system_clock
 from tests.fixtures import webhook_payloads as p
-from tests.fixtures.editors import FAST_COST, PASSWORD, signed_in
 from tests.fixtures.mailing import add_subscribers, delivery_states, per_reader, send_now
 from tests.fixtures.webhooks import basic_auth, webhook_settings
+from tests.web.test_hooks_delivery import desk_page
 
 LIMITS = Limits(window=1000, min_sample=300, complaint_percent=0.1, bounce_percent=3.0)
 
@@ -72,7 +72,7 @@ def settings_overrides(postmark_fake, sendgrid_signer):
     return {
         "transport": postmark_fake.dsn,
         "send_rate": 1000.0,
-        "guardrail_window": 20,
+        "guardrail_window": 40,
         "guardrail_min_sample": 10,
         "guardrail_complaint_percent": 6.0,
         **webhook_settings(sendgrid_signer.public_key),
@@ -123,9 +123,13 @@ def test_complaints_from_provider_webhooks_pause_a_send_until_an_editor_resumes_
 
         resumed = cli("digest", "resume", str(approved_digest))
         assert resumed.exit_code == 0, resumed.output
-        # the window starts again at the resume: the two complaints judged already do not count
+        # the window starts again at the resume: judged after 10 more, the 2 complaints of the
+        # 20 before it would make 2 of 30 (6.7%, past 6%), but only the 10 new ones count
+        report = send_now(db, settings, approved_digest, limit=10)
+        assert (report.sent, report.paused) == (10, "")
+        assert digest_row(db, approved_digest) == ("sending", None)
         report = send_now(db, settings, approved_digest)
-        assert (report.sent, report.done, report.paused) == (20, True, "")
+        assert (report.sent, report.done, report.paused) == (10, True, "")
     finally:
         services.close()
     assert set(delivery_states(db).values()) == {"sent"}
@@ -134,14 +138,6 @@ def test_complaints_from_provider_webhooks_pause_a_send_until_an_editor_resumes_
 def db_period(db, digest_id) -> str:
     with db.session() as session:
         return session.get(Digest, digest_id).period_key
-
-
-def desk_page(client, db, now, digest_id) -> str:
-    from mailer.editions.accounts import add_editor
-
-    with db.session() as session:
-        add_editor(session, "ed@example.com", PASSWORD, "editor", now, cost=FAST_COST)
-    return signed_in(client).get(f"/admin/digests/{digest_id}").get_data(as_text=True)
 
 
 def test_refusals_at_hand_off_count_as_hard_bounces(
