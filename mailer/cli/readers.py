@@ -259,12 +259,18 @@ def _detail(event: dict[str, Any]) -> str:
 
 @main.command("inbound")
 @click.argument("mail", type=click.File("rb"), default="-")
+@click.option(
+    "--recipient",
+    envvar="ORIGINAL_RECIPIENT",
+    default="",
+    help="The envelope address the mail came to (Postfix sets ORIGINAL_RECIPIENT for a pipe); "
+    "with MAILER_BOUNCE_VERP it names the message a bounce is about.",
+)
 @pass_app
-def inbound(app: AppContext, mail) -> None:
+def inbound(app: AppContext, mail, recipient: str) -> None:
     """Act on one mail to MAILER_UNSUBSCRIBE_ADDRESS or MAILER_BOUNCE_ADDRESS: a file, or
     standard input (an MTA pipe)."""
 
     services = app.services
-    click.echo(
-        handle_mail(services.db, services.settings, mail.read(MAX_MAIL_BYTES), services.now())
-    )
+    raw = mail.read(MAX_MAIL_BYTES)
+    click.echo(handle_mail(services.db, services.settings, raw, services.now(), recipient))

@@ -181,6 +181,12 @@ class Settings:
         "bounce and complaint reports reach the ledger (empty: the From address)",
         check=_optional_email,
     )
+    bounce_verp: bool = setting(
+        False,
+        "Give each digest message its own SMTP Return-Path, <local>+<signed token>@<domain> "
+        "of MAILER_BOUNCE_ADDRESS, so `mailer inbound --recipient` matches a bounce to the "
+        "reader by the address it came back to (the MTA needs recipient_delimiter = +)",
+    )
     unsubscribe_address: str = setting(
         "",
         "Address offered as a mailto: beside the one-click link in List-Unsubscribe; route its "
@@ -378,6 +384,30 @@ class Settings:
     )
     soft_bounce_limit: int = setting(
         3, "Soft bounces after which an address is suppressed", check=_positive
+    )
+    guardrail_window: int = setting(
+        10000,
+        "Guardrails: a sending digest pauses when its complaint or hard-bounce rate over this "
+        "many most recent deliveries passes a limit below (0: no guardrails)",
+        check=_not_negative,
+    )
+    guardrail_min_sample: int = setting(
+        1000,
+        "Guardrails: deliveries handed over (since the send started or was resumed) before a "
+        "rate is judged, so one complaint among a few messages does not pause a send",
+        check=_positive,
+    )
+    guardrail_complaint_percent: float = setting(
+        0.1,
+        "Guardrails: complaint rate in percent above which a send pauses (Gmail asks senders "
+        "to stay under 0.1%)",
+        check=_positive,
+    )
+    guardrail_bounce_percent: float = setting(
+        3.0,
+        "Guardrails: hard-bounce rate in percent (reports, and refusals at hand-off) above "
+        "which a send pauses",
+        check=_positive,
     )
 
     # --- clicks -----------------------------------------------------------------------------

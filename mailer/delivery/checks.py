@@ -17,6 +17,7 @@ from mailer.delivery.transports import (
     transport_from_dsn,
     transport_options,
 )
+from mailer.delivery.verp import check_bounce_address
 from mailer.delivery.webhooks import resend, sendgrid, ses
 
 
@@ -51,4 +52,6 @@ def check_providers(settings: Settings) -> TransportOptions:
     transport options, built once, for the composition root to keep."""
     options = check_transport(settings)
     check_webhooks(settings)
+    if problem := check_bounce_address(settings):
+        raise ConfigError(f"{problem}.")
     return options

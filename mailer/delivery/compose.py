@@ -7,6 +7,7 @@ from datetime import datetime
 
 from mailer.core.config import Settings
 from mailer.delivery.transports.base import Message
+from mailer.delivery.verp import return_path
 from mailer.editions.clicks.links import reader_token
 from mailer.editions.render import RenderedDigest, greeting
 from mailer.readers.links import preferences_url, sender_domain, unsubscribe_links
@@ -78,4 +79,5 @@ def digest_message(
         metadata=metadata,
         markers=markers,
         values=values,
+        return_path=return_path(settings, delivery_id),
     )

@@ -21,7 +21,7 @@ from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import Conflict
 from mailer.core.models import Delivery, OutboxMessage
-from mailer.delivery import ledger
+from mailer.delivery import guardrails, ledger
 from mailer.delivery.compose import digest_message
 from mailer.delivery.ratelimit import Bucket, bucket_for
 from mailer.delivery.transports.base import Message, SendResult, Transport, TransportError
@@ -74,6 +74,7 @@ class Drain:
     consecutive_failures: int = 0
     halted: str = ""  # paused or cancelled from outside: leave the digest's status alone
     handed: int = 0
+    guarded: int = 0  # hand-offs of this run, for the guardrails' first judgement
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_progress: Callable[[int], None] | None = None
 
@@ -135,6 +136,23 @@ class Drain:
         permanent = result.status in ("rejected", "invalid")
         return ledger.Outcome(row_id, "failed", error=result.error), permanent
 
+    def guard(self, provider: str, handed: list[int], refused: list[int]) -> None:
+        """Keep refusals at hand-off as feedback and judge the rates after them, and once
+        after this run's first MAILER_GUARDRAIL_MIN_SAMPLE hand-offs (feedback that came while
+        the sample was small; later, rates rise only with news, which is judged as it comes).
+        Stop when the guardrails paused the send."""
+        if refused:
+            guardrails.record_rejections(self.db, provider, refused, self.clock())
+        with self.lock:
+            sample = self.settings.guardrail_min_sample
+            counted = self.guarded < sample <= self.guarded + len(handed)
+            self.guarded += len(handed)
+        due = counted or bool(refused)
+        reasons = guardrails.watch(self.db, self.settings, handed, self.clock()) if due else []
+        if reasons:
+            self.halted = reasons[0]
+            self.stop.set()
+
     def note(self, success: bool) -> None:
         with self.lock:
             self.consecutive_failures = 0 if success else self.consecutive_failures + 1
@@ -182,7 +200,7 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
         return []
     messages = [build(c) for c in call]
     outcomes: list[ledger.Outcome] = []
-    permanent: list[str] = []
+    permanent: list[int] = []  # indexes into call: refused for good
     tally = {"sent": 0, "failed": 0, "unknown": 0, "retrying": 0}
 
     def settle(index: int, result: SendResult, delay: float | None = None) -> None:
@@ -193,7 +211,7 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
         outcomes.append(outcome)
         tally["retrying" if outcome.status == "pending" else outcome.status] += 1
         if is_permanent:
-            permanent.append(messages[index].recipient)
+            permanent.append(index)
 
     drain.bucket.take(len(messages))
     try:
@@ -216,8 +234,11 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
             settle(index, failure, delay)
     if permanent:
         with drain.db.session() as session:
-            for address in permanent:
-                suppress(session, address, "failed", drain.clock(), source="delivery")
+            for index in permanent:
+                recipient = messages[index].recipient
+                suppress(session, recipient, "failed", drain.clock(), source="delivery")
+    if model is Delivery:
+        drain.guard(transport.name, [c.id for c in call], [call[i].id for i in permanent])
     drain.report.add(**tally)
     if drain.on_progress:
         drain.on_progress(tally["sent"] + tally["failed"] + tally["unknown"])

@@ -6,7 +6,9 @@ Nothing in such mail is trusted on its own word. An unsubscribe request counts o
 subject carries the signed token from the link. A report counts only when it quotes the
 Message-ID of a message we sent AND names that message's recipient (Final-Recipient or
 Original-Recipient in a bounce, Original-Rcpt-To in a complaint): a Message-ID alone is seen by
-whoever the mail is forwarded to or archived by.
+whoever the mail is forwarded to or archived by. With MAILER_BOUNCE_VERP a report that came
+back to a per-message return path (`--recipient`, the envelope address the MTA delivered it
+to) is matched by that address's signed token instead, and needs neither (verp.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import MailerError
 from mailer.core.models import Delivery, OutboxMessage, Subscriber
+from mailer.delivery import guardrails, verp
 from mailer.delivery.webhooks.apply import apply_events
 from mailer.delivery.webhooks.base import WebhookEvent
 from mailer.readers import subscriptions
@@ -44,9 +47,15 @@ class NotOurReport(MailerError):
     """A bounce or complaint report about no message we sent (exit 1)."""
 
 
-def handle_mail(db: Database, settings: Settings, raw: bytes, now: datetime) -> str:
-    """Act on one mail: a report if it is one, else an unsubscribe request; one sentence back."""
+def handle_mail(
+    db: Database, settings: Settings, raw: bytes, now: datetime, recipient: str = ""
+) -> str:
+    """Act on one mail: a report if it is one, else an unsubscribe request; one sentence back.
+    `recipient` is the envelope address the MTA delivered the mail to, when it says."""
     message = BytesParser(policy=policy.default).parsebytes(raw)
+    delivery_id = verp.delivery_of(settings, recipient) if recipient else None
+    if delivery_id is not None:
+        return apply_returned(db, settings, message, delivery_id, now)
     if raw.strip() and message.get_content_type() == "multipart/report":
         return apply_report(db, settings, message, now)
     outcome = unsubscribe_by_mail(db, settings, raw, now)
@@ -98,7 +107,8 @@ def _named_recipients(block: Message) -> set[str]:
 
 
 def read_report(message: Message) -> Report | None:
-    """The kind of a delivery-status or feedback report and the Message-ID it quotes."""
+    """The kind of a delivery-status or feedback report and the Message-ID it quotes ("" when
+    it quotes none)."""
     report_type = str(message.get_param("report-type", "") or "").lower()
     fields: list[Message] = []
     quoted_id = ""
@@ -114,8 +124,6 @@ def read_report(message: Message) -> Report | None:
             headers = HeaderParser(policy=policy.default).parsestr(part.get_content())
             quoted_id = str(headers.get("Message-ID", "") or "")
     quoted_id = quoted_id.strip()
-    if not quoted_id:
-        return None
     if report_type == "feedback-report":
         feedback = next((str(f["Feedback-Type"]) for f in fields if f["Feedback-Type"]), "abuse")
         named = frozenset().union(*(_named_recipients(f) for f in fields))
@@ -143,7 +151,7 @@ def read_report(message: Message) -> Report | None:
 def apply_report(db: Database, settings: Settings, message: Message, now: datetime) -> str:
     """Apply a report as a provider event would be: the same suppressions and counts."""
     report = read_report(message)
-    if report is None:
+    if report is None or not report.message_id:
         raise NotOurReport("the report names no action and no Message-ID we can act on")
     recipient = _recipient_of(db, report.message_id)
     if recipient is None:
@@ -157,20 +165,55 @@ def apply_report(db: Database, settings: Settings, message: Message, now: dateti
         raise NotOurReport(
             f"the report names a recipient other than the one {report.message_id} went to"
         )
+    return _apply(db, settings, report, report.message_id, recipient, now)
+
+
+def apply_returned(
+    db: Database, settings: Settings, message: Message, delivery_id: int, now: datetime
+) -> str:
+    """Apply a report that came back to a delivery's own return path: the signed token names
+    the message and its reader, so what the report quotes or names is not needed."""
+    report = read_report(message) if message.get_content_type() == "multipart/report" else None
+    if report is None:
+        raise NotOurReport(
+            "the mail to the return path is no bounce or complaint report (an auto-reply?)"
+        )
+    with db.session() as session:
+        row = session.execute(
+            select(Delivery.message_id, Subscriber.email)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+            .where(Delivery.id == delivery_id)
+        ).first()
+    if row is None or not row.message_id or not row.email:
+        raise NotOurReport("the return path names a message whose reader is no longer here")
+    return _apply(db, settings, report, row.message_id, row.email, now)
+
+
+def _apply(
+    db: Database,
+    settings: Settings,
+    report: Report,
+    message_id: str,
+    recipient: str,
+    now: datetime,
+) -> str:
+    """Apply a report about one of our messages as a provider event; then the guardrails."""
     event = WebhookEvent(
         provider="smtp",
-        event_id=f"report:{report.message_id}:{report.kind}",
+        event_id=f"report:{message_id}:{report.kind}",
         kind=report.kind,
         recipient=recipient,
         at=now,
-        message_id=report.message_id,
+        message_id=message_id,
         reason=report.detail[:200],
     )
     result = apply_events(db, [event], now, soft_bounce_limit=settings.soft_bounce_limit)
     if result.duplicates:
-        return f"That report ({report.kind}) about {report.message_id} was applied before."
+        return f"That report ({report.kind}) about {message_id} was applied before."
+    reasons = guardrails.watch(db, settings, result.flagged, now)
+    paused = "".join(f" Paused the send ({reason})." for reason in reasons)
     suppressed = " The address is now suppressed." if result.suppressed else ""
-    return f"Applied a {report.kind} report about {report.message_id}.{suppressed}"
+    return f"Applied a {report.kind} report about {message_id}.{suppressed}{paused}"
 
 
 def _recipient_of(db: Database, message_id: str) -> str | None:

@@ -33,6 +33,7 @@ FEEDBACK_WORDS = {
     "bounce_soft": "soft bounce",
     "deferred": "deferred",
     "complaint": "complaint",
+    "rejected": "refused at hand-off",
     "unsubscribe": "unsubscribe",
     "other": "other",
 }

@@ -74,7 +74,8 @@ TRANSITIONS: dict[str, Transition] = {
             "pause",
             ("sending",),
             "paused",
-            "an editor, an operator, or the engine after repeated failures stops a send",
+            "an editor, an operator, the engine after repeated failures, or the guardrails "
+            "(complaint or hard-bounce rate) stop a send",
         ),
         Transition("resume", ("paused",), "sending", "a paused send may go on"),
         Transition(

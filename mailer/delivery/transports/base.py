@@ -41,6 +41,9 @@ class Message:
         subject, text, html = fill(self.subject, self.text, self.html, self.markers, self.values)
         return replace(self, subject=subject, text=text, html=html, markers={}, values={})
 
+    # The envelope sender for this message alone (VERP, delivery/verp.py); "": the transport's.
+    return_path: str = ""
+
     def as_bytes(self) -> bytes:
         """The RFC 5322 form (text part, HTML alternative): the one MIME writer, mime.py."""
         from mailer.delivery.transports.mime import message_bytes

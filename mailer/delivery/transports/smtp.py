@@ -179,7 +179,7 @@ class SmtpTransport:
             return SendResult(message.recipient, "failed", retryable=True, error=f"SMTP: {exc}")
 
     def _transaction(self, message: Message, raw: bytes) -> SendResult:
-        sender = _address(self.envelope_sender or message.sender)
+        sender = _address(message.return_path or self.envelope_sender or message.sender)
         recipient = message.recipient
         if not _ENVELOPE_SAFE.fullmatch(recipient):
             return SendResult(recipient, "invalid", error="not a single plain address")

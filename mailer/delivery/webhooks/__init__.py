@@ -14,6 +14,7 @@ import requests
 
 from mailer.core.config import Settings
 from mailer.core.db import Database
+from mailer.delivery import guardrails
 from mailer.delivery.webhooks import mailgun, postmark, resend, sendgrid, ses
 from mailer.delivery.webhooks.apply import ApplyResult, apply_events
 from mailer.delivery.webhooks.base import (
@@ -114,4 +115,5 @@ def receive(
         clicks=ProviderRules.of(settings),
         oldest=now - timedelta(days=settings.webhook_event_days - 1),
     )
+    guardrails.watch(db, settings, result.flagged, now)
     return Receipt(result=result, confirmed=bool(parsed.confirm_url))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
 
@@ -27,6 +27,7 @@ SUPPRESSION_REASON = {
     "complaint": "complaint",
     "unsubscribe": "unsubscribe",
 }
+GUARDED = ("complaint", "bounce_hard")  # the kinds the guardrails count (delivery/guardrails.py)
 # The state each kind moves a subscriber to, and the states it must not overwrite.
 NEW_STATUS = {"bounce_hard": "bounced", "complaint": "complained", "unsubscribe": "unsubscribed"}
 KEEPS = {
@@ -38,13 +39,15 @@ KEEPS = {
 
 @dataclass
 class ApplyResult:
-    """What a batch did: events newly applied, repeats ignored, addresses suppressed, and
-    events too old to tell from a replay."""
+    """What a batch did: events newly applied, repeats ignored, addresses suppressed, events
+    too old to tell from a replay, and the deliveries newly reported as complained about or
+    hard-bounced (for the guardrails)."""
 
     applied: int = 0
     duplicates: int = 0
     suppressed: int = 0
     stale: int = 0
+    flagged: list[int] = field(default_factory=list)
 
 
 def _key(event_id: str) -> str:
@@ -218,6 +221,8 @@ def apply_events(
                 result.duplicates += 1
                 continue
             result.applied += 1
+            if delivery_id is not None and event.kind in GUARDED:
+                result.flagged.append(delivery_id)
             if event.kind in ("click", "open") and clicks is not None:
                 count_provider_event(
                     session,
