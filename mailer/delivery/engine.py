@@ -21,13 +21,13 @@ from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import Conflict
 from mailer.core.models import Delivery, OutboxMessage
-from mailer.delivery import ledger
+from mailer.delivery import ledger, precheck
 from mailer.delivery.compose import digest_message
 from mailer.delivery.ratelimit import Bucket, bucket_for
 from mailer.delivery.transports.base import Message, SendResult, Transport, TransportError
 from mailer.editions import lifecycle
 from mailer.editions.render import render_digest
-from mailer.readers.suppressions import suppress
+from mailer.readers.suppressions import hard_bounce
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
     if permanent:
         with drain.db.session() as session:
             for address in permanent:
-                suppress(session, address, "failed", drain.clock(), source="delivery")
+                hard_bounce(session, address, drain.clock(), source="delivery")
     drain.report.add(**tally)
     if drain.on_progress:
         drain.on_progress(tally["sent"] + tally["failed"] + tally["unknown"])
@@ -353,10 +353,12 @@ def send_digest(
 ) -> SendReport:
     """Send (or resume) a digest until every row is settled, the budget ends, or it pauses."""
 
-    digest = lifecycle.start(db, digest_id, "system", clock())
     probe = transport_factory()
+    try:
+        digest = precheck.start_send(db, settings, digest_id, probe, "system", clock())
+    finally:
+        probe.close()
     idempotent = probe.idempotent
-    probe.close()
     scope = [Delivery.digest_id == digest_id]
     ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
     ledger.materialise(db, digest_id, clock())

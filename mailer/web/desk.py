@@ -10,6 +10,7 @@ from mailer.content.articles import find_article
 from mailer.core.errors import MailerError
 from mailer.core.models import Article, AuditEntry, Digest
 from mailer.delivery import status as send_status
+from mailer.delivery.precheck import start_send
 from mailer.delivery.queue import nudge
 from mailer.delivery.samples import queue_test_sends, sample_message
 from mailer.editions import digests, editing, lifecycle
@@ -161,7 +162,7 @@ ACTIONS = {
     "approve": lambda db, s, d, who, now, f: lifecycle.approve(db, s, d, who, now),
     "withdraw": lambda db, s, d, who, now, f: lifecycle.withdraw(db, d, who, now),
     "veto": lambda db, s, d, who, now, f: lifecycle.veto(db, d, who, now),
-    "send_now": lambda db, s, d, who, now, f: lifecycle.start(db, d, who, now),
+    "send_now": lambda db, s, d, who, now, f: start_send(db, s, d, services().transport, who, now),
     "pause": lambda db, s, d, who, now, f: lifecycle.pause(db, d, who, now, "paused by an editor"),
     "resume": lambda db, s, d, who, now, f: lifecycle.resume(db, d, who, now),
     "cancel": lambda db, s, d, who, now, f: lifecycle.cancel(
