@@ -10,7 +10,7 @@ from mailer.content.articles import find_article
 from mailer.core.errors import MailerError
 from mailer.core.models import Article, AuditEntry, Digest
 from mailer.delivery import status as send_status
-from mailer.delivery.precheck import start_send
+from mailer.delivery.precheck import check_digest, start_send, wants_spamassassin
 from mailer.delivery.queue import nudge
 from mailer.delivery.samples import queue_test_sends, sample_message
 from mailer.editions import digests, editing, lifecycle
@@ -51,6 +51,10 @@ def page(digest_id: int):
     digest = _digest(digest_id)
     message = _sample_message(digest)
     status = send_status.digest_status(svc.db, digest.id, svc.now())
+    spam_asked = request.args.get("spamassassin") == "1" and wants_spamassassin(svc.settings)
+    precheck = None
+    if digest.status in ("draft", "approved"):  # before Approve and Send now
+        precheck = check_digest(digest, svc.settings, svc.transport, spamassassin=spam_asked)
     with svc.db.session() as session:
         log = session.scalars(
             select(AuditEntry)
@@ -68,6 +72,8 @@ def page(digest_id: int):
         message=message,
         feedback_words=send_status.FEEDBACK_WORDS,
         html_size=len((message.html or "").encode()),
+        precheck=precheck,
+        spam_asked=spam_asked,
         status=status,
         log=log,
         can_edit=g.editor.role == "editor",
