@@ -17,13 +17,14 @@ from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import Conflict
 from mailer.core.models import Digest
+from mailer.delivery.dkim import DkimSigner
 from mailer.delivery.precheck_findings import CheckReport, Finding
 from mailer.delivery.precheck_headers import dkim_findings, identity_findings, unsubscribe_findings
 from mailer.delivery.precheck_links import LinkRules, image_findings, link_findings, read_page
 from mailer.delivery.samples import sample_message
 from mailer.delivery.spamassassin import SpamScore, spam_score
 from mailer.delivery.transports import is_loopback
-from mailer.delivery.transports.base import Transport
+from mailer.delivery.transports.base import Message, Transport
 from mailer.editions import lifecycle
 from mailer.editions.digests import find_digest
 from mailer.editions.render import MAX_HTML_BYTES
@@ -149,8 +150,8 @@ def check_raw(
     raw: bytes,
     settings: Settings,
     period_key: str,
-    transport: str,
-    signer=None,
+    transport_name: str,
+    signer: DkimSigner | None = None,
     spamassassin: bool = False,
 ) -> CheckReport:
     """Judge one message's bytes, exactly as they leave (signed when `signer` signed them)."""
@@ -165,7 +166,7 @@ def check_raw(
     )
     findings = unsubscribe_findings(message, ours)
     findings += identity_findings(message, settings)
-    findings += dkim_findings(message, raw, settings, transport, signer)
+    findings += dkim_findings(message, raw, settings, transport_name, signer)
     findings += body_findings(text, html, settings)
     findings += link_findings(page, rules)
     findings += image_findings(page)
@@ -186,11 +187,24 @@ def check_digest(
     digest: Digest, settings: Settings, transport: Transport, *, spamassassin: bool
 ) -> CheckReport:
     """Render one sample through the real compose path, sign it as `transport` would, judge it."""
-    raw = sample_message(digest, settings).as_bytes()
+    message = sample_message(digest, settings)
+    return check_message(message, digest.period_key, settings, transport, spamassassin=spamassassin)
+
+
+def check_message(
+    message: Message,
+    period_key: str,
+    settings: Settings,
+    transport: Transport,
+    *,
+    spamassassin: bool,
+) -> CheckReport:
+    """Judge a sample message already built (the desk has one), signed as `transport` would."""
+    raw = message.as_bytes()
     signer = getattr(transport, "signer", None)  # the backends that send raw MIME sign it
     if signer is not None:
         raw = signer.sign(raw)
-    return check_raw(raw, settings, digest.period_key, transport.name, signer, spamassassin)
+    return check_raw(raw, settings, period_key, transport.name, signer, spamassassin)
 
 
 def wants_spamassassin(settings: Settings) -> bool:

@@ -177,7 +177,11 @@ def _records(signer: DkimSigner) -> dict[bytes, bytes]:
 
 
 def dkim_findings(
-    message: EmailMessage, raw: bytes, settings: Settings, transport: str, signer
+    message: EmailMessage,
+    raw: bytes,
+    settings: Settings,
+    transport: str,
+    signer: DkimSigner | None,
 ) -> list[Finding]:
     """Signed with the configured keys, covering the unsubscribe headers, aligned with From."""
     from_domain = sender_domain(settings)

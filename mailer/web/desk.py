@@ -10,7 +10,7 @@ from mailer.content.articles import find_article
 from mailer.core.errors import MailerError
 from mailer.core.models import Article, AuditEntry, Digest
 from mailer.delivery import status as send_status
-from mailer.delivery.precheck import check_digest, start_send, wants_spamassassin
+from mailer.delivery.precheck import check_message, start_send, wants_spamassassin
 from mailer.delivery.queue import nudge
 from mailer.delivery.samples import queue_test_sends, sample_message
 from mailer.editions import digests, editing, lifecycle
@@ -54,7 +54,9 @@ def page(digest_id: int):
     spam_asked = request.args.get("spamassassin") == "1" and wants_spamassassin(svc.settings)
     precheck = None
     if digest.status in ("draft", "approved"):  # before Approve and Send now
-        precheck = check_digest(digest, svc.settings, svc.transport, spamassassin=spam_asked)
+        precheck = check_message(
+            message, digest.period_key, svc.settings, svc.transport, spamassassin=spam_asked
+        )
     with svc.db.session() as session:
         log = session.scalars(
             select(AuditEntry)
