@@ -10,6 +10,7 @@ import sys
 from mailer.cli import (  # noqa: F401  (each module adds its commands to `main` on import)
     articles,
     core,
+    digest_check,
     digest_content,
     digest_send,
     groups,

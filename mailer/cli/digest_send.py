@@ -18,9 +18,9 @@ from mailer.cli.groups import digest_group, outbox_group
 from mailer.cli.output import emit_json, is_terminal, table
 from mailer.core.errors import MailerError
 from mailer.core.models import Delivery, OutboxMessage, Subscriber, Suppression
-from mailer.delivery import engine, ledger, queue
+from mailer.delivery import engine, ledger, precheck, queue
 from mailer.delivery.engine import drain_outbox
-from mailer.delivery.status import FEEDBACK_WORDS, digest_status
+from mailer.delivery.status import FEEDBACK_WORDS, awaiting_feedback, digest_status
 from mailer.editions import lifecycle
 from mailer.editions.digests import find_digest
 
@@ -62,7 +62,9 @@ def digest_send(app: AppContext, ref: str, dry_run: bool, limit: int | None, her
     if dry_run:
         _dry_run(services, digest_id)
         return
-    lifecycle.start(services.db, digest_id, "cli", services.now())
+    precheck.start_send(
+        services.db, services.settings, digest_id, services.transport, "cli", services.now()
+    )
     if queue.uses_queue(services) and not here and limit is None:
         period = find_digest(services.db, digest_id).period_key
         queued = queue.queue_digest(services, digest_id)
@@ -162,10 +164,10 @@ def _plain_progress(done: int, total: int | None):
     return note
 
 
-def feedback_line(feedback: dict[str, int]) -> str:
+def feedback_line(feedback: dict[str, int], transport: str) -> str:
 
     words = [f"{FEEDBACK_WORDS[k]} {feedback[k]}" for k in FEEDBACK_WORDS if feedback.get(k)]
-    return ", ".join(words) or "none yet (it arrives through the provider's webhooks)"
+    return ", ".join(words) or awaiting_feedback(transport)
 
 
 def _fmt(counts: dict[str, int]) -> str:
@@ -203,7 +205,8 @@ def digest_status_command(app: AppContext, ref: str, as_json: bool) -> None:
     table(["state", "messages"], sorted(status.counts.items()))
     eta = f"{status.eta_seconds / 60:.1f} min" if status.eta_seconds else "-"
     click.echo(f"rate {status.rate_per_minute:.1f}/min, time left {eta}")
-    click.echo(f"provider feedback: {feedback_line(status.feedback)}")
+    transport = app.services.settings.transport
+    click.echo(f"provider feedback: {feedback_line(status.feedback, transport)}")
 
 
 @digest_group.command("pause")

@@ -175,6 +175,12 @@ class Settings:
         "The Weekly Digest <digest@example.com>", "From: address of every message", check=_email
     )
     reply_to: str = setting("", "Reply-To: address (empty: none)", check=_optional_email)
+    postal_address: str = setting(
+        "",
+        "The publisher's physical postal address, shown in every digest's footer (CAN-SPAM "
+        "and several other laws ask bulk mail to carry one; the pre-send check warns when it "
+        "is empty, and blocks the send in production)",
+    )
     bounce_address: str = setting(
         "",
         "Envelope sender (Return-Path) of SMTP mail; route its mailbox to `mailer inbound` so "
@@ -332,6 +338,12 @@ class Settings:
     smtp_timeout: float = setting(30.0, "Seconds an SMTP command may take", check=_positive)
     pause_after_errors: int = setting(
         20, "Consecutive failures that pause a digest", check=_positive
+    )
+    precheck_spamassassin: str = setting(
+        "auto",
+        "SpamAssassin in the pre-send check: auto asks spamc (a running spamd) or else runs "
+        "spamassassin, local tests only, when either is installed; off skips it",
+        choices=("auto", "off"),
     )
     dkim_domain: str = setting("", "DKIM d= domain (empty: no signing)")
     dkim_selector: str = setting("", "DKIM selector for the RSA key")

@@ -11,6 +11,8 @@ import base64
 import hashlib
 import re
 import time
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,18 +24,45 @@ from dkim.canonicalization import CanonicalizationPolicy
 
 from mailer.core.config import Settings
 
-# Signed when present, in this order (RFC 8058 asks for both unsubscribe headers).
+# h= of every signature, in this order. A name is signed once for each time it is present;
+# a name in OVERSIGNED_HEADERS is listed once more, so a verifier hashes an empty field there
+# and a header of that name added after signing (a second From, Subject or List-*) breaks the
+# signature; an over-signed name that is absent is still listed, so none can be added.
+# MIME-Version and Content-Type are signed so the body cannot be re-framed.
 SIGNED_HEADERS: tuple[str, ...] = (
     "from",
     "to",
     "subject",
     "date",
     "message-id",
+    "reply-to",
+    "mime-version",
+    "content-type",
     "list-id",
     "list-unsubscribe",
     "list-unsubscribe-post",
+    "list-help",
+    "list-subscribe",
+    "list-post",
+    "list-owner",
+    "list-archive",
     "feedback-id",
 )
+OVERSIGNED_HEADERS: frozenset[str] = frozenset(
+    {"from", "subject"} | {name for name in SIGNED_HEADERS if name.startswith("list-")}
+)
+
+
+def header_names(present: Iterable[bytes]) -> list[bytes]:
+    """The h= list for a message whose header names (lowercase bytes) are `present`."""
+    counts = Counter(present)
+    names: list[bytes] = []
+    for name in SIGNED_HEADERS:
+        key = name.encode()
+        names += [key] * (counts[key] + (name in OVERSIGNED_HEADERS))
+    return names
+
+
 _POLICY = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _WSP_RUN = re.compile(rb"[ \t]+")
@@ -76,11 +105,11 @@ class DkimSigner:
                 body = _BARE_LF.sub(b"\r\n", body)  # as a verifier will see it after SMTP
         else:
             headers, body = rfc822_parse(raw)  # bare LF line ends: let dkimpy normalise
-        present = {name.lower() for name, _ in headers}
-        include = [n.encode() for n in SIGNED_HEADERS if n.encode() in present]
-        if b"from" not in include:
+        present = [name.lower() for name, _ in headers]
+        if b"from" not in present:
             raise ValueError("a message without From cannot be DKIM-signed")
         body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
+        include = header_names(present)
         canonical = _POLICY.canonicalize_headers(headers)
         stamp = str(int(time.time())).encode()
         added = [self._signature(key, canonical, include, body_hash, stamp) for key in self.keys]

@@ -21,13 +21,13 @@ from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import Conflict
 from mailer.core.models import Delivery, OutboxMessage
-from mailer.delivery import guardrails, ledger
+from mailer.delivery import guardrails, ledger, precheck
 from mailer.delivery.compose import digest_message
 from mailer.delivery.ratelimit import Bucket, bucket_for
 from mailer.delivery.transports.base import Message, SendResult, Transport, TransportError
 from mailer.editions import lifecycle
 from mailer.editions.render import render_digest
-from mailer.readers.suppressions import suppress
+from mailer.readers.suppressions import hard_bounce
 
 log = logging.getLogger(__name__)
 
@@ -235,8 +235,7 @@ def _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
     if permanent:
         with drain.db.session() as session:
             for index in permanent:
-                recipient = messages[index].recipient
-                suppress(session, recipient, "failed", drain.clock(), source="delivery")
+                hard_bounce(session, messages[index].recipient, drain.clock(), source="delivery")
     if model is Delivery:
         drain.guard(transport.name, [c.id for c in call], [call[i].id for i in permanent])
     drain.report.add(**tally)
@@ -375,11 +374,13 @@ def send_digest(
 ) -> SendReport:
     """Send (or resume) a digest until every row is settled, the budget ends, or it pauses."""
 
-    digest = lifecycle.start(db, digest_id, "system", clock())
     probe = transport_factory()
+    try:
+        digest = precheck.start_send(db, settings, digest_id, probe, "system", clock())
+    finally:
+        probe.close()
     idempotent = probe.idempotent
     batch_form = getattr(probe, "personalises", False)  # the provider places readers' values
-    probe.close()
     scope = [Delivery.digest_id == digest_id]
     ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
     ledger.materialise(db, digest_id, clock())

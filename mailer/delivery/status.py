@@ -39,6 +39,19 @@ FEEDBACK_WORDS = {
 }
 
 
+def awaiting_feedback(transport: str) -> str:
+    """What to say while no feedback has come: where it comes from with this transport (DSN)."""
+    scheme = transport.partition("://")[0].lower()
+    if scheme in ("smtp", "smtps"):
+        return (
+            "none yet (with SMTP it arrives by mail: bounce and complaint reports to "
+            "MAILER_BOUNCE_ADDRESS, piped to `mailer inbound`)"
+        )
+    if scheme in ("file", "console"):
+        return f"none (the {scheme} transport delivers nothing, so nothing reports back)"
+    return f"none yet (it arrives through {scheme}'s webhooks)"
+
+
 def feedback_counts(db: Database, digest_id: int) -> dict[str, int]:
     """What providers reported about this digest's messages, by event kind."""
 

@@ -174,6 +174,7 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
         "unsubscribe_url": "" if web else marker("unsubscribe_url", nonce),
         "preferences_url": "" if web else marker("preferences_url", nonce),
         "join_url": f"{settings.base_url.rstrip('/')}/join",
+        "postal_address": settings.postal_address,
     }
 
 

@@ -8,9 +8,12 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
-from mailer.core.models import Suppression
+from mailer.core.models import Subscriber, Suppression
 
+# "failed": refused during a send before hard_bounce below (older rows keep it)
 REASONS = ("bounce", "complaint", "unsubscribe", "manual", "erased", "failed")
+# The reader states a hard bounce leaves as they are: erasure, and a complaint (the stronger word)
+BOUNCE_KEEPS = ("erased", "complained")
 
 
 def address_hash(email: str) -> str:
@@ -71,3 +74,25 @@ def unsuppress(session: Session, email: str) -> bool:
     session.delete(row)
     session.flush()
     return True
+
+
+def hard_bounce(
+    session: Session,
+    email: str,
+    now: datetime,
+    *,
+    source: str,
+    subscriber: Subscriber | None = None,
+) -> None:
+    """One rule for an address that cannot take mail, whether its server refused it during the
+    send (a 5xx) or a bounce report or a provider's event says so later: the address is
+    suppressed as a bounce and its reader marked bounced. `subscriber`: the reader's row when
+    the caller holds it locked already."""
+    suppress(session, email, "bounce", now, source=source)
+    if subscriber is None:
+        subscriber = session.scalar(
+            select(Subscriber).where(Subscriber.email_hash == address_hash(email)).with_for_update()
+        )
+    if subscriber is not None and subscriber.status not in BOUNCE_KEEPS:
+        subscriber.status = "bounced"
+        subscriber.updated_at = now

@@ -21,6 +21,7 @@ from mailer.content.sources.ingest import ingest_all
 from mailer.core.models import Digest, OutboxMessage, Source
 from mailer.delivery import engine, ledger
 from mailer.delivery.ledger import enqueue_outbox
+from mailer.delivery.precheck import Blocked, start_send
 from mailer.delivery.queue import defer_due_work, delete_finished_jobs, nudge
 from mailer.delivery.webhooks.apply import prune_events
 from mailer.editions import digests, lifecycle
@@ -204,7 +205,17 @@ def _send(services: Services, now: datetime) -> list[str]:
             return [f"send: {period} held, not approved"]
         return []
     if digest.status == "approved" and claim_slot(services.db, "send", period, now):
-        lifecycle.start(services.db, digest.id, "scheduler", now)
+        try:
+            start_send(services.db, settings, digest.id, services.transport, "scheduler", now)
+        except Blocked as exc:
+            notify_editors(
+                services,
+                now,
+                f"{period} is on hold: the pre-send check found errors",
+                f"{exc} Fix them, then send it with Send now on the desk or "
+                f"`mailer digest send {period}`.",
+            )
+            return [f"send: {period} blocked by the pre-send check"]
         return [f"send: {period} started"]
     return []
 

@@ -10,6 +10,7 @@ from mailer.content.articles import find_article
 from mailer.core.errors import MailerError
 from mailer.core.models import Article, AuditEntry, Digest
 from mailer.delivery import status as send_status
+from mailer.delivery.precheck import check_message, start_send, wants_spamassassin
 from mailer.delivery.queue import nudge
 from mailer.delivery.samples import queue_test_sends, sample_message
 from mailer.editions import digests, editing, lifecycle
@@ -50,6 +51,12 @@ def page(digest_id: int):
     digest = _digest(digest_id)
     message = _sample_message(digest)
     status = send_status.digest_status(svc.db, digest.id, svc.now())
+    spam_asked = request.args.get("spamassassin") == "1" and wants_spamassassin(svc.settings)
+    precheck = None
+    if digest.status in ("draft", "approved"):  # before Approve and Send now
+        precheck = check_message(
+            message, digest.period_key, svc.settings, svc.transport, spamassassin=spam_asked
+        )
     with svc.db.session() as session:
         log = session.scalars(
             select(AuditEntry)
@@ -67,6 +74,8 @@ def page(digest_id: int):
         message=message,
         feedback_words=send_status.FEEDBACK_WORDS,
         html_size=len((message.html or "").encode()),
+        precheck=precheck,
+        spam_asked=spam_asked,
         status=status,
         log=log,
         can_edit=g.editor.role == "editor",
@@ -161,7 +170,7 @@ ACTIONS = {
     "approve": lambda db, s, d, who, now, f: lifecycle.approve(db, s, d, who, now),
     "withdraw": lambda db, s, d, who, now, f: lifecycle.withdraw(db, d, who, now),
     "veto": lambda db, s, d, who, now, f: lifecycle.veto(db, d, who, now),
-    "send_now": lambda db, s, d, who, now, f: lifecycle.start(db, d, who, now),
+    "send_now": lambda db, s, d, who, now, f: start_send(db, s, d, services().transport, who, now),
     "pause": lambda db, s, d, who, now, f: lifecycle.pause(db, d, who, now, "paused by an editor"),
     "resume": lambda db, s, d, who, now, f: lifecycle.resume(db, d, who, now),
     "cancel": lambda db, s, d, who, now, f: lifecycle.cancel(

@@ -24,6 +24,9 @@ def test_approve_send_status(cli, db, now, smtp_server):
     assert "4 sent" in sent.output and "Done" in sent.output
     status = json.loads(cli("digest", "status", "2026-W48", "--json").output)
     assert status["status"] == "sent" and status["counts"] == {"sent": 4}
+    words = cli("digest", "status", "2026-W48").output
+    assert "provider feedback: none yet (with SMTP it arrives by mail" in words
+    assert "`mailer inbound`" in words and "webhooks" not in words
 
 
 def test_pause_resume_cancel_and_retry_words(cli, db, now):

@@ -179,3 +179,22 @@ def test_a_report_must_name_the_recipient_of_the_message_it_quotes(
     }
     genuine = cli("inbound", input=dsn(victim, "reader0@example.com"))
     assert genuine.exit_code == 0 and "Applied a bounce_hard report" in genuine.output
+
+
+def test_a_refusal_during_the_send_and_a_later_bounce_report_follow_one_rule(
+    cli, db, settings, now, approved_digest, smtp_server
+):
+    """Postfix refuses one address at RCPT (550) and accepts another that bounces later: both
+    readers end bounced, both addresses suppressed as a bounce."""
+    add_subscribers(db, now, 3)
+    smtp_server.script.rcpt_replies["reader0@example.com"] = "550 5.1.1 no such user"
+    report = send_now(db, settings, approved_digest)
+    assert (report.sent, report.failed) == (2, 1)
+    ids = message_ids(db)
+    later = cli("inbound", input=dsn(ids["reader1@example.com"], "reader1@example.com"))
+    assert later.exit_code == 0, later.output
+    assert states(db) == {
+        "reader0@example.com": ("bounced", "bounce"),
+        "reader1@example.com": ("bounced", "bounce"),
+        "reader2@example.com": ("confirmed", None),
+    }

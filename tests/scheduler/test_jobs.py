@@ -304,3 +304,27 @@ def test_webhook_events_are_deleted_after_the_kept_days(services, settings, db):
     assert "prune: 0 consent IPs dropped, 1 webhook events deleted" in tick(services, first)
     with db.session() as session:
         assert session.scalars(select(WebhookEventRow.event_id)).all() == ["new"]
+
+
+def test_a_pre_send_check_error_holds_the_scheduled_send_and_tells_the_desk_once(
+    services, settings, db, smtp_server
+):
+    import dataclasses
+
+    # links to this service over plain http on a public host: the check's error
+    public_http = dataclasses.replace(settings, base_url="http://news.example.com")
+    svc = build(public_http, clock=services.clock)
+    try:
+        add_week(db, utc(2026, 11, 16), utc(2026, 11, 16))
+        add_subscribers(db, utc(2026, 11, 16), 2)
+        tick(svc, utc(2026, 11, 22, 18, 0))
+        lifecycle.approve(db, public_http, "2026-W47", "ed@example.com", utc(2026, 11, 22, 19))
+        lines = tick(svc, utc(2026, 11, 23, 7, 0))
+        assert "send: 2026-W47 blocked by the pre-send check" in lines
+        assert not any("blocked" in line for line in tick(svc, utc(2026, 11, 23, 7, 1)))
+        subject = "[The Weekly Digest] 2026-W47 is on hold: the pre-send check found errors"
+        assert notices(db).count(subject) == 1
+        assert digests_in(db) == {"2026-W47": "approved"}
+        assert not [m for m in smtp_server.messages if m.rcpt_tos[0].startswith("reader")]
+    finally:
+        svc.close()

@@ -7,6 +7,7 @@ and an optional HTML alternative, both UTF-8 quoted-printable, CRLF line endings
 from __future__ import annotations
 
 import binascii
+import re
 import secrets
 from email.header import Header
 from email.utils import formataddr, formatdate, getaddresses
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
     from mailer.delivery.transports.base import Message
 
 ADDRESS_HEADERS = frozenset({"from", "to", "reply-to", "cc"})
+# RFC 2369 lists of <URL>s: folded between entries, never inside the brackets (which RFC 2369
+# forbids MTAs to touch), so List-Unsubscribe with a mailto: beside the link is not one long line.
+URL_LIST_HEADERS = frozenset(
+    {"list-unsubscribe", "list-help", "list-subscribe", "list-post", "list-owner", "list-archive"}
+)
+_BRACKETED = re.compile(r"<[^<>\s]*>")
 
 
 def _clean(value: str) -> str:
@@ -32,7 +39,17 @@ def _header(name: str, value: str) -> bytes:
         value = ", ".join(formataddr(pair, charset="utf-8") for pair in pairs)
     elif not value.isascii():
         value = Header(value, "utf-8").encode(maxlinelen=76, linesep="\r\n")
+    elif name.lower() in URL_LIST_HEADERS:
+        value = _fold_url_list(value)
     return f"{_clean(name)}: {value}\r\n".encode("ascii")
+
+
+def _fold_url_list(value: str) -> str:
+    """`<a>, <b>` as `<a>,` CRLF ` <b>`; anything else in the value is left on one line."""
+    entries = _BRACKETED.findall(value)
+    if len(entries) < 2 or ", ".join(entries) != value:
+        return value
+    return ",\r\n ".join(entries)
 
 
 def _qp(text: str) -> bytes:

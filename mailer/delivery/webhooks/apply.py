@@ -19,7 +19,7 @@ from mailer.core.models import WebhookEvent as WebhookEventRow
 from mailer.delivery.webhooks.base import BadSignature, WebhookEvent
 from mailer.editions.clicks.provider import ProviderRules, count_provider_event
 from mailer.readers.links import message_id_forms
-from mailer.readers.suppressions import address_hash, suppress
+from mailer.readers.suppressions import BOUNCE_KEEPS, address_hash, hard_bounce, suppress
 
 SOFT_BOUNCE_LIMIT = 3
 SUPPRESSION_REASON = {
@@ -31,7 +31,7 @@ GUARDED = ("complaint", "bounce_hard")  # the kinds the guardrails count (delive
 # The state each kind moves a subscriber to, and the states it must not overwrite.
 NEW_STATUS = {"bounce_hard": "bounced", "complaint": "complained", "unsubscribe": "unsubscribed"}
 KEEPS = {
-    "bounced": ("erased", "complained"),
+    "bounced": BOUNCE_KEEPS,
     "complained": ("erased",),
     "unsubscribed": ("erased", "bounced", "complained", "unsubscribed"),
 }
@@ -157,6 +157,9 @@ def _apply_one(
         subscriber.soft_bounces = 0
     if kind not in SUPPRESSION_REASON:
         return False
+    if kind == "bounce_hard":  # the same rule as a refusal during the send (engine)
+        hard_bounce(session, address, now, source=event.provider, subscriber=subscriber)
+        return True
     suppress(session, address, SUPPRESSION_REASON[kind], now, source=event.provider)
     if subscriber is not None:
         _move(session, subscriber, NEW_STATUS[kind], event, now)

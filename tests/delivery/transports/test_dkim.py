@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from mailer.core.config import Settings
-from mailer.delivery.dkim import SIGNED_HEADERS, signer_from_settings
+from mailer.delivery.dkim import signer_from_settings
 from mailer.delivery.transports import transport_from_dsn, transport_options
 from tests.delivery.transports.common import message
 
@@ -80,18 +80,58 @@ def test_rsa_and_ed25519_signatures_verify_and_cover_the_unsubscribe_headers(key
     signatures = parsed.get_all("DKIM-Signature")
     assert ["a=rsa-sha256" in s for s in signatures] == [True, False]
     assert "a=ed25519-sha256" in signatures[1]
-    h = "".join(signatures[0].split()).split("h=")[1].split(";")[0].split(":")
-    assert h == list(SIGNED_HEADERS)  # all nine are present here, in this order
+    assert signed_names(signatures[0]) == [
+        *("from", "from", "to", "subject", "subject", "date", "message-id"),
+        *("mime-version", "content-type", "list-id", "list-id"),
+        *("list-unsubscribe", "list-unsubscribe", "list-unsubscribe-post"),
+        *("list-unsubscribe-post", "list-help", "list-subscribe", "list-post", "list-owner"),
+        *("list-archive", "feedback-id"),
+    ]  # present ones once each, From, Subject and every List-* once more (over-signed)
 
 
-def test_only_present_headers_are_listed(keys):
+def signed_names(signature: str) -> list[str]:
+    return "".join(signature.split()).split("h=")[1].split(";")[0].split(":")
+
+
+def test_absent_headers_are_left_out_but_over_signed_ones_are_always_listed(keys):
     folder, records = keys
     signer = signer_from_settings(dkim_settings(folder, ed25519_too=False))
-    signed = signer.sign(message(1, headers={}, message_id="").as_bytes())
+    signed = signer.sign(message(1, headers={}, message_id="", html=None).as_bytes())
     header = message_from_bytes(signed, policy=policy.default)["DKIM-Signature"]
-    h = "".join(header.split()).split("h=")[1].split(";")[0]
-    assert h == "from:to:subject:date"
+    assert signed_names(header) == [
+        *("from", "from", "to", "subject", "subject", "date", "mime-version", "content-type"),
+        *("list-id", "list-unsubscribe", "list-unsubscribe-post", "list-help"),
+        *("list-subscribe", "list-post", "list-owner", "list-archive"),
+    ]
     assert verify_all(signed, records) == [True]
+
+
+@pytest.mark.parametrize(
+    "added",
+    [
+        b"Subject: Claim your prize\r\n",
+        b"From: Someone Else <boss@example.net>\r\n",
+        b"List-Unsubscribe: <https://evil.example.net/u>\r\n",
+        b"List-Help: <https://evil.example.net/help>\r\n",
+    ],
+)
+def test_a_header_added_after_signing_breaks_the_signature(keys, added):
+    folder, records = keys
+    signed = signer_from_settings(dkim_settings(folder)).sign(message(1).as_bytes())
+    assert verify_all(signed, records) == [True, True]
+    head, blank, body = signed.partition(b"\r\n\r\n")
+    assert verify_all(head + b"\r\n" + added.rstrip(b"\r\n") + blank + body, records) == [
+        False,
+        False,
+    ]
+
+
+def test_a_changed_content_type_breaks_the_signature(keys):
+    folder, records = keys
+    signed = signer_from_settings(dkim_settings(folder)).sign(message(1).as_bytes())
+    reframed = signed.replace(b"multipart/alternative", b"multipart/mixed", 1)
+    assert reframed != signed
+    assert verify_all(reframed, records) == [False, False]
 
 
 def test_a_changed_unsubscribe_header_breaks_the_signature(keys):

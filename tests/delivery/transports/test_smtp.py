@@ -195,3 +195,16 @@ def test_an_address_that_would_inject_commands_is_invalid_and_never_sent(smtp_se
     assert (bad.status, bad.retryable) == ("invalid", False)
     assert good.status == "sent"
     assert [m.rcpt_tos for m in smtp_server.messages] == [["ok@example.com"]]
+
+
+def test_list_unsubscribe_is_folded_between_its_links_never_inside_one(smtp_server, smtp):
+    from email import message_from_bytes, policy
+
+    long_link = "<https://news.example.com/unsubscribe/" + "t" * 200 + ">"
+    headers = {"List-Unsubscribe": f"{long_link}, <mailto:u@example.com?subject=unsubscribe-x>"}
+    sent = Message(**{**message().__dict__, "headers": headers})
+    assert smtp(smtp_server.dsn()).send([sent])[0].status == "sent"
+    raw = smtp_server.messages[0].data.replace(b"\r\n", b"\n")
+    assert f"List-Unsubscribe: {long_link},\n <mailto:u@example.com".encode() in raw
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert " ".join(parsed["List-Unsubscribe"].split()) == headers["List-Unsubscribe"]
