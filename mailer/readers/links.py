@@ -8,7 +8,11 @@ from datetime import datetime
 from email.utils import parseaddr
 
 from mailer.core.config import Settings
-from mailer.readers.tokens import make_token
+from mailer.readers.tokens import TokenInvalid, make_token, read_token
+
+# A test mail is addressed to a sample reader: no row has this id, no reader this nonce.
+SAMPLE_ID = 0
+SAMPLE_NONCE = "sample"
 
 
 def subscriber_payload(subscriber_id: int, nonce: str) -> dict[str, object]:
@@ -89,3 +93,12 @@ def message_id_forms(message_id: str) -> list[str]:
 def new_message_id(settings: Settings) -> str:
     """A Message-ID on our own domain; made once per message and kept for every retry."""
     return f"<{secrets.token_hex(12)}@{sender_domain(settings)}>"
+
+
+def is_sample_link(settings: Settings, purpose: str, token: str) -> bool:
+    """A genuine link from a test mail or preview, which stands for no real reader."""
+    try:
+        payload = read_token(settings.secret_key, purpose, token)
+    except TokenInvalid:
+        return False
+    return payload.get("sid") == SAMPLE_ID and payload.get("n") == SAMPLE_NONCE

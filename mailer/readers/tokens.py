@@ -24,6 +24,7 @@ PURPOSES = {
     "preferences": False,
     "click": False,
     "click_reader": False,
+    "preview": True,  # a draft's web version for those who got a test mail (editions.previews)
 }
 
 

@@ -50,6 +50,7 @@ def test_editor_previews_reorders_tests_and_approves(
     body = test.get_body(("plain",)).get_content()
     assert body.index(first_title) > body.index("2. ")  # the reorder is in the test mail
 
-    page.get_by_role("button", name="Approve").click()
+    page.once("dialog", lambda dialog: dialog.accept())  # desk.js asks before approving
+    page.get_by_role("button", name="Approve…").click()
+    assert page.get_by_role("button", name="Send now…").is_visible()
     assert digests.find_digest(db, digest_id).status == "approved"
-    assert page.get_by_role("button", name="Send now").is_visible()
