@@ -33,7 +33,8 @@
     var anchor = near ? document.getElementById("story-" + near.value) : null;
     var before = anchor ? anchor.getBoundingClientRect().top : 0;
     var action = form.querySelector("input[name=action]").value;
-    return fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+    // form.action is the input named "action" here, so read the attribute
+    return fetch(form.getAttribute("action"), { method: "POST", body: new FormData(form), credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok || !response.redirected) throw new Error("not applied");
         return response.text();
