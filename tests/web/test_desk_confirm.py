@@ -123,10 +123,12 @@ def test_the_page_says_when_and_to_how_many_after_approval(
         suppress(session, "c@example.com", "manual", now)
     html = signed_in(client).get(f"/admin/digests/{draft}").get_data(as_text=True)
     assert "Nothing sent yet" not in html
+    when = "Monday 30 November 2026 at 07:00 (Europe/London)"
+    assert f'data-confirm="Approve this issue? It goes to 2 readers {when}."' in html  # the dialog
     _post(client, draft, html, action="approve", confirm="yes")
     page = client.get(f"/admin/digests/{draft}").get_data(as_text=True)
     # MAILER_SEND_AT is Monday 07:00 in Europe/London; the week is 2026-W48.
-    assert "Approved: it goes to 2 readers Monday 30 November 2026 at 07:00 (Europe/London)" in page
+    assert f"Approved: it goes to 2 readers {when}" in page
 
 
 def test_stories_say_why_they_rank_in_words(client, db, accounts, draft):
