@@ -12,6 +12,7 @@ from datetime import datetime
 import click
 
 from mailer.cli.base import AppContext, main, pass_app
+from mailer.cli.console import console_logging, first_look
 from mailer.cli.output import emit_json, table
 from mailer.content.demo import archive_is_empty, load_demo
 from mailer.core.config import render_env_example, unknown_variables
@@ -108,6 +109,7 @@ def scheduler_command(app: AppContext, once: bool, now_text: str | None) -> None
         return
     if now_text:
         raise click.UsageError("--now goes with --once")
+    console_logging(services.settings.log_level)
     run_forever(services)
 
 
@@ -130,6 +132,8 @@ def serve_command(
     port = port or services.settings.port
     check_port_free(host, port)
     upgrade(services.db)
+    console_logging(services.settings.log_level)
+    welcome = first_look(services, f"http://{host}:{port}", not no_scheduler)  # before a tick
     child = None
     if not no_scheduler:
         child = subprocess.Popen([sys.executable, "-m", "mailer", "scheduler"])
@@ -145,6 +149,8 @@ def serve_command(
         atexit.register(_stop_child)
         signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     click.echo(f"Serving on http://{host}:{port} (scheduler: {'off' if no_scheduler else 'on'})")
+    for line in welcome:
+        click.echo(line)
     serve(create_app(services=services), host=host, port=port, threads=threads, ident="mailer")
 
 

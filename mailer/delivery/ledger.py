@@ -66,9 +66,20 @@ class Outcome:
     untouched: bool = False  # handed over but never attempted: the attempt does not count
 
 
+def _readers() -> tuple:
+    """Who a digest goes to: confirmed, unpaused, and not on the suppression list."""
+    suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
+    return Subscriber.status == "confirmed", Subscriber.paused.is_(False), ~suppressed.exists()
+
+
+def reader_count(db: Database) -> int:
+    """How many readers a digest materialised now would go to."""
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(Subscriber).where(*_readers()))
+
+
 def materialise(db: Database, digest_id: int, now: datetime) -> int:
     """One pending row per confirmed, unpaused, unsuppressed subscriber; repeats add nothing."""
-    suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
     chooser = pg_insert if db.dialect == "postgresql" else sqlite_insert
     eligible = select(
         literal(digest_id),
@@ -77,7 +88,7 @@ def materialise(db: Database, digest_id: int, now: datetime) -> int:
         literal(0),
         literal(now, Delivery.created_at.type),
         literal(now, Delivery.created_at.type),
-    ).where(Subscriber.status == "confirmed", Subscriber.paused.is_(False), ~suppressed.exists())
+    ).where(*_readers())
     stmt = chooser(Delivery).from_select(
         ["digest_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"], eligible
     )

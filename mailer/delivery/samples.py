@@ -11,18 +11,24 @@ from mailer.delivery.compose import Recipient, digest_message
 from mailer.delivery.ledger import enqueue_outbox
 from mailer.delivery.transports.base import Message
 from mailer.editions.audit import audit
+from mailer.editions.previews import preview_url
 from mailer.editions.render import render_digest
-from mailer.readers.links import new_message_id
-
-SAMPLE_NONCE = "sample"  # a sample's links lead to no real subscriber
+from mailer.readers.links import SAMPLE_ID, SAMPLE_NONCE, new_message_id
 
 
 def sample_message(
-    digest: Digest, settings: Settings, recipient: str = "reader@example.com", name: str = "Sam"
+    digest: Digest,
+    settings: Settings,
+    recipient: str = "reader@example.com",
+    name: str = "Sam",
+    now: datetime | None = None,
 ) -> Message:
-    """The exact message a reader gets, addressed to a sample reader whose links go nowhere."""
-    sample = Recipient(id=0, email=recipient, first_name=name, token_nonce=SAMPLE_NONCE)
-    rendered = render_digest(digest, settings)
+    """The exact message a reader gets, addressed to a sample reader: its preferences and
+    unsubscribe links open a page that explains them, and with `now` its "View in browser"
+    opens a signed preview, which works before the issue is in the archive."""
+    sample = Recipient(id=SAMPLE_ID, email=recipient, first_name=name, token_nonce=SAMPLE_NONCE)
+    web_url = preview_url(settings, digest.id, now) if now is not None else None
+    rendered = render_digest(digest, settings, web_url)
     return digest_message(rendered, sample, settings, new_message_id(settings), digest.period_key)
 
 
@@ -36,7 +42,7 @@ def queue_test_sends(
 ) -> None:
     """Queue the exact message to a few addresses; the outbox sends it within a minute."""
     for address in addresses:
-        message = sample_message(digest, settings, address, name="")
+        message = sample_message(digest, settings, address, name="", now=now)
         enqueue_outbox(
             db,
             kind="test",

@@ -125,11 +125,20 @@ def exclude_item(db: Database, ref: str | int, item_id: int, actor: str, now: da
         digest.items.remove(item)
         session.flush()
         _renumber(sorted(digest.items, key=lambda i: i.position))
-        _touch(session, digest, actor, "exclude", now, {"item": item.title})
+        detail = {"item": item.title, "article": item.article_id, "position": item.position}
+        _touch(session, digest, actor, "exclude", now, detail)
 
 
-def add_story(db: Database, ref: str | int, article_id: int, actor: str, now: datetime) -> None:
-    """Add any stored article as a story at the end, frozen like the others."""
+def add_story(
+    db: Database,
+    ref: str | int,
+    article_id: int,
+    actor: str,
+    now: datetime,
+    position: int | None = None,
+) -> int:
+    """Add any stored article as a story, frozen like the others: at the end, or at `position`
+    (where a removed story stood, when an editor restores it). Returns the new story's id."""
     with db.session() as session:
         digest = _editable(session, ref)
         article = session.get(Article, article_id)
@@ -137,8 +146,15 @@ def add_story(db: Database, ref: str | int, article_id: int, actor: str, now: da
             raise NotFound(f"no article {article_id}.")
         if any(i.article_id == article_id for i in digest.items):
             raise Conflict("that article is already a story in this digest.")
-        digest.items.append(snapshot_item(article, len(digest.items), 0.0))
-        _touch(session, digest, actor, "add story", now, {"item": article.title})
+        items = sorted(digest.items, key=lambda i: i.position)
+        item = snapshot_item(article, len(items), 0.0)
+        digest.items.append(item)
+        at = len(items) if position is None else max(0, min(position, len(items)))
+        items.insert(at, item)
+        _renumber(items)
+        action = "add story" if position is None else "restore story"
+        _touch(session, digest, actor, action, now, {"item": article.title})
+        return item.id
 
 
 def remove_related(

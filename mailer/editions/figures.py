@@ -37,6 +37,11 @@ class WeekFlow:
     week: str  # ISO week, e.g. 2026-W48
     joins: int  # confirmations
     leaves: int  # withdrawals and erasures
+    imported: int = 0  # readers an operator imported as confirmed (`mailer subscribers import`)
+
+    @property
+    def arrived(self) -> int:
+        return self.joins + self.imported
 
 
 def weekly_flow(db: Database, now: datetime, zone: ZoneInfo, weeks: int = 12) -> list[WeekFlow]:
@@ -47,20 +52,23 @@ def weekly_flow(db: Database, now: datetime, zone: ZoneInfo, weeks: int = 12) ->
     start = datetime(start_day.year, start_day.month, start_day.day, tzinfo=zone)
     with db.session() as session:
         events = session.execute(
-            select(ConsentEvent.kind, ConsentEvent.at).where(
-                ConsentEvent.at >= start, ConsentEvent.kind.in_(("confirm", "withdraw", "erase"))
+            select(ConsentEvent.kind, ConsentEvent.at, ConsentEvent.detail).where(
+                ConsentEvent.at >= start,
+                ConsentEvent.kind.in_(("confirm", "withdraw", "erase", "import")),
             )
         ).all()
     buckets: dict[str, list[int]] = {}
     for offset in range(weeks):
         year, week, _ = (start + timedelta(weeks=offset)).isocalendar()
-        buckets[f"{year}-W{week:02d}"] = [0, 0]
-    for kind, at in events:
+        buckets[f"{year}-W{week:02d}"] = [0, 0, 0]
+    for kind, at, detail in events:
+        if kind == "import" and not (detail or {}).get("confirmed_by_operator"):
+            continue  # imported as pending: counted when they confirm
         year, week, _ = at.astimezone(zone).isocalendar()
         bucket = buckets.get(f"{year}-W{week:02d}")
         if bucket is not None:
-            bucket[0 if kind == "confirm" else 1] += 1
-    return [WeekFlow(week, joins, leaves) for week, (joins, leaves) in buckets.items()]
+            bucket[{"confirm": 0, "import": 2}.get(kind, 1)] += 1
+    return [WeekFlow(week, j, left, imported) for week, (j, left, imported) in buckets.items()]
 
 
 def next_fire(crontab: str, zone: ZoneInfo, now: datetime) -> datetime | None:
@@ -102,3 +110,13 @@ def recent_digests(db: Database, limit: int = 8) -> list[DigestSummary]:
         DigestSummary(d.id, d.period_key, d.status, d.subject, stories.get(d.id, 0), states[d.id])
         for d in digests
     ]
+
+
+def axis_top(largest: int) -> int:
+    """A round number at or above `largest` for a chart's axis: 1, 2 or 5 times a power of ten."""
+    top = 1
+    while True:
+        for step in (1, 2, 5):
+            if top * step >= largest:
+                return top * step
+        top *= 10

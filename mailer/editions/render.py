@@ -191,11 +191,14 @@ def inline_css(document: str) -> str:
     return _inliner().inline(document)
 
 
-def render_digest(digest, settings: Settings) -> RenderedDigest:
-    """Subject, HTML (CSS inlined) and text for a digest, with per-recipient markers."""
+def render_digest(digest, settings: Settings, web_url: str | None = None) -> RenderedDigest:
+    """Subject, HTML (CSS inlined) and text for a digest, with per-recipient markers;
+    `web_url` replaces the archive link (a test mail's signed preview of a draft)."""
     env = environment()
     nonce = new_nonce()
     context = _context(digest, settings, web=False, nonce=nonce)
+    if web_url:
+        context["web_url"] = web_url
     subject = strip_invisible(env.get_template("email/digest/subject.txt").render(context)).strip()
     body_html = inline_css(env.get_template("email/digest/body.html").render(context))
     body_html = hide_provider_placeholders(body_html)  # a provider fills no feed's placeholder

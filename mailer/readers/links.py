@@ -8,7 +8,11 @@ from datetime import datetime
 from email.utils import parseaddr
 
 from mailer.core.config import Settings
-from mailer.readers.tokens import make_token
+from mailer.readers.tokens import TokenInvalid, make_token, read_token
+
+# A test mail is addressed to a sample reader: no row has this id, no reader this nonce.
+SAMPLE_ID = 0
+SAMPLE_NONCE = "sample"
 
 
 def subscriber_payload(subscriber_id: int, nonce: str) -> dict[str, object]:
@@ -104,3 +108,12 @@ def new_message_id(settings: Settings) -> str:
 def sender_address(settings: Settings) -> str:
     """The bare From address, for a reader to add to their contacts."""
     return _address_of(settings.from_addr)
+
+
+def is_sample_link(settings: Settings, purpose: str, token: str) -> bool:
+    """A genuine link from a test mail or preview, which stands for no real reader."""
+    try:
+        payload = read_token(settings.secret_key, purpose, token)
+    except TokenInvalid:
+        return False
+    return payload.get("sid") == SAMPLE_ID and payload.get("n") == SAMPLE_NONCE

@@ -26,6 +26,7 @@ PURPOSES = {
     "data": True,
     "click": False,
     "click_reader": False,
+    "preview": True,  # a draft's web version for those who got a test mail (editions.previews)
 }
 
 

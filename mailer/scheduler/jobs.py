@@ -121,13 +121,29 @@ def _prune(services: Services, now: datetime) -> list[str]:
     return [f"prune: {summary}"] if dropped or events else []
 
 
-def _build(services: Services, now: datetime) -> list[str]:
+def _build_period(services: Services, now: datetime) -> str | None:
+    """The week whose build time passed within GRACE: the tick builds it once."""
     settings = services.settings
     fire = last_fire_time(settings.build_at, settings.zone, now)
     if fire is None or now - fire > GRACE:
-        return []
-    period = period_key(fire, settings.zone)
-    if not claim_slot(services.db, "build", period, now):
+        return None
+    return period_key(fire, settings.zone)
+
+
+def build_due(services: Services, now: datetime) -> str | None:
+    """The week the next tick will build (not built, nor claimed yet), to tell a newcomer."""
+    period = _build_period(services, now)
+    if period is None or slot_claimed(services.db, "build", period):
+        return None
+    with services.db.session() as session:
+        built = session.scalar(select(Digest.id).where(Digest.period_key == period))
+    return None if built is not None else period
+
+
+def _build(services: Services, now: datetime) -> list[str]:
+    settings = services.settings
+    period = _build_period(services, now)
+    if period is None or not claim_slot(services.db, "build", period, now):
         return []
     views = _refresh_views(services, period, now)
     result = digests.build_digest(services.db, settings, now, period=period)

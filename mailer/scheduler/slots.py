@@ -9,6 +9,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from mailer.content.calendar import period_key
 from mailer.core.db import Database
 from mailer.core.models import JobRun
 
@@ -62,3 +63,27 @@ def finish_slot(db: Database, job: str, slot: str, now: datetime, result: str) -
         if run is not None:
             run.finished_at = now
             run.result = result[:2000]
+
+
+def send_moment(
+    build_at: str, send_at: str, zone: ZoneInfo, period: str, now: datetime, grace: timedelta
+) -> tuple[str, datetime | None]:
+    """When the scheduler sends `period` once approved, as the tick decides it: ("due", the
+    slot) when its send time passed within `grace` (it starts within a minute), ("at", the
+    slot) for a send time to come, ("missed", None) when no slot of the schedule is left."""
+    trigger = CronTrigger.from_crontab(send_at, timezone=zone)
+    latest = last_fire_time(send_at, zone, now)  # the only past slot a tick still acts on
+    cursor = now.astimezone(UTC) - grace
+    for _ in range(60):  # a weekly schedule finds its slot in two or three steps
+        fire = trigger.get_next_fire_time(None, cursor.astimezone(zone))
+        if fire is None:
+            break
+        fire = fire.astimezone(UTC)
+        build = last_fire_time(build_at, zone, fire)
+        sends = period_key(build, zone) if build else None
+        if sends == period and (fire > now or fire == latest):
+            return ("due" if fire <= now else "at"), fire
+        if sends is not None and sends > period:
+            break
+        cursor = fire + timedelta(minutes=1)
+    return "missed", None

@@ -133,7 +133,7 @@ def dashboard():
         "web/admin/dashboard.html",
         counts=figures.subscriber_counts(svc.db),
         flow=flow,
-        flow_max=max([1] + [max(w.joins, w.leaves) for w in flow]),
+        flow_max=figures.axis_top(max([1] + [max(w.arrived, w.leaves) for w in flow])),
         digests=figures.recent_digests(svc.db),
         next_build=figures.next_fire(settings.build_at, zone, now),
         next_send=figures.next_fire(settings.send_at, zone, now),

@@ -13,13 +13,15 @@ from mailer.delivery import status as send_status
 from mailer.delivery.precheck import check_message, start_send, wants_spamassassin
 from mailer.delivery.queue import nudge
 from mailer.delivery.samples import queue_test_sends, sample_message
-from mailer.editions import digests, editing, lifecycle
+from mailer.editions import digests, editing, lifecycle, picker, reasons
 from mailer.editions.clicks.report import REASON_WORDS, click_report
 from mailer.editions.figures import recent_digests
 from mailer.editions.suggestions import related_for
 from mailer.readers.validation import normalise_email
+from mailer.scheduler.plan import send_plan
 from mailer.web.admin import login_required
 from mailer.web.context import services
+from mailer.web.desk_confirm import CONFIRM, confirm_page, confirmed
 
 bp = Blueprint("desk", __name__, url_prefix="/admin/digests")
 
@@ -33,8 +35,9 @@ def _digest(digest_id: int) -> Digest:
         abort(404, "No such digest.")
 
 
-def _sample_message(digest: Digest, recipient: str = "reader@example.com", name: str = "Sam"):
-    return sample_message(digest, services().settings, recipient, name)
+def _sample_message(digest: Digest):
+    svc = services()
+    return sample_message(digest, svc.settings, now=svc.now())
 
 
 @bp.get("/")
@@ -64,6 +67,9 @@ def page(digest_id: int):
             .order_by(AuditEntry.id.desc())
             .limit(50)
         ).all()
+        why = reasons.story_reasons(session, svc.settings, digest, svc.now())
+        why_related = reasons.related_reasons(session, svc.settings, digest)
+        addable = picker.candidates(session, svc.settings, digest)
     return render_template(
         "web/admin/digest.html",
         clicks=click_report(svc.db, digest, status.counts.get("sent", 0)),
@@ -71,6 +77,11 @@ def page(digest_id: int):
         per_reader=svc.settings.click_tracking == "per_reader",
         digest=digest,
         items=sorted(digest.items, key=lambda i: i.position),
+        why=why,
+        why_related=why_related,
+        addable=addable,
+        plan=send_plan(svc.db, svc.settings, digest.period_key, svc.now()),
+        confirm=CONFIRM,
         message=message,
         feedback_words=send_status.FEEDBACK_WORDS,
         html_size=len((message.html or "").encode()),
@@ -79,6 +90,7 @@ def page(digest_id: int):
         status=status,
         log=log,
         can_edit=g.editor.role == "editor",
+        editing=g.editor.role == "editor" and digest.status in digests.EDITABLE,
         views_fetch=last_fetch(svc.db, digest.period_key),
         zone=svc.settings.zone,
     )
@@ -167,6 +179,9 @@ ACTIONS = {
         db, d, _int(f, "item"), _article(db, f), who, now
     ),
     "add_story": lambda db, s, d, who, now, f: editing.add_story(db, d, _article(db, f), who, now),
+    "restore": lambda db, s, d, who, now, f: editing.add_story(
+        db, d, _int(f, "article"), who, now, position=_int(f, "position")
+    ),
     "approve": lambda db, s, d, who, now, f: lifecycle.approve(db, s, d, who, now),
     "withdraw": lambda db, s, d, who, now, f: lifecycle.withdraw(db, d, who, now),
     "veto": lambda db, s, d, who, now, f: lifecycle.veto(db, d, who, now),
@@ -198,24 +213,44 @@ def _int(form, name: str) -> int:
         raise MailerError(f"{name} must be a number.") from None
 
 
+def _back(digest_id: int, anchor: str):
+    """To the desk, at the place the editor acted from, so a change never loses their place."""
+    return redirect(url_for("desk.page", digest_id=digest_id, _anchor=anchor)), 303
+
+
+def _anchor(action: str, form, result: object) -> str:
+    """The story an action leaves in view: the one changed, added, or next to one removed."""
+    if action in ("add_story", "restore") and isinstance(result, int):
+        return f"story-{result}"
+    near = form.get("near", "")
+    if near.isdigit():
+        return f"story-{near}"
+    return {"text": "edit", "exclude": "add"}.get(action, "progress")
+
+
 @bp.post("/<int:digest_id>/act")
 @login_required("editor")
 def act(digest_id: int):
-    """Every change goes through here: one action, recorded with who and when."""
+    """Every change goes through here: one action, recorded with who and when. Sending, vetoing,
+    cancelling and removing wait for an explicit confirmation, which a page asks for."""
     svc = services()
     action = request.form.get("action", "")
     handler = ACTIONS.get(action)
     if handler is None:
         abort(400, "Unknown action.")
+    if action in CONFIRM and not confirmed(request.form):
+        digest = _digest(digest_id)
+        plan = send_plan(svc.db, svc.settings, digest.period_key, svc.now())
+        return confirm_page(digest, action, request.form, plan, svc.settings.zone)
     try:
-        handler(svc.db, svc.settings, digest_id, g.editor.email, svc.now(), request.form)
+        result = handler(svc.db, svc.settings, digest_id, g.editor.email, svc.now(), request.form)
     except MailerError as exc:
         flash(f"Not done: {exc}")
-        return redirect(url_for("desk.page", digest_id=digest_id)), 303
+        return _back(digest_id, _anchor(action, request.form, None))
     if action in ("send_now", "resume"):
         nudge(svc, digest_id)  # with the queue on, workers start now rather than next minute
     flash(f"Done: {action.replace('_', ' ')}.")
-    return redirect(url_for("desk.page", digest_id=digest_id)), 303
+    return _back(digest_id, _anchor(action, request.form, result))
 
 
 @bp.post("/<int:digest_id>/rebuild")
@@ -240,13 +275,13 @@ def send_test(digest_id: int):
     raw = [a for a in raw if a]
     if not raw or len(raw) > MAX_TEST_ADDRESSES:
         flash(f"Give between 1 and {MAX_TEST_ADDRESSES} addresses, separated by commas.")
-        return redirect(url_for("desk.page", digest_id=digest_id)), 303
+        return _back(digest_id, "test")
     try:
         addresses = [normalise_email(a) for a in raw]
     except ValueError as exc:
         flash(f"Not sent: {exc}")
-        return redirect(url_for("desk.page", digest_id=digest_id)), 303
+        return _back(digest_id, "test")
     queue_test_sends(svc.db, svc.settings, digest, addresses, g.editor.email, svc.now())
     nudge(svc)
     flash(f"Test queued for {', '.join(addresses)}.")
-    return redirect(url_for("desk.page", digest_id=digest_id)), 303
+    return _back(digest_id, "test")

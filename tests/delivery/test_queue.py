@@ -200,7 +200,7 @@ def test_an_editors_send_and_a_waiting_confirmation_are_queued_at_once(pg_servic
     page = client.get(f"/admin/digests/{built.digest_id}").get_data(as_text=True)
     sent = client.post(
         f"/admin/digests/{built.digest_id}/act",
-        data={"action": "send_now", "csrf_token": token(page)},
+        data={"action": "send_now", "confirm": "yes", "csrf_token": token(page)},
     )
     assert sent.status_code == 303
     assert queue.queue_counts(db) == {"todo": 1}  # the digest's job, before any tick

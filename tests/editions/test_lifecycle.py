@@ -132,7 +132,7 @@ def desk_walk(client, db, draft, csrf, action, state):
     force_status(db, draft, state)
     response = client.post(
         f"/admin/digests/{draft}/act",
-        data={"action": action, "csrf_token": csrf},
+        data={"action": action, "confirm": "yes", "csrf_token": csrf},  # as the confirm page posts
         follow_redirects=True,
     )
     assert response.status_code == 200

@@ -41,7 +41,7 @@ def test_login_shows_the_dashboard(client, editor_account):
     page = response.get_data(as_text=True)
     assert "Dashboard" in page
     assert "ed@example.com (editor)" in page
-    assert "Joins and leaves per week" in page
+    assert "Readers in and out per week" in page
 
 
 def test_wrong_password_is_refused_without_saying_which_part(client, editor_account):

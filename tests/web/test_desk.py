@@ -86,7 +86,8 @@ def test_test_send_and_approval(client, db, settings, accounts, draft, smtp_serv
     assert got["desk@example.com"]["Subject"].startswith("[TEST] ")
     assert got["desk@example.com"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     client.post(
-        f"/admin/digests/{draft}/act", data={"action": "approve", "csrf_token": token(html)}
+        f"/admin/digests/{draft}/act",
+        data={"action": "approve", "confirm": "yes", "csrf_token": token(html)},
     )
     assert digests.find_digest(db, draft).status == "approved"
 

@@ -38,8 +38,8 @@ def test_editor_previews_reorders_tests_and_approves(
     assert frame.get_by_text("Related coverage").first.is_visible()
     first_title = page.locator("li.story strong").first.inner_text()
     page.locator("li.story").first.get_by_role("button", name="Move down").click()
+    page.get_by_text("Done: down.").wait_for()  # applied in place by desk.js
     assert page.locator("li.story strong").nth(1).inner_text() == first_title
-    assert "Done: down." in page.content()
 
     page.get_by_label("Addresses").fill("desk@example.com")
     page.get_by_role("button", name="Send test").click()
@@ -50,6 +50,7 @@ def test_editor_previews_reorders_tests_and_approves(
     body = test.get_body(("plain",)).get_content()
     assert body.index(first_title) > body.index("2. ")  # the reorder is in the test mail
 
-    page.get_by_role("button", name="Approve").click()
+    page.once("dialog", lambda dialog: dialog.accept())  # desk.js asks before approving
+    page.get_by_role("button", name="Approve…").click()
+    assert page.get_by_role("button", name="Send now…").is_visible()
     assert digests.find_digest(db, digest_id).status == "approved"
-    assert page.get_by_role("button", name="Send now").is_visible()
