@@ -68,6 +68,22 @@ def greeting(first_name: str | None) -> str:
     return f"Hello {first_name}," if first_name else "Hello,"
 
 
+NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def intro_paragraphs(intro: str | None, stories: int, with_related: bool, site_name: str) -> list:
+    """The editor's paragraphs; with none, one line saying what the issue holds, so the
+    greeting never stands alone above a gap."""
+    paragraphs = [p.strip() for p in (intro or "").replace("\r\n", "\n").split("\n\n")]
+    if any(paragraphs):
+        return [p for p in paragraphs if p]
+    count = NUMBERS[stories] if stories < len(NUMBERS) else str(stories)
+    line = f"Here are this week's {count} top stories from {site_name}"
+    if stories == 1:
+        line = f"Here is this week's top story from {site_name}"
+    return [line + (", with related coverage." if with_related else ".")]
+
+
 def safe_link(url: str | None) -> str:
     """Only http(s) links survive; anything else renders as plain text."""
     if not url:
@@ -132,7 +148,8 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
                     "date": day(rel.published_at),
                     "context": rel.context,
                 }
-                for rel in sorted(item.related, key=lambda r: r.position)
+                # oldest first: the story so far, read down to this week's piece
+                for rel in sorted(item.related, key=lambda r: (r.published_at, r.position))
             ],
         }
         for item in items
@@ -148,8 +165,11 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
         "period_label": f"Week of {day(start)}",
         "web_url": web_url,
         "web": web,
-        # the web version is for anyone: no personal places at all
-        "greeting": "Hello," if web else marker("greeting", nonce),
+        "intro": intro_paragraphs(
+            digest.intro, len(stories), any(s["related"] for s in stories), settings.site_name
+        ),
+        # the web version is for anyone: no personal places at all, and no greeting
+        "greeting": "" if web else marker("greeting", nonce),
         "first_name": "" if web else marker("first_name", nonce),
         "unsubscribe_url": "" if web else marker("unsubscribe_url", nonce),
         "preferences_url": "" if web else marker("preferences_url", nonce),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, render_template, send_from_directory
 from sqlalchemy import select
 
+from mailer.content.demo import DEMO_IMAGE_PATH
+from mailer.content.demo_images import IMAGE_DIR
 from mailer.core.db import current_revision, head_revision
 from mailer.core.errors import NotFound
 from mailer.core.models import Digest
@@ -32,6 +34,12 @@ def healthz():
         if current != head:
             body.update(status="error", database=f"schema {current} is not {head}: run db upgrade")
     return jsonify(body), 200 if body["status"] == "ok" else 503
+
+
+@bp.get(f"{DEMO_IMAGE_PATH}/<name>")
+def demo_image(name: str):
+    """The demo articles' pictures, so previews and test mail show them (any other name: 404)."""
+    return send_from_directory(IMAGE_DIR, name, mimetype="image/png", max_age=86400)
 
 
 @bp.get("/archive")
