@@ -6,8 +6,10 @@ import html
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from mailer.content.calendar import period_bounds
 from mailer.core.config import Settings
@@ -84,6 +86,12 @@ def intro_paragraphs(intro: str | None, stories: int, with_related: bool, site_n
     return [line + (", with related coverage." if with_related else ".")]
 
 
+def long_date(moment: datetime, zone: ZoneInfo) -> str:
+    """A date as readers write it, in the newsroom's zone: Monday 30 November 2026."""
+    local = moment.astimezone(zone)
+    return f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+
+
 def safe_link(url: str | None) -> str:
     """Only http(s) links survive; anything else renders as plain text."""
     if not url:
@@ -128,8 +136,7 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
         return track(href, kind, item_id) if track and kind else href
 
     def day(moment) -> str:
-        local = moment.astimezone(zone)
-        return f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+        return long_date(moment, zone)
 
     stories = [
         {
@@ -173,7 +180,6 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
         "first_name": "" if web else marker("first_name", nonce),
         "unsubscribe_url": "" if web else marker("unsubscribe_url", nonce),
         "preferences_url": "" if web else marker("preferences_url", nonce),
-        "join_url": f"{settings.base_url.rstrip('/')}/join",
     }
 
 
@@ -204,10 +210,11 @@ def render_digest(digest, settings: Settings) -> RenderedDigest:
     )
 
 
-def render_web(digest, settings: Settings) -> str:
-    """The archive's web version: the same issue with no personal links in it."""
+def web_issue(digest, settings: Settings) -> dict:
+    """What the archive's page of an issue shows: its stories, introduction and week, with no
+    greeting, no personal or tracked link and no marker (anyone may read it)."""
     context = _context(digest, settings, web=True)
-    return inline_css(environment().get_template("email/digest/body.html").render(context))
+    return {key: context[key] for key in ("stories", "intro", "period_label", "web_url")}
 
 
 def check_size(digest, settings: Settings) -> int:
