@@ -73,7 +73,9 @@ def greeting(first_name: str | None) -> str:
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
-def intro_paragraphs(intro: str | None, stories: int, with_related: bool, site_name: str) -> list:
+def intro_paragraphs(
+    intro: str | None, stories: int, with_related: bool, site_name: str
+) -> list[str]:
     """The editor's paragraphs; with none, one line saying what the issue holds, so the
     greeting never stands alone above a gap."""
     paragraphs = [p.strip() for p in (intro or "").replace("\r\n", "\n").split("\n\n")]
