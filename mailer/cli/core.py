@@ -182,7 +182,8 @@ def demo_command(app: AppContext, if_empty: bool, build: bool) -> None:
         click.echo("Articles already stored; demo not loaded.")
         return
     try:
-        created = load_demo(services.db, services.now(), services.settings.zone)
+        settings = services.settings
+        created = load_demo(services.db, services.now(), settings.zone, settings.base_url)
     except FileNotFoundError as exc:
         raise ConfigError(f"the demo archive is missing: {exc.filename}") from None
     click.echo(f"Demo archive loaded: {created} new articles.")

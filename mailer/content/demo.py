@@ -10,11 +10,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from mailer.content.articles import ArticleData, set_stats, upsert_article
+from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import Article
 
 DEMO_FILE = Path(__file__).parent / "data" / "demo_articles.jsonl"
 DEMO_SITE = "https://news.example.com"
+# The demo's pictures (content/data/images, drawn by demo_images.py) are served by this app.
+DEMO_IMAGE_PATH = "/demo/images"
 
 
 def demo_rows() -> list[dict]:
@@ -22,8 +25,15 @@ def demo_rows() -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def load_demo(db: Database, now: datetime, zone: ZoneInfo) -> int:
-    """Store the demo articles (idempotent); returns how many were new."""
+def demo_image_url(base_url: str, slug: str) -> str:
+    return f"{base_url.rstrip('/')}{DEMO_IMAGE_PATH}/{slug}.png"
+
+
+def load_demo(
+    db: Database, now: datetime, zone: ZoneInfo, base_url: str = Settings.base_url
+) -> int:
+    """Store the demo articles (idempotent); returns how many were new. Their pictures are
+    addressed at base_url (MAILER_BASE_URL), where this app serves them."""
     local_now = now.astimezone(zone)
     created = 0
     with db.session() as session:
@@ -43,9 +53,7 @@ def load_demo(db: Database, now: datetime, zone: ZoneInfo) -> int:
                 author=row.get("author"),
                 section=section,
                 tags=tuple(row.get("tags", ())),
-                image_url=(
-                    f"{DEMO_SITE}/images/{row['slug']}.jpg" if row.get("image_alt") else None
-                ),
+                image_url=demo_image_url(base_url, row["slug"]) if row.get("image_alt") else None,
                 image_alt=row.get("image_alt"),
                 published_at=published,
             )

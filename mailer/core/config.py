@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mailer.core.analytics_dsn import HELP as ANALYTICS_HELP
 from mailer.core.analytics_dsn import parse_analytics_dsn
 from mailer.core.errors import ConfigError
+from mailer.core.subject_format import problem as subject_format_problem
 
 PREFIX = "MAILER_"
 
@@ -303,6 +304,13 @@ class Settings:
     digest_max_per_section: int = setting(2, "Most top stories from one section", check=_positive)
     digest_min_items: int = setting(
         3, "Fewest articles a week needs for a digest to be built", check=_positive
+    )
+    digest_subject: str = setting(
+        "{headline}",
+        "A new digest's subject (editors may change it): {headline} is the lead story's "
+        "headline, {list_name}, {site_name} and {date} (the week's first day) the rest; "
+        "the From name already says the list, and a phone shows about 38 characters",
+        check=subject_format_problem,
     )
     site_hosts: tuple[str, ...] = setting(
         (),

@@ -34,6 +34,7 @@ from mailer.core.text import strip_invisible
 from mailer.editions.audit import audit
 from mailer.editions.clicks.interest import recent_clicks
 from mailer.editions.render import check_size
+from mailer.editions.subjects import default_subject
 
 EDITABLE = ("draft",)
 REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
@@ -362,7 +363,7 @@ def fill_defaults(digest: Digest, settings: Settings) -> None:
     """A subject and preheader an editor can accept as they are."""
     titles = [item.title for item in digest.items]
     if titles and not digest.subject:
-        digest.subject = f"{settings.list_name}: {titles[0]}"[:250]
+        digest.subject = default_subject(titles[0], digest.period_key, settings)
     if len(titles) > 1 and not digest.preheader:
         digest.preheader = ("Also: " + "; ".join(titles[1:3]))[:250]
 

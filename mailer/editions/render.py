@@ -6,8 +6,10 @@ import html
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from mailer.content.calendar import period_bounds
 from mailer.core.config import Settings
@@ -88,6 +90,30 @@ def greeting(first_name: str | None) -> str:
     return f"Hello {first_name}," if first_name else "Hello,"
 
 
+NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def intro_paragraphs(
+    intro: str | None, stories: int, with_related: bool, site_name: str
+) -> list[str]:
+    """The editor's paragraphs; with none, one line saying what the issue holds, so the
+    greeting never stands alone above a gap."""
+    paragraphs = [p.strip() for p in (intro or "").replace("\r\n", "\n").split("\n\n")]
+    if any(paragraphs):
+        return [p for p in paragraphs if p]
+    count = NUMBERS[stories] if stories < len(NUMBERS) else str(stories)
+    line = f"Here are this week's {count} top stories from {site_name}"
+    if stories == 1:
+        line = f"Here is this week's top story from {site_name}"
+    return [line + (", with related coverage." if with_related else ".")]
+
+
+def long_date(moment: datetime, zone: ZoneInfo) -> str:
+    """A date as readers write it, in the newsroom's zone: Monday 30 November 2026."""
+    local = moment.astimezone(zone)
+    return f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+
+
 def safe_link(url: str | None) -> str:
     """Only http(s) links survive; anything else renders as plain text."""
     if not url:
@@ -132,8 +158,7 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
         return track(href, kind, item_id) if track and kind else href
 
     def day(moment) -> str:
-        local = moment.astimezone(zone)
-        return f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+        return long_date(moment, zone)
 
     stories = [
         {
@@ -152,7 +177,8 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
                     "date": day(rel.published_at),
                     "context": rel.context,
                 }
-                for rel in sorted(item.related, key=lambda r: r.position)
+                # oldest first: the story so far, read down to this week's piece
+                for rel in sorted(item.related, key=lambda r: (r.published_at, r.position))
             ],
         }
         for item in items
@@ -168,12 +194,14 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
         "period_label": f"Week of {day(start)}",
         "web_url": web_url,
         "web": web,
-        # the web version is for anyone: no personal places at all
-        "greeting": "Hello," if web else marker("greeting", nonce),
+        "intro": intro_paragraphs(
+            digest.intro, len(stories), any(s["related"] for s in stories), settings.site_name
+        ),
+        # the web version is for anyone: no personal places at all, and no greeting
+        "greeting": "" if web else marker("greeting", nonce),
         "first_name": "" if web else marker("first_name", nonce),
         "unsubscribe_url": "" if web else marker("unsubscribe_url", nonce),
         "preferences_url": "" if web else marker("preferences_url", nonce),
-        "join_url": f"{settings.base_url.rstrip('/')}/join",
         "postal_address": settings.postal_address,
     }
 
@@ -208,10 +236,11 @@ def render_digest(digest, settings: Settings, web_url: str | None = None) -> Ren
     )
 
 
-def render_web(digest, settings: Settings) -> str:
-    """The archive's web version: the same issue with no personal links in it."""
+def web_issue(digest, settings: Settings) -> dict:
+    """What the archive's page of an issue shows: its stories, introduction and week, with no
+    greeting, no personal or tracked link and no marker (anyone may read it)."""
     context = _context(digest, settings, web=True)
-    return inline_css(environment().get_template("email/digest/body.html").render(context))
+    return {key: context[key] for key in ("stories", "intro", "period_label", "web_url")}
 
 
 def check_size(digest, settings: Settings) -> int:

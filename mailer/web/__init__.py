@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mailer.core import safejson
 from mailer.core.templates import TEMPLATES
+from mailer.editions.subjects import subject_preview
 from mailer.services import Services
 from mailer.web import (
     admin,
@@ -84,6 +85,7 @@ def init_app(svc: Services) -> Flask:
             "admin_links": [(e, label) for e, label in ADMIN_LINKS if e in app.view_functions],
         }
 
+    app.add_template_filter(subject_preview)  # the desk shows a subject as a phone cuts it
     for module in (
         public,
         admin,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
-from sqlalchemy import select
+from flask import Blueprint, abort, jsonify, make_response, render_template, send_from_directory
 
+from mailer.content.demo import DEMO_IMAGE_PATH
+from mailer.content.demo_images import IMAGE_DIR
 from mailer.core.db import current_revision, head_revision
 from mailer.core.errors import NotFound
-from mailer.core.models import Digest
+from mailer.editions.archive import FEED_ENTRIES, FEED_PATH, atom_feed, describe, sent_digests
 from mailer.editions.digests import find_digest
-from mailer.editions.render import render_web
+from mailer.editions.render import web_issue
 from mailer.web.context import services
 
 bp = Blueprint("public", __name__)
@@ -34,28 +35,70 @@ def healthz():
     return jsonify(body), 200 if body["status"] == "ok" else 503
 
 
+@bp.get(f"{DEMO_IMAGE_PATH}/<name>")
+def demo_image(name: str):
+    """The demo articles' pictures, so previews and test mail show them (any other name: 404)."""
+    return send_from_directory(IMAGE_DIR, name, mimetype="image/png", max_age=86400)
+
+
+def _meta(kind: str, title: str, description: str, url: str, image: str) -> dict:
+    """What the description, Open Graph and feed-discovery tags of an archive page say."""
+    feed_url = services().settings.base_url.rstrip("/") + FEED_PATH
+    return {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "url": url,
+        "image": image,
+        "feed_url": feed_url,
+    }
+
+
 @bp.get("/archive")
 def archive():
-    """Every digest that went out, newest first."""
+    """Every issue that went out, newest first, with its title and date."""
+    svc = services()
+    issues = [describe(d, svc.settings) for d in sent_digests(svc.db)]
+    meta = _meta(
+        "website",
+        f"Past issues of {svc.settings.list_name}",
+        f"Every issue of {svc.settings.list_name} from {svc.settings.site_name}.",
+        svc.settings.base_url.rstrip("/") + "/archive",
+        issues[0].image_url if issues else "",
+    )
+    return render_template("web/archive.html", issues=issues, meta=meta)
 
-    with services().db.session() as session:
-        sent = session.scalars(
-            select(Digest).where(Digest.status == "sent").order_by(Digest.period_key.desc())
-        ).all()
-    return render_template("web/archive.html", digests=sent)
+
+@bp.get(FEED_PATH)
+def archive_feed():
+    """The archive as an Atom feed, for feed readers."""
+    svc = services()
+    body = atom_feed(sent_digests(svc.db, FEED_ENTRIES), svc.settings, svc.now())
+    response = make_response(body)
+    response.headers["Content-Type"] = "application/atom+xml; charset=utf-8"
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
 
 
 @bp.get("/archive/<period>")
 def archive_issue(period: str):
-    """The web version of one issue, with no personal links in it."""
-    from flask import abort, make_response
-
+    """One issue as a page of the site: no greeting, no personal or tracked link."""
+    svc = services()
     try:
-        digest = find_digest(services().db, period)
+        digest = find_digest(svc.db, period)
     except NotFound:
         abort(404, "There is no such issue in the archive.")
     if digest.status != "sent":
         abort(404, "There is no such issue in the archive.")
-    response = make_response(render_web(digest, services().settings))
+    response = make_response(issue_page(digest, svc.settings))
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
+
+
+def issue_page(digest, settings) -> str:
+    """An issue as the archive shows it; the desk's signed preview shows the same page."""
+    issue = describe(digest, settings)
+    meta = _meta("article", issue.title, issue.description, issue.url, issue.image_url)
+    return render_template(
+        "web/archive_issue.html", issue=issue, meta=meta, **web_issue(digest, settings)
+    )

@@ -8,9 +8,9 @@ from flask import Blueprint, Response, abort, make_response, render_template, re
 from mailer.core.errors import MailerError
 from mailer.editions.digests import find_digest
 from mailer.editions.previews import preview_digest_id
-from mailer.editions.render import render_web
 from mailer.readers.links import is_sample_link
 from mailer.web.context import services
+from mailer.web.public import issue_page
 
 bp = Blueprint("samples", __name__)
 
@@ -33,7 +33,7 @@ def preview(token: str):
         digest = find_digest(svc.db, digest_id)
     except MailerError:
         abort(404, "This issue no longer exists.")
-    response = make_response(render_web(digest, svc.settings))
+    response = make_response(issue_page(digest, svc.settings))
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
     return response

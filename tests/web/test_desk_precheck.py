@@ -24,12 +24,13 @@ def test_the_panel_shows_the_findings_and_send_now_is_refused_on_an_error(
     assert page.index('id="precheck"') < page.index('value="approve"')
 
     client.post(
-        f"/admin/digests/{draft}/act", data={"action": "approve", "csrf_token": token(page)}
+        f"/admin/digests/{draft}/act",
+        data={"action": "approve", "confirm": "yes", "csrf_token": token(page)},
     )
     assert digests.find_digest(db, draft).status == "approved"
     refused = client.post(
         f"/admin/digests/{draft}/act",
-        data={"action": "send_now", "csrf_token": token(page)},
+        data={"action": "send_now", "confirm": "yes", "csrf_token": token(page)},
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "Not done: " in refused and "was not started because the pre-send check" in refused
