@@ -8,15 +8,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from mailer.content.demo import load_demo
 from mailer.core.db import upgrade
-from mailer.core.models import Digest
+from mailer.core.models import Digest, Subscriber
 from mailer.editions import digests, lifecycle
 from mailer.editions.accounts import add_editor
 from mailer.editions.render import render_digest
 from mailer.readers import links
-from mailer.readers.subscriptions import new_token_nonce
 from mailer.services import build
 from tests.conftest import FIXED_NOW, make_settings
 from tests.fixtures.browser import LiveServer
@@ -50,17 +50,14 @@ class Site:
 
     def reader(self, status: str = "confirmed") -> tuple[int, str]:
         """A fresh reader (id, token nonce): pages that change state get one each."""
-        nonce = new_token_nonce()
         domain = f"a11y{next(_emails)}.example.com"
         add_subscribers(self.services.db, FIXED_NOW, 1, domain=domain, status=status)
         with self.services.db.session() as session:
-            from sqlalchemy import select
-
-            from mailer.core.models import Subscriber
-
-            sub = session.scalar(select(Subscriber).where(Subscriber.email.endswith(domain)))
-            sub.token_nonce = nonce
-            return sub.id, nonce
+            found = select(Subscriber.id, Subscriber.token_nonce).where(
+                Subscriber.email.endswith("@" + domain)
+            )
+            sid, nonce = session.execute(found).one()
+        return sid, nonce
 
     def path(self, url: str) -> str:
         """Our links carry the configured base URL; the browser visits the live server."""
