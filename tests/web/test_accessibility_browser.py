@@ -12,10 +12,10 @@ from sqlalchemy import select
 
 from mailer.content.demo import load_demo
 from mailer.core.db import upgrade
-from mailer.core.models import Digest, Subscriber
+from mailer.core.models import Subscriber
+from mailer.delivery.samples import sample_message
 from mailer.editions import digests, lifecycle
 from mailer.editions.accounts import add_editor
-from mailer.editions.render import render_digest
 from mailer.readers import links
 from mailer.services import build
 from tests.conftest import FIXED_NOW, make_settings
@@ -68,8 +68,9 @@ class Site:
         return sorted(digest.items, key=lambda i: i.position)[0].id
 
     def mail_html(self) -> str:
-        with self.services.db.session() as session:
-            return render_digest(session.get(Digest, self.draft_id), self.settings).html
+        """The digest's HTML part exactly as a reader gets it (the desk's preview message)."""
+        digest = digests.find_digest(self.services.db, self.draft_id)
+        return sample_message(digest, self.settings).html
 
 
 @pytest.fixture(scope="module")
