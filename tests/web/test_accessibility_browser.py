@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app import create_app
 from mailer.content.demo import load_demo
 from mailer.core.db import upgrade
 from mailer.core.models import Subscriber
@@ -91,8 +92,6 @@ def site(tmp_path_factory):
     draft_id = digests.build_digest(db, settings, FIXED_NOW).digest_id
     with db.session() as session:
         add_editor(session, EDITOR, PASSWORD, "editor", FIXED_NOW, cost=FAST_COST)
-
-    from app import create_app
 
     server = LiveServer(create_app(services=services))
     yield Site(services, server, draft_id, sent_id)
@@ -192,48 +191,67 @@ def _goto(path):
     return lambda page, site: page.goto(site.url(path(site) if callable(path) else path))
 
 
+# Each page: how to reach it, and words its h1 must show (so a flow that went astray, to an
+# error page say, fails rather than checking the wrong page).
 READER_PAGES = {
-    "home": _goto("/"),
-    "join": _goto("/join"),
-    "join-errors": _join_errors,
-    "embed-join": _goto("/embed/join"),
-    "embed-join-errors": _embed_errors,
-    "confirm": lambda page, site: _confirm(page, site, "ready"),
-    "confirm-done": lambda page, site: _confirm(page, site, "done"),
-    "confirm-expired": lambda page, site: _confirm(page, site, "expired"),
-    "check-inbox": lambda page, site: _confirm(page, site, "check-inbox"),
-    "preferences": _preferences,
-    "preferences-paused": lambda page, site: _preferences(page, site, "Pause mail"),
-    "preferences-forget-unticked": lambda page, site: _preferences(page, site, "Forget me"),
-    "unsubscribe": lambda page, site: _unsubscribe(page, site, "ask"),
-    "unsubscribe-done": lambda page, site: _unsubscribe(page, site, "done"),
-    "unsubscribe-old-link": lambda page, site: _unsubscribe(page, site, "old"),
-    "erased": _erased,
-    "archive": _goto("/archive"),
-    "archive-issue": _goto(lambda site: f"/archive/{_sent_period(site)}"),
-    "error-not-found": _goto("/no-such-page"),
-    "error-bad-link": _goto("/confirm/not-a-token"),
+    "home": (_goto("/"), "Weekly Digest"),
+    "join": (_goto("/join"), "Join"),
+    "join-errors": (_join_errors, "Join"),
+    "embed-join": (_goto("/embed/join"), "Join"),
+    "embed-join-errors": (_embed_errors, "Join"),
+    "confirm": (lambda page, site: _confirm(page, site, "ready"), "Confirm"),
+    "confirm-done": (lambda page, site: _confirm(page, site, "done"), "You are subscribed"),
+    "confirm-expired": (lambda page, site: _confirm(page, site, "expired"), "expired"),
+    "check-inbox": (lambda page, site: _confirm(page, site, "check-inbox"), "Check your inbox"),
+    "preferences": (_preferences, "preferences"),
+    "preferences-paused": (
+        lambda page, site: _preferences(page, site, "Pause mail"),
+        "preferences",
+    ),
+    "preferences-forget-unticked": (
+        lambda page, site: _preferences(page, site, "Forget me"),
+        "preferences",
+    ),
+    "unsubscribe": (lambda page, site: _unsubscribe(page, site, "ask"), "Unsubscribe"),
+    "unsubscribe-done": (lambda page, site: _unsubscribe(page, site, "done"), "unsubscribed"),
+    "unsubscribe-old-link": (lambda page, site: _unsubscribe(page, site, "old"), "old"),
+    "erased": (_erased, "erased"),
+    "archive": (_goto("/archive"), "Past issues"),
+    "archive-issue": (_goto(lambda site: f"/archive/{_sent_period(site)}"), "Weekly Digest"),
+    "error-not-found": (_goto("/no-such-page"), "Not Found"),
+    "error-bad-link": (_goto("/confirm/not-a-token"), "not valid"),
 }
 DESK_PAGES = {
-    "desk-login": _goto("/admin/login"),
-    "desk-login-error": _login_error,
-    "desk-dashboard": _goto("/admin/"),
-    "desk-digests": _goto("/admin/digests/"),
-    "desk-digest-draft": _goto(lambda site: f"/admin/digests/{site.draft_id}"),
-    "desk-digest-sent-clicks": _goto(lambda site: f"/admin/digests/{site.sent_id}"),
-    "desk-suggest": _goto(
-        lambda site: f"/admin/digests/{site.draft_id}/suggest/{site.first_item_id()}"
+    "desk-login": (_goto("/admin/login"), "Sign in"),
+    "desk-login-error": (_login_error, "Sign in"),
+    "desk-dashboard": (_goto("/admin/"), "Dashboard"),
+    "desk-digests": (_goto("/admin/digests/"), "Digests"),
+    "desk-digest-draft": (_goto(lambda site: f"/admin/digests/{site.draft_id}"), "W48"),
+    "desk-digest-sent-clicks": (_goto(lambda site: f"/admin/digests/{site.sent_id}"), "W47"),
+    "desk-suggest": (
+        _goto(lambda site: f"/admin/digests/{site.draft_id}/suggest/{site.first_item_id()}"),
+        "Related coverage",
     ),
-    "desk-articles": _goto("/admin/articles"),
-    "desk-sources": _goto("/admin/sources"),
+    "desk-articles": (_goto("/admin/articles"), "Articles"),
+    "desk-sources": (_goto("/admin/sources"), "Sources"),
 }
-MAIL_PAGES = {"digest-mail": lambda page, site: page.set_content(site.mail_html())}
+MAIL_PAGES = {
+    "digest-mail": (lambda page, site: page.set_content(site.mail_html()), "Weekly Digest")
+}
 PAGES = {**READER_PAGES, **DESK_PAGES, **MAIL_PAGES}
 
 
 # A mail is shown inside a mail client's own page, which has the landmarks; in the message
 # itself every other rule applies (the web version in the archive gets all of them).
 MAIL_RULES_OFF = ("landmark-one-main", "region")
+
+
+def reach(page, site, name: str) -> None:
+    """Open the page, and make sure it is the one meant."""
+    go, heading = PAGES[name]
+    go(page, site)
+    shown = page.locator("h1").first.inner_text()
+    assert heading.lower() in shown.lower(), f"{name}: the page says {shown!r}"
 
 
 def axe_violations(page, rules_off: tuple[str, ...] = ()) -> list[dict]:
@@ -270,7 +288,7 @@ def audit(page, name: str, rules_off: tuple[str, ...] = ()) -> list[str]:
 @pytest.mark.parametrize("name", list(PAGES))
 def test_page_has_no_accessibility_violations(tab, site, name):
     tab.set_viewport_size({"width": WIDTHS[0], "height": 900})
-    PAGES[name](tab, site)
+    reach(tab, site, name)
     failures = audit(tab, name, MAIL_RULES_OFF if name in MAIL_PAGES else ())
     assert not failures, "\n".join(failures)
 
@@ -279,6 +297,6 @@ def test_page_has_no_accessibility_violations(tab, site, name):
 def test_page_fits_a_phone_without_sideways_scrolling(tab, site, name):
     tab.set_viewport_size({"width": PHONE, "height": 900})
     tab.emulate_media(color_scheme="light")
-    PAGES[name](tab, site)
+    reach(tab, site, name)
     width = tab.evaluate("document.scrollingElement.scrollWidth")
     assert width <= PHONE, f"{name} is {width} px wide on a {PHONE} px phone"
