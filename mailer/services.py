@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from mailer.content.sources.client import SourceSession
 from mailer.core.config import Settings
 from mailer.core.db import Database
+from mailer.core.http import BoundedSession
 from mailer.delivery.transports import TransportOptions, transport_from_dsn
 from mailer.delivery.transports.base import Transport
 from mailer.startup import check_settings, warn_unknown
@@ -21,22 +21,6 @@ Clock = Callable[[], datetime]
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
-
-
-class TimeoutSession(requests.Session):
-    """A requests session that never waits forever: every call gets the default timeout."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__()
-        self.default_timeout = timeout
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
-        self.mount("http://", adapter)
-        self.mount("https://", adapter)
-        self.headers["User-Agent"] = "newsletter-mailer/0.1"
-
-    def request(self, method, url, **kwargs):  # type: ignore[override]
-        kwargs.setdefault("timeout", self.default_timeout)
-        return super().request(method, url, **kwargs)
 
 
 @dataclass
@@ -111,7 +95,7 @@ def build(
     return Services(
         settings=settings,
         db=Database(settings.effective_database_url),
-        http=TimeoutSession(settings.http_timeout),
+        http=BoundedSession(settings.http_timeout),
         clock=clock or system_clock,
         transport_options=options,
         _transport=transport,

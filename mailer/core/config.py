@@ -199,7 +199,10 @@ class Settings:
         secret=True,
     )
     http_timeout: float = setting(
-        10.0, "Seconds before an outgoing HTTP request gives up", check=_positive
+        10.0,
+        "Seconds an outgoing call (CAPTCHA check, provider API, SNS, analytics) may take in "
+        "all, connect and answer included",
+        check=_positive,
     )
     log_level: str = setting("INFO", "Logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     host: str = setting("127.0.0.1", "Address `mailer serve` listens on (`make run` uses it too)")
@@ -232,7 +235,9 @@ class Settings:
         "5/minute;20/hour;100/day", "Signups allowed per client IP", check=_rate_limits
     )
     ratelimit_storage_url: str = setting(
-        "memory://", "Flask-Limiter storage (memory:// or redis://…)"
+        "memory://",
+        "Flask-Limiter storage: memory:// counts in each process (no timer thread), "
+        "redis://… shares counts between processes and hosts",
     )
     trusted_proxy_hops: int = setting(
         0,
@@ -248,8 +253,8 @@ class Settings:
     )
     unsubscribe_link_days: int = setting(
         60,
-        "Days an unsubscribe link keeps working after the mail that carried it (at least 30: "
-        "RFC 8058 and CAN-SPAM); older links offer a fresh link by mail",
+        "Days an unsubscribe or preferences link keeps working after the mail that carried it "
+        "(at least 30: RFC 8058 and CAN-SPAM); older links offer fresh links by mail",
         check=_at_least_30,
     )
     confirm_hours: int = setting(72, "Hours a confirmation link stays valid", check=_positive)

@@ -10,6 +10,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailer.core.sqlite_writers import queue_writers
+
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
@@ -28,12 +30,12 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, path if path and path != ":memory:" else None)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, path: str | None) -> None:
     """WAL, foreign keys, a busy timeout, and BEGIN IMMEDIATE so writers queue, not fail."""
 
     @event.listens_for(engine, "connect")
@@ -45,6 +47,10 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    if path is not None:
+        queue_writers(engine, path)
+        return
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):

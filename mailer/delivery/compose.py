@@ -41,7 +41,9 @@ def digest_message(
     subject, text, html = rendered.personalise(
         {
             "unsubscribe_url": unsubscribe,
-            "preferences_url": preferences_url(settings, recipient.id, recipient.token_nonce),
+            "preferences_url": preferences_url(
+                settings, recipient.id, recipient.token_nonce, issued
+            ),
             "first_name": recipient.first_name or "",
             "greeting": greeting(recipient.first_name),
             "click_reader": reader_token(settings, delivery_id),

@@ -61,9 +61,19 @@ def unsubscribe_links(
     return link(settings, f"/unsubscribe/{token}"), mailto
 
 
-def preferences_url(settings: Settings, subscriber_id: int, nonce: str) -> str:
-    token = make_token(settings.secret_key, "preferences", subscriber_payload(subscriber_id, nonce))
+def preferences_url(
+    settings: Settings, subscriber_id: int, nonce: str, issued: datetime | None = None
+) -> str:
+    """Stamped with `issued` (the mail's send time): the page it opens expires like unsubscribe."""
+    payload = subscriber_payload(subscriber_id, nonce)
+    token = make_token(settings.secret_key, "preferences", payload, issued)
     return link(settings, f"/preferences/{token}")
+
+
+def data_url(settings: Settings, subscriber_id: int, nonce: str, now: datetime) -> str:
+    """The one-hour link, mailed on request, that downloads or erases a reader's data."""
+    token = make_token(settings.secret_key, "data", subscriber_payload(subscriber_id, nonce), now)
+    return link(settings, f"/my-data/{token}")
 
 
 def sender_domain(settings: Settings) -> str:

@@ -419,20 +419,41 @@ def send_fresh_link(
 def subscriber_for(
     db: Database, settings: Settings, purpose: str, token: str, now: datetime | None = None
 ) -> Subscriber | None:
-    """The subscriber an unsubscribe or preferences link names, or None for a bad (or, for
-    unsubscribe, too old) link."""
+    """The subscriber a current unsubscribe or preferences link names, or None for a bad,
+    superseded or too old link."""
     if purpose == "unsubscribe":
         state, sub = unsubscribe_link(db, settings, token, now)
-        return sub if state == "ok" else None
+    else:
+        state, sub = preferences_link(db, settings, token, now)
+    return sub if state == "ok" else None
+
+
+def preferences_link(
+    db: Database, settings: Settings, token: str, now: datetime | None
+) -> tuple[str, Subscriber | None]:
+    """("ok", reader) within MAILER_UNSUBSCRIBE_LINK_DAYS of the mail while the reader's nonce
+    is the one inside; ("old", reader) for an older or untimed link, which may only ask for
+    fresh links by mail; ("superseded", reader) after the reader re-confirmed; ("bad", None).
+    The page shows personal data and changes it, so a forwarded mail must stop opening it."""
     try:
-        payload = _read(settings, purpose, token, None)
+        payload = _read(settings, "preferences", token, unsubscribe_max_age(settings), now)
+    except TokenExpired as exc:
+        return _old_link((exc.payload or {}).get("sid"), db)
     except TokenInvalid:
-        return None
+        try:
+            legacy = read_untimed(settings.secret_key, "preferences", token)
+        except TokenInvalid:
+            return "bad", None
+        return _old_link(legacy.get("sid"), db)
     sub = _live_subscriber(db, payload["sid"])
-    # Preferences show personal data: only the current nonce opens them.
-    if sub is None or sub.token_nonce != payload["n"]:
-        return None
-    return sub
+    if sub is None:
+        return "bad", None
+    return ("ok", sub) if sub.token_nonce == payload["n"] else ("superseded", sub)
+
+
+def _old_link(sid: object, db: Database) -> tuple[str, Subscriber | None]:
+    sub = _live_subscriber(db, sid) if isinstance(sid, int) else None
+    return ("old", sub) if sub else ("bad", None)
 
 
 def _live_subscriber(db: Database, subscriber_id: int) -> Subscriber | None:
@@ -505,7 +526,7 @@ def links_values(
         "list_name": settings.list_name,
         "site_name": settings.site_name,
         "unsubscribe_url": links.unsubscribe_url(settings, subscriber_id, nonce, now),
-        "preferences_url": links.preferences_url(settings, subscriber_id, nonce),
+        "preferences_url": links.preferences_url(settings, subscriber_id, nonce, now),
         "days": settings.unsubscribe_link_days,
         "base_url": settings.base_url,
     }

@@ -14,14 +14,16 @@ from itsdangerous import (
 )
 
 # One salt per purpose: a token made for one link never opens another. Confirm links carry the
-# time they were made (they expire in hours), and so do unsubscribe links: they work for
-# MAILER_UNSUBSCRIBE_LINK_DAYS after the mail, then offer a fresh link by mail. Preferences
-# links carry none: a new nonce (on confirmation, on erasure) revokes them. Click links
-# (editions.clicks) carry none either: a link in an old issue still leads on.
+# time they were made (they expire in hours), and so do unsubscribe and preferences links: they
+# work for MAILER_UNSUBSCRIBE_LINK_DAYS after the mail, then offer fresh links by mail; a new
+# nonce (on confirmation, on erasure) also revokes a preferences link. Data links (download or
+# erase, mailed on request) expire in an hour. Click links (editions.clicks) carry no time: a
+# link in an old issue still leads on.
 PURPOSES = {
     "confirm": True,
     "unsubscribe": True,
-    "preferences": False,
+    "preferences": True,
+    "data": True,
     "click": False,
     "click_reader": False,
 }

@@ -14,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from mailer.core import safejson
 from mailer.core.templates import TEMPLATES
 from mailer.services import Services
-from mailer.web import admin, captcha, clicks, desk, hooks, join, library, public, reader
+from mailer.web import admin, captcha, clicks, desk, hooks, join, library, my_data, public, reader
 from mailer.web.context import csrf
 from mailer.web.limits import init_limiter
 
@@ -72,7 +72,7 @@ def init_app(svc: Services) -> Flask:
             "admin_links": [(e, label) for e, label in ADMIN_LINKS if e in app.view_functions],
         }
 
-    for module in (public, admin, join, reader, captcha, desk, library, hooks, clicks):
+    for module in (public, admin, join, reader, my_data, captcha, desk, library, hooks, clicks):
         app.register_blueprint(module.bp)
     _register_errors(app)
 

@@ -39,6 +39,7 @@ def receive_webhook(provider: str):
         status="ok",
         applied=result.applied,
         duplicates=result.duplicates,
+        stale=result.stale,
         suppressed=result.suppressed,
         confirmed=receipt.confirmed,
     )

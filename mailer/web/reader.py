@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, Response, abort, render_template, request
 
 from mailer.core.models import Subscriber
-from mailer.readers import links, privacy, subscriptions, validation
+from mailer.readers import data_requests, links, subscriptions, validation
 from mailer.web.context import csrf, services
 from mailer.web.forms import PreferencesForm
 from mailer.web.join import client_ip, signup_limit
@@ -15,6 +13,10 @@ from mailer.web.join import client_ip, signup_limit
 bp = Blueprint("reader", __name__)
 
 BAD_LINK = "This link is not valid. It may have been copied incompletely."
+DATA_LINK_SENT = (
+    "We have mailed a link to download or erase your data to the address this newsletter goes "
+    "to. It works for one hour."
+)
 
 
 def _page(template: str, status: int = 200, **context):
@@ -58,7 +60,7 @@ def confirm(token: str):
         return _page("web/confirm.html", state=outcome.result)
     with svc.db.session() as session:
         sub = session.get(Subscriber, outcome.subscriber_id)
-        preferences = links.preferences_url(settings, sub.id, sub.token_nonce)
+        preferences = links.preferences_url(settings, sub.id, sub.token_nonce, now)
     return _page("web/confirm.html", state="done", preferences_url=preferences)
 
 
@@ -109,10 +111,12 @@ def unsubscribe(token: str):
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
 def preferences(token: str):
     svc = services()
-    settings = svc.settings
-    sub = subscriptions.subscriber_for(svc.db, settings, "preferences", token)
+    settings, now = svc.settings, svc.now()
+    state, sub = subscriptions.preferences_link(svc.db, settings, token, now)
     if sub is None:
         return _bad_link()
+    if state != "ok":
+        return _stale_preferences(state, sub.id)
     form = PreferencesForm(data={"first_name": sub.first_name or ""})
     notice, status = "", 200
     if request.method == "POST":
@@ -120,19 +124,27 @@ def preferences(token: str):
             return _prefs(form, sub, "", 400)
         action = request.form.get("action", "save")
         try:
-            notice = _apply(action, form, sub.id, request.form)
+            notice = _apply(action, form, sub.id)
         except validation.InvalidInput as exc:
             form.first_name.errors = [exc.message]
             return _prefs(form, sub, "", 400)
-        if isinstance(notice, Response):
-            return notice
-        sub = subscriptions.subscriber_for(svc.db, settings, "preferences", token)
+        state, sub = subscriptions.preferences_link(svc.db, settings, token, now)
         if sub is None:
             return _page("web/erased.html")
     return _prefs(form, sub, notice, status)
 
 
-def _apply(action: str, form: PreferencesForm, sid: int, data) -> str | Response:
+def _stale_preferences(state: str, sid: int):
+    """An old or superseded link may only ask for fresh links, mailed to the stored address."""
+    svc = services()
+    if request.method == "POST" and request.form.get("action") == "fresh-links":
+        subscriptions.send_fresh_links(svc.db, svc.settings, sid, svc.now())
+        return _page("web/check_inbox.html", embedded=False, links=True)
+    days = svc.settings.unsubscribe_link_days
+    return _page("web/preferences_stale.html", 410, state=state, days=days)
+
+
+def _apply(action: str, form: PreferencesForm, sid: int) -> str:
     svc = services()
     now, ip = svc.now(), client_ip()
     if action == "save":
@@ -145,18 +157,11 @@ def _apply(action: str, form: PreferencesForm, sid: int, data) -> str | Response
     if action == "unsubscribe":
         subscriptions.unsubscribe(svc.db, sid, "preferences", now, ip=ip)
         return "You are unsubscribed. No more mail will come."
-    if action == "export":
-        body = json.dumps(privacy.export_data(svc.db, sid), indent=2, ensure_ascii=False)
-        return Response(
-            body,
-            mimetype="application/json",
-            headers={"Content-Disposition": "attachment; filename=my-newsletter-data.json"},
-        )
-    if action == "forget":
-        if data.get("confirm_forget") != "yes":
-            return "Tick the box to confirm that everything about you should be erased."
-        privacy.forget(svc.db, sid, now, ip=ip)
-        return Response(render_template("web/erased.html"), 200)
+    if action == "data-link":
+        outcome = data_requests.send_data_link(svc.db, svc.settings, sid, now)
+        if outcome.result == "limited":
+            return "A link was mailed a few minutes ago. Use that one, or try again later."
+        return DATA_LINK_SENT
     abort(400, "Unknown action.")
 
 

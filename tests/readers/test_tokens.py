@@ -8,11 +8,20 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PAYLOAD = {"sid": 7, "n": "nonce7"}
 
 
-def test_preferences_links_are_the_same_at_any_moment():
-    first = make_token("s3cret", "preferences", PAYLOAD, NOW)
-    later = make_token("s3cret", "preferences", PAYLOAD, NOW + timedelta(days=400))
+def test_click_links_are_the_same_at_any_moment():
+    first = make_token("s3cret", "click", PAYLOAD, NOW)
+    later = make_token("s3cret", "click", PAYLOAD, NOW + timedelta(days=400))
     assert first == later
-    assert read_token("s3cret", "preferences", first) == PAYLOAD
+    assert read_token("s3cret", "click", first) == PAYLOAD
+
+
+@pytest.mark.parametrize("purpose", ["preferences", "data"])
+def test_preferences_and_data_links_carry_the_time_of_their_mail(purpose):
+    """A forwarded mail's preferences link stops working, as its unsubscribe link does."""
+    token = make_token("s3cret", purpose, PAYLOAD, NOW)
+    assert read_token("s3cret", purpose, token, 3600, NOW + timedelta(minutes=59)) == PAYLOAD
+    with pytest.raises(TokenExpired):
+        read_token("s3cret", purpose, token, 3600, NOW + timedelta(minutes=61))
 
 
 def test_unsubscribe_links_carry_the_time_of_their_mail():

@@ -55,6 +55,7 @@ def test_sendgrid_bounce_suppresses_and_a_repeat_is_a_duplicate(
         "status": "ok",
         "applied": 1,
         "duplicates": 0,
+        "stale": 0,
         "suppressed": 1,
         "confirmed": False,
     }
@@ -105,6 +106,21 @@ def test_postmark_needs_its_basic_auth(client, db, now, reader):
     accepted = client.post("/webhooks/postmark", data=body, headers=basic_auth())
     assert accepted.status_code == 200
     assert state(db) == ("unsubscribed", 1, 1)
+
+
+def test_an_event_older_than_the_kept_ids_is_not_applied(client, db, settings, now, reader):
+    """Finding: Postmark signs no time, so a captured event could be replayed once its id was
+    pruned; an event from before the kept window now changes nothing."""
+    from datetime import timedelta
+
+    old = now - timedelta(days=settings.webhook_event_days)
+    body = p.postmark_bounce(READER, old)
+    answer = client.post("/webhooks/postmark", data=body, headers=basic_auth())
+    assert answer.status_code == 200 and answer.json["stale"] == 1 and answer.json["applied"] == 0
+    assert state(db) == ("confirmed", 0, 0)
+    recent = p.postmark_bounce(READER, now - timedelta(days=2))
+    answer = client.post("/webhooks/postmark", data=recent, headers=basic_auth())
+    assert answer.json["applied"] == 1 and state(db)[0] != "confirmed"
 
 
 def test_resend_soft_bounces_suppress_on_the_third(client, db, now, reader):

@@ -141,13 +141,13 @@ def test_rfc8058_one_click_needs_no_cookie_and_does_not_redirect(app, db, settin
     assert fresh_client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
 
 
-def prefs_path(db, settings, sid) -> str:
-    return path_of(links.preferences_url(settings, sid, sub_of(db, sid).token_nonce))
+def prefs_path(db, settings, sid, issued) -> str:
+    return path_of(links.preferences_url(settings, sid, sub_of(db, sid).token_nonce, issued))
 
 
 def test_preferences_name_pause_resume_unsubscribe(client, db, settings, pending, now):
     confirmed(db, settings, pending, now)
-    path = prefs_path(db, settings, pending)
+    path = prefs_path(db, settings, pending, now)
     page = client.get(path)
     assert page.status_code == 200 and 'value="Ann"' in page.get_data(as_text=True)
     token = hidden_fields(page.get_data(as_text=True))["csrf_token"]
@@ -171,24 +171,52 @@ def test_preferences_name_pause_resume_unsubscribe(client, db, settings, pending
 
 def test_preferences_post_needs_csrf(client, db, settings, pending, now):
     confirmed(db, settings, pending, now)
-    response = client.post(prefs_path(db, settings, pending), data={"action": "unsubscribe"})
+    response = client.post(prefs_path(db, settings, pending, now), data={"action": "unsubscribe"})
     assert response.status_code == 400
     assert sub_of(db, pending).status == "confirmed"
 
 
-def test_download_my_data_and_forget_me(client, db, settings, pending, now):
+def mailed_link(db, kind: str, marker: str) -> str:
+    with db.session() as session:
+        mail = session.scalar(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == kind)
+            .order_by(OutboxMessage.id.desc())
+        )
+    assert mail is not None and mail.recipient == "reader@example.com"
+    return path_of(next(w for w in mail.text.split() if marker in w))
+
+
+def test_download_my_data_and_forget_me_go_through_a_mailed_link(
+    client, db, settings, pending, now
+):
+    """A forwarded issue opens the preferences, but data leaves only through the owner's inbox."""
     confirmed(db, settings, pending, now)
-    path = prefs_path(db, settings, pending)
-    token = hidden_fields(client.get(path).get_data(as_text=True))["csrf_token"]
-    export = client.post(path, data={"csrf_token": token, "action": "export"})
+    path = prefs_path(db, settings, pending, now)
+    page = client.get(path).get_data(as_text=True)
+    token = hidden_fields(page)["csrf_token"]
+    assert 'value="export"' not in page and 'value="forget"' not in page
+    for action in ("export", "forget"):  # the old buttons no longer act from this page
+        refused = client.post(
+            path, data={"csrf_token": token, "action": action, "confirm_forget": "yes"}
+        )
+        assert refused.status_code == 400
+    assert sub_of(db, pending).status == "confirmed"
+    asked = client.post(path, data={"csrf_token": token, "action": "data-link"})
+    assert asked.status_code == 200 and "works for one hour" in asked.get_data(as_text=True)
+    data_path = mailed_link(db, "data", "/my-data/")
+    shown = client.get(data_path)
+    assert shown.status_code == 200 and sub_of(db, pending).status == "confirmed"
+    token = hidden_fields(shown.get_data(as_text=True))["csrf_token"]
+    export = client.post(data_path, data={"csrf_token": token, "action": "export"})
     assert export.status_code == 200 and export.mimetype == "application/json"
     assert "attachment" in export.headers["Content-Disposition"]
     assert export.json["subscriber"]["email"] == "reader@example.com"
-    unconfirmed = client.post(path, data={"csrf_token": token, "action": "forget"})
-    assert "Tick the box" in unconfirmed.get_data(as_text=True)
+    unconfirmed = client.post(data_path, data={"csrf_token": token, "action": "forget"})
+    assert unconfirmed.status_code == 400 and "Tick the box" in unconfirmed.get_data(as_text=True)
     assert sub_of(db, pending).status == "confirmed"
     gone = client.post(
-        path, data={"csrf_token": token, "action": "forget", "confirm_forget": "yes"}
+        data_path, data={"csrf_token": token, "action": "forget", "confirm_forget": "yes"}
     )
     assert gone.status_code == 200 and "erased" in gone.get_data(as_text=True)
     sub = sub_of(db, pending)
@@ -197,6 +225,83 @@ def test_download_my_data_and_forget_me(client, db, settings, pending, now):
         supp = session.scalar(select(Suppression))
     assert supp.email is None and supp.email_hash == address_hash("reader@example.com")
     assert client.get(path).status_code == 404
+    assert client.get(data_path).status_code == 404
+
+
+def test_a_data_link_works_for_an_hour_and_not_after_a_new_confirmation(
+    client, db, settings, pending, now
+):
+    sub = confirmed(db, settings, pending, now)
+    fresh = path_of(links.data_url(settings, sub.id, sub.token_nonce, now - timedelta(minutes=59)))
+    stale = path_of(links.data_url(settings, sub.id, sub.token_nonce, now - timedelta(minutes=61)))
+    assert client.get(fresh).status_code == 200
+    expired = client.get(stale)
+    assert expired.status_code == 410 and "one hour" in expired.get_data(as_text=True)
+    assert client.get("/my-data/not-a-token").status_code == 404
+    rejoin_and_confirm(db, settings, pending, now)
+    assert client.get(fresh).status_code == 410
+    assert sub_of(db, pending).status == "confirmed"
+
+
+def test_data_link_mails_are_limited_per_reader(client, db, settings, pending, now):
+    confirmed(db, settings, pending, now)
+    path = prefs_path(db, settings, pending, now)
+    token = hidden_fields(client.get(path).get_data(as_text=True))["csrf_token"]
+    answers = [
+        client.post(path, data={"csrf_token": token, "action": "data-link"}).get_data(as_text=True)
+        for _ in range(3)
+    ]
+    assert "a few minutes ago" in answers[-1]
+    with db.session() as session:
+        kinds = session.scalars(select(OutboxMessage.kind)).all()
+    assert kinds.count("data") == 1
+
+
+def test_a_preferences_link_expires_like_an_unsubscribe_link_and_offers_fresh_links(
+    app, db, settings, pending, now
+):
+    sub = confirmed(db, settings, pending, now)
+    days = settings.unsubscribe_link_days
+    recent = path_of(
+        links.preferences_url(settings, sub.id, sub.token_nonce, now - timedelta(days - 1))
+    )
+    old = path_of(
+        links.preferences_url(settings, sub.id, sub.token_nonce, now - timedelta(days + 1))
+    )
+    client = app.test_client()
+    assert client.get(recent).status_code == 200
+    page = client.get(old)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 410 and "link is old" in html and "reader@example.com" not in html
+    token = hidden_fields(html)["csrf_token"]
+    for action in ("unsubscribe", "pause", "data-link"):
+        assert client.post(old, data={"csrf_token": token, "action": action}).status_code == 410
+    assert sub_of(db, pending).status == "confirmed" and not sub_of(db, pending).paused
+    asked = client.post(old, data={"csrf_token": token, "action": "fresh-links"})
+    assert asked.status_code == 200 and "preferences link" in asked.get_data(as_text=True)
+    fresh = mailed_link(db, "links", "/preferences/")
+    assert client.get(fresh).status_code == 200
+
+
+def test_a_preferences_link_from_before_a_new_confirmation_says_so(
+    client, db, settings, pending, now
+):
+    sub = confirmed(db, settings, pending, now)
+    before = path_of(links.preferences_url(settings, sub.id, sub.token_nonce, now))
+    rejoin_and_confirm(db, settings, pending, now)
+    page = client.get(before)
+    assert page.status_code == 410 and "before you last confirmed" in page.get_data(as_text=True)
+    assert "copied incompletely" not in page.get_data(as_text=True)
+
+
+def test_an_untimed_preferences_link_only_offers_fresh_links(client, db, settings, pending, now):
+    from mailer.readers.tokens import URLSafeSerializer
+
+    sub = confirmed(db, settings, pending, now)
+    untimed = URLSafeSerializer(settings.secret_key, salt="mailer.preferences")
+    path = f"/preferences/{untimed.dumps(links.subscriber_payload(sub.id, sub.token_nonce))}"
+    page = client.get(path)
+    assert page.status_code == 410 and "link is old" in page.get_data(as_text=True)
 
 
 def rejoin_and_confirm(db, settings, sid, now):

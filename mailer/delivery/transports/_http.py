@@ -103,6 +103,8 @@ def post(http: requests.Session, provider: str, url: str, **kwargs) -> requests.
         if _before_sending(exc):
             raise TransportError(f"{provider}: could not connect to {url}") from exc
         raise Uncertain(f"{provider}: the connection dropped before an answer") from exc
+    except requests.RequestException as exc:  # an answer too large to read, or unreadable
+        raise Uncertain(f"{provider}: the answer could not be read ({exc})") from exc
 
 
 def _before_sending(exc: BaseException) -> bool:

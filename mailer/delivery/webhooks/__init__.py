@@ -7,7 +7,7 @@ One module per provider, each with `configured(settings)` and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 
 import requests
@@ -112,5 +112,6 @@ def receive(
         nonce=(provider, parsed.nonce) if parsed.nonce else None,
         soft_bounce_limit=settings.soft_bounce_limit,
         clicks=ProviderRules.of(settings),
+        oldest=now - timedelta(days=settings.webhook_event_days - 1),
     )
     return Receipt(result=result, confirmed=bool(parsed.confirm_url))

@@ -38,11 +38,13 @@ KEEPS = {
 
 @dataclass
 class ApplyResult:
-    """What a batch did: events newly applied, repeats ignored, addresses suppressed."""
+    """What a batch did: events newly applied, repeats ignored, addresses suppressed, and
+    events too old to tell from a replay."""
 
     applied: int = 0
     duplicates: int = 0
     suppressed: int = 0
+    stale: int = 0
 
 
 def _key(event_id: str) -> str:
@@ -176,12 +178,16 @@ def apply_events(
     nonce: tuple[str, str] | None = None,
     soft_bounce_limit: int = SOFT_BOUNCE_LIMIT,
     clicks: ProviderRules | None = None,
+    oldest: datetime | None = None,
 ) -> ApplyResult:
     """Apply a verified batch in one transaction; a repeated event id changes nothing.
 
     `nonce` is (provider, one-time token): claimed in the same transaction, so a replayed
     request is refused whole and a failed one can be retried by the provider. Clicks and
     opens are counted against the digest link they were about when `clicks` is given.
+    Events that happened before `oldest` are skipped: their ids may already be pruned, so a
+    replay of them could not be told from a first delivery (Postmark signs nothing with a
+    time, so this is its only replay bound).
     """
     result = ApplyResult()
     with db.session() as session:
@@ -190,6 +196,9 @@ def apply_events(
         ):
             raise BadSignature("This signed request was seen before; refusing a replay.")
         for address, digest, event in _by_recipient(events):
+            if oldest is not None and event.at < oldest:
+                result.stale += 1
+                continue
             payload = {
                 "reason": event.reason[:200],
                 "provider_id": event.provider_id,

@@ -11,7 +11,7 @@ from mailer.content.analytics.matomo import Matomo
 from mailer.content.analytics.plausible import Plausible
 from mailer.content.calendar import period_bounds
 from mailer.core.analytics_dsn import parse_analytics_dsn
-from mailer.services import TimeoutSession
+from mailer.core.http import BoundedSession
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 ZONE = ZoneInfo("Europe/London")
@@ -25,5 +25,5 @@ def provider(dsn: str, *, http_timeout: float = 5.0, max_bytes: int = 5_000_000)
 
 def fetch(source: Provider, period: str = "2026-W48", now: datetime = NOW) -> list[PageStat]:
     start, end = (moment.astimezone(ZONE) for moment in period_bounds(period, ZONE))
-    with TimeoutSession(5.0) as http:
+    with BoundedSession(5.0) as http:
         return source.fetch_page_stats(start, end, http, now)

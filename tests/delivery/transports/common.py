@@ -87,3 +87,14 @@ def check_refused_connection(dsn_template: str) -> None:
     with pytest.raises(TransportError) as caught:
         build(dsn_template.format(port=free_port())).send([message()])
     assert caught.value.retryable
+
+
+def check_huge_answer_is_unknown(fake, dsn: str) -> None:
+    """Through the app's own session: an answer too large to read means 'maybe sent'."""
+    from mailer.core.http import BoundedSession
+
+    huge = Response(200, {"padding": "x" * 5000})
+    fake.server.expect("POST", fake.path, huge)
+    with BoundedSession(timeout=5, max_bytes=1000) as http:
+        results = transport_from_dsn(dsn, http=http).send([message(1)])
+    assert [r.status for r in results] == ["unknown"]

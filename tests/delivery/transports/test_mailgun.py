@@ -59,3 +59,7 @@ def test_timeout_after_the_request_left_is_unknown(mailgun_fake):
 
 def test_bad_key(mailgun_fake):
     common.check_bad_key(mailgun_fake, mailgun_fake.dsn, KEY)
+
+
+def test_an_answer_too_large_to_read_is_unknown(mailgun_fake):
+    common.check_huge_answer_is_unknown(mailgun_fake, mailgun_fake.dsn)

@@ -58,3 +58,7 @@ def test_timeout_after_the_request_left_is_unknown(postmark_fake):
 
 def test_bad_key(postmark_fake):
     common.check_bad_key(postmark_fake, postmark_fake.dsn, KEY)
+
+
+def test_an_answer_too_large_to_read_is_unknown(postmark_fake):
+    common.check_huge_answer_is_unknown(postmark_fake, postmark_fake.dsn)

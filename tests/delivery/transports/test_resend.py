@@ -44,3 +44,7 @@ def test_timeout_is_unknown_but_retryable_with_an_idempotency_key(resend_fake):
 
 def test_bad_key(resend_fake):
     common.check_bad_key(resend_fake, resend_fake.dsn, KEY)
+
+
+def test_an_answer_too_large_to_read_is_unknown(resend_fake):
+    common.check_huge_answer_is_unknown(resend_fake, resend_fake.dsn)

@@ -82,3 +82,7 @@ def test_any_host_but_default_is_the_base_url_with_https_off_loopback():
     )
     with pytest.raises(ConfigError, match="MAILER_TRANSPORT cannot be used: sendgrid:// needs"):
         transport_from_dsn("sendgrid://default")
+
+
+def test_an_answer_too_large_to_read_is_unknown(sendgrid_fake):
+    common.check_huge_answer_is_unknown(sendgrid_fake, sendgrid_fake.dsn)

@@ -86,3 +86,7 @@ def test_outage(ses_fake):
 
 def test_timeout_after_the_request_left_is_unknown(ses_fake):
     common.check_timeout_is_unknown(ses_fake, ses_fake.dsn, retryable=False)
+
+
+def test_an_answer_too_large_to_read_is_unknown(ses_fake):
+    common.check_huge_answer_is_unknown(ses_fake, ses_fake.dsn)
