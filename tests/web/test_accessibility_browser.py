@@ -156,11 +156,20 @@ def _confirm(page, site, state):
         submit(page, "Send me a fresh link")
 
 
-def _preferences(page, site, button=None):
+def _preferences(page, site, button=None, issued=FIXED_NOW):
     sid, nonce = site.reader()
-    page.goto(site.url(site.path(links.preferences_url(site.settings, sid, nonce))))
+    page.goto(site.url(site.path(links.preferences_url(site.settings, sid, nonce, issued))))
     if button:
         submit(page, button)
+
+
+def _my_data(page, site, forget=None):
+    """The mailed one-hour data link; `forget` presses Forget me, ticked or not."""
+    sid, nonce = site.reader()
+    page.goto(site.url(site.path(links.data_url(site.settings, sid, nonce, FIXED_NOW))))
+    if forget is not None:
+        page.locator("[name=confirm_forget]").set_checked(forget)
+        submit(page, "Forget me")
 
 
 def _unsubscribe(page, site, state):
@@ -169,12 +178,6 @@ def _unsubscribe(page, site, state):
     page.goto(site.url(site.path(links.unsubscribe_url(site.settings, sid, nonce, issued))))
     if state == "done":
         submit(page, "Unsubscribe")
-
-
-def _erased(page, site):
-    _preferences(page, site)
-    page.locator("[name=confirm_forget]").check()
-    submit(page, "Forget me")
 
 
 def _login_error(page, site):
@@ -208,14 +211,20 @@ READER_PAGES = {
         lambda page, site: _preferences(page, site, "Pause mail"),
         "preferences",
     ),
-    "preferences-forget-unticked": (
-        lambda page, site: _preferences(page, site, "Forget me"),
+    "preferences-data-link-sent": (
+        lambda page, site: _preferences(page, site, "Mail me a link to my data"),
         "preferences",
     ),
+    "preferences-old-link": (
+        lambda page, site: _preferences(page, site, issued=FIXED_NOW - timedelta(days=400)),
+        "old",
+    ),
+    "my-data": (_my_data, "Your data"),
+    "my-data-forget-unticked": (lambda page, site: _my_data(page, site, False), "Your data"),
     "unsubscribe": (lambda page, site: _unsubscribe(page, site, "ask"), "Unsubscribe"),
     "unsubscribe-done": (lambda page, site: _unsubscribe(page, site, "done"), "unsubscribed"),
     "unsubscribe-old-link": (lambda page, site: _unsubscribe(page, site, "old"), "old"),
-    "erased": (_erased, "erased"),
+    "erased": (lambda page, site: _my_data(page, site, True), "erased"),
     "archive": (_goto("/archive"), "Past issues"),
     "archive-issue": (_goto(lambda site: f"/archive/{_sent_period(site)}"), "Weekly Digest"),
     "error-not-found": (_goto("/no-such-page"), "Not Found"),
