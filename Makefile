@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml $(wildcard package.json package-lock.json) | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[postgres,test,dev]'
 	@if [ -f package.json ]; then npm install --no-audit --no-fund --silent; fi
 	touch $(STAMP)
