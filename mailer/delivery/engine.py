@@ -155,13 +155,14 @@ def _deliver(
     build: Callable[[ledger.Claimed], Message],
     attempts: dict[int, int],
 ) -> None:
-    """Hand a claimed batch over (one message at a time for SMTP-like transports) and record.
+    """Hand a claimed batch over (in groups of `handoff_group` for SMTP-like transports, which
+    still send one message at a time) and record.
 
     Each call's results are written with the next call's hand-off mark; the last ones at the
-    end. A crash in between leaves them handed over and unrecorded: `unknown`, never resent.
+    end. A crash in between leaves that call's rows handed over and unrecorded: `unknown`,
+    never resent. So a crash leaves at most one call's rows `unknown` per worker.
     """
-    one_by_one = transport.per_message
-    calls = [[item] for item in claimed] if one_by_one else [claimed]
+    calls = _calls(claimed, transport, drain.settings.handoff_group)
     unwritten: list[ledger.Outcome] = []
     try:
         for number, call in enumerate(calls):
@@ -172,6 +173,15 @@ def _deliver(
             unwritten = _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
     finally:
         ledger.record(drain.db, model, token, unwritten, drain.clock())
+
+
+def _calls(claimed: list, transport: Transport, group: int) -> list[list]:
+    """One call for a batch API; groups of `group` for a transport that sends one by one,
+    so one database write marks a whole group handed over instead of one per message."""
+    if not transport.per_message:
+        return [claimed]
+    size = max(1, min(group, transport.max_batch))
+    return [claimed[start : start + size] for start in range(0, len(claimed), size)]
 
 
 def _hand_over(drain, transport, model, token, call, build, attempts, unwritten):

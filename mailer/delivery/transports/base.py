@@ -80,7 +80,7 @@ class Transport(Protocol):
 
     name: str
     max_batch: int  # most messages in one send() call
-    per_message: bool  # True: the engine hands over one message a call (SMTP-like backends)
+    per_message: bool  # True: one message at a time (SMTP-like); the engine groups hand-offs
     idempotent: bool  # True when a retried call cannot deliver twice (idempotency keys)
     holds_connection: bool  # True: keeps a connection between calls, so one per worker
 

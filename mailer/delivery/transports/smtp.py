@@ -45,7 +45,7 @@ class _Dropped(Exception):
 class SmtpTransport:
     name = "smtp"
     max_batch = 50
-    per_message = True  # the engine hands one message at a time
+    per_message = True  # sends one message at a time; the engine marks a group handed at once
     idempotent = False
     holds_connection = True  # one SMTP connection, reused between calls
 
