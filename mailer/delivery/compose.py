@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
 from mailer.core.config import Settings
 from mailer.delivery.transports.base import Message
+from mailer.delivery.transports.mime import PreparedBody
 from mailer.editions.clicks.links import reader_token
-from mailer.editions.render import RenderedDigest, greeting
+from mailer.editions.render import PLACEHOLDERS, RenderedDigest, greeting, marker
 from mailer.readers.links import preferences_url, sender_domain, unsubscribe_links
 
 
@@ -38,15 +40,17 @@ def digest_message(
     """One personalised message; no Jinja here, only substitution into the rendered issue.
     `issued` (the send time) stamps the unsubscribe link, whose validity counts from it."""
     unsubscribe, mailto = unsubscribe_links(settings, recipient.id, recipient.token_nonce, issued)
-    subject, text, html = rendered.personalise(
-        {
-            "unsubscribe_url": unsubscribe,
-            "preferences_url": preferences_url(settings, recipient.id, recipient.token_nonce),
-            "first_name": recipient.first_name or "",
-            "greeting": greeting(recipient.first_name),
-            "click_reader": reader_token(settings, delivery_id),
-        }
-    )
+    values = {
+        "unsubscribe_url": unsubscribe,
+        "preferences_url": preferences_url(settings, recipient.id, recipient.token_nonce),
+        "first_name": recipient.first_name or "",
+        "greeting": greeting(recipient.first_name),
+        "click_reader": reader_token(settings, delivery_id),
+    }
+    subject, text, html = rendered.personalise(values)
+    body = None
+    if not any("\r" in value for value in values.values()):
+        body = prepared_body(rendered).render(values)
     headers = {
         "List-Id": list_id(settings),
         "List-Unsubscribe": f"<{unsubscribe}>, <{mailto}>" if mailto else f"<{unsubscribe}>",
@@ -69,4 +73,13 @@ def digest_message(
         reply_to=settings.reply_to,
         headers=headers,
         metadata=metadata,
+        mime_body=body,
     )
+
+
+@functools.lru_cache(maxsize=4)
+def prepared_body(rendered: RenderedDigest) -> PreparedBody:
+    """The issue's parts encoded once, for every reader of the send (a cache: a send builds
+    thousands of messages from one rendered digest)."""
+    markers = {name: marker(name, rendered.nonce) for name in PLACEHOLDERS}
+    return PreparedBody(rendered.text, rendered.html, markers)

@@ -26,6 +26,9 @@ class Message:
     headers: Mapping[str, str] = field(default_factory=dict)
     # Opaque values a provider may echo back in webhooks (delivery id, digest id).
     metadata: Mapping[str, str] = field(default_factory=dict)
+    # The MIME body after MIME-Version, already encoded from text and html (mime.PreparedBody),
+    # when the composer has it; otherwise mime.py encodes text and html itself.
+    mime_body: bytes | None = field(default=None, repr=False, compare=False)
 
     def as_bytes(self) -> bytes:
         """The RFC 5322 form (text part, HTML alternative): the one MIME writer, mime.py."""
