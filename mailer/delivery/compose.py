@@ -49,7 +49,7 @@ def digest_message(
     }
     subject, text, html = rendered.personalise(values)
     body = None
-    if not any("\r" in value for value in values.values()):
+    if not any("\r" in value or "\n" in value for value in values.values()):
         body = prepared_body(rendered).render(values)
     headers = {
         "List-Id": list_id(settings),

@@ -171,7 +171,8 @@ class _Pieces:
 class PreparedBody:
     """A text part and optional HTML part with per-reader markers, encoded once; `render` gives
     what message_bytes would write after MIME-Version for the same values, in a fraction of
-    the time. Values with a carriage return are the caller's to send the slow way."""
+    the time. Values with a line break are the caller's to send the slow way (a CR and
+    an LF on either side of a hole would read as one line end there, two here)."""
 
     def __init__(self, text: str, html: str | None, markers: Mapping[str, str]) -> None:
         self.text = _Pieces(text, markers)

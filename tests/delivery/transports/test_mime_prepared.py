@@ -25,9 +25,8 @@ PIECE = st.one_of(
     st.just("=\r\n"),
 )
 TEMPLATE = st.lists(PIECE, max_size=25).map("".join)
-VALUE = st.text(alphabet=st.sampled_from(list("ab <>&\"'= \t\né€https:/?x")), max_size=180).filter(
-    lambda v: "\r" not in v
-)  # compose sends values with a CR the slow way
+# compose sends a value with a line break the slow way
+VALUE = st.text(alphabet=st.sampled_from(list("ab <>&\"'= \té€https:/?x")), max_size=180)
 
 
 def personalise(template: str, values: dict[str, str], escape=lambda v: v) -> str:
