@@ -343,6 +343,12 @@ class Settings:
         "How long a worker holds claimed messages before a restart may take them back",
         check=_positive,
     )
+    handoff_group: int = setting(
+        10,
+        "Messages an SMTP worker marks handed over in one database write; after a crash up to "
+        "this many per worker end as `unknown`",
+        check=_positive,
+    )
     smtp_timeout: float = setting(30.0, "Seconds an SMTP command may take", check=_positive)
     pause_after_errors: int = setting(
         20, "Consecutive failures that pause a digest", check=_positive

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
 from mailer.core.config import Settings
 from mailer.delivery.transports.base import Message
+from mailer.delivery.transports.mime import PreparedBody
 from mailer.delivery.verp import return_path
 from mailer.editions.clicks.links import reader_token
-from mailer.editions.render import RenderedDigest, greeting
+from mailer.editions.render import PLACEHOLDERS, RenderedDigest, greeting, marker
 from mailer.readers.links import preferences_url, sender_domain, unsubscribe_links
 
 
@@ -49,11 +51,14 @@ def digest_message(
         "greeting": greeting(recipient.first_name),
         "click_reader": reader_token(settings, delivery_id),
     }
+    body = None
     if batch_form:
         subject, text, html = rendered.subject, rendered.text, rendered.html
         markers, values = rendered.markers, {n: values[n] for n in rendered.markers}
     else:
         subject, text, html = rendered.personalise(values)
+        if not any("\r" in value or "\n" in value for value in values.values()):
+            body = prepared_body(rendered).render(values)
         markers, values = {}, {}
     headers = {
         "List-Id": list_id(settings),
@@ -80,4 +85,13 @@ def digest_message(
         markers=markers,
         values=values,
         return_path=return_path(settings, delivery_id),
+        mime_body=body,
     )
+
+
+@functools.lru_cache(maxsize=4)
+def prepared_body(rendered: RenderedDigest) -> PreparedBody:
+    """The issue's parts encoded once, for every reader of the send (a cache: a send builds
+    thousands of messages from one rendered digest)."""
+    markers = {name: marker(name, rendered.nonce) for name in PLACEHOLDERS}
+    return PreparedBody(rendered.text, rendered.html, markers)

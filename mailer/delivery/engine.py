@@ -173,31 +173,61 @@ def _deliver(
     build: Callable[[ledger.Claimed], Message],
     attempts: dict[int, int],
 ) -> None:
-    """Hand a claimed batch over (one message at a time for SMTP-like transports) and record.
+    """Hand a claimed batch over and record: a batch API takes the claim in one call; an
+    SMTP-like transport takes one message a call, `handoff_group` of them marked handed over
+    in one write.
 
-    Each call's results are written with the next call's hand-off mark; the last ones at the
-    end. A crash in between leaves them handed over and unrecorded: `unknown`, never resent.
+    Each group's results are written with the next group's hand-off mark; the last ones at
+    the end. A crash in between leaves that group's rows handed over and unrecorded: `unknown`,
+    never resent. So a crash leaves at most one group's rows `unknown` per worker.
     """
-    one_by_one = transport.per_message
-    calls = [[item] for item in claimed] if one_by_one else [claimed]
+    groups = _groups(claimed, transport, drain.settings.handoff_group)
     unwritten: list[ledger.Outcome] = []
     try:
-        for number, call in enumerate(calls):
+        for number, group in enumerate(groups):
             if drain.stop.is_set():
-                rest = [item.id for later in calls[number:] for item in later]
+                rest = [item.id for later in groups[number:] for item in later]
                 ledger.release(drain.db, model, token, rest, drain.clock())
                 return
-            unwritten = _hand_over(drain, transport, model, token, call, build, attempts, unwritten)
+            unwritten = _hand_over(
+                drain, transport, model, token, group, build, attempts, unwritten
+            )
     finally:
         ledger.record(drain.db, model, token, unwritten, drain.clock())
 
 
-def _hand_over(drain, transport, model, token, call, build, attempts, unwritten):
-    """Write the last results and mark this call handed, call the transport once, classify."""
-    held = ledger.hand_off(drain.db, model, token, [c.id for c in call], unwritten, drain.clock())
-    call = [c for c in call if c.id in held]
-    if not call:
-        return []
+def _groups(claimed: list, transport: Transport, size: int) -> list[list]:
+    """What one hand-off mark covers: the whole claim for a batch API, `size` messages for a
+    transport that sends one by one (one write a group instead of one a message)."""
+    if not transport.per_message:
+        return [claimed]
+    size = max(1, min(size, transport.max_batch))
+    return [claimed[start : start + size] for start in range(0, len(claimed), size)]
+
+
+def _hand_over(drain, transport, model, token, group, build, attempts, unwritten):
+    """Write the last results and mark this group handed, in one write; then send it.
+
+    A stop (pause, Ctrl-C, too many failures) between two messages gives the rest of the
+    group back as pending, its attempt undone: it was marked, never sent."""
+    held = ledger.hand_off(drain.db, model, token, [c.id for c in group], unwritten, drain.clock())
+    group = [c for c in group if c.id in held]
+    calls = [[item] for item in group] if transport.per_message else [group] if group else []
+    outcomes: list[ledger.Outcome] = []
+    for number, call in enumerate(calls):
+        if number and drain.stop.is_set():
+            outcomes += [
+                ledger.Outcome(item.id, "pending", untouched=True)
+                for later in calls[number:]
+                for item in later
+            ]
+            break
+        outcomes += _send_call(drain, transport, model, call, build, attempts)
+    return outcomes
+
+
+def _send_call(drain, transport, model, call, build, attempts) -> list[ledger.Outcome]:
+    """Call the transport once, classify each result, suppress addresses refused for good."""
     messages = [build(c) for c in call]
     outcomes: list[ledger.Outcome] = []
     permanent: list[int] = []  # indexes into call: refused for good

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -48,11 +49,19 @@ def _serializer(
     """`now` pins the signer's clock, so ages follow the caller's time (and tests' fixed time)."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
+    return _built_serializer(secret, purpose, None if now is None else int(now.timestamp()))
+
+
+@functools.lru_cache(maxsize=64)
+def _built_serializer(
+    secret: str, purpose: str, stamp: int | None
+) -> URLSafeSerializer | URLSafeTimedSerializer:
+    """Cached: a send makes two tokens a message, and building a serializer costs more than
+    using it (a stamped one only for the second it stands for)."""
     if not PURPOSES[purpose]:
         return URLSafeSerializer(secret, salt=f"mailer.{purpose}")
-    if now is None:
+    if stamp is None:
         return URLSafeTimedSerializer(secret, salt=f"mailer.{purpose}")
-    stamp = int(now.timestamp())
 
     class _SignerAt(TimestampSigner):
         def get_timestamp(self) -> int:

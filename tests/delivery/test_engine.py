@@ -140,6 +140,15 @@ def test_repeated_failures_pause_the_digest(db, settings, now, approved_digest, 
     with db.session() as session:
         digest = session.get(Digest, approved_digest)
         assert digest.status == "paused" and "failures" in digest.status_reason
+        # the pause lands mid-group (MAILER_HANDOFF_GROUP is 10): the rest was marked handed
+        # over but never sent, so it goes back to pending with its attempt undone
+        rest = session.execute(
+            select(Delivery.status, Delivery.attempts, Delivery.handed_at).where(
+                Delivery.digest_id == approved_digest, Delivery.status != "failed"
+            )
+        ).all()
+    assert len(rest) == 7 and len(smtp_server.messages) == 0
+    assert set(rest) == {("pending", 0, None)}
     assert list(statuses(db, approved_digest).values()).count("failed") == 3
 
 

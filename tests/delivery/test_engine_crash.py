@@ -1,4 +1,5 @@
-"""A send process killed with SIGKILL mid-run, then resumed: nothing lost, nothing doubled."""
+"""A send process killed with SIGKILL mid-run, then resumed: nothing lost, nothing doubled,
+and no more `unknown` rows than the documented bound (MAILER_HANDOFF_GROUP per worker)."""
 
 import signal
 import subprocess
@@ -6,18 +7,24 @@ import sys
 import time
 from collections import Counter
 
+import pytest
+from sqlalchemy import select
+
+from mailer.core.models import Delivery
 from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env
 
 COUNT = 150
+WORKERS = 3
 
 
-def mailer_process(settings, smtp_server, tmp_path):
+def mailer_process(settings, smtp_server, tmp_path, group: int = 10):
     env = mailer_env(
         settings,
         MAILER_TRANSPORT=smtp_server.dsn(),
         MAILER_SEND_RATE="1000",
-        MAILER_SEND_CONCURRENCY="3",
+        MAILER_SEND_CONCURRENCY=str(WORKERS),
         MAILER_LEASE_SECONDS="1",
+        MAILER_HANDOFF_GROUP=str(group),
     )
     return subprocess.Popen(
         [sys.executable, "-m", "mailer", "digest", "send", "2026-W48"],
@@ -29,18 +36,35 @@ def mailer_process(settings, smtp_server, tmp_path):
     )
 
 
-def test_sigkill_mid_run_then_resume(db, settings, now, approved_digest, smtp_server, tmp_path):
+def handed_but_unrecorded(db) -> int:
+    """Rows a dead run left marked handed over with no result: what becomes `unknown`."""
+    with db.session() as session:
+        return len(
+            session.scalars(
+                select(Delivery.id).where(
+                    Delivery.status == "sending", Delivery.handed_at.is_not(None)
+                )
+            ).all()
+        )
+
+
+@pytest.mark.parametrize("group", [1, 8])
+def test_sigkill_mid_run_then_resume(
+    db, settings, now, approved_digest, smtp_server, tmp_path, group
+):
     add_subscribers(db, now, COUNT)
     smtp_server.script.delay = 0.01  # a slow relay, so the kill lands mid-run
-    first = mailer_process(settings, smtp_server, tmp_path)
+    first = mailer_process(settings, smtp_server, tmp_path, group)
     smtp_server.wait_for(40, timeout=60)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=10)
     killed_at = len(smtp_server.messages)
     assert killed_at < COUNT, "the run finished before it could be killed"
+    in_doubt = handed_but_unrecorded(db)
+    assert in_doubt <= WORKERS * group  # the documented bound: one group per worker
 
     time.sleep(1.5)  # let the dead worker's leases expire
-    second = mailer_process(settings, smtp_server, tmp_path)
+    second = mailer_process(settings, smtp_server, tmp_path, group)
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, out + err
     assert "Done" in out
@@ -48,6 +72,8 @@ def test_sigkill_mid_run_then_resume(db, settings, now, approved_digest, smtp_se
     received = Counter(m.rcpt_tos[0] for m in smtp_server.messages)
     rows = delivery_states(db)
     assert len(rows) == COUNT
+    unknown = [email for email, status in rows.items() if status == "unknown"]
+    assert len(unknown) == in_doubt  # exactly the rows in doubt, nothing else
     for email, status in rows.items():
         if status == "unknown":
             assert received[email] <= 1, email

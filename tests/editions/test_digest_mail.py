@@ -65,7 +65,7 @@ def test_view_in_browser_is_styled_like_the_other_links():
     assert len(links) == 2  # at the top and in the footer
     for link in links:
         assert "color:#444444" in link["style"].replace(" ", "")
-    assert ".period a { color: #cccccc !important; }" in html  # and in dark mode
+    assert ".foot a, .period a { color: #dddddd !important; }" in html  # and in dark mode
 
 
 def test_thumbnails_sit_in_a_table_row_beside_the_story_where_media_queries_are_ignored():

@@ -43,6 +43,9 @@ class Message:
 
     # The envelope sender for this message alone (VERP, delivery/verp.py); "": the transport's.
     return_path: str = ""
+    # The MIME body after MIME-Version, already encoded from text and html (mime.PreparedBody),
+    # when the composer has it; otherwise mime.py encodes text and html itself.
+    mime_body: bytes | None = field(default=None, repr=False, compare=False)
 
     def as_bytes(self) -> bytes:
         """The RFC 5322 form (text part, HTML alternative): the one MIME writer, mime.py."""
@@ -97,7 +100,7 @@ class Transport(Protocol):
 
     name: str
     max_batch: int  # most messages in one send() call
-    per_message: bool  # True: the engine hands over one message a call (SMTP-like backends)
+    per_message: bool  # True: one message at a time (SMTP-like); the engine groups hand-offs
     idempotent: bool  # True when a retried call cannot deliver twice (idempotency keys)
     holds_connection: bool  # True: keeps a connection between calls, so one per worker
     # A transport may also say `personalises = True`: it takes messages in the batch form

@@ -19,7 +19,7 @@ class ConsoleTransport:
 
     name = "console"
     max_batch = 100
-    per_message = True  # the engine hands one message at a time
+    per_message = True  # sends one message at a time; the engine marks a group handed at once
     idempotent = False
     holds_connection = False  # nothing kept between calls: workers may share one
 

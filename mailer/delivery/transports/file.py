@@ -25,7 +25,7 @@ class FileTransport:
 
     name = "file"
     max_batch = 500
-    per_message = True  # the engine hands one message at a time
+    per_message = True  # sends one message at a time; the engine marks a group handed at once
     idempotent = True  # the file name comes from the Message-ID: a retry overwrites
     holds_connection = False  # nothing kept between calls: workers may share one
 

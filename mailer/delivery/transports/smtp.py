@@ -14,10 +14,12 @@ Reply classification, per message (one envelope recipient each):
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import smtplib
 import ssl
 from collections.abc import Sequence
+from email.utils import parseaddr
 from typing import TYPE_CHECKING
 
 from mailer.delivery.transports._http import is_loopback
@@ -45,7 +47,7 @@ class _Dropped(Exception):
 class SmtpTransport:
     name = "smtp"
     max_batch = 50
-    per_message = True  # the engine hands one message at a time
+    per_message = True  # sends one message at a time; the engine marks a group handed at once
     idempotent = False
     holds_connection = True  # one SMTP connection, reused between calls
 
@@ -277,9 +279,9 @@ def _refused(
     return SendResult(recipient, "failed", retryable=True, error=f"unexpected reply: {error}")
 
 
+@functools.lru_cache(maxsize=16)
 def _address(value: str) -> str:
-    from email.utils import parseaddr
-
+    """Cached: the envelope sender is the same for every message, and parseaddr is slow."""
     return parseaddr(value)[1] or value
 
 
