@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
-
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.core.models import OutboxMessage, Subscriber
+from mailer.core.models import Subscriber
 from mailer.readers.reader_mail import data_link_values
-from mailer.readers.subscriptions import ReaderOutcome, may_mail
-from mailer.readers.suppressions import is_suppressed
+from mailer.readers.subscriptions import ReaderOutcome, queue_reader_mail
 from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token
 
 DATA_LINK_LIFETIME = timedelta(hours=1)
@@ -21,20 +18,12 @@ def send_data_link(
     db: Database, settings: Settings, subscriber_id: int, now: datetime
 ) -> ReaderOutcome:
     """Mail the stored address a one-hour data link, under the confirmation mail's limits."""
-    with db.session() as session:
-        sub = session.scalar(
-            select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
-        )
-        if sub is None or sub.status == "erased" or not sub.email:
-            return ReaderOutcome("bad-link")
-        if is_suppressed(session, sub.email):
-            return ReaderOutcome("suppressed", sub.id)
-        if not may_mail(session, sub.id, now, kind="data"):
-            return ReaderOutcome("limited", sub.id)
-        minutes = int(DATA_LINK_LIFETIME.total_seconds() // 60)
-        mail = data_link_values(settings, sub.id, sub.email, sub.token_nonce, now, minutes)
-        session.connection().execute(insert(OutboxMessage.__table__), mail)
-        return ReaderOutcome("queued", sub.id)
+    minutes = int(DATA_LINK_LIFETIME.total_seconds() // 60)
+
+    def row(sub: Subscriber) -> dict:
+        return data_link_values(settings, sub.id, sub.email, sub.token_nonce, now, minutes)
+
+    return queue_reader_mail(db, subscriber_id, now, "data", row)
 
 
 def data_link(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -486,6 +487,22 @@ def send_fresh_links(
 ) -> ReaderOutcome:
     """Mail a reader whose unsubscribe link is too old their current links, under limits like
     the confirmation's: the address is the stored one, never one the visitor typed."""
+
+    def row(sub: Subscriber) -> dict[str, Any]:
+        return links_values(settings, sub.id, sub.email, sub.token_nonce, now)
+
+    return queue_reader_mail(db, subscriber_id, now, "links", row)
+
+
+def queue_reader_mail(
+    db: Database,
+    subscriber_id: int,
+    now: datetime,
+    kind: str,
+    row: Callable[[Subscriber], dict[str, Any]],
+) -> ReaderOutcome:
+    """Queue one mail of `kind` to a live reader's stored address, under the per-address mail
+    limits; `row` builds its outbox row from the locked reader."""
     with db.session() as session:
         sub = session.scalar(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
@@ -494,10 +511,9 @@ def send_fresh_links(
             return ReaderOutcome("bad-link")
         if is_suppressed(session, sub.email):
             return ReaderOutcome("suppressed", sub.id)
-        if not may_mail(session, sub.id, now, kind="links"):
+        if not may_mail(session, sub.id, now, kind=kind):
             return ReaderOutcome("limited", sub.id)
-        mail = links_values(settings, sub.id, sub.email, sub.token_nonce, now)
-        session.connection().execute(insert(OutboxMessage.__table__), mail)
+        session.connection().execute(insert(OutboxMessage.__table__), row(sub))
         return ReaderOutcome("queued", sub.id)
 
 
