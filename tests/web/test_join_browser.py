@@ -15,6 +15,7 @@ from mailer.delivery.transports import transport_from_dsn, transport_options
 from mailer.readers import links
 from mailer.services import build, system_clock
 from tests.fixtures.http import FakeHttpServer, Response
+from tests.fixtures.readers import path_of
 
 pytestmark = pytest.mark.browser
 
@@ -33,10 +34,6 @@ def services(settings):
 
 
 SOLVED = "() => document.querySelector('input[name=altcha]')?.value.length > 20"
-
-
-def path_of(url: str) -> str:
-    return "/" + url.split("/", 3)[3]
 
 
 def delivered_mail(db, settings, outbox_dir):

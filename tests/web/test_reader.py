@@ -10,16 +10,12 @@ from sqlalchemy import func, select
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
 from mailer.readers import links, subscriptions
 from mailer.readers.suppressions import address_hash
-from tests.fixtures.readers import hidden_fields
+from tests.fixtures.readers import hidden_fields, path_of
 
 
 @pytest.fixture
 def settings_overrides():
     return {"captcha": "none"}
-
-
-def path_of(url: str) -> str:
-    return "/" + url.split("/", 3)[3]
 
 
 @pytest.fixture

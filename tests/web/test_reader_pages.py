@@ -11,16 +11,12 @@ from sqlalchemy import select
 from mailer.core.models import OutboxMessage, Subscriber
 from mailer.readers import links, subscriptions
 from tests.conftest import FIXED_NOW
-from tests.fixtures.readers import hidden_fields
+from tests.fixtures.readers import hidden_fields, path_of
 
 
 @pytest.fixture
 def settings_overrides():
     return {"captcha": "none"}
-
-
-def path_of(url: str) -> str:
-    return "/" + url.split("/", 3)[3]
 
 
 @pytest.fixture
