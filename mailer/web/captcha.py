@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, jsonify, request, send_file
+from flask import Blueprint, abort, current_app, jsonify, request
 
 from mailer.readers import captcha
-from mailer.web.context import services
+from mailer.web.context import services, small_file
 from mailer.web.limits import limiter
 
 bp = Blueprint("captcha", __name__)
@@ -88,4 +88,4 @@ def vendor(name: str):
             description="The ALTCHA widget is not installed on this server. "
             "The operator should run `npm install` in the project folder.",
         )
-    return send_file(path, mimetype=mimetype, max_age=3600)
+    return small_file(path, mimetype, max_age=3600)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from pathlib import Path
+
+from flask import Response, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
 from mailer.services import Services
@@ -13,3 +15,13 @@ csrf = CSRFProtect()
 def services() -> Services:
     """The Services the app was built with, for view functions."""
     return current_app.extensions["mailer"]
+
+
+def small_file(path: Path, mimetype: str, max_age: int) -> Response:
+    """A small file of ours, read whole: no open file is left behind when a browser drops the
+    request half way (send_file streams from an open file, which then waits for the GC)."""
+    response = current_app.response_class(path.read_bytes(), mimetype=mimetype)
+    response.cache_control.public = True
+    response.cache_control.max_age = max_age
+    response.add_etag()
+    return response.make_conditional(request)

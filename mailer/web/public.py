@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, make_response, render_template, send_from_directory
+from pathlib import Path
+
+from flask import Blueprint, abort, jsonify, make_response, render_template
+from werkzeug.security import safe_join
 
 from mailer.content.demo import DEMO_IMAGE_PATH
 from mailer.content.demo_images import IMAGE_DIR
@@ -11,7 +14,7 @@ from mailer.core.errors import NotFound
 from mailer.editions.archive import FEED_ENTRIES, FEED_PATH, atom_feed, describe, sent_digests
 from mailer.editions.digests import find_digest
 from mailer.editions.render import web_issue
-from mailer.web.context import services
+from mailer.web.context import services, small_file
 
 bp = Blueprint("public", __name__)
 
@@ -38,7 +41,10 @@ def healthz():
 @bp.get(f"{DEMO_IMAGE_PATH}/<name>")
 def demo_image(name: str):
     """The demo articles' pictures, so previews and test mail show them (any other name: 404)."""
-    return send_from_directory(IMAGE_DIR, name, mimetype="image/png", max_age=86400)
+    path = safe_join(str(IMAGE_DIR), name)
+    if path is None or not Path(path).is_file():
+        abort(404, "There is no such picture.")
+    return small_file(Path(path), "image/png", max_age=86400)
 
 
 def _meta(kind: str, title: str, description: str, url: str, image: str) -> dict:

@@ -29,7 +29,7 @@ from mailer.services import build
 from tests.conftest import make_settings
 from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env, queue_mail
 
-COUNT = 480
+COUNT = 720  # about 12 s at RATE: time for a fresh worker process to start and join in
 RATE = 60.0  # messages a second over all workers; the burst is one second's worth
 
 
