@@ -78,11 +78,14 @@ def start(target, port: int) -> multiprocessing.Process:
 
 def prepare(workdir: Path, size: int, database_url: str | None = None, **overrides):
     """A database with the demo digest approved and `size` confirmed subscribers."""
+    from sqlalchemy import select
+
     from mailer.content.demo import load_demo
     from mailer.core.config import Settings
     from mailer.core.db import Database, upgrade
     from mailer.core.models import Subscriber
     from mailer.editions import digests
+    from mailer.readers import newsletters
     from mailer.readers.suppressions import address_hash
 
     db_path = workdir / f"send-{secrets.token_hex(4)}.db"
@@ -117,6 +120,9 @@ def prepare(workdir: Path, size: int, database_url: str | None = None, **overrid
     with db.session() as session:
         for start_at in range(0, size, 5000):
             session.execute(Subscriber.__table__.insert(), rows[start_at : start_at + 5000])
+        default = newsletters.default_newsletter(session).id
+        ids = session.scalars(select(Subscriber.id)).all()
+        newsletters.activate_many(session, ids, default, NOW)
     return db, settings, digest_id
 
 

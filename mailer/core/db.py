@@ -102,9 +102,29 @@ def upgrade(db: Database, revision: str = "head") -> None:
     from alembic import command
 
     config = alembic_config(db)
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with db.engine.connect() as connection:
+        raw = connection.connection.driver_connection if db.dialect == "sqlite" else None
+        if raw is not None:  # outside any transaction, where SQLite lets this change
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                _check_foreign_keys(connection, raw)
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection, raw) -> None:
+    """A batch migration rebuilds a SQLite table by dropping the old one, and with foreign keys
+    on that drop would cascade into the rows that point at it; so they are off while migrating,
+    and checked here, before the commit, instead."""
+    if raw is None:
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows pointing nowhere: {broken[:5]}")
 
 
 def current_revision(db: Database) -> str | None:

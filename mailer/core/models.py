@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -89,6 +90,52 @@ class ConsentEvent(Base):
     captcha_provider: Mapped[str | None] = mapped_column(String(32))
     captcha_result: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None]
+
+
+NEWSLETTER_CADENCES = ("weekly", "daily", "manual")
+NEWSLETTER_SUBSCRIPTION_STATUSES = ("active", "unsubscribed")
+
+
+class Newsletter(Base):
+    """One list readers choose on Join; digests, the archive and unsubscribing are per list.
+    Empty sender fields fall back to MAILER_FROM_ADDR; day and hour to MAILER_BUILD_AT."""
+
+    __tablename__ = "newsletters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)  # never changes: consent names it
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    topics: Mapped[str] = mapped_column(String(512), default="")  # sections, comma-separated
+    cadence: Mapped[str] = mapped_column(String(8), default="weekly")  # weekly|daily|manual
+    send_day: Mapped[int | None] = mapped_column(Integer)  # 0 Monday .. 6 Sunday (weekly)
+    send_hour: Mapped[int | None] = mapped_column(Integer)  # 0..23, site time zone
+    from_name: Mapped[str | None] = mapped_column(String(128))
+    from_address: Mapped[str | None] = mapped_column(String(320))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class NewsletterSubscription(Base):
+    """A reader's choice of one newsletter: mail goes only while it is active."""
+
+    __tablename__ = "newsletter_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "newsletter_id"),
+        Index("ix_newsletter_subscriptions_newsletter", "newsletter_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    newsletter_id: Mapped[int] = mapped_column(ForeignKey("newsletters.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active|unsubscribed
+    subscribed_at: Mapped[datetime]
+    unsubscribed_at: Mapped[datetime | None]
+
+
+# A digest made without a newsletter (code written before there were several) is the default's.
+_DEFAULT_NEWSLETTER = select(Newsletter.id).where(Newsletter.is_default.is_(True)).limit(1)
 
 
 class Source(Base):
@@ -183,9 +230,17 @@ class AnalyticsFetch(Base):
 
 class Digest(Base):
     __tablename__ = "digests"
+    __table_args__ = (
+        UniqueConstraint("newsletter_id", "period_key", name="uq_digests_newsletter_period"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    period_key: Mapped[str] = mapped_column(String(16), unique=True)  # ISO week, e.g. 2019-W04
+    newsletter_id: Mapped[int] = mapped_column(
+        ForeignKey("newsletters.id", name="fk_digests_newsletter_id"),
+        default=_DEFAULT_NEWSLETTER.scalar_subquery(),
+    )
+    # ISO week (2019-W04) for a weekly newsletter, a day (2019-01-21) for a daily one
+    period_key: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     subject: Mapped[str] = mapped_column(String(256), default="")
     preheader: Mapped[str] = mapped_column(String(256), default="")
@@ -202,6 +257,7 @@ class Digest(Base):
     items: Mapped[list[DigestItem]] = relationship(
         cascade="all, delete-orphan", order_by="DigestItem.position", lazy="selectin"
     )
+    newsletter: Mapped[Newsletter] = relationship(lazy="selectin")
 
 
 class DigestItem(Base):

@@ -13,6 +13,7 @@ from mailer.delivery.verp import return_path
 from mailer.editions.clicks.links import reader_token
 from mailer.editions.render import PLACEHOLDERS, RenderedDigest, greeting, marker
 from mailer.readers.links import preferences_url, sender_domain, unsubscribe_links
+from mailer.readers.newsletters import Identity
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,17 @@ def digest_message(
     delivery_id: int | None = None,
     issued: datetime | None = None,
     batch_form: bool = False,
+    newsletter: Identity | None = None,
 ) -> Message:
     """One personalised message; no Jinja here, only substitution into the rendered issue.
     `issued` (the send time) stamps the unsubscribe link, whose validity counts from it.
     `batch_form`: leave the markers in and hand the reader's values beside them, for a
-    transport that places them with its provider's own personalisation (Message.markers)."""
-    unsubscribe, mailto = unsubscribe_links(settings, recipient.id, recipient.token_nonce, issued)
+    transport that places them with its provider's own personalisation (Message.markers).
+    `newsletter`: the digest's List-Id, From, and the newsletter its unsubscribe link leaves."""
+    nid = newsletter.newsletter_id if newsletter else None
+    unsubscribe, mailto = unsubscribe_links(
+        settings, recipient.id, recipient.token_nonce, issued, nid
+    )
     values = {
         "unsubscribe_url": unsubscribe,
         "preferences_url": preferences_url(settings, recipient.id, recipient.token_nonce, issued),
@@ -61,7 +67,7 @@ def digest_message(
             body = prepared_body(rendered).render(values)
         markers, values = {}, {}
     headers = {
-        "List-Id": list_id(settings),
+        "List-Id": newsletter.list_id if newsletter else list_id(settings),
         "List-Unsubscribe": f"<{unsubscribe}>, <{mailto}>" if mailto else f"<{unsubscribe}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         "Feedback-ID": f"{period_key}:digest:{sender_domain(settings)}",
@@ -73,7 +79,7 @@ def digest_message(
     if delivery_id is not None:
         metadata["delivery_id"] = str(delivery_id)
     return Message(
-        sender=settings.from_addr,
+        sender=newsletter.sender if newsletter else settings.from_addr,
         recipient=recipient.email,
         subject=subject,
         text=text,

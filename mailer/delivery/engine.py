@@ -27,6 +27,7 @@ from mailer.delivery.ratelimit import Bucket, bucket_for
 from mailer.delivery.transports.base import Message, SendResult, Transport, TransportError
 from mailer.editions import lifecycle
 from mailer.editions.render import render_digest
+from mailer.readers.newsletters import identity
 from mailer.readers.suppressions import hard_bounce
 
 log = logging.getLogger(__name__)
@@ -417,6 +418,7 @@ def send_digest(
     drain_outbox(db, settings, transport_factory, clock, time_budget=time_budget)
     rendered = render_digest(digest, settings)
     period = digest.period_key
+    newsletter = identity(digest.newsletter, settings)
 
     def build(item: ledger.Claimed) -> Message:
         return digest_message(
@@ -428,6 +430,7 @@ def send_digest(
             item.id,
             clock(),
             batch_form,
+            newsletter,
         )
 
     def claim(size: int):

@@ -78,7 +78,8 @@ def unsubscribe_by_mail(
     sub = subscriptions.subscriber_for(db, settings, "unsubscribe", match.group(1), now)
     if sub is None:
         raise NotAnUnsubscribe("the unsubscribe token in the subject is not genuine")
-    outcome = subscriptions.unsubscribe(db, sub.id, "mail", now)
+    scope = subscriptions.unsubscribe_scope(settings, match.group(1))
+    outcome = subscriptions.unsubscribe(db, sub.id, "mail", now, newsletter_id=scope)
     if outcome.result == "bad-link":  # erased between the two reads
         raise NotAnUnsubscribe("the unsubscribe token in the subject is not genuine")
     return outcome

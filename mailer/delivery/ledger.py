@@ -29,6 +29,8 @@ from mailer.core.models import (
     Delivery,
     Digest,
     LedgerRow,
+    Newsletter,
+    NewsletterSubscription,
     OutboxMessage,
     Subscriber,
     Suppression,
@@ -66,21 +68,48 @@ class Outcome:
     untouched: bool = False  # handed over but never attempted: the attempt does not count
 
 
-def _readers() -> tuple:
-    """Who a digest goes to: confirmed, unpaused, and not on the suppression list."""
+def _readers(newsletter: Any = None) -> tuple:
+    """Who a digest goes to: confirmed, unpaused, not on the suppression list, and taking the
+    newsletter (an id or a SQL expression for one; None: the default newsletter). Each filter
+    is one condition of the tuple, so more can stand beside them."""
     suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
-    return Subscriber.status == "confirmed", Subscriber.paused.is_(False), ~suppressed.exists()
+    return (
+        Subscriber.status == "confirmed",
+        Subscriber.paused.is_(False),
+        ~suppressed.exists(),
+        subscribed_to(newsletter),
+    )
 
 
-def reader_count(db: Database) -> int:
-    """How many readers a digest materialised now would go to."""
+def subscribed_to(newsletter: Any = None):
+    """The reader has an active subscription to the newsletter (None: the default one)."""
+    if newsletter is None:
+        newsletter = (
+            select(Newsletter.id).where(Newsletter.is_default.is_(True)).limit(1).scalar_subquery()
+        )
+    return (
+        select(NewsletterSubscription.id)
+        .where(
+            NewsletterSubscription.subscriber_id == Subscriber.id,
+            NewsletterSubscription.newsletter_id == newsletter,
+            NewsletterSubscription.status == "active",
+        )
+        .exists()
+    )
+
+
+def reader_count(db: Database, newsletter_id: int | None = None) -> int:
+    """How many readers a digest of the newsletter (None: the default) materialised now would
+    go to."""
+    readers = _readers(newsletter_id)
     with db.session() as session:
-        return session.scalar(select(func.count()).select_from(Subscriber).where(*_readers()))
+        return session.scalar(select(func.count()).select_from(Subscriber).where(*readers))
 
 
 def materialise(db: Database, digest_id: int, now: datetime) -> int:
-    """One pending row per confirmed, unpaused, unsuppressed subscriber; repeats add nothing."""
+    """One pending row per reader the digest's newsletter goes to; repeats add nothing."""
     chooser = pg_insert if db.dialect == "postgresql" else sqlite_insert
+    newsletter = select(Digest.newsletter_id).where(Digest.id == digest_id).scalar_subquery()
     eligible = select(
         literal(digest_id),
         Subscriber.id,
@@ -88,7 +117,7 @@ def materialise(db: Database, digest_id: int, now: datetime) -> int:
         literal(0),
         literal(now, Delivery.created_at.type),
         literal(now, Delivery.created_at.type),
-    ).where(*_readers())
+    ).where(*_readers(newsletter))
     stmt = chooser(Delivery).from_select(
         ["digest_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"], eligible
     )
@@ -97,6 +126,20 @@ def materialise(db: Database, digest_id: int, now: datetime) -> int:
         before = session.scalar(rows)
         session.execute(stmt.on_conflict_do_nothing(index_elements=["digest_id", "subscriber_id"]))
         return session.scalar(rows) - before
+
+
+def _still_taking(session, digest_id: int, subscriber_ids: list[int]) -> set[int]:
+    """Which of these readers still take the digest's newsletter (one may leave mid-send)."""
+    newsletter = select(Digest.newsletter_id).where(Digest.id == digest_id).scalar_subquery()
+    return set(
+        session.scalars(
+            select(NewsletterSubscription.subscriber_id).where(
+                NewsletterSubscription.subscriber_id.in_(subscriber_ids),
+                NewsletterSubscription.newsletter_id == newsletter,
+                NewsletterSubscription.status == "active",
+            )
+        )
+    )
 
 
 def _due(model: type[LedgerRow], now: datetime, scope=()):
@@ -149,16 +192,20 @@ def claim_deliveries(
                 )
             )
         )
+        taking = _still_taking(session, digest_id, [s.id for _, s in rows])
         for delivery, sub in rows:
             if (
                 sub.status != "confirmed"
                 or sub.paused
                 or sub.email_hash in blocked
                 or not sub.email
+                or sub.id not in taking
             ):
                 delivery.status = "skipped"
                 delivery.last_error = (
                     f"subscriber is {sub.status}{' (paused)' if sub.paused else ''}"
+                    if sub.id in taking
+                    else "subscriber left this newsletter"
                 )
                 delivery.updated_at = now
                 skipped += 1

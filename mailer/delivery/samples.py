@@ -14,6 +14,7 @@ from mailer.editions.audit import audit
 from mailer.editions.previews import preview_url
 from mailer.editions.render import render_digest
 from mailer.readers.links import SAMPLE_ID, SAMPLE_NONCE, new_message_id
+from mailer.readers.newsletters import identity
 
 
 def sample_message(
@@ -29,7 +30,11 @@ def sample_message(
     sample = Recipient(id=SAMPLE_ID, email=recipient, first_name=name, token_nonce=SAMPLE_NONCE)
     web_url = preview_url(settings, digest.id, now) if now is not None else None
     rendered = render_digest(digest, settings, web_url)
-    return digest_message(rendered, sample, settings, new_message_id(settings), digest.period_key)
+    newsletter = identity(digest.newsletter, settings)
+    message_id = new_message_id(settings)
+    return digest_message(
+        rendered, sample, settings, message_id, digest.period_key, newsletter=newsletter
+    )
 
 
 def queue_test_sends(

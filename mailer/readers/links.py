@@ -30,36 +30,55 @@ def confirm_url(
     nonce: str,
     now: datetime | None = None,
     first_name: str | None = None,
+    newsletters: tuple[str, ...] = (),
 ) -> str:
     """`now` stamps the token, so its expiry follows the same clock that checks it. The name
-    typed at signup rides in the signed token and is stored only when the owner confirms."""
+    typed at signup and the newsletters chosen ride in the signed token and are stored only
+    when the owner confirms (a token without newsletters confirms the default one)."""
     payload = subscriber_payload(subscriber_id, nonce)
     if first_name:
         payload["fn"] = first_name
+    if newsletters:
+        payload["nl"] = list(newsletters)
     token = make_token(settings.secret_key, "confirm", payload, now)
     return link(settings, f"/confirm/{token}")
 
 
 def unsubscribe_token(
-    settings: Settings, subscriber_id: int, nonce: str, issued: datetime | None = None
+    settings: Settings,
+    subscriber_id: int,
+    nonce: str,
+    issued: datetime | None = None,
+    newsletter_id: int | None = None,
 ) -> str:
-    """Stamped with `issued` (the mail's send time), so the link's age can be told later."""
+    """Stamped with `issued` (the mail's send time), so the link's age can be told later; a
+    digest's link names its newsletter, and one without a newsletter leaves every one."""
     payload = subscriber_payload(subscriber_id, nonce)
+    if newsletter_id is not None:
+        payload["nl"] = newsletter_id
     return make_token(settings.secret_key, "unsubscribe", payload, issued)
 
 
 def unsubscribe_url(
-    settings: Settings, subscriber_id: int, nonce: str, issued: datetime | None = None
+    settings: Settings,
+    subscriber_id: int,
+    nonce: str,
+    issued: datetime | None = None,
+    newsletter_id: int | None = None,
 ) -> str:
-    return unsubscribe_links(settings, subscriber_id, nonce, issued)[0]
+    return unsubscribe_links(settings, subscriber_id, nonce, issued, newsletter_id)[0]
 
 
 def unsubscribe_links(
-    settings: Settings, subscriber_id: int, nonce: str, issued: datetime | None = None
+    settings: Settings,
+    subscriber_id: int,
+    nonce: str,
+    issued: datetime | None = None,
+    newsletter_id: int | None = None,
 ) -> tuple[str, str | None]:
     """The one-click URL and, when MAILER_UNSUBSCRIBE_ADDRESS is set, a mailto: whose subject
     carries the same signed token, so `mailer inbound` can act on it and none can be forged."""
-    token = unsubscribe_token(settings, subscriber_id, nonce, issued)
+    token = unsubscribe_token(settings, subscriber_id, nonce, issued, newsletter_id)
     address = _address_of(settings.unsubscribe_address)
     mailto = f"mailto:{address}?subject=unsubscribe-{token}" if address else None
     return link(settings, f"/unsubscribe/{token}"), mailto

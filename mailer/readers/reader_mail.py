@@ -27,11 +27,13 @@ def confirmation_values(
     nonce: str,
     now: datetime,
     first_name: str | None = None,
+    newsletters: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """The outbox row for a confirmation mail: its text names nothing the visitor typed (the
-    name is inside the signed link only)."""
+    name and the newsletters chosen are inside the signed link only)."""
+    url = links.confirm_url(settings, subscriber_id, nonce, now, first_name, newsletters)
     context = _common(settings) | {
-        "confirm_url": links.confirm_url(settings, subscriber_id, nonce, now, first_name),
+        "confirm_url": url,
         "hours": settings.confirm_hours,
         "expires": (now + timedelta(hours=settings.confirm_hours)).astimezone(settings.zone),
     }

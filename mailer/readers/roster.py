@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 
 from mailer.core.db import Database
 from mailer.core.errors import MailerError
-from mailer.core.models import ConsentEvent, Delivery, Digest, Subscriber, Suppression
+from mailer.core.models import (
+    ConsentEvent,
+    Delivery,
+    Digest,
+    Subscriber,
+    Suppression,
+)
+from mailer.readers import newsletters
 from mailer.readers.privacy import consent_events
 from mailer.readers.suppressions import address_hash, find_suppression
 from mailer.readers.validation import InvalidInput, clean_first_name, normalise_email
@@ -74,6 +81,10 @@ def import_subscribers(
                     Subscriber.email_hash.in_([p["email_hash"] for p in pending])
                 )
             ).scalars()
+            ids = list(ids)
+            if confirmed:  # confirmed on the operator's word: they get the default newsletter
+                default = newsletters.default_newsletter(session).id
+                newsletters.activate_many(session, ids, default, now)
             session.execute(
                 ConsentEvent.__table__.insert(),
                 [

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
+from mailer.core.models import ConsentEvent, Newsletter, OutboxMessage, Subscriber
+from mailer.readers import newsletters as lists
 from mailer.readers.reader_mail import confirmation_values, links_values, welcome_values
 from mailer.readers.same_work import insert_when
 from mailer.readers.suppressions import address_hash, is_suppressed
@@ -52,6 +53,7 @@ class Signup:
     captcha_result: str = "ok"
     form_version: str = FORM_VERSION
     consent_text_hash: str | None = None
+    newsletters: tuple[str, ...] = ()  # slugs the caller checked; none: the default newsletter
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class ReaderOutcome:
     result: str  # queued | limited | suppressed | already | bad-link | expired | done
     subscriber_id: int | None = None
     first_name: str | None = None  # the name a confirm link would store
+    newsletters: tuple[str, ...] = ()  # the newsletters a confirm link would start
 
 
 def consent_text(settings: Settings) -> str:
@@ -130,7 +133,7 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
         event = _signup_event(sid, signup, now)
         insert_when(conn, "consent_events", event, joinable)
         nonce = sub.token_nonce if sub else new_row["token_nonce"]
-        mail = confirmation_values(settings, sid, email, nonce, now, name)
+        mail = confirmation_values(settings, sid, email, nonce, now, name, signup.newsletters)
         insert_when(conn, "outbox_messages", mail, joinable and mail_allowed)
         if suppressed:
             return ReaderOutcome("suppressed")
@@ -179,9 +182,12 @@ def add_by_operator(
     *,
     confirmed: bool,
     operator: str,
+    newsletters: tuple[str, ...] = (),
 ) -> ReaderOutcome:
-    """An operator's add: double opt-in, or confirmed on their word; stored rows are kept."""
+    """An operator's add: double opt-in, or confirmed on their word; stored rows are kept.
+    `newsletters` are slugs (none: the default newsletter)."""
     email = normalise_email(email, settings)
+    chosen = lists.resolve(db, newsletters)
     name = clean_first_name(first_name)
     digest = address_hash(email)
     with db.session() as session:
@@ -200,6 +206,7 @@ def add_by_operator(
             captcha_provider="none",
             captcha_result="operator",
             form_version="operator",
+            newsletters=tuple(newsletters),
         )
         return subscribe(db, settings, signup, now)
     with db.session() as session:
@@ -224,7 +231,13 @@ def add_by_operator(
         sub = _locked_subscriber(session, digest)
         if not added or sub is None:
             return ReaderOutcome("already", sub.id if sub else None)
-        vouched = {"channel": "operator", "operator": operator, "confirmed_by_operator": True}
+        lists.activate(session, sub.id, chosen, now)
+        vouched = {
+            "channel": "operator",
+            "operator": operator,
+            "confirmed_by_operator": True,
+            "newsletters": lists.slugs_of(session, chosen),
+        }
         session.add(
             ConsentEvent(
                 subscriber_id=sub.id,
@@ -253,7 +266,7 @@ def _signup_event(subscriber_id: int, signup: Signup, now: datetime) -> dict[str
         "origin": (signup.origin or "")[:512] or None,
         "captcha_provider": signup.captcha_provider,
         "captcha_result": signup.captcha_result[:64],
-        "detail": {"channel": signup.channel},
+        "detail": {"channel": signup.channel, "newsletters": list(signup.newsletters)},
     }
 
 
@@ -306,7 +319,7 @@ def inspect_confirm(db: Database, settings: Settings, token: str, now: datetime)
         return payload
     with db.session() as session:
         sub = session.get(Subscriber, payload["sid"])
-        ready = ReaderOutcome("ready", payload["sid"], _link_name(payload))
+        ready = ReaderOutcome("ready", payload["sid"], _link_name(payload), _link_lists(payload))
         return _not_confirmable(sub, payload) or ready
 
 
@@ -321,14 +334,23 @@ def _link_name(payload: dict[str, Any] | None) -> str | None:
         return None
 
 
+def _link_lists(payload: dict[str, Any] | None) -> tuple[str, ...]:
+    """The newsletter slugs a confirm link carries (none in links made before there were
+    several: they confirm the default newsletter)."""
+    chosen = (payload or {}).get("nl")
+    if not isinstance(chosen, list):
+        return ()
+    return tuple(s for s in chosen if isinstance(s, str) and lists.SLUG.match(s))[:32]
+
+
 def _read_confirm(settings: Settings, token: str, now: datetime) -> dict[str, Any] | ReaderOutcome:
     """The confirm link's payload, or the outcome a bad or expired link gets."""
     try:
         return _read(settings, "confirm", token, confirm_max_age(settings), now)
     except TokenExpired as exc:
         sid = (exc.payload or {}).get("sid")
-        name = _link_name(exc.payload)
-        return ReaderOutcome("expired", sid if isinstance(sid, int) else None, name)
+        name, chosen = _link_name(exc.payload), _link_lists(exc.payload)
+        return ReaderOutcome("expired", sid if isinstance(sid, int) else None, name, chosen)
     except TokenInvalid:
         return ReaderOutcome("bad-link")
 
@@ -340,7 +362,7 @@ def _not_confirmable(sub: Subscriber | None, payload: dict[str, Any]) -> ReaderO
     if sub.status == "confirmed":
         return ReaderOutcome("already", sub.id)
     if sub.status not in JOINABLE or sub.token_nonce != payload["n"]:
-        return ReaderOutcome("expired", sub.id, _link_name(payload))
+        return ReaderOutcome("expired", sub.id, _link_name(payload), _link_lists(payload))
     return None
 
 
@@ -366,7 +388,12 @@ def confirm(
         if name:  # typed at signup; stored now that the owner has confirmed
             sub.first_name = name
         sub.token_nonce = new_token_nonce()
-        session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip))
+        chosen = _chosen_ids(session, _link_lists(payload))
+        lists.activate(session, sub.id, chosen, now)
+        started = {"newsletters": lists.slugs_of(session, chosen)}
+        session.add(
+            ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip, detail=started)
+        )
         if settings.welcome_mail:  # queued with the confirmation: both happen or neither
             welcome = welcome_values(
                 settings, sub.id, sub.email, sub.token_nonce, now, sub.first_name
@@ -375,15 +402,30 @@ def confirm(
         return ReaderOutcome("done", sub.id)
 
 
+def _chosen_ids(session: Session, slugs: tuple[str, ...]) -> list[int]:
+    """The ids of the newsletters a link names that still exist; none left: the default."""
+    if slugs:
+        found = dict(
+            session.execute(
+                select(Newsletter.slug, Newsletter.id).where(Newsletter.slug.in_(slugs))
+            ).all()
+        )
+        ids = [found[s] for s in slugs if s in found]
+        if ids:
+            return ids
+    return [lists.default_newsletter(session).id]
+
+
 def send_fresh_link(
     db: Database,
     settings: Settings,
     subscriber_id: int,
     now: datetime,
     first_name: str | None = None,
+    newsletters: tuple[str, ...] = (),
 ) -> ReaderOutcome:
     """A new confirmation mail for a reader whose link expired, under the same limits; it
-    carries the name the expired link carried."""
+    carries the name and the newsletters the expired link carried."""
     with db.session() as session:
         sub = session.scalar(
             select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
@@ -394,7 +436,9 @@ def send_fresh_link(
             return ReaderOutcome("suppressed", sub.id)
         if not may_mail(session, sub.id, now):
             return ReaderOutcome("limited", sub.id)
-        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now, first_name)
+        mail = confirmation_values(
+            settings, sub.id, sub.email, sub.token_nonce, now, first_name, newsletters
+        )
         session.connection().execute(insert(OutboxMessage.__table__), mail)
         return ReaderOutcome("queued", sub.id)
 
@@ -468,6 +512,22 @@ def unsubscribe_link(
     return ("ok", sub) if sub else ("bad", None)
 
 
+def unsubscribe_scope(settings: Settings, token: str) -> int | None:
+    """The newsletter a genuine unsubscribe link leaves (a digest's names its own); None for
+    every one: the links in reader mail, and digest links made before there were several."""
+    try:
+        payload = read_token(settings.secret_key, "unsubscribe", token)
+    except TokenExpired as exc:
+        payload = exc.payload or {}
+    except TokenInvalid:
+        try:
+            payload = read_untimed(settings.secret_key, "unsubscribe", token)
+        except TokenInvalid:
+            return None
+    chosen = payload.get("nl")
+    return chosen if isinstance(chosen, int) and not isinstance(chosen, bool) else None
+
+
 def _untimed_unsubscribe_link(
     db: Database, settings: Settings, token: str
 ) -> tuple[str, Subscriber | None]:
@@ -518,9 +578,15 @@ def queue_reader_mail(
 
 
 def unsubscribe(
-    db: Database, subscriber_id: int, how: str, now: datetime, ip: str | None = None
+    db: Database,
+    subscriber_id: int,
+    how: str,
+    now: datetime,
+    ip: str | None = None,
+    newsletter_id: int | None = None,
 ) -> ReaderOutcome:
-    """Stop mail at once and record the withdrawal; repeating it changes nothing."""
+    """Stop mail at once and record the withdrawal; repeating it changes nothing. With a
+    newsletter only that one stops; leaving the last one is leaving altogether."""
     if how not in WITHDRAW_HOW:
         raise ValueError(f"unknown withdrawal channel {how!r}")
     with db.session() as session:
@@ -531,18 +597,51 @@ def unsubscribe(
             return ReaderOutcome("bad-link")
         if sub.status == "unsubscribed":
             return ReaderOutcome("already", sub.id)
+        scope = None if newsletter_id is None else [newsletter_id]
+        ended = lists.deactivate(session, sub.id, scope, now)
+        if scope is not None and not ended:
+            return ReaderOutcome("already", sub.id)
         previous = sub.status
-        if previous in ("pending", "confirmed"):
+        leaving = scope is None or not lists.active_ids(session, sub.id)
+        if leaving and previous in ("pending", "confirmed"):
             sub.status = "unsubscribed"
-        sub.unsubscribed_at, sub.updated_at = now, now
+        if leaving:
+            sub.unsubscribed_at = now
+        sub.updated_at = now
+        detail = {"how": how, "previous": previous, "newsletters": lists.slugs_of(session, ended)}
+        if scope is None:
+            detail["all"] = True
         session.add(
-            ConsentEvent(
-                subscriber_id=sub.id,
-                kind="withdraw",
-                at=now,
-                ip=ip,
-                detail={"how": how, "previous": previous},
-            )
+            ConsentEvent(subscriber_id=sub.id, kind="withdraw", at=now, ip=ip, detail=detail)
+        )
+        return ReaderOutcome("done", sub.id)
+
+
+def choose_newsletters(
+    db: Database, subscriber_id: int, chosen: list[int], now: datetime, ip: str | None = None
+) -> ReaderOutcome:
+    """A confirmed reader's ticks in their preferences: the link proved the mailbox, so new
+    choices start at once; ticking none is leaving altogether."""
+    if not chosen:
+        return unsubscribe(db, subscriber_id, "preferences", now, ip)
+    with db.session() as session:
+        sub = session.scalar(
+            select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update()
+        )
+        if sub is None or sub.status != "confirmed":
+            return ReaderOutcome("bad-link")
+        current = lists.active_ids(session, sub.id)
+        ended = lists.deactivate(session, sub.id, current - set(chosen), now)
+        started = lists.activate(session, sub.id, chosen, now)
+        if not ended and not started:
+            return ReaderOutcome("already", sub.id)
+        sub.updated_at = now
+        detail = {
+            "newsletters_started": lists.slugs_of(session, started),
+            "newsletters_ended": lists.slugs_of(session, ended),
+        }
+        session.add(
+            ConsentEvent(subscriber_id=sub.id, kind="preferences", at=now, ip=ip, detail=detail)
         )
         return ReaderOutcome("done", sub.id)
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 
 from mailer.core import safejson
-from mailer.readers import captcha, subscriptions, validation
+from mailer.readers import captcha, newsletters, subscriptions, validation
 from mailer.web.captcha import captcha_csp
 from mailer.web.context import csrf, services
 from mailer.web.forms import TOO_FAST, EmbedJoinForm, JoinForm, make_stamp, read_stamp
@@ -94,6 +94,34 @@ def field_errors(email: str, first_name: str | None) -> dict[str, list[str]]:
     return errors
 
 
+NO_NEWSLETTER = "Choose at least one newsletter."
+MAX_CHOICES = 32
+
+
+def chosen_newsletters(raw: object, offers: list[newsletters.Offer]) -> tuple[str, ...] | str:
+    """The slugs a reader ticked or an API caller listed, checked against what the site offers;
+    None (no choice offered or made) is the default newsletter. A message when it is wrong."""
+    if raw is None:
+        return tuple(o.slug for o in offers if o.is_default)
+    if not isinstance(raw, list) or len(raw) > MAX_CHOICES:
+        return f'List the newsletters as up to {MAX_CHOICES} slugs, such as ["weekly"].'
+    if not raw:
+        return NO_NEWSLETTER
+    known = {o.slug for o in offers}
+    for slug in raw:
+        if not isinstance(slug, str) or slug not in known:
+            shown = str(slug)[:64]
+            return f"There is no newsletter called {shown!r}."
+    return tuple(dict.fromkeys(raw))
+
+
+def _form_choice(offers: list[newsletters.Offer]) -> tuple[str, ...] | str:
+    """The ticked boxes; a form that showed none (one newsletter) means the default."""
+    if not request.form.get("newsletters_shown"):
+        return chosen_newsletters(None, offers)
+    return chosen_newsletters(request.form.getlist("newsletters"), offers)
+
+
 def check_captcha(token: str, kept: str, channel: str) -> tuple[captcha.CaptchaResult, str]:
     """The widget's answer checked (and spent), or a pass kept from an earlier try; with the
     pass the form should carry if it goes back to the visitor."""
@@ -126,6 +154,7 @@ def attempt_signup(
     errors: dict[str, list[str]] | None = None,
     kept: str = "",
     signal: str = "",
+    chosen: tuple[str, ...] = (),
 ) -> Attempt:
     """Validate everything, check the CAPTCHA, subscribe; the same answer for every address
     state. With other mistakes a solved CAPTCHA comes back as a pass, unspent."""
@@ -155,6 +184,7 @@ def attempt_signup(
         captcha_provider=result.provider,
         captcha_result=_captcha_note(result, signal),
         consent_text_hash=subscriptions.consent_hash(subscriptions.consent_text(settings)),
+        newsletters=chosen,
     )
     try:
         outcome = subscriptions.subscribe(svc.db, settings, signup, now)
@@ -164,14 +194,22 @@ def attempt_signup(
     return Attempt(200)
 
 
-FIELD_ORDER = ("email", "first_name", "consent", "captcha")
+FIELD_ORDER = ("email", "first_name", "newsletters", "consent", "captcha")
 
 
 def _form_page(
-    template: str, form, kind: str, attempt: Attempt | None = None, page: str | None = None
+    template: str,
+    form,
+    kind: str,
+    attempt: Attempt | None = None,
+    page: str | None = None,
+    chosen: tuple[str, ...] | None = None,
 ):
     svc = services()
     settings = svc.settings
+    offers = newsletters.offers(svc.db)
+    if chosen is None:
+        chosen = tuple(o.slug for o in offers if o.is_default)
     if request.method == "GET":
         page = request.referrer  # the article the reader came from, kept in the signed stamp
     form.stamp.data = make_stamp(settings.secret_key, svc.now(), kind, page)
@@ -190,6 +228,8 @@ def _form_page(
         site_key=settings.captcha_site_key,
         frequency=settings.list_frequency,
         embed_parent=origin_of(page),
+        offers=offers,
+        chosen=chosen,
     )
     return body, (attempt.status if attempt else 200)
 
@@ -207,6 +247,10 @@ def _handle_post(form, template: str, kind: str):
     errors = {name: list(messages) for name, messages in form.errors.items()}
     if stamp.error:
         errors.setdefault("form", []).append(stamp.error)
+    choice = _form_choice(newsletters.offers(svc.db))
+    if isinstance(choice, str):
+        errors["newsletters"] = [choice]
+    ticked = tuple(request.form.getlist("newsletters")) if isinstance(choice, str) else choice
     signal = ""
     if stamp.too_fast:
         signal = f"fast={stamp.age:.1f}s"
@@ -222,9 +266,10 @@ def _handle_post(form, template: str, kind: str):
         errors=errors,
         kept=request.form.get(captcha.KEPT_FIELD, ""),
         signal=signal,
+        chosen=choice if isinstance(choice, tuple) else (),
     )
     if not attempt.ok:
-        return _form_page(template, form, kind, attempt, stamp.page)
+        return _form_page(template, form, kind, attempt, stamp.page, ticked)
     return _done(kind)
 
 
@@ -327,7 +372,8 @@ def api_preflight():
 @csrf.exempt
 @signup_limit
 def api_subscribe():
-    """JSON for sites that build their own box: {email, first_name?, consent, captcha}."""
+    """JSON for sites that build their own box: {email, first_name?, newsletters?, consent,
+    captcha}; `newsletters` lists slugs and defaults to the site's default newsletter."""
     origin = origin_of(request.headers.get("Origin"))
     if origin and origin not in embed_origins() | own_origins():
         return jsonify(error="Forbidden", message="This origin may not subscribe readers."), 403
@@ -348,6 +394,9 @@ def api_subscribe():
         errors["first_name"] = ["The first name must be text."]
     if data.get("consent") is not True:
         errors["consent"] = ["Consent must be true: the reader ticked the box."]
+    choice = chosen_newsletters(data.get("newsletters"), newsletters.offers(services().db))
+    if isinstance(choice, str):
+        errors["newsletters"] = [choice]
     if not isinstance(token, str) or not token:
         errors["captcha"] = ["A CAPTCHA solution is required."]
     if not errors:  # the CAPTCHA is checked (and spent) only once the fields are right
@@ -355,7 +404,7 @@ def api_subscribe():
     if errors:
         return jsonify(error="Invalid input", errors=errors), 400
     page = data.get("page") if isinstance(data.get("page"), str) else origin
-    attempt = attempt_signup(email, name, token, "api", page)
+    attempt = attempt_signup(email, name, token, "api", page, chosen=choice)
     if attempt.status == 503:
         return jsonify(error="Unavailable", message=attempt.message), 503
     if not attempt.ok:

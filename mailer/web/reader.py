@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
 
-from mailer.core.models import Subscriber
-from mailer.readers import data_requests, links, subscriptions, validation
+from mailer.core.models import Newsletter, Subscriber
+from mailer.readers import data_requests, links, newsletters, subscriptions, validation
 from mailer.web.context import csrf, services
 from mailer.web.forms import PreferencesForm
 from mailer.web.join import client_ip, signup_limit
@@ -79,9 +79,30 @@ def unsubscribe_page(token: str):
     state, sub = subscriptions.unsubscribe_link(svc.db, svc.settings, token, svc.now())
     if sub is None:
         return _bad_link()
-    done = sub.status == "unsubscribed"
+    leaving = _leaving(token, sub)
+    done = sub.status == "unsubscribed" or (leaving is not None and not leaving[1])
     days = svc.settings.unsubscribe_link_days
-    return _page("web/unsubscribe.html", done=done, old=state == "old" and not done, days=days)
+    return _page(
+        "web/unsubscribe.html",
+        done=done,
+        old=state == "old" and not done,
+        days=days,
+        newsletter_name=leaving[0] if leaving else None,
+    )
+
+
+def _leaving(token: str, sub: Subscriber) -> tuple[str, bool] | None:
+    """The newsletter an unsubscribe link leaves and whether the reader still takes it; None
+    for a link that leaves every newsletter."""
+    svc = services()
+    nid = subscriptions.unsubscribe_scope(svc.settings, token)
+    if nid is None:
+        return None
+    with svc.db.session() as session:
+        row = session.get(Newsletter, nid)
+        if row is None:
+            return None
+        return row.name, nid in newsletters.active_ids(session, sub.id)
 
 
 @bp.post("/unsubscribe/<token>")
@@ -106,10 +127,14 @@ def unsubscribe(token: str):
     if not one_click and request.form.get("action") == "resubscribe":
         return _page("web/unsubscribe.html", done=True, notice=_resubscribe(sub))
     how = "one-click" if one_click else "link"
-    subscriptions.unsubscribe(svc.db, sub.id, how, svc.now(), ip=client_ip())
+    everything = not one_click and request.form.get("scope") == "all"
+    nid = None if everything else subscriptions.unsubscribe_scope(settings, token)
+    subscriptions.unsubscribe(svc.db, sub.id, how, svc.now(), ip=client_ip(), newsletter_id=nid)
     if one_click:
         return Response("You are unsubscribed.\n", 200, mimetype="text/plain")
-    return _page("web/unsubscribe.html", done=True)
+    leaving = _leaving(token, sub) if nid is not None else None
+    name = leaving[0] if leaving else None
+    return _page("web/unsubscribe.html", done=True, newsletter_name=name)
 
 
 SUPERSEDED = (
@@ -177,6 +202,8 @@ def _apply(action: str, form: PreferencesForm, sub: Subscriber) -> str:
     if action == "unsubscribe":
         subscriptions.unsubscribe(svc.db, sid, "preferences", now, ip=ip)
         return "You are unsubscribed. No more mail will come."
+    if action == "newsletters":
+        return _choose(sid, request.form.getlist("newsletters"))
     if action == "resubscribe":
         return _resubscribe(sub)
     if action == "data-link":
@@ -185,6 +212,21 @@ def _apply(action: str, form: PreferencesForm, sub: Subscriber) -> str:
             return "A link was mailed a few minutes ago. Use that one, or try again later."
         return DATA_LINK_SENT
     abort(400, "Unknown action.")
+
+
+def _choose(sid: int, slugs: list[str]) -> str:
+    """Save the ticked newsletters; none ticked is unsubscribing from every one."""
+    svc = services()
+    try:
+        chosen = list(newsletters.resolve(svc.db, slugs)) if slugs else []
+    except newsletters.UnknownNewsletter:
+        abort(400, "Unknown newsletter.")
+    outcome = subscriptions.choose_newsletters(svc.db, sid, chosen, svc.now(), client_ip())
+    if not chosen:
+        return "You are unsubscribed. No more mail will come."
+    if outcome.result == "bad-link":
+        return "Only a confirmed subscription can choose its newsletters."
+    return "Your newsletters are saved." if outcome.result == "done" else "Nothing changed."
 
 
 def _resubscribe(sub: Subscriber) -> str:
@@ -201,7 +243,11 @@ def _resubscribe(sub: Subscriber) -> str:
 
 
 def _prefs(form: PreferencesForm, sub, notice: str = "", status: int = 200, **context):
-    settings = services().settings
+    svc = services()
+    settings = svc.settings
+    with svc.db.session() as session:
+        taken = newsletters.active_ids(session, sub.id)
+    offers = newsletters.offers(svc.db)
     return _page(
         "web/preferences.html",
         status,
@@ -209,5 +255,7 @@ def _prefs(form: PreferencesForm, sub, notice: str = "", status: int = 200, **co
         sub=sub,
         notice=notice,
         frequency=settings.list_frequency,
+        offers=offers,
+        chosen=[o.slug for o in offers if o.id in taken],
         **context,
     )

@@ -283,7 +283,12 @@ def test_unsubscribe_records_how_and_is_idempotent(db, settings, now):
     assert (sub.status, sub.unsubscribed_at) == ("unsubscribed", now)
     with db.session() as session:
         [event] = session.scalars(select(ConsentEvent).where(ConsentEvent.kind == "withdraw"))
-    assert event.detail == {"how": "one-click", "previous": "confirmed"}
+    assert event.detail == {
+        "how": "one-click",
+        "previous": "confirmed",
+        "newsletters": ["weekly"],
+        "all": True,
+    }
     assert event.ip == "192.0.2.9"
 
 
