@@ -14,6 +14,7 @@ from mailer.cli import (  # noqa: F401  (each module adds its commands to `main`
     digest_content,
     digest_send,
     groups,
+    newsletters,
     operators,
     readers,
     related,

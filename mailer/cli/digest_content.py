@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import articles_group, digest_group
+from mailer.cli.newsletters import chosen_newsletter, newsletter_option
 from mailer.cli.output import emit_json, table
 from mailer.content.articles import find_article
-from mailer.content.calendar import parse_period
+from mailer.content.calendar import parse_day, parse_period
 from mailer.core.errors import MailerError, NotFound
 from mailer.core.models import Article
 from mailer.delivery.samples import sample_message
@@ -21,7 +22,12 @@ from mailer.editions.suggestions import related_for
 
 
 @digest_group.command("build")
-@click.option("--period", help="ISO week such as 2019-W04 (default: the week containing now).")
+@newsletter_option
+@click.option(
+    "--period",
+    help="ISO week such as 2019-W04, or for a daily newsletter a day such as 2019-01-21 "
+    "(default: the one containing now).",
+)
 @click.option("--rebuild", is_flag=True, help="Replace a draft (never an approved or sent one).")
 @pass_app
 def digest_build(app: AppContext, period: str | None, rebuild: bool) -> None:
@@ -30,11 +36,18 @@ def digest_build(app: AppContext, period: str | None, rebuild: bool) -> None:
     services = app.services
     if period:
         try:
-            parse_period(period.upper())
+            parse_day(period) if "W" not in period.upper() else parse_period(period.upper())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--period") from None
         period = period.upper()
-    result = build_digest(services.db, services.settings, services.now(), period, rebuild)
+    result = build_digest(
+        services.db,
+        services.settings,
+        services.now(),
+        period,
+        rebuild,
+        newsletter=chosen_newsletter(),
+    )
     failed = result.outcome in ("too_few", "locked", "too_big")
     click.echo(result.message, err=failed)
     if failed:
@@ -102,13 +115,14 @@ def digest_as_dict(digest) -> dict:
 
 
 @digest_group.command("show")
+@newsletter_option
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
 def digest_show(app: AppContext, ref: str, as_json: bool) -> None:
     """The stories of a digest and the related coverage under each."""
 
-    data = digest_as_dict(find_digest(app.services.db, ref))
+    data = digest_as_dict(find_digest(app.services.db, ref, chosen_newsletter()))
     if as_json:
         emit_json(data)
         return
@@ -125,6 +139,7 @@ def digest_show(app: AppContext, ref: str, as_json: bool) -> None:
 
 
 @digest_group.command("preview")
+@newsletter_option
 @click.argument("ref")
 @click.option(
     "--format", "fmt", type=click.Choice(["html", "text", "eml"]), default="html", show_default=True
@@ -135,7 +150,7 @@ def digest_preview(app: AppContext, ref: str, fmt: str, out: Path | None) -> Non
     """Exactly what a subscriber gets, with a sample subscriber's links."""
 
     settings = app.services.settings
-    digest = find_digest(app.services.db, ref)
+    digest = find_digest(app.services.db, ref, chosen_newsletter())
     message = sample_message(digest, settings)
     if fmt == "eml":
         data = message.as_bytes()

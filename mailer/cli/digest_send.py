@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import digest_group, outbox_group
+from mailer.cli.newsletters import chosen_newsletter, newsletter_option
 from mailer.cli.output import emit_json, is_terminal, table
 from mailer.core.errors import MailerError
 from mailer.core.models import Delivery, OutboxMessage, Subscriber, Suppression
@@ -27,10 +28,11 @@ from mailer.editions.digests import find_digest
 
 def _digest_id(app: AppContext, ref: str) -> int:
 
-    return find_digest(app.services.db, ref).id
+    return find_digest(app.services.db, ref, chosen_newsletter()).id
 
 
 @digest_group.command("approve")
+@newsletter_option
 @click.argument("ref")
 @click.option("--as", "actor", default="cli", show_default=True, help="Who approves.")
 @pass_app
@@ -42,6 +44,7 @@ def digest_approve(app: AppContext, ref: str, actor: str) -> None:
 
 
 @digest_group.command("send")
+@newsletter_option
 @click.argument("ref")
 @click.option("--dry-run", is_flag=True, help="Count who would get it; send nothing.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after this many messages.")
@@ -189,6 +192,7 @@ def _dry_run(services, digest_id: int) -> None:
 
 
 @digest_group.command("status")
+@newsletter_option
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True)
 @pass_app
@@ -210,6 +214,7 @@ def digest_status_command(app: AppContext, ref: str, as_json: bool) -> None:
 
 
 @digest_group.command("pause")
+@newsletter_option
 @click.argument("ref")
 @pass_app
 def digest_pause(app: AppContext, ref: str) -> None:
@@ -221,6 +226,7 @@ def digest_pause(app: AppContext, ref: str) -> None:
 
 
 @digest_group.command("resume")
+@newsletter_option
 @click.argument("ref")
 @pass_app
 def digest_resume(app: AppContext, ref: str) -> None:
@@ -230,6 +236,7 @@ def digest_resume(app: AppContext, ref: str) -> None:
 
 
 @digest_group.command("cancel")
+@newsletter_option
 @click.argument("ref")
 @pass_app
 def digest_cancel(app: AppContext, ref: str) -> None:
@@ -241,6 +248,7 @@ def digest_cancel(app: AppContext, ref: str) -> None:
 
 
 @digest_group.command("retry")
+@newsletter_option
 @click.argument("ref")
 @click.option("--failed", "which", flag_value="failed", help="Retry failed deliveries.")
 @click.option(

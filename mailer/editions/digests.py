@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailer.content.calendar import period_bounds, period_key
+from mailer.content.calendar import day_key, period_bounds, period_key
 from mailer.content.ranking import Doc, RankParams, normalise_title
 from mailer.content.related import Related, RelatedIndex, follow_up_interest, related_coverage
 from mailer.content.stories import STORY_PARAMS, Stories
@@ -35,6 +35,7 @@ from mailer.editions.audit import audit
 from mailer.editions.clicks.interest import recent_clicks
 from mailer.editions.render import check_size
 from mailer.editions.subjects import default_subject
+from mailer.readers import newsletters
 
 EDITABLE = ("draft",)
 REBUILDABLE = ("draft", "skipped")  # a skipped week may be built when its articles arrive
@@ -90,21 +91,28 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of a build
 
 
-def find_digest(db: Database, ref: str | int) -> Digest:
-    """A digest by numeric id or by period key such as 2019-W04."""
+def find_digest(db: Database, ref: str | int, newsletter: str | int | None = None) -> Digest:
+    """A digest by numeric id, or by period key such as 2019-W04 in a newsletter (slug or id;
+    None: the default newsletter)."""
     with db.session() as session:
-        return get_digest(session, ref)
+        return get_digest(session, ref, newsletter=newsletter)
 
 
-def get_digest(session: Session, ref: str | int, *, lock: bool = False) -> Digest:
+def get_digest(
+    session: Session,
+    ref: str | int,
+    *,
+    lock: bool = False,
+    newsletter: str | int | None = None,
+) -> Digest:
     """`lock` holds the row until the transaction ends, so a status change is never lost."""
     text = str(ref).strip()
     query = select(Digest)
-    query = (
-        query.where(Digest.id == int(text))
-        if text.isdigit()
-        else query.where(Digest.period_key == text.upper())
-    )
+    if text.isdigit():
+        query = query.where(Digest.id == int(text))
+    else:
+        owner = newsletters.find(session, newsletter).id
+        query = query.where(Digest.period_key == text.upper(), Digest.newsletter_id == owner)
     if lock:
         query = query.with_for_update()
     digest = session.scalar(query)
@@ -113,11 +121,19 @@ def get_digest(session: Session, ref: str | int, *, lock: bool = False) -> Diges
     return digest
 
 
-def recent_top_ids(session: Session, before_period: str) -> set[int]:
-    """Articles that were top stories in the last few digests, so a week never repeats them."""
+def recent_top_ids(
+    session: Session, before_period: str, newsletter_id: int | None = None
+) -> set[int]:
+    """Articles that were top stories in the newsletter's last few digests (None: the default
+    newsletter's), so an issue never repeats them."""
+    owner = newsletter_id or newsletters.default_newsletter(session).id
     ids = session.scalars(
         select(Digest.id)
-        .where(Digest.period_key < before_period, Digest.status.not_in(("cancelled", "skipped")))
+        .where(
+            Digest.period_key < before_period,
+            Digest.status.not_in(("cancelled", "skipped")),
+            Digest.newsletter_id == owner,
+        )
         .order_by(Digest.period_key.desc())
         .limit(RECENT_DIGESTS)
     ).all()
@@ -189,17 +205,24 @@ def build_digest(
     now: datetime,
     period: str | None = None,
     rebuild: bool = False,
+    newsletter: str | int | None = None,
 ) -> BuildResult:
-    """Create the period's snapshot once; a repeat is a no-op, a rebuild replaces a draft only."""
+    """Create the period's snapshot once; a repeat is a no-op, a rebuild replaces a draft only.
+    `newsletter` (slug or id; None: the default) sets the period (a day for a daily one) and,
+    when it lists topics, which sections its stories come from."""
 
     zone = settings.zone
-    key = period or period_key(now, zone)
+    with db.session() as session:
+        owner = newsletters.find(session, newsletter)
+        nid, topics = owner.id, _topics(owner.topics)
+        key = period or (day_key(now, zone) if owner.cadence == "daily" else period_key(now, zone))
     start, end = period_bounds(key, zone)
     until = min(end, now + timedelta(microseconds=1))
     clock = _Stopwatch()
+    mine = (Digest.period_key == key, Digest.newsletter_id == nid)
     try:
         with db.session() as session:
-            existing = session.scalar(select(Digest).where(Digest.period_key == key))
+            existing = session.scalar(select(Digest).where(*mine))
             if existing is not None and not rebuild:
                 return BuildResult(
                     "exists", key, existing.id, f"{key} exists already ({existing.status})."
@@ -213,7 +236,11 @@ def build_digest(
                 )
             lookback = timedelta(days=STORY_PARAMS.lookback_days)  # how its stories grew
             window = load_docs(session, start - lookback, until)
-            candidates = [d for d in window if d.published_at >= start]
+            candidates = [
+                d
+                for d in window
+                if d.published_at >= start and (not topics or (d.section or "").lower() in topics)
+            ]
             if len(candidates) < settings.digest_min_items:
                 return BuildResult(
                     "too_few",
@@ -229,7 +256,7 @@ def build_digest(
             stories = Stories(window, start, min(end, now))
             chosen = kept + stories.top(
                 replace(params, top=max(params.top - len(kept), 0)),
-                recent_top_ids(session, key),
+                recent_top_ids(session, key, nid),
                 taken_ids=pinned,
                 interest=follow_up_interest(candidates, recent_clicks(session, key)),
             )
@@ -247,7 +274,7 @@ def build_digest(
             if existing is not None:
                 session.delete(existing)
                 session.flush()
-            digest = new_digest(settings, key, now)
+            digest = new_digest(settings, key, now, nid)
             for position, (doc, score) in enumerate(chosen):
                 item = snapshot_item(by_id[doc.id], position, score)
                 item.pinned = doc.id in pinned
@@ -278,10 +305,15 @@ def build_digest(
     except IntegrityError:
         # Another process stored this period between our check and our insert: theirs stands.
         with db.session() as session:
-            other = session.scalar(select(Digest).where(Digest.period_key == key))
+            other = session.scalar(select(Digest).where(*mine))
             if other is None:
                 raise
         return BuildResult("exists", key, other.id, f"{key} was built by another process.")
+
+
+def _topics(text: str) -> set[str]:
+    """A newsletter's sections, lower-cased; none: every section."""
+    return {t.strip().lower() for t in (text or "").split(",") if t.strip()}
 
 
 def related_box(
@@ -327,8 +359,14 @@ class _Stopwatch:
         self._last = moment
 
 
-def new_digest(settings: Settings, key: str, now: datetime) -> Digest:
-    return Digest(period_key=key, status="draft", created_at=now, updated_at=now)
+def new_digest(
+    settings: Settings, key: str, now: datetime, newsletter_id: int | None = None
+) -> Digest:
+    """A draft; without a newsletter it is the default newsletter's (the column's default)."""
+    digest = Digest(period_key=key, status="draft", created_at=now, updated_at=now)
+    if newsletter_id is not None:
+        digest.newsletter_id = newsletter_id
+    return digest
 
 
 def snapshot_item(article: Article, position: int, score: float) -> DigestItem:
@@ -368,18 +406,21 @@ def fill_defaults(digest: Digest, settings: Settings) -> None:
         digest.preheader = ("Also: " + "; ".join(titles[1:3]))[:250]
 
 
-def record_skipped(db: Database, period: str, reason: str, now: datetime) -> None:
+def record_skipped(
+    db: Database, period: str, reason: str, now: datetime, newsletter_id: int | None = None
+) -> None:
     """Remember that a week had too little content, so dashboards and operators can see it."""
     try:
         with db.session() as session:
-            session.add(
-                Digest(
-                    period_key=period,
-                    status="skipped",
-                    status_reason=reason,
-                    created_at=now,
-                    updated_at=now,
-                )
+            row = Digest(
+                period_key=period,
+                status="skipped",
+                status_reason=reason,
+                created_at=now,
+                updated_at=now,
             )
+            if newsletter_id is not None:
+                row.newsletter_id = newsletter_id
+            session.add(row)
     except IntegrityError:
         return  # another scheduler recorded it first

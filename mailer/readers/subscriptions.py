@@ -188,6 +188,8 @@ def add_by_operator(
     `newsletters` are slugs (none: the default newsletter)."""
     email = normalise_email(email, settings)
     chosen = lists.resolve(db, newsletters)
+    with db.session() as session:
+        slugs = lists.slugs_of(session, chosen)
     name = clean_first_name(first_name)
     digest = address_hash(email)
     with db.session() as session:
@@ -206,7 +208,7 @@ def add_by_operator(
             captcha_provider="none",
             captcha_result="operator",
             form_version="operator",
-            newsletters=tuple(newsletters),
+            newsletters=tuple(slugs),
         )
         return subscribe(db, settings, signup, now)
     with db.session() as session:
@@ -236,7 +238,7 @@ def add_by_operator(
             "channel": "operator",
             "operator": operator,
             "confirmed_by_operator": True,
-            "newsletters": lists.slugs_of(session, chosen),
+            "newsletters": slugs,
         }
         session.add(
             ConsentEvent(
@@ -266,8 +268,15 @@ def _signup_event(subscriber_id: int, signup: Signup, now: datetime) -> dict[str
         "origin": (signup.origin or "")[:512] or None,
         "captcha_provider": signup.captcha_provider,
         "captcha_result": signup.captcha_result[:64],
-        "detail": {"channel": signup.channel, "newsletters": list(signup.newsletters)},
+        "detail": _signup_detail(signup),
     }
+
+
+def _signup_detail(signup: Signup) -> dict[str, Any]:
+    """The channel, and the newsletters the reader chose when the caller named them."""
+    if not signup.newsletters:
+        return {"channel": signup.channel}
+    return {"channel": signup.channel, "newsletters": list(signup.newsletters)}
 
 
 # Built once, bound per call: signup runs these for every address.

@@ -74,7 +74,7 @@ def test_add_goes_through_double_opt_in(cli, db, now):
     assert "/confirm/" in mail.text
     [event] = events(db, sub.id)
     assert (event.kind, event.at, event.ip) == ("signup", now, None)
-    assert event.detail == {"channel": "operator"}
+    assert event.detail == {"channel": "operator", "newsletters": ["weekly"]}
     assert event.form_version == "operator"
     assert (event.captcha_provider, event.captcha_result) == ("none", "operator")
     assert event.origin.startswith("operator ")
@@ -179,7 +179,12 @@ def test_remove_unsubscribes_and_records_the_operator(cli, db, settings, now):
     assert (sub.status, sub.unsubscribed_at) == ("unsubscribed", now)
     withdrawal = events(db, sid)[-1]
     assert (withdrawal.kind, withdrawal.at) == ("withdraw", now)
-    assert withdrawal.detail == {"how": "operator", "previous": "confirmed"}
+    assert withdrawal.detail == {
+        "how": "operator",
+        "previous": "confirmed",
+        "newsletters": ["weekly"],
+        "all": True,
+    }
     again = cli("subscribers", "remove", "reader@example.com")
     assert again.exit_code == 0
     assert "already unsubscribed since" in again.output

@@ -133,7 +133,12 @@ def test_rfc8058_one_click_needs_no_cookie_and_does_not_redirect(app, db, settin
     assert sub_of(db, pending).status == "unsubscribed"
     with db.session() as session:
         event = session.scalar(select(ConsentEvent).where(ConsentEvent.kind == "withdraw"))
-    assert event.detail == {"how": "one-click", "previous": "confirmed"}
+    assert event.detail == {
+        "how": "one-click",
+        "previous": "confirmed",
+        "newsletters": ["weekly"],
+        "all": True,
+    }
     assert fresh_client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
 
 
