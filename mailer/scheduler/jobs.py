@@ -27,6 +27,8 @@ from mailer.delivery.webhooks.apply import prune_events
 from mailer.editions import digests, lifecycle
 from mailer.readers import privacy
 from mailer.readers.links import new_message_id
+from mailer.readers.newsletters import default_newsletter
+from mailer.scheduler import newsletters as newsletter_jobs
 from mailer.scheduler.slots import (
     claim_slot,
     finish_slot,
@@ -68,9 +70,14 @@ def run_once(services: Services, now: datetime) -> list[str]:
 def tick(services: Services, now: datetime) -> list[str]:
     """Build, send and drain whatever is due at `now` (never fetches); one line each."""
     done: list[str] = []
-    for job in (_build, _send, _drain, _prune):
+    for job in (_build, _send, _newsletters, _drain, _prune):
         done.extend(_guarded(job, services, now))
     return done
+
+
+def _newsletters(services: Services, now: datetime) -> list[str]:
+    """Newsletters other than the default, each on its own cadence (scheduler.newsletters)."""
+    return newsletter_jobs.run(services, now, notify_editors)
 
 
 def _guarded(job: Callable[[Services, datetime], list[str]], services, now) -> list[str]:
@@ -136,8 +143,14 @@ def build_due(services: Services, now: datetime) -> str | None:
     if period is None or slot_claimed(services.db, "build", period):
         return None
     with services.db.session() as session:
-        built = session.scalar(select(Digest.id).where(Digest.period_key == period))
+        built = session.scalar(select(Digest.id).where(*_default_issue(session, period)))
     return None if built is not None else period
+
+
+def _default_issue(session, period: str) -> tuple:
+    """The default newsletter's issue of a period: the one MAILER_BUILD_AT and _SEND_AT time."""
+    owner = default_newsletter(session).id
+    return Digest.period_key == period, Digest.newsletter_id == owner
 
 
 def _build(services: Services, now: datetime) -> list[str]:
@@ -203,7 +216,7 @@ def _send(services: Services, now: datetime) -> list[str]:
     if period is None:
         return []
     with services.db.session() as session:
-        digest = session.scalar(select(Digest).where(Digest.period_key == period))
+        digest = session.scalar(select(Digest).where(*_default_issue(session, period)))
     if digest is None:
         return []
     if digest.status == "draft" and settings.auto_approve and not digest.vetoed:

@@ -60,7 +60,9 @@ def test_a_reply_to_the_mailto_unsubscribes_once(db, settings, now):
         sub = session.scalar(select(Subscriber))
         trail = session.scalars(select(ConsentEvent).where(ConsentEvent.kind == "withdraw")).all()
     assert sub.status == "unsubscribed"
-    assert [e.detail for e in trail] == [{"how": "mail", "previous": "confirmed"}]
+    assert [e.detail for e in trail] == [
+        {"how": "mail", "previous": "confirmed", "newsletters": ["weekly"], "all": True}
+    ]
 
 
 def test_the_sender_address_is_never_what_counts(db, settings, now):
