@@ -17,10 +17,11 @@ from sqlalchemy import select
 from mailer.content.calendar import period_bounds
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.core.models import Digest
+from mailer.core.models import Digest, Newsletter
 from mailer.core.templates import environment
 from mailer.core.text import strip_invisible
 from mailer.editions.render import intro_paragraphs, long_date, safe_link, web_issue
+from mailer.readers.newsletters import default_newsletter
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_ENTRIES = 20
@@ -52,7 +53,10 @@ def describe(digest: Digest, settings: Settings) -> ArchivedIssue:
     lead = items[0] if items else None
     first = intro_paragraphs(digest.intro, len(items), False, settings.site_name)[0]
     summary = digest.preheader or first
-    title = strip_invisible(digest.subject) or f"{settings.list_name}: {digest.period_key}"
+    title = (
+        strip_invisible(digest.subject)
+        or f"{archive_name(digest.newsletter, settings)}: {digest.period_key}"
+    )
     return ArchivedIssue(
         period_key=digest.period_key,
         title=title,
@@ -60,9 +64,30 @@ def describe(digest: Digest, settings: Settings) -> ArchivedIssue:
         date_label=long_date(sent, settings.zone),
         week_label=f"Week of {long_date(start, settings.zone)}",
         description=_shorten(strip_invisible(summary)),
-        url=f"{settings.base_url.rstrip('/')}/archive/{digest.period_key}",
+        url=f"{archive_url(digest.newsletter, settings)}/{digest.period_key}",
         image_url=safe_link(lead.image_url) if lead and lead.image_url else "",
     )
+
+
+def archive_name(newsletter: Newsletter | None, settings: Settings) -> str:
+    """The default newsletter keeps MAILER_LIST_NAME, as its mail does; others their name."""
+    return (
+        newsletter.name
+        if newsletter is not None and not newsletter.is_default
+        else settings.list_name
+    )
+
+
+def archive_url(newsletter: Newsletter | None, settings: Settings) -> str:
+    """/archive for the default newsletter (as before there were several), /archive/SLUG else."""
+    base = settings.base_url.rstrip("/") + "/archive"
+    return base if newsletter is None or newsletter.is_default else f"{base}/{newsletter.slug}"
+
+
+def feed_url(newsletter: Newsletter | None, settings: Settings) -> str:
+    if newsletter is None or newsletter.is_default:
+        return settings.base_url.rstrip("/") + FEED_PATH
+    return archive_url(newsletter, settings) + "/feed.atom"
 
 
 def _shorten(text: str) -> str:
@@ -70,10 +95,17 @@ def _shorten(text: str) -> str:
     return text if len(text) <= DESCRIPTION_CHARS else text[: DESCRIPTION_CHARS - 1] + "…"
 
 
-def sent_digests(db: Database, limit: int | None = None) -> list[Digest]:
-    """Issues that went out, newest week first."""
-    query = select(Digest).where(Digest.status == "sent").order_by(Digest.period_key.desc())
+def sent_digests(
+    db: Database, limit: int | None = None, newsletter_id: int | None = None
+) -> list[Digest]:
+    """A newsletter's issues that went out (None: the default's), newest first."""
     with db.session() as session:
+        owner = newsletter_id or default_newsletter(session).id
+        query = (
+            select(Digest)
+            .where(Digest.status == "sent", Digest.newsletter_id == owner)
+            .order_by(Digest.period_key.desc())
+        )
         return list(session.scalars(query.limit(limit) if limit else query))
 
 
@@ -92,18 +124,21 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def atom_feed(digests: list[Digest], settings: Settings, now: datetime) -> bytes:
-    """An Atom 1.0 document (RFC 4287) of the newest sent issues, every link absolute."""
-    base = settings.base_url.rstrip("/")
+def atom_feed(
+    digests: list[Digest], settings: Settings, now: datetime, newsletter: Newsletter | None = None
+) -> bytes:
+    """An Atom 1.0 document (RFC 4287) of a newsletter's newest sent issues (None: the
+    default's), every link absolute."""
     issues = [(describe(d, settings), d) for d in digests[:FEED_ENTRIES]]
+    name, home = archive_name(newsletter, settings), archive_url(newsletter, settings)
     feed = ET.Element("feed", {"xmlns": ATOM, "xml:lang": "en"})
-    _add(feed, "id", f"{base}/archive")
-    _add(feed, "title", f"{settings.list_name} from {settings.site_name}")
-    _add(feed, "subtitle", f"Every issue of {settings.list_name}, as it went out.")
+    _add(feed, "id", home)
+    _add(feed, "title", f"{name} from {settings.site_name}")
+    _add(feed, "subtitle", f"Every issue of {name}, as it went out.")
     _add(feed, "updated", _stamp(max((i.sent_at for i, _ in issues), default=now)))
     _add(_add(feed, "author"), "name", settings.site_name)
-    _add(feed, "link", rel="self", type="application/atom+xml", href=base + FEED_PATH)
-    _add(feed, "link", rel="alternate", type="text/html", href=f"{base}/archive")
+    _add(feed, "link", rel="self", type="application/atom+xml", href=feed_url(newsletter, settings))
+    _add(feed, "link", rel="alternate", type="text/html", href=home)
     template = environment().get_template("web/_archive_entry.html")
     for issue, digest in issues:
         entry = _add(feed, "entry")

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, jsonify, make_response, render_template
+from flask import Blueprint, abort, jsonify, make_response, redirect, render_template, url_for
+from sqlalchemy import select
 from werkzeug.security import safe_join
 
 from mailer.content.demo import DEMO_IMAGE_PATH
 from mailer.content.demo_images import IMAGE_DIR
 from mailer.core.db import current_revision, head_revision
 from mailer.core.errors import NotFound
-from mailer.editions.archive import FEED_ENTRIES, FEED_PATH, atom_feed, describe, sent_digests
+from mailer.core.models import Newsletter
+from mailer.editions.archive import (
+    FEED_ENTRIES,
+    archive_name,
+    archive_url,
+    atom_feed,
+    describe,
+    feed_url,
+    sent_digests,
+)
 from mailer.editions.digests import find_digest
 from mailer.editions.render import web_issue
 from mailer.web.context import services, small_file
@@ -47,39 +57,63 @@ def demo_image(name: str):
     return small_file(Path(path), "image/png", max_age=86400)
 
 
-def _meta(kind: str, title: str, description: str, url: str, image: str) -> dict:
+def _meta(kind: str, title: str, description: str, url: str, image: str, newsletter=None) -> dict:
     """What the description, Open Graph and feed-discovery tags of an archive page say."""
-    feed_url = services().settings.base_url.rstrip("/") + FEED_PATH
     return {
         "type": kind,
         "title": title,
         "description": description,
         "url": url,
         "image": image,
-        "feed_url": feed_url,
+        "feed_url": feed_url(newsletter, services().settings),
     }
 
 
+def _newsletter(slug: str | None) -> Newsletter | None:
+    """The newsletter an archive address names (None: the default), or a 404."""
+    if slug is None:
+        return None
+    with services().db.session() as session:
+        found = session.scalar(select(Newsletter).where(Newsletter.slug == slug))
+    if found is None:
+        abort(404, "There is no such newsletter.")
+    return found
+
+
+def _is_newsletter(slug: str) -> bool:
+    with services().db.session() as session:
+        return session.scalar(select(Newsletter.id).where(Newsletter.slug == slug)) is not None
+
+
 @bp.get("/archive")
-def archive():
-    """Every issue that went out, newest first, with its title and date."""
+@bp.get("/archive/<slug>/")
+def archive(slug: str | None = None):
+    """Every issue of a newsletter that went out, newest first, with its title and date."""
     svc = services()
-    issues = [describe(d, svc.settings) for d in sent_digests(svc.db)]
+    newsletter = _newsletter(slug)
+    name = archive_name(newsletter, svc.settings)
+    owner = newsletter.id if newsletter else None
+    issues = [describe(d, svc.settings) for d in sent_digests(svc.db, newsletter_id=owner)]
     meta = _meta(
         "website",
-        f"Past issues of {svc.settings.list_name}",
-        f"Every issue of {svc.settings.list_name} from {svc.settings.site_name}.",
-        svc.settings.base_url.rstrip("/") + "/archive",
+        f"Past issues of {name}",
+        f"Every issue of {name} from {svc.settings.site_name}.",
+        archive_url(newsletter, svc.settings),
         issues[0].image_url if issues else "",
+        newsletter,
     )
-    return render_template("web/archive.html", issues=issues, meta=meta)
+    return render_template("web/archive.html", issues=issues, meta=meta, list_name=name)
 
 
-@bp.get(FEED_PATH)
-def archive_feed():
-    """The archive as an Atom feed, for feed readers."""
+@bp.get("/archive.atom")
+@bp.get("/archive/<slug>/feed.atom")
+def archive_feed(slug: str | None = None):
+    """A newsletter's archive as an Atom feed, for feed readers."""
     svc = services()
-    body = atom_feed(sent_digests(svc.db, FEED_ENTRIES), svc.settings, svc.now())
+    newsletter = _newsletter(slug)
+    owner = newsletter.id if newsletter else None
+    issues = sent_digests(svc.db, FEED_ENTRIES, owner)
+    body = atom_feed(issues, svc.settings, svc.now(), newsletter)
     response = make_response(body)
     response.headers["Content-Type"] = "application/atom+xml; charset=utf-8"
     response.headers["Cache-Control"] = "public, max-age=300"
@@ -87,14 +121,18 @@ def archive_feed():
 
 
 @bp.get("/archive/<period>")
-def archive_issue(period: str):
+@bp.get("/archive/<slug>/<period>")
+def archive_issue(period: str, slug: str | None = None):
     """One issue as a page of the site: no greeting, no personal or tracked link."""
     svc = services()
+    newsletter = _newsletter(slug)
     try:
-        digest = find_digest(svc.db, period)
+        digest = find_digest(svc.db, period, newsletter.id if newsletter else None)
     except NotFound:
+        if slug is None and _is_newsletter(period):  # /archive/daily: its list lives at /daily/
+            return redirect(url_for("public.archive", slug=period), 308)
         abort(404, "There is no such issue in the archive.")
-    if digest.status != "sent":
+    if digest.status != "sent" or (newsletter and digest.newsletter_id != newsletter.id):
         abort(404, "There is no such issue in the archive.")
     response = make_response(issue_page(digest, svc.settings))
     response.headers["Cache-Control"] = "public, max-age=300"
@@ -104,7 +142,12 @@ def archive_issue(period: str):
 def issue_page(digest, settings) -> str:
     """An issue as the archive shows it; the desk's signed preview shows the same page."""
     issue = describe(digest, settings)
-    meta = _meta("article", issue.title, issue.description, issue.url, issue.image_url)
+    newsletter = digest.newsletter
+    meta = _meta("article", issue.title, issue.description, issue.url, issue.image_url, newsletter)
     return render_template(
-        "web/archive_issue.html", issue=issue, meta=meta, **web_issue(digest, settings)
+        "web/archive_issue.html",
+        issue=issue,
+        meta=meta,
+        list_name=archive_name(newsletter, settings),
+        **web_issue(digest, settings),
     )
