@@ -86,10 +86,16 @@ class DigestSummary:
     deliveries: dict[str, int]
 
 
-def recent_digests(db: Database, limit: int = 8) -> list[DigestSummary]:
-    """The newest digests with their story count and delivery states."""
+def recent_digests(
+    db: Database, limit: int = 8, newsletter_id: int | None = None
+) -> list[DigestSummary]:
+    """The newest digests (of one newsletter, or of all) with their story count and delivery
+    states."""
     with db.session() as session:
-        digests = session.scalars(select(Digest).order_by(Digest.period_key.desc()).limit(limit))
+        query = select(Digest).order_by(Digest.period_key.desc())
+        if newsletter_id is not None:
+            query = query.where(Digest.newsletter_id == newsletter_id)
+        digests = session.scalars(query.limit(limit))
         digests = list(digests)
         ids = [d.id for d in digests]
         stories = dict(

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 from mailer.content.analytics.refresh import last_fetch
 from mailer.core.models import Editor
 from mailer.editions import accounts, figures
+from mailer.readers import newsletters
 from mailer.web.context import services
 from mailer.web.forms import TextForm
 from mailer.web.limits import limiter
@@ -64,6 +65,22 @@ def login_required(role: str = "viewer"):
         return wrapper
 
     return decorate
+
+
+def newsletter_switcher() -> dict:
+    """The desk's newsletter switcher: every newsletter, and the one `?newsletter=` chose
+    (none: every newsletter's digests together)."""
+    svc = services()
+    offers = newsletters.offers(svc.db)
+    chosen = request.args.get("newsletter") or None
+    current = next((o for o in offers if o.slug == chosen), None)
+    if chosen is not None and current is None:
+        abort(404, "There is no such newsletter.")
+    return {
+        "newsletter_offers": offers,
+        "current_newsletter": current,
+        "current_id": current.id if current else None,
+    }
 
 
 def _safe_next(target: str | None) -> str:
@@ -129,14 +146,16 @@ def dashboard():
     settings, now = svc.settings, svc.now()
     zone = settings.zone
     flow = figures.weekly_flow(svc.db, now, zone)
+    switcher = newsletter_switcher()
     return render_template(
         "web/admin/dashboard.html",
         counts=figures.subscriber_counts(svc.db),
         flow=flow,
         flow_max=figures.axis_top(max([1] + [max(w.arrived, w.leaves) for w in flow])),
-        digests=figures.recent_digests(svc.db),
+        digests=figures.recent_digests(svc.db, newsletter_id=switcher["current_id"]),
         next_build=figures.next_fire(settings.build_at, zone, now),
         next_send=figures.next_fire(settings.send_at, zone, now),
         views_fetch=last_fetch(svc.db) if settings.analytics else None,
         zone=zone,
+        **switcher,
     )

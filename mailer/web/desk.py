@@ -19,7 +19,7 @@ from mailer.editions.figures import recent_digests
 from mailer.editions.suggestions import related_for
 from mailer.readers.validation import normalise_email
 from mailer.scheduler.plan import send_plan
-from mailer.web.admin import login_required
+from mailer.web.admin import login_required, newsletter_switcher
 from mailer.web.context import services
 from mailer.web.desk_confirm import CONFIRM, confirm_page, confirmed
 
@@ -44,7 +44,9 @@ def _sample_message(digest: Digest):
 @login_required()
 def index():
 
-    return render_template("web/admin/digests.html", digests=recent_digests(services().db, 52))
+    switcher = newsletter_switcher()
+    rows = recent_digests(services().db, 52, switcher["current_id"])
+    return render_template("web/admin/digests.html", digests=rows, **switcher)
 
 
 @bp.get("/<int:digest_id>")
@@ -258,7 +260,9 @@ def act(digest_id: int):
 def rebuild(digest_id: int):
     svc = services()
     digest = _digest(digest_id)
-    result = digests.build_digest(svc.db, svc.settings, svc.now(), digest.period_key, True)
+    result = digests.build_digest(
+        svc.db, svc.settings, svc.now(), digest.period_key, True, newsletter=digest.newsletter_id
+    )
     flash(result.message)
     target = result.digest_id or digest_id
     return redirect(url_for("desk.page", digest_id=target)), 303
