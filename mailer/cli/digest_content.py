@@ -36,9 +36,13 @@ def digest_build(app: AppContext, period: str | None, rebuild: bool) -> None:
     services = app.services
     if period:
         try:
-            parse_day(period) if "W" not in period.upper() else parse_period(period.upper())
+            parse_period(period.upper())
         except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--period") from None
+            try:
+                parse_day(period)
+            except ValueError:
+                also = " (or a day such as 2019-01-21)"
+                raise click.BadParameter(f"{exc}{also}", param_hint="--period") from None
         period = period.upper()
     result = build_digest(
         services.db,

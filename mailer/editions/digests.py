@@ -236,11 +236,9 @@ def build_digest(
                 )
             lookback = timedelta(days=STORY_PARAMS.lookback_days)  # how its stories grew
             window = load_docs(session, start - lookback, until)
-            candidates = [
-                d
-                for d in window
-                if d.published_at >= start and (not topics or (d.section or "").lower() in topics)
-            ]
+            if topics:  # a newsletter's own sections: its stories come from these alone
+                window = [d for d in window if (d.section or "").lower() in topics]
+            candidates = [d for d in window if d.published_at >= start]
             if len(candidates) < settings.digest_min_items:
                 return BuildResult(
                     "too_few",
