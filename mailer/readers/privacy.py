@@ -16,6 +16,7 @@ from mailer.core.models import (
     Digest,
     DigestItem,
     DigestRelated,
+    NewsletterSubscription,
     OutboxMessage,
     ReaderClick,
     Subscriber,
@@ -140,6 +141,8 @@ def forget(
         )
         _scrub_outbox(session, OutboxMessage.subscriber_id == subscriber_id)
         session.execute(delete(ReaderClick).where(ReaderClick.subscriber_id == subscriber_id))
+        mine = NewsletterSubscription.subscriber_id == subscriber_id
+        session.execute(delete(NewsletterSubscription).where(mine))  # which lists they took
         session.add(
             ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now, detail={"by": by})
         )

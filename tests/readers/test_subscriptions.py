@@ -8,7 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
+from mailer.core.models import (
+    ConsentEvent,
+    NewsletterSubscription,
+    OutboxMessage,
+    Subscriber,
+    Suppression,
+)
 from mailer.readers import links, privacy, subscriptions
 from mailer.readers.subscriptions import Signup
 from mailer.readers.suppressions import address_hash, suppress
@@ -324,6 +330,8 @@ def test_forget_erases_personal_data_and_blocks_reimport(db, settings, now):
         events = list(session.scalars(select(ConsentEvent)))
         supp = session.scalar(select(Suppression))
         mails = list(session.scalars(select(OutboxMessage)))
+        taken = session.scalar(select(func.count()).select_from(NewsletterSubscription))
+    assert taken == 0  # which newsletters they took goes too
     assert all(e.ip is None and e.user_agent is None and e.origin is None for e in events)
     assert [e.kind for e in events][-1] == "erase"
     assert (supp.email, supp.reason) == (None, "erased")
