@@ -103,8 +103,17 @@ def _state(services: Services, sub: Subscriber) -> str:
     is_flag=True,
     help="The reader opted in elsewhere: store them confirmed and send no confirmation mail.",
 )
+@click.option(
+    "--newsletter",
+    "chosen",
+    metavar="SLUG",
+    multiple=True,
+    help="A newsletter they take; repeat for several (default: the site's default newsletter).",
+)
 @pass_app
-def subscribers_add(app: AppContext, email: str, name: str | None, confirmed: bool) -> None:
+def subscribers_add(
+    app: AppContext, email: str, name: str | None, confirmed: bool, chosen: tuple[str, ...]
+) -> None:
     """Add one reader; without --confirmed they get a confirmation mail (double opt-in)."""
     services = app.services
     address = _address(email)
@@ -117,6 +126,7 @@ def subscribers_add(app: AppContext, email: str, name: str | None, confirmed: bo
             services.now(),
             confirmed=confirmed,
             operator=operator_name(),
+            newsletters=chosen,
         )
     except InvalidInput as exc:
         raise click.BadParameter(exc.message, param_hint=PARAM_HINTS.get(exc.field)) from None

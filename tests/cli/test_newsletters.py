@@ -1,5 +1,8 @@
 import json
 
+from mailer.delivery import ledger
+from mailer.readers import newsletters
+
 
 def test_add_list_edit_and_build_per_newsletter(cli):
     added = cli(
@@ -37,3 +40,15 @@ def test_add_list_edit_and_build_per_newsletter(cli):
     assert missing.exit_code == 1
     unknown = cli("digest", "build", "--newsletter", "nope")
     assert unknown.exit_code == 1 and "no newsletter 'nope'" in unknown.output
+
+
+def test_an_operator_adds_a_reader_to_chosen_newsletters(cli, db):
+    assert cli("newsletters", "add", "daily", "--name", "Daily Brief").exit_code == 0
+    added = cli("subscribers", "add", "ops@example.com", "--confirmed", "--newsletter", "daily")
+    assert added.exit_code == 0, added.output
+    assert ledger.reader_count(db) == 0  # not the default newsletter
+    with db.session() as session:
+        daily = newsletters.find(session, "daily").id
+    assert ledger.reader_count(db, daily) == 1
+    wrong = cli("subscribers", "add", "x@example.com", "--newsletter", "nope")
+    assert wrong.exit_code == 1 and "There is no newsletter called 'nope'." in wrong.output
