@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from mailer.content.calendar import period_bounds
 from mailer.core.config import Settings
 from mailer.core.db import Database
+from mailer.core.models import Newsletter
 from mailer.delivery.ledger import reader_count
 from mailer.scheduler.jobs import GRACE
+from mailer.scheduler.newsletters import DEFAULT_HOUR, crontab
 from mailer.scheduler.slots import send_moment
 
 
@@ -21,7 +24,36 @@ class SendPlan:
     readers: int
 
 
-def send_plan(db: Database, settings: Settings, period: str, now: datetime) -> SendPlan:
-    """The schedule's slot for this week's digest and today's count of readers it would reach."""
-    when, slot = send_moment(settings.build_at, settings.send_at, settings.zone, period, now, GRACE)
-    return SendPlan(when, slot, reader_count(db))
+def send_plan(
+    db: Database,
+    settings: Settings,
+    period: str,
+    now: datetime,
+    newsletter: Newsletter | None = None,
+) -> SendPlan:
+    """The schedule's slot for this period's issue of the newsletter (None: the default) and
+    today's count of readers it would reach."""
+    if newsletter is None or newsletter.is_default:
+        zone = settings.zone
+        when, slot = send_moment(settings.build_at, settings.send_at, zone, period, now, GRACE)
+        return SendPlan(when, slot, reader_count(db))
+    when, slot = _own_moment(newsletter, settings, period, now)
+    return SendPlan(when, slot, reader_count(db, newsletter.id))
+
+
+def _own_moment(
+    newsletter: Newsletter, settings: Settings, period: str, now: datetime
+) -> tuple[str, datetime | None]:
+    """A scheduled newsletter's issue goes at its own day and hour (scheduler.newsletters)."""
+    if crontab(newsletter) is None:
+        return "missed", None  # manual: only Send now
+    hour = DEFAULT_HOUR if newsletter.send_hour is None else newsletter.send_hour
+    start, _end = period_bounds(period, settings.zone)
+    local = start.astimezone(settings.zone)
+    if newsletter.cadence == "weekly":
+        local += timedelta(days=newsletter.send_day or 0)
+    slot = local.replace(hour=hour).astimezone(UTC)
+    grace = timedelta(days=1) if newsletter.cadence == "daily" else GRACE
+    if slot > now:
+        return "at", slot
+    return ("due", slot) if now - slot <= grace else ("missed", slot)

@@ -82,7 +82,7 @@ def page(digest_id: int):
         why=why,
         why_related=why_related,
         addable=addable,
-        plan=send_plan(svc.db, svc.settings, digest.period_key, svc.now()),
+        plan=send_plan(svc.db, svc.settings, digest.period_key, svc.now(), digest.newsletter),
         confirm=CONFIRM,
         message=message,
         feedback_words=send_status.FEEDBACK_WORDS,
@@ -242,7 +242,7 @@ def act(digest_id: int):
         abort(400, "Unknown action.")
     if action in CONFIRM and not confirmed(request.form):
         digest = _digest(digest_id)
-        plan = send_plan(svc.db, svc.settings, digest.period_key, svc.now())
+        plan = send_plan(svc.db, svc.settings, digest.period_key, svc.now(), digest.newsletter)
         return confirm_page(digest, action, request.form, plan, svc.settings.zone)
     try:
         result = handler(svc.db, svc.settings, digest_id, g.editor.email, svc.now(), request.form)

@@ -9,6 +9,7 @@ from mailer.content.articles import ArticleData, set_stats, upsert_article
 from mailer.core.models import Delivery, Digest, Subscriber
 from mailer.readers import newsletters
 from mailer.scheduler.jobs import tick
+from mailer.scheduler.plan import send_plan
 from tests.fixtures.mailing import add_subscribers
 
 
@@ -50,6 +51,8 @@ def test_a_daily_newsletter_builds_and_sends_at_its_hour_to_its_readers(
         first = session.scalar(select(Subscriber.id).order_by(Subscriber.id))
         newsletters.activate(session, first, [daily.id], day)
 
+    plan = send_plan(db, settings, "2026-11-24", utc(2026, 11, 24, 6, 0), daily)
+    assert (plan.when, plan.slot, plan.readers) == ("at", utc(2026, 11, 24, 7, 0), 1)
     early = tick(services, utc(2026, 11, 24, 6, 59))  # the default's own week is its own affair
     assert not [line for line in early if "daily" in line]  # before its hour: nothing
     done = tick(services, utc(2026, 11, 24, 7, 1))
