@@ -102,7 +102,9 @@ def archive(slug: str | None = None):
         issues[0].image_url if issues else "",
         newsletter,
     )
-    return render_template("web/archive.html", issues=issues, meta=meta, list_name=name)
+    return render_template(
+        "web/archive.html", issues=issues, meta=meta, list_name=name, archive_slug=slug
+    )
 
 
 @bp.get("/archive.atom")
