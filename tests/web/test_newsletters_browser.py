@@ -16,6 +16,7 @@ from mailer.delivery.transports import transport_from_dsn, transport_options
 from mailer.readers import links, newsletters
 from mailer.services import build
 from tests.fixtures.readers import path_of
+from tests.web.test_accessibility_browser import audit
 
 pytestmark = pytest.mark.browser
 SOLVED = "() => document.querySelector('input[name=altcha]')?.value.length > 20"
@@ -62,7 +63,11 @@ def test_join_two_newsletters_then_one_click_leaves_one(
     moment[0] = now + timedelta(seconds=10)  # a person takes longer than three seconds
     page.get_by_role("button", name="Join").click()
     page.get_by_text("Choose at least one newsletter.").wait_for()
-    assert page.locator("fieldset#newsletters").get_attribute("aria-invalid") == "true"
+    assert (
+        page.locator("fieldset#newsletters").get_attribute("aria-describedby")
+        == "newsletters-error"
+    )
+    assert audit(page, "Join with two newsletters, none ticked") == []
     page.get_by_role("checkbox", name="The Weekly Digest", exact=True).check()
     page.get_by_role("checkbox", name=re.compile("Daily Brief")).check()
     page.get_by_label(re.compile("Yes, send me")).check()
@@ -87,6 +92,10 @@ def test_join_two_newsletters_then_one_click_leaves_one(
         signup = session.scalar(select(ConsentEvent).where(ConsentEvent.kind == "signup"))
     assert signup.detail["newsletters"] == ["weekly", "daily"]
     assert taken(db, sub.id) == {"weekly": "active", "daily": "active"}
+    prefs = links.preferences_url(settings, sub.id, sub.token_nonce, moment[0])
+    page.goto(live_server.url + path_of(prefs))
+    page.get_by_role("group", name=re.compile("Tick the newsletters")).wait_for()
+    assert audit(page, "preferences with two newsletters") == []
 
     # The daily digest's List-Unsubscribe URL, POSTed as a mail client does (RFC 8058).
     url = links.unsubscribe_url(settings, sub.id, sub.token_nonce, now, newsletter_id=daily.id)
