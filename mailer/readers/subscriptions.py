@@ -30,6 +30,11 @@ CONSENT_TEXT = (
     "Yes, send me {list_name} from {site_name} {frequency}. "
     "I can unsubscribe at any time with one click."
 )
+# With several newsletters on offer the reader ticks which; the wording names no one list.
+CONSENT_TEXT_SEVERAL = (
+    "Yes, send me the newsletters I ticked from {site_name}. "
+    "I can unsubscribe at any time with one click."
+)
 # Per-address limits on confirmation mail, counted from the outbox.
 CONFIRM_MAIL_GAP = timedelta(minutes=10)
 CONFIRM_MAILS_PER_DAY = 3
@@ -66,7 +71,11 @@ class ReaderOutcome:
     newsletters: tuple[str, ...] = ()  # the newsletters a confirm link would start
 
 
-def consent_text(settings: Settings) -> str:
+def consent_text(settings: Settings, several: bool = False) -> str:
+    """The sentence beside the consent box; `several` when the form offers more than one
+    newsletter (the ticked ones are in the consent record)."""
+    if several:
+        return CONSENT_TEXT_SEVERAL.format(site_name=settings.site_name)
     return CONSENT_TEXT.format(
         list_name=settings.list_name,
         site_name=settings.site_name,

@@ -155,6 +155,7 @@ def attempt_signup(
     kept: str = "",
     signal: str = "",
     chosen: tuple[str, ...] = (),
+    several: bool = False,
 ) -> Attempt:
     """Validate everything, check the CAPTCHA, subscribe; the same answer for every address
     state. With other mistakes a solved CAPTCHA comes back as a pass, unspent."""
@@ -183,7 +184,7 @@ def attempt_signup(
         channel=channel,
         captcha_provider=result.provider,
         captcha_result=_captcha_note(result, signal),
-        consent_text_hash=subscriptions.consent_hash(subscriptions.consent_text(settings)),
+        consent_text_hash=subscriptions.consent_hash(subscriptions.consent_text(settings, several)),
         newsletters=chosen,
     )
     try:
@@ -223,7 +224,7 @@ def _form_page(
         message=attempt.message if attempt else "",
         captcha_pass=attempt.captcha_pass if attempt else "",
         kept_field=captcha.KEPT_FIELD,
-        consent_text=subscriptions.consent_text(settings),
+        consent_text=subscriptions.consent_text(settings, len(offers) > 1),
         provider=settings.captcha,
         site_key=settings.captcha_site_key,
         frequency=settings.list_frequency,
@@ -247,7 +248,8 @@ def _handle_post(form, template: str, kind: str):
     errors = {name: list(messages) for name, messages in form.errors.items()}
     if stamp.error:
         errors.setdefault("form", []).append(stamp.error)
-    choice = _form_choice(newsletters.offers(svc.db))
+    offers = newsletters.offers(svc.db)
+    choice = _form_choice(offers)
     if isinstance(choice, str):
         errors["newsletters"] = [choice]
     ticked = tuple(request.form.getlist("newsletters")) if isinstance(choice, str) else choice
@@ -267,6 +269,7 @@ def _handle_post(form, template: str, kind: str):
         kept=request.form.get(captcha.KEPT_FIELD, ""),
         signal=signal,
         chosen=choice if isinstance(choice, tuple) else (),
+        several=len(offers) > 1,
     )
     if not attempt.ok:
         return _form_page(template, form, kind, attempt, stamp.page, ticked)
@@ -394,7 +397,8 @@ def api_subscribe():
         errors["first_name"] = ["The first name must be text."]
     if data.get("consent") is not True:
         errors["consent"] = ["Consent must be true: the reader ticked the box."]
-    choice = chosen_newsletters(data.get("newsletters"), newsletters.offers(services().db))
+    offers = newsletters.offers(services().db)
+    choice = chosen_newsletters(data.get("newsletters"), offers)
     if isinstance(choice, str):
         errors["newsletters"] = [choice]
     if not isinstance(token, str) or not token:
@@ -404,7 +408,8 @@ def api_subscribe():
     if errors:
         return jsonify(error="Invalid input", errors=errors), 400
     page = data.get("page") if isinstance(data.get("page"), str) else origin
-    attempt = attempt_signup(email, name, token, "api", page, chosen=choice)
+    several = len(offers) > 1
+    attempt = attempt_signup(email, name, token, "api", page, chosen=choice, several=several)
     if attempt.status == 503:
         return jsonify(error="Unavailable", message=attempt.message), 503
     if not attempt.ok:

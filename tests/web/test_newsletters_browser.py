@@ -13,7 +13,7 @@ from sqlalchemy import select
 from mailer.core.models import ConsentEvent, Newsletter, NewsletterSubscription, Subscriber
 from mailer.delivery.engine import drain_outbox
 from mailer.delivery.transports import transport_from_dsn, transport_options
-from mailer.readers import links, newsletters
+from mailer.readers import links, newsletters, subscriptions
 from mailer.services import build
 from tests.fixtures.readers import path_of
 from tests.web.test_accessibility_browser import audit
@@ -91,6 +91,8 @@ def test_join_two_newsletters_then_one_click_leaves_one(
         sub = session.scalar(select(Subscriber))
         signup = session.scalar(select(ConsentEvent).where(ConsentEvent.kind == "signup"))
     assert signup.detail["newsletters"] == ["weekly", "daily"]
+    wording = subscriptions.consent_text(settings, several=True)
+    assert signup.consent_text_hash == subscriptions.consent_hash(wording)
     assert taken(db, sub.id) == {"weekly": "active", "daily": "active"}
     prefs = links.preferences_url(settings, sub.id, sub.token_nonce, moment[0])
     page.goto(live_server.url + path_of(prefs))
