@@ -123,7 +123,7 @@ class NewsletterSubscription(Base):
     __tablename__ = "newsletter_subscriptions"
     __table_args__ = (
         UniqueConstraint("subscriber_id", "newsletter_id"),
-        Index("ix_newsletter_subscriptions_newsletter", "newsletter_id", "status"),
+        Index("ix_newsletter_subscriptions_newsletter", "newsletter_id", "status", "subscriber_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

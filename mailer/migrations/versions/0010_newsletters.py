@@ -63,7 +63,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_newsletter_subscriptions_newsletter",
         "newsletter_subscriptions",
-        ["newsletter_id", "status"],
+        ["newsletter_id", "status", "subscriber_id"],  # covers a send's choice of readers
     )
     default_id = _default_newsletter()
     _subscribe_everyone(default_id)
