@@ -291,7 +291,8 @@ class OutboxMessage(LedgerRow, Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_drain", "status", "next_attempt_at"),)
 
-    kind: Mapped[str] = mapped_column(String(24))  # confirm|test|notice
+    # a reader mail named by its templates/email/<kind>/ (confirm|links|welcome|data), test, notice
+    kind: Mapped[str] = mapped_column(String(24))
     subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
     )
