@@ -237,13 +237,14 @@ def _send(services: Services, now: datetime) -> list[str]:
 
 
 def _send_specials(services: Services, now: datetime) -> list[str]:
-    """Start each approved special edition whose chosen time came (within GRACE), once; tell
-    the editors once when one is due and still a draft."""
+    """Start each approved special edition whose chosen time came (within GRACE), once per time
+    set; tell the editors once when one is due and still a draft."""
     done = []
     for digest in specials.due_specials(services.db, now, now - GRACE):
         key = digest.period_key
+        slot = f"{key}@{digest.scheduled_for:%Y-%m-%dT%H:%M}"  # a new time is a new slot
         if digest.status == "draft":
-            if claim_slot(services.db, "hold", key, now):
+            if claim_slot(services.db, "hold", slot, now):
                 notify_editors(
                     services,
                     now,
@@ -255,7 +256,7 @@ def _send_specials(services: Services, now: datetime) -> list[str]:
                 )
                 done.append(f"send: {key} held, not approved")
             continue
-        if not claim_slot(services.db, "send", key, now):
+        if not claim_slot(services.db, "send", slot, now):
             continue
         try:
             start_send(

@@ -127,16 +127,17 @@ def test_the_tick_sends_an_approved_special_at_its_time_once(
     assert find_digest(db, manual.id).scheduled_for is None
 
 
-def test_a_database_made_before_special_editions_migrates_with_its_digests(tmp_path, now):
-    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+def test_a_database_made_before_special_editions_migrates_with_its_digests(database_url, now):
+    db = Database(database_url)
     upgrade(db, "0009_clicks")
     with db.engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO digests (period_key, status, subject, preheader, intro, vetoed,"
-                " created_at, updated_at) VALUES ('2026-W47', 'sent', 'Old', '', '', 0,"
-                " '2026-11-20 10:00:00', '2026-11-20 10:00:00')"
-            )
+                " created_at, updated_at) VALUES ('2026-W47', 'sent', 'Old', '', '', :no,"
+                " :at, :at)"
+            ),
+            {"no": False, "at": now.replace(tzinfo=None)},
         )
     upgrade(db)
     old = find_digest(db, "2026-W47")
