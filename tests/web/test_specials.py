@@ -98,6 +98,11 @@ def test_an_editor_composes_tests_approves_and_sends_a_special(
     subjects = {m.rcpt_tos[0]: m.message["Subject"] for m in smtp_server.messages}
     assert subjects["desk@example.com"] == "[TEST] Comet night"
     assert subjects["reader0@example.com"] == "Comet night"
+    test_mail = next(m.message for m in smtp_server.messages if m.rcpt_tos[0] == "desk@example.com")
+    body = test_mail.get_body(("plain",)).get_content()
+    signed = re.search(r"http://localhost(/preview/\S+)", body).group(1)
+    shown = client.get(signed).get_data(as_text=True)  # the signed preview of the special
+    assert "Special edition, Wednesday 25 November 2026" in shown and "Comet night" in shown
     with db.session() as session:
         actions = session.scalars(
             select(AuditEntry.action)
