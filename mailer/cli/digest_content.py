@@ -72,6 +72,7 @@ def digest_as_dict(digest) -> dict:
     return {
         "id": digest.id,
         "period": digest.period_key,
+        "kind": digest.kind,
         "status": digest.status,
         "subject": digest.subject,
         "preheader": digest.preheader,

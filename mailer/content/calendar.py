@@ -1,4 +1,5 @@
-"""The newsroom's calendar: ISO weeks as period keys such as 2019-W04, in the site's time zone."""
+"""The newsroom's calendar: ISO weeks as period keys such as 2019-W04, in the site's time zone,
+and special editions' keys such as S20261202-1 (the day it was composed, then a counter)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 _PERIOD = re.compile(r"^(\d{4})-W(\d{2})$")
+_SPECIAL = re.compile(r"^S(\d{4})(\d{2})(\d{2})-([1-9]\d{0,5})$")
+SPECIAL_DAYS = 7  # a special edition's period: the week of days up to and including its day
 
 
 def period_key(moment: datetime, zone: ZoneInfo) -> str:
@@ -27,10 +30,31 @@ def parse_period(key: str) -> tuple[int, int]:
     return year, week
 
 
+def special_key(day: date, number: int) -> str:
+    """The key of the day's `number`th special edition, e.g. S20261202-1 (fits 16 characters)."""
+    return f"S{day:%Y%m%d}-{number}"
+
+
+def special_day(key: str) -> date | None:
+    """The day of a special edition's key; None for any other key (a week's among them)."""
+    match = _SPECIAL.match(key)
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
 def period_bounds(key: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """Start (inclusive) and end (exclusive) of an ISO week in UTC: local midnight to midnight."""
-    year, week = parse_period(key)
-    monday = date.fromisocalendar(year, week, 1)
+    """Start (inclusive) and end (exclusive) of an ISO week in UTC: local midnight to midnight;
+    for a special edition's key, the SPECIAL_DAYS days that end with its day."""
+    day = special_day(key)
+    if day is not None:
+        monday = day - timedelta(days=SPECIAL_DAYS - 1)  # not a Monday: the week up to the day
+    else:
+        year, week = parse_period(key)
+        monday = date.fromisocalendar(year, week, 1)
     start = datetime(monday.year, monday.month, monday.day, tzinfo=zone)
     following = monday + timedelta(days=7)
     end = datetime(following.year, following.month, following.day, tzinfo=zone)

@@ -187,6 +187,10 @@ class Digest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     period_key: Mapped[str] = mapped_column(String(16), unique=True)  # ISO week, e.g. 2019-W04
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    # weekly (built by the schedule) or special (composed by an editor, key S20261202-1)
+    kind: Mapped[str] = mapped_column(String(16), default="weekly", server_default="weekly")
+    # a special edition's chosen send time; the tick starts it once approved and due
+    scheduled_for: Mapped[datetime | None]
     subject: Mapped[str] = mapped_column(String(256), default="")
     preheader: Mapped[str] = mapped_column(String(256), default="")
     intro: Mapped[str] = mapped_column(Text, default="")

@@ -84,12 +84,14 @@ class DigestSummary:
     subject: str
     stories: int
     deliveries: dict[str, int]
+    kind: str = "weekly"  # or special: an edition an editor composed
 
 
 def recent_digests(db: Database, limit: int = 8) -> list[DigestSummary]:
-    """The newest digests with their story count and delivery states."""
+    """The newest digests (special editions among them) with their story count and states."""
+    newest = (Digest.created_at.desc(), Digest.period_key.desc())
     with db.session() as session:
-        digests = session.scalars(select(Digest).order_by(Digest.period_key.desc()).limit(limit))
+        digests = session.scalars(select(Digest).order_by(*newest).limit(limit))
         digests = list(digests)
         ids = [d.id for d in digests]
         stories = dict(
@@ -107,7 +109,9 @@ def recent_digests(db: Database, limit: int = 8) -> list[DigestSummary]:
         ):
             states[digest_id][status] = count
     return [
-        DigestSummary(d.id, d.period_key, d.status, d.subject, stories.get(d.id, 0), states[d.id])
+        DigestSummary(
+            d.id, d.period_key, d.status, d.subject, stories.get(d.id, 0), states[d.id], d.kind
+        )
         for d in digests
     ]
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from mailer.content.calendar import special_day
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.delivery.ledger import reader_count
+from mailer.editions.digests import find_digest
 from mailer.scheduler.jobs import GRACE
 from mailer.scheduler.slots import send_moment
 
 
 @dataclass(frozen=True)
 class SendPlan:
-    """'at' a slot to come, 'due' (the slot passed: the next tick starts it), or 'missed'."""
+    """'at' a slot to come, 'due' (the slot passed: the next tick starts it), 'missed', or
+    'manual' (a special edition with no time set goes when an editor presses Send now)."""
 
     when: str
     slot: datetime | None
@@ -22,6 +25,13 @@ class SendPlan:
 
 
 def send_plan(db: Database, settings: Settings, period: str, now: datetime) -> SendPlan:
-    """The schedule's slot for this week's digest and today's count of readers it would reach."""
+    """The schedule's slot for this week's digest and today's count of readers it would reach;
+    a special edition's slot is the time its editor chose."""
+    if special_day(period) is not None:
+        chosen = find_digest(db, period).scheduled_for
+        when = "manual" if chosen is None else "at" if chosen > now else "due"
+        if chosen is not None and now - chosen > GRACE:
+            when, chosen = "missed", None
+        return SendPlan(when, chosen, reader_count(db))
     when, slot = send_moment(settings.build_at, settings.send_at, settings.zone, period, now, GRACE)
     return SendPlan(when, slot, reader_count(db))
