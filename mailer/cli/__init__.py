@@ -19,6 +19,7 @@ from mailer.cli import (  # noqa: F401  (each module adds its commands to `main`
     readers,
     related,
     roster,
+    specials,
     workers,
 )
 from mailer.cli.base import AppContext, main, pass_app

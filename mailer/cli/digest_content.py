@@ -89,6 +89,7 @@ def digest_as_dict(digest) -> dict:
     return {
         "id": digest.id,
         "period": digest.period_key,
+        "kind": digest.kind,
         "status": digest.status,
         "subject": digest.subject,
         "preheader": digest.preheader,
@@ -151,11 +152,12 @@ def digest_show(app: AppContext, ref: str, as_json: bool) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Default: stdout.")
 @pass_app
 def digest_preview(app: AppContext, ref: str, fmt: str, out: Path | None) -> None:
-    """Exactly what a subscriber gets, with a sample subscriber's links."""
+    """Exactly what a subscriber gets, with a sample subscriber's links; its "View in browser"
+    opens a signed preview, which works before the issue is in the archive."""
 
     settings = app.services.settings
     digest = find_digest(app.services.db, ref, chosen_newsletter())
-    message = sample_message(digest, settings)
+    message = sample_message(digest, settings, now=app.services.now())
     if fmt == "eml":
         data = message.as_bytes()
     else:

@@ -46,7 +46,7 @@ class BoundedSession(requests.Session):
         deadline = time.monotonic() + _seconds(kwargs["timeout"])
         response = super().request(method, url, stream=True, **kwargs)
         try:
-            body = self._read(response, deadline)
+            body = read_bounded(response, self.max_bytes, deadline)
         except BaseException:
             response.close()  # part read: this connection cannot be reused
             raise
@@ -55,19 +55,21 @@ class BoundedSession(requests.Session):
         response.raw.release_conn()
         return response
 
-    def _read(self, response: requests.Response, deadline: float) -> bytes:
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise AnswerTooLarge(f"the answer is larger than {self.max_bytes} bytes")
-        body = bytearray()
-        # read1 returns what has arrived, so the deadline is checked between trickles
-        while chunk := _next_chunk(response):
-            body.extend(chunk)
-            if len(body) > self.max_bytes:
-                raise AnswerTooLarge(f"the answer is larger than {self.max_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise CallTooSlow("the answer did not arrive within the timeout")
-        return bytes(body)
+
+def read_bounded(response: requests.Response, max_bytes: int, deadline: float) -> bytes:
+    """A streamed answer read whole, or an error once it passes the size cap or the deadline."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise AnswerTooLarge(f"the answer is larger than {max_bytes} bytes")
+    body = bytearray()
+    # read1 returns what has arrived, so the deadline is checked between trickles
+    while chunk := _next_chunk(response):
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise AnswerTooLarge(f"the answer is larger than {max_bytes} bytes")
+        if time.monotonic() > deadline:
+            raise CallTooSlow("the answer did not arrive within the timeout")
+    return bytes(body)
 
 
 def _next_chunk(response: requests.Response) -> bytes:

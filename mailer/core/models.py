@@ -242,6 +242,10 @@ class Digest(Base):
     # ISO week (2019-W04) for a weekly newsletter, a day (2019-01-21) for a daily one
     period_key: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    # weekly (built by the schedule) or special (composed by an editor, key S20261202-1)
+    kind: Mapped[str] = mapped_column(String(16), default="weekly", server_default="weekly")
+    # a special edition's chosen send time; the tick starts it once approved and due
+    scheduled_for: Mapped[datetime | None]
     subject: Mapped[str] = mapped_column(String(256), default="")
     preheader: Mapped[str] = mapped_column(String(256), default="")
     intro: Mapped[str] = mapped_column(Text, default="")
@@ -347,7 +351,8 @@ class OutboxMessage(LedgerRow, Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_drain", "status", "next_attempt_at"),)
 
-    kind: Mapped[str] = mapped_column(String(24))  # confirm|test|notice
+    # a reader mail named by its templates/email/<kind>/ (confirm|links|welcome|data), test, notice
+    kind: Mapped[str] = mapped_column(String(24))
     subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
     )

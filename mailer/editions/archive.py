@@ -12,15 +12,15 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from mailer.content.calendar import period_bounds
+from mailer.content.calendar import period_bounds, special_day
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import Digest, Newsletter
 from mailer.core.templates import environment
 from mailer.core.text import strip_invisible
-from mailer.editions.render import intro_paragraphs, long_date, safe_link, web_issue
+from mailer.editions.render import intro_paragraphs, long_date, period_label, safe_link, web_issue
 from mailer.readers.newsletters import default_newsletter
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -43,6 +43,7 @@ class ArchivedIssue:
     description: str
     url: str
     image_url: str
+    special: bool = False  # a special edition, which the archive marks as such
 
 
 def describe(digest: Digest, settings: Settings) -> ArchivedIssue:
@@ -51,7 +52,8 @@ def describe(digest: Digest, settings: Settings) -> ArchivedIssue:
     sent = digest.sent_at or digest.send_started_at or digest.updated_at or start
     items = sorted(digest.items, key=lambda i: i.position)
     lead = items[0] if items else None
-    first = intro_paragraphs(digest.intro, len(items), False, settings.site_name)[0]
+    special = special_day(digest.period_key) is not None
+    first = intro_paragraphs(digest.intro, len(items), False, settings.site_name, special)[0]
     summary = digest.preheader or first
     title = (
         strip_invisible(digest.subject)
@@ -62,10 +64,11 @@ def describe(digest: Digest, settings: Settings) -> ArchivedIssue:
         title=title,
         sent_at=sent,
         date_label=long_date(sent, settings.zone),
-        week_label=f"Week of {long_date(start, settings.zone)}",
+        week_label=period_label(digest.period_key, settings.zone),
         description=_shorten(strip_invisible(summary)),
         url=f"{archive_url(digest.newsletter, settings)}/{digest.period_key}",
         image_url=safe_link(lead.image_url) if lead and lead.image_url else "",
+        special=special,
     )
 
 
@@ -98,13 +101,15 @@ def _shorten(text: str) -> str:
 def sent_digests(
     db: Database, limit: int | None = None, newsletter_id: int | None = None
 ) -> list[Digest]:
-    """A newsletter's issues that went out (None: the default's), newest first."""
+    """A newsletter's issues that went out (None: the default's), newest first (a special
+    edition among the weeks as it went)."""
+    went = func.coalesce(Digest.sent_at, Digest.updated_at)
     with db.session() as session:
         owner = newsletter_id or default_newsletter(session).id
         query = (
             select(Digest)
             .where(Digest.status == "sent", Digest.newsletter_id == owner)
-            .order_by(Digest.period_key.desc())
+            .order_by(went.desc(), Digest.period_key.desc())
         )
         return list(session.scalars(query.limit(limit) if limit else query))
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailer.content.calendar import day_key, period_bounds, period_key
+from mailer.content.calendar import day_key, period_bounds, period_key, special_day
 from mailer.content.ranking import Doc, RankParams, normalise_title
 from mailer.content.related import Related, RelatedIndex, follow_up_interest, related_coverage
 from mailer.content.stories import STORY_PARAMS, Stories
@@ -216,6 +216,8 @@ def build_digest(
         owner = newsletters.find(session, newsletter)
         nid, topics = owner.id, _topics(owner.topics)
         key = period or (day_key(now, zone) if owner.cadence == "daily" else period_key(now, zone))
+    if special_day(key) is not None:  # composed by an editor from chosen articles, never ranked
+        return BuildResult("locked", key, None, f"{key} is a special edition; it is not built.")
     start, end = period_bounds(key, zone)
     until = min(end, now + timedelta(microseconds=1))
     clock = _Stopwatch()

@@ -84,15 +84,17 @@ class DigestSummary:
     subject: str
     stories: int
     deliveries: dict[str, int]
+    kind: str = "weekly"  # or special: an edition an editor composed
 
 
 def recent_digests(
     db: Database, limit: int = 8, newsletter_id: int | None = None
 ) -> list[DigestSummary]:
-    """The newest digests (of one newsletter, or of all) with their story count and delivery
-    states."""
+    """The newest digests (special editions among them; of one newsletter, or of all) with
+    their story count and states."""
+    newest = (Digest.created_at.desc(), Digest.period_key.desc())
     with db.session() as session:
-        query = select(Digest).order_by(Digest.period_key.desc())
+        query = select(Digest).order_by(*newest)
         if newsletter_id is not None:
             query = query.where(Digest.newsletter_id == newsletter_id)
         digests = session.scalars(query.limit(limit))
@@ -113,7 +115,9 @@ def recent_digests(
         ):
             states[digest_id][status] = count
     return [
-        DigestSummary(d.id, d.period_key, d.status, d.subject, stories.get(d.id, 0), states[d.id])
+        DigestSummary(
+            d.id, d.period_key, d.status, d.subject, stories.get(d.id, 0), states[d.id], d.kind
+        )
         for d in digests
     ]
 

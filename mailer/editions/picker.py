@@ -1,9 +1,10 @@
-"""The week's articles an editor may add to a digest, removed stories first (to restore)."""
+"""The articles an editor may add: the week's for a digest (removed stories first, to restore),
+the recent ones or a title search for a special edition."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -69,3 +70,29 @@ def candidates(session: Session, settings: Settings, digest: Digest) -> list[Can
     ]
     found.sort(key=lambda c: c.removed_from is None)  # stable: restores first, then by views
     return found[:MAX_CANDIDATES]
+
+
+RECENT_DAYS = 14  # what a special edition picks from unless the editor searches the archive
+
+
+def recent(
+    session: Session, now: datetime, query: str = "", limit: int = MAX_CANDIDATES
+) -> list[Candidate]:
+    """Articles for a special edition: the last RECENT_DAYS days newest first, or, with a query,
+    any stored article whose title holds every word of it."""
+    words = query.split()[:8]
+    conditions = [Article.published_at <= now]
+    if words:
+        for word in words:  # LIKE's own wildcards in the query are matched as themselves
+            escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conditions.append(Article.title.ilike(f"%{escaped[:100]}%", escape="\\"))
+    else:
+        conditions.append(Article.published_at >= now - timedelta(days=RECENT_DAYS))
+    rows = session.execute(
+        select(Article.id, Article.title, Article.section, Article.published_at, ArticleStats.views)
+        .outerjoin(ArticleStats, ArticleStats.article_id == Article.id)
+        .where(*conditions)
+        .order_by(Article.published_at.desc(), Article.id.desc())
+        .limit(limit)
+    ).all()
+    return [Candidate(r[0], r[1], r[2], r[3], r[4] or 0) for r in rows]

@@ -11,7 +11,7 @@ from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from mailer.content.calendar import period_bounds
+from mailer.content.calendar import period_bounds, special_day
 from mailer.core.config import Settings
 from mailer.core.errors import MailerError
 from mailer.core.templates import environment
@@ -94,13 +94,18 @@ NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight",
 
 
 def intro_paragraphs(
-    intro: str | None, stories: int, with_related: bool, site_name: str
+    intro: str | None, stories: int, with_related: bool, site_name: str, special: bool = False
 ) -> list[str]:
     """The editor's paragraphs; with none, one line saying what the issue holds, so the
     greeting never stands alone above a gap."""
     paragraphs = [p.strip() for p in (intro or "").replace("\r\n", "\n").split("\n\n")]
     if any(paragraphs):
         return [p for p in paragraphs if p]
+    if special:
+        return [
+            f"A special edition from {site_name}"
+            + (", with related coverage." if with_related else ".")
+        ]
     count = NUMBERS[stories] if stories < len(NUMBERS) else str(stories)
     line = f"Here are this week's {count} top stories from {site_name}"
     if stories == 1:
@@ -185,17 +190,22 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
     ]
     web_url = f"{settings.base_url.rstrip('/')}/archive/{digest.period_key}"
 
-    start, _end = period_bounds(digest.period_key, zone)
+    special = special_day(digest.period_key)
     return {
         "digest": digest,
         "stories": stories,
         "site_name": settings.site_name,
         "list_name": settings.list_name,
-        "period_label": f"Week of {day(start)}",
+        "period_label": period_label(digest.period_key, zone),
+        "special": special is not None,
         "web_url": web_url,
         "web": web,
         "intro": intro_paragraphs(
-            digest.intro, len(stories), any(s["related"] for s in stories), settings.site_name
+            digest.intro,
+            len(stories),
+            any(s["related"] for s in stories),
+            settings.site_name,
+            special is not None,
         ),
         # the web version is for anyone: no personal places at all, and no greeting
         "greeting": "" if web else marker("greeting", nonce),
@@ -204,6 +214,16 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
         "preferences_url": "" if web else marker("preferences_url", nonce),
         "postal_address": settings.postal_address,
     }
+
+
+def period_label(key: str, zone: ZoneInfo) -> str:
+    """What the issue is called above its stories: 'Week of …', or 'Special edition, …'."""
+    special = special_day(key)
+    if special is not None:
+        midday = datetime(special.year, special.month, special.day, 12, tzinfo=zone)
+        return f"Special edition, {long_date(midday, zone)}"
+    start, _end = period_bounds(key, zone)
+    return f"Week of {long_date(start, zone)}"
 
 
 @lru_cache(maxsize=1)
@@ -240,7 +260,7 @@ def web_issue(digest, settings: Settings) -> dict:
     """What the archive's page of an issue shows: its stories, introduction and week, with no
     greeting, no personal or tracked link and no marker (anyone may read it)."""
     context = _context(digest, settings, web=True)
-    return {key: context[key] for key in ("stories", "intro", "period_label", "web_url")}
+    return {key: context[key] for key in ("stories", "intro", "period_label", "web_url", "special")}
 
 
 def check_size(digest, settings: Settings) -> int:

@@ -24,7 +24,7 @@ from mailer.delivery.ledger import enqueue_outbox
 from mailer.delivery.precheck import Blocked, start_send
 from mailer.delivery.queue import defer_due_work, delete_finished_jobs, nudge
 from mailer.delivery.webhooks.apply import prune_events
-from mailer.editions import digests, lifecycle
+from mailer.editions import digests, lifecycle, specials
 from mailer.readers import privacy
 from mailer.readers.links import new_message_id
 from mailer.readers.newsletters import default_newsletter
@@ -70,7 +70,7 @@ def run_once(services: Services, now: datetime) -> list[str]:
 def tick(services: Services, now: datetime) -> list[str]:
     """Build, send and drain whatever is due at `now` (never fetches); one line each."""
     done: list[str] = []
-    for job in (_build, _send, _newsletters, _drain, _prune):
+    for job in (_build, _send, _send_specials, _newsletters, _drain, _prune):
         done.extend(_guarded(job, services, now))
     return done
 
@@ -247,6 +247,46 @@ def _send(services: Services, now: datetime) -> list[str]:
             return [f"send: {period} blocked by the pre-send check"]
         return [f"send: {period} started"]
     return []
+
+
+def _send_specials(services: Services, now: datetime) -> list[str]:
+    """Start each approved special edition whose chosen time came (within GRACE), once per time
+    set; tell the editors once when one is due and still a draft."""
+    done = []
+    for digest in specials.due_specials(services.db, now, now - GRACE):
+        key = digest.period_key
+        slot = f"{key}@{digest.scheduled_for:%Y-%m-%dT%H:%M}"  # a new time is a new slot
+        if digest.status == "draft":
+            if claim_slot(services.db, "hold", slot, now):
+                notify_editors(
+                    services,
+                    now,
+                    f"{key} is on hold: not approved",
+                    f"The special edition “{digest.subject}” was due to go out at "
+                    f"{digest.scheduled_for.astimezone(services.settings.zone):%A %H:%M}. "
+                    "It will start within a minute of "
+                    "being approved.",
+                )
+                done.append(f"send: {key} held, not approved")
+            continue
+        if not claim_slot(services.db, "send", slot, now):
+            continue
+        try:
+            start_send(
+                services.db, services.settings, digest.id, services.transport, "scheduler", now
+            )
+        except Blocked as exc:
+            notify_editors(
+                services,
+                now,
+                f"{key} is on hold: the pre-send check found errors",
+                f"{exc} Fix them, then send it with Send now on the desk or "
+                f"`mailer digest send {key}`.",
+            )
+            done.append(f"send: {key} blocked by the pre-send check")
+            continue
+        done.append(f"send: {key} started")
+    return done
 
 
 def poll_outbox(services: Services, now: datetime) -> list[str]:

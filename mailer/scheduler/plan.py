@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mailer.content.calendar import period_bounds
+from mailer.content.calendar import period_bounds, special_day
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import Newsletter
 from mailer.delivery.ledger import reader_count
+from mailer.editions.digests import find_digest
 from mailer.scheduler.jobs import GRACE
 from mailer.scheduler.newsletters import DEFAULT_HOUR, crontab
 from mailer.scheduler.slots import send_moment
@@ -17,7 +18,8 @@ from mailer.scheduler.slots import send_moment
 
 @dataclass(frozen=True)
 class SendPlan:
-    """'at' a slot to come, 'due' (the slot passed: the next tick starts it), or 'missed'."""
+    """'at' a slot to come, 'due' (the slot passed: the next tick starts it), 'missed', or
+    'manual' (a special edition with no time set goes when an editor presses Send now)."""
 
     when: str
     slot: datetime | None
@@ -32,7 +34,14 @@ def send_plan(
     newsletter: Newsletter | None = None,
 ) -> SendPlan:
     """The schedule's slot for this period's issue of the newsletter (None: the default) and
-    today's count of readers it would reach."""
+    today's count of readers it would reach; a special edition's slot is the time its editor
+    chose."""
+    if special_day(period) is not None:
+        chosen = find_digest(db, period).scheduled_for
+        when = "manual" if chosen is None else "at" if chosen > now else "due"
+        if chosen is not None and now - chosen > GRACE:
+            when, chosen = "missed", None
+        return SendPlan(when, chosen, reader_count(db))
     if newsletter is None or newsletter.is_default:
         zone = settings.zone
         when, slot = send_moment(settings.build_at, settings.send_at, zone, period, now, GRACE)

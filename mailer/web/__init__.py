@@ -27,6 +27,7 @@ from mailer.web import (
     public,
     reader,
     samples,
+    specials,
 )
 from mailer.web.context import csrf
 from mailer.web.limits import init_limiter
@@ -36,6 +37,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 # Editor navigation, shown when the endpoint exists.
 ADMIN_LINKS = (
     ("desk.index", "Digests"),
+    ("specials.index", "Special editions"),
     ("library.sources", "Sources"),
     ("library.articles", "Articles"),
 )
@@ -98,6 +100,7 @@ def init_app(svc: Services) -> Flask:
         hooks,
         clicks,
         samples,
+        specials,
     ):
         app.register_blueprint(module.bp)
     _register_errors(app)

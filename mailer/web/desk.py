@@ -13,7 +13,7 @@ from mailer.delivery import status as send_status
 from mailer.delivery.precheck import check_message, start_send, wants_spamassassin
 from mailer.delivery.queue import nudge
 from mailer.delivery.samples import queue_test_sends, sample_message
-from mailer.editions import digests, editing, lifecycle, picker, reasons
+from mailer.editions import digests, editing, lifecycle, picker, reasons, specials
 from mailer.editions.clicks.report import REASON_WORDS, click_report
 from mailer.editions.figures import recent_digests
 from mailer.editions.suggestions import related_for
@@ -193,6 +193,9 @@ ACTIONS = {
     "cancel": lambda db, s, d, who, now, f: lifecycle.cancel(
         db, d, who, now, "cancelled by an editor"
     ),
+    "schedule": lambda db, s, d, who, now, f: specials.schedule(
+        db, d, specials.parse_when(f.get("at"), s.zone), who, now
+    ),
 }
 
 
@@ -227,7 +230,7 @@ def _anchor(action: str, form, result: object) -> str:
     near = form.get("near", "")
     if near.isdigit():
         return f"story-{near}"
-    return {"text": "edit", "exclude": "add"}.get(action, "progress")
+    return {"text": "edit", "exclude": "add", "schedule": "schedule"}.get(action, "progress")
 
 
 @bp.post("/<int:digest_id>/act")

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from mailer.content.demo import load_demo
+from mailer.editions.previews import preview_digest_id
 from tests.fixtures.content import article
 
 
@@ -67,13 +68,18 @@ class Links(HTMLParser):
             self.hrefs.append(dict(attrs)["href"])
 
 
-def test_preview_writes_what_a_subscriber_gets(cli, demo, tmp_path, settings):
+def test_preview_writes_what_a_subscriber_gets(cli, demo, tmp_path, settings, now):
     cli("digest", "build")
     html = cli("digest", "preview", "2026-W48", "--format", "html")
     assert html.exit_code == 0
     hrefs = Links(html.stdout).hrefs
     assert any(h.startswith(f"{settings.base_url}/unsubscribe/") for h in hrefs)
     assert "%%" not in html.stdout and "Hello Sam," in html.stdout
+    # "View in browser" opens the signed preview: the issue is not in the archive yet
+    previews = [h for h in hrefs if h.startswith(f"{settings.base_url}/preview/")]
+    assert previews and len(set(previews)) == 1
+    token = previews[0].rsplit("/", 1)[1]
+    assert preview_digest_id(settings, token, now) is not None
     text = cli("digest", "preview", "2026-W48", "--format", "text")
     assert "Unsubscribe with one click: http://localhost/unsubscribe/" in text.stdout
     out = tmp_path / "issue.eml"

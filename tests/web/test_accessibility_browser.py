@@ -15,7 +15,7 @@ from mailer.content.demo import load_demo
 from mailer.core.db import upgrade
 from mailer.core.models import Subscriber
 from mailer.delivery.samples import sample_message
-from mailer.editions import digests, lifecycle
+from mailer.editions import digests, lifecycle, specials
 from mailer.editions.accounts import add_editor
 from mailer.readers import links
 from mailer.services import build
@@ -93,10 +93,19 @@ def site(tmp_path_factory):
     with db.session() as session:
         add_editor(session, EDITOR, PASSWORD, "editor", FIXED_NOW, cost=FAST_COST)
 
+    special = specials.create_special(
+        db, settings, FIXED_NOW, "Comet special", EDITOR, breaking=draft_item_article(db, draft_id)
+    )
     server = LiveServer(create_app(services=services))
-    yield Site(services, server, draft_id, sent_id)
+    site = Site(services, server, draft_id, sent_id)
+    site.special_id = special.id
+    yield site
     server.close()
     services.close()
+
+
+def draft_item_article(db, digest_id: int) -> int:
+    return digests.find_digest(db, digest_id).items[0].article_id
 
 
 @pytest.fixture(scope="module")
@@ -242,6 +251,8 @@ DESK_PAGES = {
         "Related coverage",
     ),
     "desk-articles": (_goto("/admin/articles"), "Articles"),
+    "desk-specials": (_goto("/admin/specials/"), "Special editions"),
+    "desk-special": (_goto(lambda site: f"/admin/digests/{site.special_id}"), "S2026"),
     "desk-sources": (_goto("/admin/sources"), "Sources"),
 }
 MAIL_PAGES = {

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 import requests
-import urllib3
 
 from mailer.core.analytics_dsn import AnalyticsDsn
+from mailer.core.http import AnswerTooLarge, CallTooSlow, read_bounded
 
 PAGE_SIZE = 1000
 MAX_COUNT = 1_000_000_000  # a week's views or seconds on one page above this is not real
@@ -119,23 +119,16 @@ class Provider:
         return payload
 
     def _read(self, response: requests.Response, deadline: Deadline) -> bytes:
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise AnalyticsError(f"{self.name}'s answer is larger than {self.max_bytes} bytes")
-        body = bytearray()
         try:
-            # read1 returns whatever has arrived, so a server that trickles bytes meets the
-            # deadline between reads instead of holding one big read open
-            while chunk := response.raw.read1(64 * 1024, decode_content=True):
-                body.extend(chunk)
-                if len(body) > self.max_bytes:
-                    raise AnalyticsError(
-                        f"{self.name}'s answer is larger than {self.max_bytes} bytes"
-                    )
-                deadline.remaining()
-        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError):
+            return read_bounded(response, self.max_bytes, deadline.ends)
+        except AnswerTooLarge:
+            too_large = f"{self.name}'s answer is larger than {self.max_bytes} bytes"
+            raise AnalyticsError(too_large) from None
+        except CallTooSlow:
+            deadline.remaining()  # past the budget: says so in its own sentence
             raise AnalyticsError(f"{self.name} stopped answering part way") from None
-        return bytes(body)
+        except requests.RequestException:
+            raise AnalyticsError(f"{self.name} stopped answering part way") from None
 
     def _refusal(self, response: requests.Response, payload: object) -> str:
         status = response.status_code
