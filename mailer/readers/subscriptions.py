@@ -52,6 +52,7 @@ class Signup:
     captcha_result: str = "ok"
     form_version: str = FORM_VERSION
     consent_text_hash: str | None = None
+    language: str | None = None  # the page's (or browser's) language: its confirmation mail's
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
     with db.session() as session:
         conn = session.connection()
         suppressed = is_suppressed(conn, email)
-        new_row = _new_reader_values(email, digest, name, signup.channel, now)
+        new_row = _new_reader_values(email, digest, name, signup.channel, now, signup.language)
         insert_when(conn, "subscribers", new_row, not suppressed)
         sub = _stored_joiner(conn, digest)  # the row just added, or the one stored before
         sid = sub.id if sub else 0
@@ -130,7 +131,7 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
         event = _signup_event(sid, signup, now)
         insert_when(conn, "consent_events", event, joinable)
         nonce = sub.token_nonce if sub else new_row["token_nonce"]
-        mail = confirmation_values(settings, sid, email, nonce, now, name)
+        mail = confirmation_values(settings, sid, email, nonce, now, name, signup.language)
         insert_when(conn, "outbox_messages", mail, joinable and mail_allowed)
         if suppressed:
             return ReaderOutcome("suppressed")
@@ -140,12 +141,18 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
 
 
 def _new_reader_values(
-    email: str, digest: str, name: str | None, channel: str, now: datetime
+    email: str,
+    digest: str,
+    name: str | None,
+    channel: str,
+    now: datetime,
+    language: str | None = None,
 ) -> dict[str, Any]:
     return {
         "email": email,
         "email_hash": digest,
         "first_name": name,
+        "language": language,
         "status": "pending",
         "paused": False,
         "token_nonce": new_token_nonce(),
@@ -369,7 +376,7 @@ def confirm(
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip))
         if settings.welcome_mail:  # queued with the confirmation: both happen or neither
             welcome = welcome_values(
-                settings, sub.id, sub.email, sub.token_nonce, now, sub.first_name
+                settings, sub.id, sub.email, sub.token_nonce, now, sub.first_name, sub.language
             )
             session.connection().execute(insert(OutboxMessage.__table__), welcome)
         return ReaderOutcome("done", sub.id)
@@ -394,7 +401,9 @@ def send_fresh_link(
             return ReaderOutcome("suppressed", sub.id)
         if not may_mail(session, sub.id, now):
             return ReaderOutcome("limited", sub.id)
-        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now, first_name)
+        mail = confirmation_values(
+            settings, sub.id, sub.email, sub.token_nonce, now, first_name, sub.language
+        )
         session.connection().execute(insert(OutboxMessage.__table__), mail)
         return ReaderOutcome("queued", sub.id)
 
@@ -489,7 +498,7 @@ def send_fresh_links(
     the confirmation's: the address is the stored one, never one the visitor typed."""
 
     def row(sub: Subscriber) -> dict[str, Any]:
-        return links_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        return links_values(settings, sub.id, sub.email, sub.token_nonce, now, sub.language)
 
     return queue_reader_mail(db, subscriber_id, now, "links", row)
 
@@ -555,8 +564,10 @@ def update_preferences(
     first_name: str | object | None = UNCHANGED,
     paused: bool | None = None,
     ip: str | None = None,
+    language: str | None = None,
 ) -> ReaderOutcome:
-    """Change the greeting name or pause mail; each change is recorded."""
+    """Change the greeting name, the language or pause mail; each change is recorded.
+    `language` must already be one of MAILER_LANGUAGES (the caller picks it)."""
     keep_name = first_name is UNCHANGED
     name = None if keep_name else clean_first_name(first_name)  # type: ignore[arg-type]
     with db.session() as session:
@@ -569,6 +580,9 @@ def update_preferences(
         if not keep_name and name != sub.first_name:
             changes["first_name"] = "changed" if name else "removed"
             sub.first_name = name
+        if language is not None and language != sub.language:
+            changes["language"] = language
+            sub.language = language
         if paused is not None and paused != sub.paused:
             changes["paused"] = paused
             sub.paused = paused

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, abort, jsonify, redirect, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -29,6 +30,7 @@ from mailer.web import (
     samples,
 )
 from mailer.web.context import csrf
+from mailer.web.languages import init_babel
 from mailer.web.limits import init_limiter
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -68,6 +70,7 @@ def init_app(svc: Services) -> Flask:
     app.extensions["mailer"] = svc
     logging.basicConfig(level=settings.log_level)
     csrf.init_app(app)
+    init_babel(app, settings)
 
     if settings.trusted_proxy_hops:
         # Only the last N X-Forwarded-For/-Proto values are the proxies' own; the rest is
@@ -150,11 +153,17 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        return page(400, "Form expired", "The form expired or was not ours. Reload and try again.")
+        return page(
+            400,
+            gettext("Form expired"),
+            gettext("The form expired or was not ours. Reload and try again."),
+        )
 
     @app.errorhandler(429)
     def _too_many(exc: HTTPException):
-        return page(429, "Too many requests", "Please wait a little and try again.")
+        return page(
+            429, gettext("Too many requests"), gettext("Please wait a little and try again.")
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
@@ -163,4 +172,8 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        return page(500, "Something went wrong", "We could not finish that. Please try again.")
+        return page(
+            500,
+            gettext("Something went wrong"),
+            gettext("We could not finish that. Please try again."),
+        )

@@ -7,19 +7,21 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from mailer.core import safejson
+from mailer.core.i18n import N_
 from mailer.readers import captcha, subscriptions, validation
 from mailer.web.captcha import captcha_csp
-from mailer.web.context import csrf, services
+from mailer.web.context import csrf, page_language, services
 from mailer.web.forms import TOO_FAST, EmbedJoinForm, JoinForm, make_stamp, read_stamp
 from mailer.web.limits import limiter
 
 log = logging.getLogger(__name__)
 bp = Blueprint("join", __name__)
 
-CAPTCHA_FAILED = "The CAPTCHA check did not pass. Please try it again."
-UNAVAILABLE = "We could not check the CAPTCHA just now. Please try again in a minute."
+CAPTCHA_FAILED = N_("The CAPTCHA check did not pass. Please try it again.")
+UNAVAILABLE = N_("We could not check the CAPTCHA just now. Please try again in a minute.")
 
 
 def signup_limits() -> str:
@@ -90,7 +92,7 @@ def field_errors(email: str, first_name: str | None) -> dict[str, list[str]]:
         try:
             check(*args)
         except validation.InvalidInput as exc:
-            errors.setdefault(exc.field, []).append(exc.message)
+            errors.setdefault(exc.field, []).append(gettext(exc.message))
     return errors
 
 
@@ -136,15 +138,15 @@ def attempt_signup(
         errors.setdefault(name, messages)  # a field the form already marked keeps its message
     result, keep = check_captcha(token, kept, channel)
     if result.unavailable:
-        return Attempt(503, errors, UNAVAILABLE)
+        return Attempt(503, errors, gettext(UNAVAILABLE))
     if not result.ok:
-        errors["captcha"] = [CAPTCHA_FAILED]
+        errors["captcha"] = [gettext(CAPTCHA_FAILED)]
     if errors:
         return Attempt(400, errors, captcha_pass=keep)
     if result.detail == "ok-kept":
         result = captcha.redeem_pass(settings, svc.db, kept, now)
         if not result.ok:
-            return Attempt(400, {"captcha": [CAPTCHA_FAILED]})
+            return Attempt(400, {"captcha": [gettext(CAPTCHA_FAILED)]})
     signup = subscriptions.Signup(
         email=email,
         first_name=first_name,
@@ -155,11 +157,12 @@ def attempt_signup(
         captcha_provider=result.provider,
         captcha_result=_captcha_note(result, signal),
         consent_text_hash=subscriptions.consent_hash(subscriptions.consent_text(settings)),
+        language=page_language(),
     )
     try:
         outcome = subscriptions.subscribe(svc.db, settings, signup, now)
     except validation.InvalidInput as exc:
-        return Attempt(400, {exc.field: [exc.message]})
+        return Attempt(400, {exc.field: [gettext(exc.message)]})
     log.info("signup via %s: %s (subscriber %s)", channel, outcome.result, outcome.subscriber_id)
     return Attempt(200)
 
@@ -206,13 +209,13 @@ def _handle_post(form, template: str, kind: str):
     form.validate()
     errors = {name: list(messages) for name, messages in form.errors.items()}
     if stamp.error:
-        errors.setdefault("form", []).append(stamp.error)
+        errors.setdefault("form", []).append(gettext(stamp.error))
     signal = ""
     if stamp.too_fast:
         signal = f"fast={stamp.age:.1f}s"
         log.info("%s form sent %.1f s after it was shown", kind, stamp.age)
         if settings.captcha == "none":  # nothing else tells a person from a script here
-            errors.setdefault("form", []).append(TOO_FAST)
+            errors.setdefault("form", []).append(gettext(TOO_FAST))
     attempt = attempt_signup(
         form.email.data or "",
         form.first_name.data,
@@ -284,8 +287,8 @@ def embed_join():
         if origin_of(origin) not in own_origins():
             body = render_template(
                 "web/error.html",
-                title="Form refused",
-                message="This form was sent from another site. Reload it and try again.",
+                title=gettext("Form refused"),
+                message=gettext("This form was sent from another site. Reload it and try again."),
             )
             return _frame_ancestors(Response(body, 403))
         answer = _handle_post(form, "web/embed_join.html", "embed")
@@ -343,7 +346,7 @@ def api_subscribe():
     email, name, token = data.get("email"), data.get("first_name"), data.get("captcha")
     errors: dict[str, list[str]] = {}
     if not isinstance(email, str) or not email.strip():
-        errors["email"] = ["Enter your email address."]
+        errors["email"] = [gettext("Enter your email address.")]
     if name is not None and not isinstance(name, str):
         errors["first_name"] = ["The first name must be text."]
     if data.get("consent") is not True:
@@ -361,5 +364,6 @@ def api_subscribe():
     if not attempt.ok:
         return jsonify(error="Invalid input", errors=attempt.errors), attempt.status
     return jsonify(
-        status="ok", message="Check your inbox: we sent a link to confirm your subscription."
+        status="ok",
+        message=gettext("Check your inbox: we sent a link to confirm your subscription."),
     )
