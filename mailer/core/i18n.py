@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gettext
 from datetime import date, datetime
 from functools import lru_cache
 from io import BytesIO
@@ -13,7 +12,7 @@ from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 
 # mailer/translations/<language>/LC_MESSAGES/messages.po; English is the source language.
 CATALOGUES = Path(__file__).resolve().parents[1] / "translations"
@@ -43,12 +42,12 @@ def language_problem(code: str) -> str | None:
 
 
 @lru_cache(maxsize=16)
-def translations(language: str) -> gettext.NullTranslations:
+def translations(language: str) -> NullTranslations:
     """One language's messages, read from its .po once per process: no compiled .mo file to
     build at install or keep in step with the catalogue (fuzzy entries are left out)."""
     path = catalogue_path(language)
     if language == SOURCE_LANGUAGE or not path.exists():
-        return gettext.NullTranslations()
+        return NullTranslations()
     with path.open("rb") as fp:
         catalogue = read_po(fp, locale=language, domain=DOMAIN)
     buffer = BytesIO()

@@ -15,8 +15,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from mailer.core import i18n
 from mailer.core.config import Settings
 from mailer.core.db import Database
+from mailer.core.i18n import N_
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
 from mailer.readers.reader_mail import confirmation_values, links_values, welcome_values
 from mailer.readers.same_work import insert_when
@@ -25,7 +27,7 @@ from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token, read_u
 from mailer.readers.validation import InvalidInput, clean_first_name, normalise_email
 
 FORM_VERSION = "join-1"
-CONSENT_TEXT = (
+CONSENT_TEXT = N_(
     "Yes, send me {list_name} from {site_name} {frequency}. "
     "I can unsubscribe at any time with one click."
 )
@@ -64,8 +66,10 @@ class ReaderOutcome:
     first_name: str | None = None  # the name a confirm link would store
 
 
-def consent_text(settings: Settings) -> str:
-    return CONSENT_TEXT.format(
+def consent_text(settings: Settings, language: str | None = None) -> str:
+    """The wording beside the box, in the page's language; its hash is what the reader agreed to."""
+    wording = i18n.gettext_for(language or settings.default_language, CONSENT_TEXT)
+    return wording.format(
         list_name=settings.list_name,
         site_name=settings.site_name,
         frequency=settings.list_frequency,

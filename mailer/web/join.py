@@ -156,7 +156,9 @@ def attempt_signup(
         channel=channel,
         captcha_provider=result.provider,
         captcha_result=_captcha_note(result, signal),
-        consent_text_hash=subscriptions.consent_hash(subscriptions.consent_text(settings)),
+        consent_text_hash=subscriptions.consent_hash(
+            subscriptions.consent_text(settings, page_language())
+        ),
         language=page_language(),
     )
     try:
@@ -188,7 +190,7 @@ def _form_page(
         message=attempt.message if attempt else "",
         captcha_pass=attempt.captcha_pass if attempt else "",
         kept_field=captcha.KEPT_FIELD,
-        consent_text=subscriptions.consent_text(settings),
+        consent_text=subscriptions.consent_text(settings, page_language()),
         provider=settings.captcha,
         site_key=settings.captcha_site_key,
         frequency=settings.list_frequency,
