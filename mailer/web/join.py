@@ -234,7 +234,10 @@ def _handle_post(form, template: str, kind: str):
 
 
 def _done(kind: str):
-    return redirect(url_for("join.embed_sent" if kind == "embed" else "join.sent"), 303)
+    endpoint = "join.embed_sent" if kind == "embed" else "join.sent"
+    language = page_language()  # the next page in the language the form was in
+    lang = None if language == services().settings.default_language else language
+    return redirect(url_for(endpoint, lang=lang), 303)
 
 
 @bp.route("/join", methods=["GET", "POST"])

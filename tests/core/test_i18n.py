@@ -23,9 +23,11 @@ def extracted(tmp_path) -> dict:
     """The strings in the source now, as `make catalogues` extracts them."""
     pot = tmp_path / "now.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg"]
-        + ["-k", "_l", "-k", "N_", "-k", "gettext_for:2", "-k", "ngettext_for:2,3"]
-        + ["--no-location", "-o", str(pot), "."],
+        [
+            *(sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg"),
+            *("-k", "_l", "-k", "N_", "-k", "gettext_for:2", "-k", "ngettext_for:2,3"),
+            *("--no-location", "-o", str(pot), "."),
+        ],
         cwd=ROOT,
         check=True,
     )
