@@ -55,4 +55,4 @@ catalogues: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k gettext_for:2 -k ngettext_for:2,3 \
 		--no-location --sort-output --project newsletter-mailer -o mailer/translations/messages.pot .
 	$(BIN)/pybabel update -i mailer/translations/messages.pot -d mailer/translations \
-		--no-location --ignore-obsolete --width 100
+		--ignore-obsolete --width 100

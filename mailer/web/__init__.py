@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mailer.core import safejson
+from mailer.core.i18n import N_
 from mailer.core.templates import TEMPLATES
 from mailer.editions.subjects import subject_preview
 from mailer.services import Services
@@ -135,6 +136,19 @@ def init_app(svc: Services) -> Flask:
     return app
 
 
+# The error pages' titles a reader meets, in the catalogue (Werkzeug's own names are English).
+STATUS_NAMES = {
+    400: N_("Bad Request"),
+    403: N_("Forbidden"),
+    404: N_("Not Found"),
+    405: N_("Method Not Allowed"),
+    410: N_("Gone"),
+    413: N_("Request Entity Too Large"),
+    415: N_("Unsupported Media Type"),
+    503: N_("Service Unavailable"),
+}
+
+
 def _is_admin_path(path: str) -> bool:
     return path == "/admin" or path.startswith("/admin/")
 
@@ -167,7 +181,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return page(exc.code or 500, exc.name, exc.description or "")
+        name = exc.name if wants_json() else gettext(STATUS_NAMES.get(exc.code or 500, exc.name))
+        return page(exc.code or 500, name, exc.description or "")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -13,7 +13,7 @@ from mailer.core import safejson
 from mailer.core.i18n import N_
 from mailer.readers import captcha, subscriptions, validation
 from mailer.web.captcha import captcha_csp
-from mailer.web.context import csrf, page_language, services
+from mailer.web.context import csrf, page_language, services, use_reader_language
 from mailer.web.forms import TOO_FAST, EmbedJoinForm, JoinForm, make_stamp, read_stamp
 from mailer.web.limits import limiter
 
@@ -348,6 +348,8 @@ def api_subscribe():
         return jsonify(error="Bad Request", message=message), 400
     if not isinstance(data, dict):
         return jsonify(error="Bad Request", message="The body must be a JSON object."), 400
+    if isinstance(data.get("language"), str):  # the site's page language, before the browser's
+        use_reader_language(data["language"])
     email, name, token = data.get("email"), data.get("first_name"), data.get("captcha")
     errors: dict[str, list[str]] = {}
     if not isinstance(email, str) or not email.strip():

@@ -96,9 +96,9 @@ def archive_issue(period: str):
     try:
         digest = find_digest(svc.db, period)
     except NotFound:
-        abort(404, "There is no such issue in the archive.")
+        abort(404, gettext("There is no such issue in the archive."))
     if digest.status != "sent":
-        abort(404, "There is no such issue in the archive.")
+        abort(404, gettext("There is no such issue in the archive."))
     response = make_response(issue_page(digest, svc.settings))
     response.headers["Cache-Control"] = "public, max-age=300"
     response.vary.add("Accept-Language")  # the page follows the reader's language
