@@ -290,8 +290,12 @@ def web_issue(digest, settings: Settings, language: str | None = None) -> dict:
 
 
 def check_size(digest, settings: Settings) -> int:
-    """Refuse a digest whose HTML would be clipped by Gmail; returns the size in bytes."""
-    size = len(render_digest(digest, settings).html.encode("utf-8"))
+    """Refuse a digest whose HTML would be clipped by Gmail in any offered language (German
+    runs longer than English); returns the largest size in bytes."""
+    size = max(
+        len(render_digest(digest, settings, language=language).html.encode("utf-8"))
+        for language in settings.languages
+    )
     if size > MAX_HTML_BYTES:
         raise MailerError(
             f"the {digest.period_key} email would be {size // 1024} KB of HTML, over the "

@@ -66,6 +66,9 @@ def init_app(svc: Services) -> Flask:
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
+        # Our forms' messages are in our catalogue; Flask-WTF's own i18n would read WTForms'
+        # .mo from disk on each request that needs a built-in message.
+        WTF_I18N_ENABLED=False,
     )
     app.json = SafeJSONProvider(app)
     app.extensions["mailer"] = svc
