@@ -150,6 +150,15 @@ STATUS_NAMES = {
     415: N_("Unsupported Media Type"),
     503: N_("Service Unavailable"),
 }
+# Werkzeug's words for the errors a reader may meet without our own message.
+STATUS_TEXTS = (
+    N_(
+        "The requested URL was not found on the server. If you entered the URL manually please "
+        "check your spelling and try again."
+    ),
+    N_("The method is not allowed for the requested URL."),
+    N_("The browser (or proxy) sent a request that this server could not understand."),
+)
 
 
 def _is_admin_path(path: str) -> bool:
@@ -184,8 +193,10 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        name = exc.name if wants_json() else gettext(STATUS_NAMES.get(exc.code or 500, exc.name))
-        return page(exc.code or 500, name, exc.description or "")
+        if wants_json():
+            return page(exc.code or 500, exc.name, exc.description or "")
+        name = gettext(STATUS_NAMES.get(exc.code or 500, exc.name))
+        return page(exc.code or 500, name, gettext(exc.description or ""))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

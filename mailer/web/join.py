@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from flask_babel import gettext
 
 from mailer.core import safejson
-from mailer.core.i18n import N_
+from mailer.core.i18n import SOURCE_LANGUAGE, N_
 from mailer.readers import captcha, subscriptions, validation
 from mailer.web.captcha import captcha_csp
 from mailer.web.context import csrf, page_language, services, use_reader_language
@@ -92,8 +92,17 @@ def field_errors(email: str, first_name: str | None) -> dict[str, list[str]]:
         try:
             check(*args)
         except validation.InvalidInput as exc:
-            errors.setdefault(exc.field, []).append(gettext(exc.message))
+            errors.setdefault(exc.field, []).append(reader_message(exc))
     return errors
+
+
+def reader_message(exc: validation.InvalidInput) -> str:
+    """The message in the page's language; the address checker's own detailed reasons are
+    English, so another language gets one plain sentence instead."""
+    text = gettext(exc.message)
+    if text == exc.message and exc.field == "email" and page_language() != SOURCE_LANGUAGE:
+        return gettext("This is not a valid email address.")
+    return text
 
 
 def check_captcha(token: str, kept: str, channel: str) -> tuple[captcha.CaptchaResult, str]:
@@ -164,7 +173,7 @@ def attempt_signup(
     try:
         outcome = subscriptions.subscribe(svc.db, settings, signup, now)
     except validation.InvalidInput as exc:
-        return Attempt(400, {exc.field: [gettext(exc.message)]})
+        return Attempt(400, {exc.field: [reader_message(exc)]})
     log.info("signup via %s: %s (subscriber %s)", channel, outcome.result, outcome.subscriber_id)
     return Attempt(200)
 

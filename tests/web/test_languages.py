@@ -50,9 +50,9 @@ def test_a_german_signup_gets_german_mail_and_pages(join_post, client, db, setti
     drain_outbox(db, settings, lambda: transport_from_dsn(settings.transport), system_clock)
     (mail,) = smtp_server.wait_for(1)
     assert str(mail.message["Subject"]).startswith("Bitte bestätigen:")
-    text = mail.message.get_body(("plain",)).get_content()
+    text = mail.message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     html = mail.message.get_body(("html",)).get_content()
-    assert text.startswith("Hallo,") and "Der Link gilt" in text
+    assert text.startswith("Hallo,\n\nJemand, wahrscheinlich Sie,") and "\n\nDer Link gilt" in text
     assert '<html lang="de">' in html and "Abonnement bestätigen" in html
     confirm = path_of(link_in(text, "/confirm/")) + "?lang=de"
     assert confirm in text
@@ -77,3 +77,14 @@ def test_preferences_speak_the_readers_language_and_change_it(client, db, settin
         assert session.get(Subscriber, sid).language == "en"
     refused = client.post(prefs, data={"csrf_token": token, "action": "language", "language": "xx"})
     assert refused.status_code == 400
+
+
+def test_error_pages_and_the_address_checkers_reasons_in_german(client, join_post):
+    missing = client.get("/no-such-page", headers={"Accept-Language": "de"})
+    page = missing.get_data(as_text=True)
+    assert missing.status_code == 404
+    assert "Nicht gefunden" in page and "Unter dieser Adresse gibt es nichts." in page
+    api = client.get("/api/no-such-thing", headers={"Accept-Language": "de"})
+    assert api.get_json()["error"] == "Not Found"  # machines read the English name
+    wrong = join_post(email="leser@example", lang="de").get_data(as_text=True)
+    assert "Das ist keine gültige E-Mail-Adresse." in wrong
