@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, redirect, render_template, reque
 from flask_babel import gettext
 
 from mailer.core import safejson
-from mailer.core.i18n import SOURCE_LANGUAGE, N_
+from mailer.core.i18n import N_, SOURCE_LANGUAGE
 from mailer.readers import captcha, subscriptions, validation
 from mailer.web.captcha import captcha_csp
 from mailer.web.context import csrf, page_language, services, use_reader_language
