@@ -9,7 +9,7 @@ from sqlalchemy import select
 from mailer.core.models import Subscriber
 from mailer.delivery.engine import drain_outbox
 from mailer.delivery.transports import transport_from_dsn
-from mailer.readers import links
+from mailer.readers import links, privacy
 from mailer.services import system_clock
 from tests.fixtures.mailing import add_subscribers
 from tests.fixtures.readers import link_in, path_of
@@ -75,6 +75,7 @@ def test_preferences_speak_the_readers_language_and_change_it(client, db, settin
     assert "Your language is saved." in changed.get_data(as_text=True)
     with db.session() as session:
         assert session.get(Subscriber, sid).language == "en"
+    assert privacy.export_data(db, sid)["subscriber"]["language"] == "en"  # the reader's data
     refused = client.post(prefs, data={"csrf_token": token, "action": "language", "language": "xx"})
     assert refused.status_code == 400
 
