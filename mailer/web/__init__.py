@@ -196,7 +196,8 @@ def _register_errors(app: Flask) -> None:
         if wants_json():
             return page(exc.code or 500, exc.name, exc.description or "")
         name = gettext(STATUS_NAMES.get(exc.code or 500, exc.name))
-        return page(exc.code or 500, name, gettext(exc.description or ""))
+        message = gettext(exc.description) if exc.description else ""  # gettext("") is the header
+        return page(exc.code or 500, name, message)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
