@@ -38,6 +38,9 @@ def extracted(tmp_path) -> dict:
 def test_every_catalogue_translates_every_string_in_the_source(tmp_path):
     source = extracted(tmp_path)
     assert len(source) > 150  # the reader pages, the mail and the Python messages
+    with (i18n.CATALOGUES / "messages.pot").open("rb") as fp:
+        template = {m.id for m in read_po(fp) if m.id}
+    assert template == set(source), "run `make catalogues`: messages.pot is out of date"
     languages = [code for code in i18n.shipped() if code != i18n.SOURCE_LANGUAGE]
     assert "de" in languages
     for code in languages:
