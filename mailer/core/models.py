@@ -59,6 +59,9 @@ class Subscriber(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     email_hash: Mapped[str] = mapped_column(String(64), unique=True)
     first_name: Mapped[str | None] = mapped_column(String(60))
+    # The reader's language for pages and mail; None: MAILER_DEFAULT_LANGUAGE (readers who
+    # joined before languages existed, or whom an operator added).
+    language: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     token_nonce: Mapped[str] = mapped_column(String(32))

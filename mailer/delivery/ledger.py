@@ -174,7 +174,9 @@ def claim_deliveries(
                 Claimed(
                     delivery.id,
                     delivery.message_id,
-                    recipient=Recipient(sub.id, sub.email, sub.first_name, sub.token_nonce),
+                    recipient=Recipient(
+                        sub.id, sub.email, sub.first_name, sub.token_nonce, sub.language
+                    ),
                 )
             )
     return token, claimed, skipped

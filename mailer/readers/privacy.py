@@ -55,6 +55,7 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
         "subscriber": {
             "email": sub.email,
             "first_name": sub.first_name,
+            "language": sub.language,
             "status": sub.status,
             "paused": sub.paused,
             "joined_via": sub.origin,
@@ -129,7 +130,7 @@ def forget(
             suppress(session, sub.email, "erased", now, source=by, keep_address=False)
         sub.email = None
         sub.email_hash = secrets.token_hex(32)  # the suppression holds the real hash
-        sub.first_name = None
+        sub.first_name = sub.language = None
         sub.status, sub.paused = "erased", False
         sub.token_nonce = new_token_nonce()
         sub.updated_at = sub.unsubscribed_at = now

@@ -22,6 +22,7 @@ _COLUMNS = {
         "email",
         "email_hash",
         "first_name",
+        "language",
         "status",
         "paused",
         "token_nonce",

@@ -15,8 +15,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from mailer.core import i18n
 from mailer.core.config import Settings
 from mailer.core.db import Database
+from mailer.core.i18n import N_
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
 from mailer.readers.reader_mail import confirmation_values, links_values, welcome_values
 from mailer.readers.same_work import insert_when
@@ -25,7 +27,7 @@ from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token, read_u
 from mailer.readers.validation import InvalidInput, clean_first_name, normalise_email
 
 FORM_VERSION = "join-1"
-CONSENT_TEXT = (
+CONSENT_TEXT = N_(
     "Yes, send me {list_name} from {site_name} {frequency}. "
     "I can unsubscribe at any time with one click."
 )
@@ -52,6 +54,7 @@ class Signup:
     captcha_result: str = "ok"
     form_version: str = FORM_VERSION
     consent_text_hash: str | None = None
+    language: str | None = None  # the page's (or browser's) language: its confirmation mail's
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,10 @@ class ReaderOutcome:
     first_name: str | None = None  # the name a confirm link would store
 
 
-def consent_text(settings: Settings) -> str:
-    return CONSENT_TEXT.format(
+def consent_text(settings: Settings, language: str | None = None) -> str:
+    """The wording beside the box, in the page's language; its hash is what the reader agreed to."""
+    wording = i18n.gettext_for(language or settings.default_language, CONSENT_TEXT)
+    return wording.format(
         list_name=settings.list_name,
         site_name=settings.site_name,
         frequency=settings.list_frequency,
@@ -121,7 +126,7 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
     with db.session() as session:
         conn = session.connection()
         suppressed = is_suppressed(conn, email)
-        new_row = _new_reader_values(email, digest, name, signup.channel, now)
+        new_row = _new_reader_values(email, digest, name, signup.channel, now, signup.language)
         insert_when(conn, "subscribers", new_row, not suppressed)
         sub = _stored_joiner(conn, digest)  # the row just added, or the one stored before
         sid = sub.id if sub else 0
@@ -130,7 +135,7 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
         event = _signup_event(sid, signup, now)
         insert_when(conn, "consent_events", event, joinable)
         nonce = sub.token_nonce if sub else new_row["token_nonce"]
-        mail = confirmation_values(settings, sid, email, nonce, now, name)
+        mail = confirmation_values(settings, sid, email, nonce, now, name, signup.language)
         insert_when(conn, "outbox_messages", mail, joinable and mail_allowed)
         if suppressed:
             return ReaderOutcome("suppressed")
@@ -140,12 +145,18 @@ def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -
 
 
 def _new_reader_values(
-    email: str, digest: str, name: str | None, channel: str, now: datetime
+    email: str,
+    digest: str,
+    name: str | None,
+    channel: str,
+    now: datetime,
+    language: str | None = None,
 ) -> dict[str, Any]:
     return {
         "email": email,
         "email_hash": digest,
         "first_name": name,
+        "language": language,
         "status": "pending",
         "paused": False,
         "token_nonce": new_token_nonce(),
@@ -369,7 +380,7 @@ def confirm(
         session.add(ConsentEvent(subscriber_id=sub.id, kind="confirm", at=now, ip=ip))
         if settings.welcome_mail:  # queued with the confirmation: both happen or neither
             welcome = welcome_values(
-                settings, sub.id, sub.email, sub.token_nonce, now, sub.first_name
+                settings, sub.id, sub.email, sub.token_nonce, now, sub.first_name, sub.language
             )
             session.connection().execute(insert(OutboxMessage.__table__), welcome)
         return ReaderOutcome("done", sub.id)
@@ -394,7 +405,9 @@ def send_fresh_link(
             return ReaderOutcome("suppressed", sub.id)
         if not may_mail(session, sub.id, now):
             return ReaderOutcome("limited", sub.id)
-        mail = confirmation_values(settings, sub.id, sub.email, sub.token_nonce, now, first_name)
+        mail = confirmation_values(
+            settings, sub.id, sub.email, sub.token_nonce, now, first_name, sub.language
+        )
         session.connection().execute(insert(OutboxMessage.__table__), mail)
         return ReaderOutcome("queued", sub.id)
 
@@ -489,7 +502,7 @@ def send_fresh_links(
     the confirmation's: the address is the stored one, never one the visitor typed."""
 
     def row(sub: Subscriber) -> dict[str, Any]:
-        return links_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        return links_values(settings, sub.id, sub.email, sub.token_nonce, now, sub.language)
 
     return queue_reader_mail(db, subscriber_id, now, "links", row)
 
@@ -555,8 +568,10 @@ def update_preferences(
     first_name: str | object | None = UNCHANGED,
     paused: bool | None = None,
     ip: str | None = None,
+    language: str | None = None,
 ) -> ReaderOutcome:
-    """Change the greeting name or pause mail; each change is recorded."""
+    """Change the greeting name, the language or pause mail; each change is recorded.
+    `language` must already be one of MAILER_LANGUAGES (the caller picks it)."""
     keep_name = first_name is UNCHANGED
     name = None if keep_name else clean_first_name(first_name)  # type: ignore[arg-type]
     with db.session() as session:
@@ -569,6 +584,9 @@ def update_preferences(
         if not keep_name and name != sub.first_name:
             changes["first_name"] = "changed" if name else "removed"
             sub.first_name = name
+        if language is not None and language != sub.language:
+            changes["language"] = language
+            sub.language = language
         if paused is not None and paused != sub.paused:
             changes["paused"] = paused
             sub.paused = paused

@@ -7,19 +7,21 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from mailer.core import safejson
+from mailer.core.i18n import N_, SOURCE_LANGUAGE
 from mailer.readers import captcha, subscriptions, validation
 from mailer.web.captcha import captcha_csp
-from mailer.web.context import csrf, services
+from mailer.web.context import csrf, page_language, services, use_reader_language
 from mailer.web.forms import TOO_FAST, EmbedJoinForm, JoinForm, make_stamp, read_stamp
 from mailer.web.limits import limiter
 
 log = logging.getLogger(__name__)
 bp = Blueprint("join", __name__)
 
-CAPTCHA_FAILED = "The CAPTCHA check did not pass. Please try it again."
-UNAVAILABLE = "We could not check the CAPTCHA just now. Please try again in a minute."
+CAPTCHA_FAILED = N_("The CAPTCHA check did not pass. Please try it again.")
+UNAVAILABLE = N_("We could not check the CAPTCHA just now. Please try again in a minute.")
 
 
 def signup_limits() -> str:
@@ -90,8 +92,17 @@ def field_errors(email: str, first_name: str | None) -> dict[str, list[str]]:
         try:
             check(*args)
         except validation.InvalidInput as exc:
-            errors.setdefault(exc.field, []).append(exc.message)
+            errors.setdefault(exc.field, []).append(reader_message(exc))
     return errors
+
+
+def reader_message(exc: validation.InvalidInput) -> str:
+    """The message in the page's language; the address checker's own detailed reasons are
+    English, so another language gets one plain sentence instead."""
+    text = gettext(exc.message)
+    if text == exc.message and exc.field == "email" and page_language() != SOURCE_LANGUAGE:
+        return gettext("This is not a valid email address.")
+    return text
 
 
 def check_captcha(token: str, kept: str, channel: str) -> tuple[captcha.CaptchaResult, str]:
@@ -136,15 +147,15 @@ def attempt_signup(
         errors.setdefault(name, messages)  # a field the form already marked keeps its message
     result, keep = check_captcha(token, kept, channel)
     if result.unavailable:
-        return Attempt(503, errors, UNAVAILABLE)
+        return Attempt(503, errors, gettext(UNAVAILABLE))
     if not result.ok:
-        errors["captcha"] = [CAPTCHA_FAILED]
+        errors["captcha"] = [gettext(CAPTCHA_FAILED)]
     if errors:
         return Attempt(400, errors, captcha_pass=keep)
     if result.detail == "ok-kept":
         result = captcha.redeem_pass(settings, svc.db, kept, now)
         if not result.ok:
-            return Attempt(400, {"captcha": [CAPTCHA_FAILED]})
+            return Attempt(400, {"captcha": [gettext(CAPTCHA_FAILED)]})
     signup = subscriptions.Signup(
         email=email,
         first_name=first_name,
@@ -154,12 +165,15 @@ def attempt_signup(
         channel=channel,
         captcha_provider=result.provider,
         captcha_result=_captcha_note(result, signal),
-        consent_text_hash=subscriptions.consent_hash(subscriptions.consent_text(settings)),
+        consent_text_hash=subscriptions.consent_hash(
+            subscriptions.consent_text(settings, page_language())
+        ),
+        language=page_language(),
     )
     try:
         outcome = subscriptions.subscribe(svc.db, settings, signup, now)
     except validation.InvalidInput as exc:
-        return Attempt(400, {exc.field: [exc.message]})
+        return Attempt(400, {exc.field: [reader_message(exc)]})
     log.info("signup via %s: %s (subscriber %s)", channel, outcome.result, outcome.subscriber_id)
     return Attempt(200)
 
@@ -185,7 +199,7 @@ def _form_page(
         message=attempt.message if attempt else "",
         captcha_pass=attempt.captcha_pass if attempt else "",
         kept_field=captcha.KEPT_FIELD,
-        consent_text=subscriptions.consent_text(settings),
+        consent_text=subscriptions.consent_text(settings, page_language()),
         provider=settings.captcha,
         site_key=settings.captcha_site_key,
         frequency=settings.list_frequency,
@@ -206,13 +220,13 @@ def _handle_post(form, template: str, kind: str):
     form.validate()
     errors = {name: list(messages) for name, messages in form.errors.items()}
     if stamp.error:
-        errors.setdefault("form", []).append(stamp.error)
+        errors.setdefault("form", []).append(gettext(stamp.error))
     signal = ""
     if stamp.too_fast:
         signal = f"fast={stamp.age:.1f}s"
         log.info("%s form sent %.1f s after it was shown", kind, stamp.age)
         if settings.captcha == "none":  # nothing else tells a person from a script here
-            errors.setdefault("form", []).append(TOO_FAST)
+            errors.setdefault("form", []).append(gettext(TOO_FAST))
     attempt = attempt_signup(
         form.email.data or "",
         form.first_name.data,
@@ -229,7 +243,10 @@ def _handle_post(form, template: str, kind: str):
 
 
 def _done(kind: str):
-    return redirect(url_for("join.embed_sent" if kind == "embed" else "join.sent"), 303)
+    endpoint = "join.embed_sent" if kind == "embed" else "join.sent"
+    language = page_language()  # the next page in the language the form was in
+    lang = None if language == services().settings.default_language else language
+    return redirect(url_for(endpoint, lang=lang), 303)
 
 
 @bp.route("/join", methods=["GET", "POST"])
@@ -284,8 +301,8 @@ def embed_join():
         if origin_of(origin) not in own_origins():
             body = render_template(
                 "web/error.html",
-                title="Form refused",
-                message="This form was sent from another site. Reload it and try again.",
+                title=gettext("Form refused"),
+                message=gettext("This form was sent from another site. Reload it and try again."),
             )
             return _frame_ancestors(Response(body, 403))
         answer = _handle_post(form, "web/embed_join.html", "embed")
@@ -340,10 +357,12 @@ def api_subscribe():
         return jsonify(error="Bad Request", message=message), 400
     if not isinstance(data, dict):
         return jsonify(error="Bad Request", message="The body must be a JSON object."), 400
+    if isinstance(data.get("language"), str):  # the site's page language, before the browser's
+        use_reader_language(data["language"])
     email, name, token = data.get("email"), data.get("first_name"), data.get("captcha")
     errors: dict[str, list[str]] = {}
     if not isinstance(email, str) or not email.strip():
-        errors["email"] = ["Enter your email address."]
+        errors["email"] = [gettext("Enter your email address.")]
     if name is not None and not isinstance(name, str):
         errors["first_name"] = ["The first name must be text."]
     if data.get("consent") is not True:
@@ -361,5 +380,6 @@ def api_subscribe():
     if not attempt.ok:
         return jsonify(error="Invalid input", errors=attempt.errors), attempt.status
     return jsonify(
-        status="ok", message="Check your inbox: we sent a link to confirm your subscription."
+        status="ok",
+        message=gettext("Check your inbox: we sent a link to confirm your subscription."),
     )

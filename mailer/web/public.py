@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, abort, jsonify, make_response, render_template
+from flask_babel import gettext
 from werkzeug.security import safe_join
 
 from mailer.content.demo import DEMO_IMAGE_PATH
@@ -14,7 +15,7 @@ from mailer.core.errors import NotFound
 from mailer.editions.archive import FEED_ENTRIES, FEED_PATH, atom_feed, describe, sent_digests
 from mailer.editions.digests import find_digest
 from mailer.editions.render import web_issue
-from mailer.web.context import services, small_file
+from mailer.web.context import page_language, services, small_file
 
 bp = Blueprint("public", __name__)
 
@@ -64,11 +65,13 @@ def _meta(kind: str, title: str, description: str, url: str, image: str) -> dict
 def archive():
     """Every issue that went out, newest first, with its title and date."""
     svc = services()
-    issues = [describe(d, svc.settings) for d in sent_digests(svc.db)]
+    language = page_language()
+    issues = [describe(d, svc.settings, language) for d in sent_digests(svc.db)]
+    names = {"list": svc.settings.list_name, "site": svc.settings.site_name}
     meta = _meta(
         "website",
-        f"Past issues of {svc.settings.list_name}",
-        f"Every issue of {svc.settings.list_name} from {svc.settings.site_name}.",
+        gettext("Past issues of %(list)s", **names),
+        gettext("Every issue of %(list)s from %(site)s.", **names),
         svc.settings.base_url.rstrip("/") + "/archive",
         issues[0].image_url if issues else "",
     )
@@ -93,18 +96,20 @@ def archive_issue(period: str):
     try:
         digest = find_digest(svc.db, period)
     except NotFound:
-        abort(404, "There is no such issue in the archive.")
+        abort(404, gettext("There is no such issue in the archive."))
     if digest.status != "sent":
-        abort(404, "There is no such issue in the archive.")
+        abort(404, gettext("There is no such issue in the archive."))
     response = make_response(issue_page(digest, svc.settings))
     response.headers["Cache-Control"] = "public, max-age=300"
+    response.vary.add("Accept-Language")  # the page follows the reader's language
     return response
 
 
 def issue_page(digest, settings) -> str:
     """An issue as the archive shows it; the desk's signed preview shows the same page."""
-    issue = describe(digest, settings)
+    language = page_language()
+    issue = describe(digest, settings, language)
     meta = _meta("article", issue.title, issue.description, issue.url, issue.image_url)
     return render_template(
-        "web/archive_issue.html", issue=issue, meta=meta, **web_issue(digest, settings)
+        "web/archive_issue.html", issue=issue, meta=meta, **web_issue(digest, settings, language)
     )

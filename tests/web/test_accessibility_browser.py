@@ -238,6 +238,11 @@ READER_PAGES = {
     "archive-issue": (_goto(lambda site: f"/archive/{_sent_period(site)}"), "Weekly Digest"),
     "error-not-found": (_goto("/no-such-page"), "Not Found"),
     "error-bad-link": (_goto("/confirm/not-a-token"), "not valid"),
+    "join-de": (_goto("/join?lang=de"), "abonnieren"),  # axe checks <html lang> follows it
+    "archive-issue-de": (
+        _goto(lambda site: f"/archive/{_sent_period(site)}?lang=de"),
+        "Weekly Digest",
+    ),
 }
 DESK_PAGES = {
     "desk-login": (_goto("/admin/login"), "Sign in"),
