@@ -7,7 +7,7 @@ from datetime import datetime
 
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.delivery.ledger import reader_count
+from mailer.delivery.ledger import digest_reader_count, reader_count
 from mailer.scheduler.jobs import GRACE
 from mailer.scheduler.slots import send_moment
 
@@ -21,7 +21,11 @@ class SendPlan:
     readers: int
 
 
-def send_plan(db: Database, settings: Settings, period: str, now: datetime) -> SendPlan:
-    """The schedule's slot for this week's digest and today's count of readers it would reach."""
+def send_plan(
+    db: Database, settings: Settings, period: str, now: datetime, digest_id: int | None = None
+) -> SendPlan:
+    """The schedule's slot for this week's digest and today's count of readers it would reach
+    (within the segment it targets, when the digest is named)."""
     when, slot = send_moment(settings.build_at, settings.send_at, settings.zone, period, now, GRACE)
-    return SendPlan(when, slot, reader_count(db))
+    readers = reader_count(db) if digest_id is None else digest_reader_count(db, digest_id)
+    return SendPlan(when, slot, readers)

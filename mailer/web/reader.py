@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, render_template, request
 
 from mailer.core.models import Subscriber
-from mailer.readers import data_requests, links, subscriptions, validation
+from mailer.readers import data_requests, links, subscriptions, sunset, validation
 from mailer.web.context import csrf, services
 from mailer.web.forms import PreferencesForm
 from mailer.web.join import client_ip, signup_limit
@@ -174,6 +174,9 @@ def _apply(action: str, form: PreferencesForm, sub: Subscriber) -> str:
         paused = action == "pause"
         subscriptions.update_preferences(svc.db, sid, now, paused=paused, ip=ip)
         return "Mail is paused until you resume it." if paused else "Mail is on again."
+    if action == "stay":  # the answer to the re-engagement mail
+        subscriptions.update_preferences(svc.db, sid, now, paused=False, ip=ip)
+        return "Thank you: it keeps coming."
     if action == "unsubscribe":
         subscriptions.unsubscribe(svc.db, sid, "preferences", now, ip=ip)
         return "You are unsubscribed. No more mail will come."
@@ -209,5 +212,6 @@ def _prefs(form: PreferencesForm, sub, notice: str = "", status: int = 200, **co
         sub=sub,
         notice=notice,
         frequency=settings.list_frequency,
+        sunset_stage=sunset.stage_of(services().db, sub.id),
         **context,
     )

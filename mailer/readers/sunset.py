@@ -1,0 +1,201 @@
+"""Sunsetting quiet readers: one re-engagement mail after N issues without a click, then a
+pause (never a deletion) after a few more, undone from the reader's preferences.
+
+Only clicks on digest links count (opens never: privacy proxies open mail), and only issues
+whose per-reader clicks are known: an issue nobody has a recorded click on (sent before
+per-reader counting, or with it off) is not held against anyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from mailer.core.config import Settings
+from mailer.core.db import Database
+from mailer.core.models import (
+    Delivery,
+    OutboxMessage,
+    ReaderClick,
+    ReaderSunset,
+    Subscriber,
+    Suppression,
+)
+from mailer.readers import links
+from mailer.readers.reader_mail import outbox_row, reader_context
+from mailer.readers.segments import CLICK_KINDS
+
+
+@dataclass(frozen=True)
+class SunsetCounts:
+    """How many readers a run would mail (or did), and how many it would pause (or did)."""
+
+    mail: int
+    pause: int
+    ready: bool  # per-reader clicks are on, so anyone can be judged
+    on: bool  # MAILER_SUNSET
+
+
+def _click_rows():
+    return ReaderClick.kind.in_(CLICK_KINDS), ReaderClick.clicks > 0
+
+
+def _candidates(settings: Settings) -> tuple[Select, Select]:
+    """(who is due the re-engagement mail, who is due a pause), as SELECTs of subscriber ids."""
+    last = (
+        select(ReaderClick.subscriber_id.label("sid"), func.max(ReaderClick.last_at).label("at"))
+        .where(*_click_rows())
+        .group_by(ReaderClick.subscriber_id)
+        .subquery("last_clicks")
+    )
+    known = select(ReaderClick.digest_id).where(*_click_rows()).distinct()
+    delivered = (
+        Delivery.subscriber_id == Subscriber.id,
+        Delivery.status == "sent",
+        Delivery.digest_id.in_(known),
+    )
+    quiet = (
+        select(func.count())
+        .select_from(Delivery)
+        .where(
+            *delivered,
+            or_(last.c.at.is_(None), Delivery.sent_at > last.c.at),
+            or_(
+                ReaderSunset.stage.is_(None),
+                ReaderSunset.stage == "mailed",
+                Delivery.sent_at > ReaderSunset.at,
+            ),
+        )
+        .correlate(Subscriber, last, ReaderSunset)
+        .scalar_subquery()
+    )
+    since_mail = (
+        select(func.count())
+        .select_from(Delivery)
+        .where(*delivered, Delivery.sent_at > ReaderSunset.at)
+        .correlate(Subscriber, ReaderSunset)
+        .scalar_subquery()
+    )
+    suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
+    base = (
+        select(Subscriber.id)
+        .outerjoin(last, last.c.sid == Subscriber.id)
+        .outerjoin(ReaderSunset, ReaderSunset.subscriber_id == Subscriber.id)
+        .where(
+            Subscriber.status == "confirmed",
+            Subscriber.paused.is_(False),
+            Subscriber.email.is_not(None),
+            ~suppressed.exists(),
+        )
+    )
+    to_mail = base.where(
+        or_(
+            ReaderSunset.stage.is_(None),
+            ReaderSunset.stage != "mailed",
+            last.c.at > ReaderSunset.at,  # clicked since the last mail: a new cycle
+        ),
+        quiet >= settings.sunset_after_issues,
+    )
+    to_pause = base.where(
+        ReaderSunset.stage == "mailed",
+        or_(last.c.at.is_(None), last.c.at <= ReaderSunset.at),
+        since_mail >= settings.sunset_grace_issues,
+    )
+    return to_mail.order_by(Subscriber.id), to_pause.order_by(Subscriber.id)
+
+
+def preview(db: Database, settings: Settings) -> SunsetCounts:
+    """How many readers a run now would mail and pause, whether or not sunsetting is on."""
+    to_mail, to_pause = _candidates(settings)
+    with db.session() as session:
+        mail = session.scalar(select(func.count()).select_from(to_mail.subquery()))
+        pause = session.scalar(select(func.count()).select_from(to_pause.subquery()))
+    return SunsetCounts(mail, pause, settings.click_tracking == "per_reader", settings.sunset)
+
+
+def run(db: Database, settings: Settings, now: datetime) -> SunsetCounts:
+    """Pause the readers still quiet after their mail, then mail the newly quiet ones; each
+    reader is re-checked under a lock, so a repeated or parallel run does nothing twice."""
+    to_mail, to_pause = _candidates(settings)
+    with db.session() as session:
+        pausing = list(session.scalars(to_pause))
+        mailing = list(session.scalars(to_mail))
+    paused = sum(_pause_one(db, to_pause, sid, now) for sid in pausing)
+    mailed = sum(_mail_one(db, settings, to_mail, sid, now) for sid in mailing)
+    return SunsetCounts(mailed, paused, settings.click_tracking == "per_reader", settings.sunset)
+
+
+def _locked(session, query: Select, sid: int) -> Subscriber | None:
+    sub = session.scalar(select(Subscriber).where(Subscriber.id == sid).with_for_update())
+    if sub is None or session.scalar(query.where(Subscriber.id == sid)) is None:
+        return None
+    return sub
+
+
+def _pause_one(db: Database, query: Select, sid: int, now: datetime) -> int:
+    with db.session() as session:
+        sub = _locked(session, query, sid)
+        if sub is None:
+            return 0
+        sub.paused, sub.updated_at = True, now
+        session.execute(
+            update(ReaderSunset)
+            .where(ReaderSunset.subscriber_id == sid)
+            .values(stage="paused", at=now)
+        )
+        return 1
+
+
+def _mail_one(db: Database, settings: Settings, query: Select, sid: int, now: datetime) -> int:
+    with db.session() as session:
+        sub = _locked(session, query, sid)
+        if sub is None:
+            return 0
+        session.execute(insert(OutboxMessage), reengage_values(settings, sub, now))
+        chooser = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        values = {"subscriber_id": sid, "stage": "mailed", "at": now, "mailed_at": now}
+        session.execute(
+            chooser(ReaderSunset)
+            .values(values)
+            .on_conflict_do_update(index_elements=["subscriber_id"], set_=values)
+        )
+        return 1
+
+
+def reengage_values(settings: Settings, sub: Subscriber, now: datetime) -> dict[str, Any]:
+    """The outbox row of the one re-engagement mail (templates/email/reengage/, editable)."""
+    context = reader_context(settings) | {
+        "first_name": sub.first_name or "",
+        "issues": settings.sunset_after_issues,
+        "grace": settings.sunset_grace_issues,
+        "archive_url": links.link(settings, "/archive"),
+        "preferences_url": links.preferences_url(settings, sub.id, sub.token_nonce, now),
+        "unsubscribe_url": links.unsubscribe_url(settings, sub.id, sub.token_nonce, now),
+    }
+    return outbox_row(settings, "reengage", context, sub.id, sub.email, now)
+
+
+def stage_of(db: Database, subscriber_id: int) -> str | None:
+    """mailed | paused | resumed, or None when sunsetting never touched this reader."""
+    with db.session() as session:
+        return session.scalar(
+            select(ReaderSunset.stage).where(ReaderSunset.subscriber_id == subscriber_id)
+        )
+
+
+def come_back(session, subscriber_id: int, now: datetime) -> bool:
+    """The reader resumed mail or said they want it: quiet issues count again from now."""
+    result = session.execute(
+        update(ReaderSunset)
+        .where(
+            ReaderSunset.subscriber_id == subscriber_id,
+            ReaderSunset.stage.in_(("mailed", "paused")),
+        )
+        .values(stage="resumed", at=now)
+    )
+    return bool(result.rowcount)
