@@ -17,6 +17,7 @@ from mailer.editions.subjects import subject_preview
 from mailer.services import Services
 from mailer.web import (
     admin,
+    audience,
     captcha,
     clicks,
     desk,
@@ -38,6 +39,8 @@ ADMIN_LINKS = (
     ("desk.index", "Digests"),
     ("library.sources", "Sources"),
     ("library.articles", "Articles"),
+    ("audience.segments_page", "Segments"),
+    ("audience.sunset_page", "Sunsetting"),
 )
 
 
@@ -95,6 +98,7 @@ def init_app(svc: Services) -> Flask:
         captcha,
         desk,
         library,
+        audience,
         hooks,
         clicks,
         samples,
