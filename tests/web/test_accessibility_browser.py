@@ -243,6 +243,8 @@ DESK_PAGES = {
     ),
     "desk-articles": (_goto("/admin/articles"), "Articles"),
     "desk-sources": (_goto("/admin/sources"), "Sources"),
+    "desk-segments": (_goto("/admin/segments"), "Segments"),
+    "desk-sunset": (_goto("/admin/sunset"), "Sunsetting"),
 }
 MAIL_PAGES = {
     "digest-mail": (lambda page, site: page.set_content(site.mail_html()), "Weekly Digest")
