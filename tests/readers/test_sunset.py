@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from mailer.core.models import Delivery, Digest, OutboxMessage, ReaderSunset, Subscriber
 from mailer.delivery.engine import drain_outbox
 from mailer.editions.clicks.counts import LinkKey, record
-from mailer.readers import links, sunset
+from mailer.readers import links, privacy, sunset
 from mailer.scheduler import jobs
 from mailer.services import system_clock
 from tests.fixtures.mailing import add_subscribers
@@ -138,6 +138,11 @@ def test_sunsetting_on_a_test_roster_with_known_clicks(db, settings, now, client
     assert back.status_code == 200 and "Mail is on again." in back.get_data(as_text=True)
     assert _stages(db)[SILENT] == "resumed"
     assert (sunset.preview(db, settings).mail, sunset.preview(db, settings).pause) == (0, 0)
+
+    # The reader's data download says where sunsetting has them; erasing them removes it.
+    assert privacy.export_data(db, SILENT)["sunset"]["stage"] == "resumed"
+    privacy.forget(db, SILENT, now)
+    assert SILENT not in _stages(db)
 
 
 def _csrf(html: str) -> str:
