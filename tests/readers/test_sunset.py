@@ -1,21 +1,19 @@
 """Sunsetting on a test roster with known clicks: who is mailed, who is paused, who comes back."""
 
 from dataclasses import replace
-from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from mailer.core.models import Delivery, Digest, OutboxMessage, ReaderSunset, Subscriber
+from mailer.core.models import OutboxMessage, ReaderSunset, Subscriber
 from mailer.delivery.engine import drain_outbox
-from mailer.editions.clicks.counts import LinkKey, record
 from mailer.readers import links, privacy, sunset
 from mailer.scheduler import jobs
 from mailer.services import system_clock
-from tests.fixtures.mailing import add_subscribers
+from tests.fixtures.audience import Roster
 from tests.fixtures.readers import path_of
 
-# reader0 clicks often, reader1 never, reader2 once early, reader3 joined late,
+# Roster: reader0 clicks often, reader1 never, reader2 once early, reader3 joined late,
 # reader4 paused mail themselves.
 ENGAGED, SILENT, FADED, LATE, SELF_PAUSED = 1, 2, 3, 4, 5
 
@@ -28,52 +26,6 @@ def settings_overrides():
         "sunset_after_issues": 3,
         "sunset_grace_issues": 2,
     }
-
-
-class Roster:
-    def __init__(self, db, now):
-        self.db, self.now, self.issues = db, now, 0
-        add_subscribers(db, now - timedelta(days=200), 5)
-        with db.session() as session:
-            session.execute(update(Subscriber).where(Subscriber.id == 5).values(paused=True))
-
-    def issue(self, to: tuple[int, ...], clicks: tuple[int, ...] = ()) -> int:
-        """One sent issue, a week apart, delivered to `to`; `clicks` follow a story link."""
-        self.issues += 1
-        at = self.now - timedelta(days=7 * (20 - self.issues))
-        self.last = at
-        with self.db.session() as session:
-            digest = Digest(
-                period_key=f"2026-W{self.issues:02d}",
-                status="sent",
-                created_at=at,
-                updated_at=at,
-                send_started_at=at,
-                sent_at=at,
-            )
-            session.add(digest)
-            session.flush()
-            for sid in to:
-                session.add(
-                    Delivery(
-                        digest_id=digest.id,
-                        subscriber_id=sid,
-                        status="sent",
-                        attempts=1,
-                        created_at=at,
-                        updated_at=at,
-                        sent_at=at,
-                    )
-                )
-            digest_id = digest.id
-        for sid in clicks:
-            key = LinkKey(digest_id, "story", 1, at.date())
-            record(self.db, key, None, subscriber_id=sid, now=at + timedelta(hours=2))
-        return digest_id
-
-    def next_day(self):
-        """The day after the last issue, when the daily run looks."""
-        return self.last + timedelta(days=1)
 
 
 def _reengage_mails(db) -> list[int]:
