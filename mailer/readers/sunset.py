@@ -20,6 +20,7 @@ from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import (
     Delivery,
+    Digest,
     OutboxMessage,
     ReaderClick,
     ReaderSunset,
@@ -45,15 +46,28 @@ def _click_rows():
     return ReaderClick.kind.in_(CLICK_KINDS), ReaderClick.clicks > 0
 
 
-def _candidates(settings: Settings) -> tuple[Select, Select]:
-    """(who is due the re-engagement mail, who is due a pause), as SELECTs of subscriber ids."""
-    last = (
-        select(ReaderClick.subscriber_id.label("sid"), func.max(ReaderClick.last_at).label("at"))
-        .where(*_click_rows())
-        .group_by(ReaderClick.subscriber_id)
-        .subquery("last_clicks")
+def _last_click(reader):
+    """When this reader last followed a digest link (None: never, as far as we know)."""
+    return (
+        select(func.max(ReaderClick.last_at))
+        .where(ReaderClick.subscriber_id == reader, *_click_rows())
+        .scalar_subquery()
     )
-    known = select(ReaderClick.digest_id).where(*_click_rows()).distinct()
+
+
+def known_issues(session) -> list[int]:
+    """Issues with per-reader clicks recorded: the only ones held against a quiet reader. Read
+    first, from the few digests, so the per-reader counts below compare against a short list."""
+    clicked = select(ReaderClick.digest_id).where(
+        ReaderClick.digest_id == Digest.id, *_click_rows()
+    )
+    return list(session.scalars(select(Digest.id).where(clicked.exists())))
+
+
+def _candidates(settings: Settings, known: list[int]) -> tuple[Select, Select]:
+    """(who is due the re-engagement mail, who is due a pause), as SELECTs of subscriber ids."""
+    last = _last_click(Subscriber.id)
+    last_seen = _last_click(Delivery.subscriber_id)  # the same, looked up from a delivery
     delivered = (
         Delivery.subscriber_id == Subscriber.id,
         Delivery.status == "sent",
@@ -64,14 +78,14 @@ def _candidates(settings: Settings) -> tuple[Select, Select]:
         .select_from(Delivery)
         .where(
             *delivered,
-            or_(last.c.at.is_(None), Delivery.sent_at > last.c.at),
+            or_(last_seen.is_(None), Delivery.sent_at > last_seen),
             or_(
                 ReaderSunset.stage.is_(None),
                 ReaderSunset.stage == "mailed",
                 Delivery.sent_at > ReaderSunset.at,
             ),
         )
-        .correlate(Subscriber, last, ReaderSunset)
+        .correlate(Subscriber, ReaderSunset)
         .scalar_subquery()
     )
     since_mail = (
@@ -84,7 +98,7 @@ def _candidates(settings: Settings) -> tuple[Select, Select]:
     suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
     base = (
         select(Subscriber.id)
-        .outerjoin(last, last.c.sid == Subscriber.id)
+        .select_from(Subscriber)
         .outerjoin(ReaderSunset, ReaderSunset.subscriber_id == Subscriber.id)
         .where(
             Subscriber.status == "confirmed",
@@ -97,13 +111,13 @@ def _candidates(settings: Settings) -> tuple[Select, Select]:
         or_(
             ReaderSunset.stage.is_(None),
             ReaderSunset.stage != "mailed",
-            last.c.at > ReaderSunset.at,  # clicked since the last mail: a new cycle
+            last > ReaderSunset.at,  # clicked since the last mail: a new cycle
         ),
         quiet >= settings.sunset_after_issues,
     )
     to_pause = base.where(
         ReaderSunset.stage == "mailed",
-        or_(last.c.at.is_(None), last.c.at <= ReaderSunset.at),
+        or_(last.is_(None), last <= ReaderSunset.at),
         since_mail >= settings.sunset_grace_issues,
     )
     return to_mail.order_by(Subscriber.id), to_pause.order_by(Subscriber.id)
@@ -111,8 +125,8 @@ def _candidates(settings: Settings) -> tuple[Select, Select]:
 
 def preview(db: Database, settings: Settings) -> SunsetCounts:
     """How many readers a run now would mail and pause, whether or not sunsetting is on."""
-    to_mail, to_pause = _candidates(settings)
     with db.session() as session:
+        to_mail, to_pause = _candidates(settings, known_issues(session))
         mail = session.scalar(select(func.count()).select_from(to_mail.subquery()))
         pause = session.scalar(select(func.count()).select_from(to_pause.subquery()))
     return SunsetCounts(mail, pause, settings.click_tracking == "per_reader", settings.sunset)
@@ -121,8 +135,8 @@ def preview(db: Database, settings: Settings) -> SunsetCounts:
 def run(db: Database, settings: Settings, now: datetime) -> SunsetCounts:
     """Pause the readers still quiet after their mail, then mail the newly quiet ones; each
     reader is re-checked under a lock, so a repeated or parallel run does nothing twice."""
-    to_mail, to_pause = _candidates(settings)
     with db.session() as session:
+        to_mail, to_pause = _candidates(settings, known_issues(session))
         pausing = list(session.scalars(to_pause))
         mailing = list(session.scalars(to_mail))
     paused = sum(_pause_one(db, to_pause, sid, now) for sid in pausing)
