@@ -181,8 +181,10 @@ def add_segment(
     if not 1 <= len(name) <= 128:
         raise SegmentError("give a name of 1 to 128 characters.")
     slug = slug.strip() or slug_for(name)
-    if not SLUG.match(slug):
-        raise SegmentError("a slug is lower-case letters, digits and dashes (up to 64).")
+    if not SLUG.match(slug) or slug.isdigit():
+        raise SegmentError(
+            "a slug is lower-case letters, digits and dashes (up to 64), not only digits."
+        )
     checked = validate_rules(rules, click_tracking)
     with db.session() as session:
         if session.scalar(select(Segment.id).where(Segment.slug == slug)) is not None:

@@ -72,6 +72,8 @@ def _candidates(settings: Settings, known: list[int]) -> tuple[Select, Select]:
         Delivery.subscriber_id == Subscriber.id,
         Delivery.status == "sent",
         Delivery.digest_id.in_(known),
+        # a reader who joined again is judged on the issues since, not on the ones before
+        or_(Subscriber.confirmed_at.is_(None), Delivery.sent_at > Subscriber.confirmed_at),
     )
     quiet = (
         select(func.count())

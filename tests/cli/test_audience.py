@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from mailer.core.models import Delivery, Subscriber
 from mailer.editions.digests import find_digest
+from tests.fixtures.audience import Roster
 from tests.fixtures.mailing import add_subscribers
 
 
@@ -91,3 +92,17 @@ def test_removing_a_segment_an_unsent_issue_targets_is_refused(cli, db, approved
     assert cli("digest", "target", period, "--all").exit_code == 0
     assert cli("segments", "remove", "forms").exit_code == 0
     assert cli("segments", "show", "forms").exit_code == 1
+
+
+def test_sunset_preview_counts_while_off_and_run_refuses(cli, db, now):
+    roster = Roster(db, now)
+    for _ in range(8):
+        roster.issue((1, 2), clicks=(1,))
+    preview = cli("sunset", "preview")
+    assert preview.exit_code == 0
+    assert "1 readers would get the re-engagement mail, 0 would be paused." in preview.output
+    assert (
+        "Per-reader clicks are off" in preview.output and "MAILER_SUNSET is off" in preview.output
+    )
+    refused = cli("sunset", "run")
+    assert refused.exit_code == 1 and "sunsetting is off" in refused.output

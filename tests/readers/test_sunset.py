@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mailer.core.models import OutboxMessage, ReaderSunset, Subscriber
 from mailer.delivery.engine import drain_outbox
@@ -122,8 +122,15 @@ def test_the_scheduler_runs_it_once_a_day_and_the_preview_works_while_it_is_off(
     services, db, settings, now
 ):
     roster = Roster(db, now)
-    for _ in range(3):
-        roster.issue((ENGAGED, SILENT), clicks=(ENGAGED,))
+    for n in range(3):
+        roster.issue((ENGAGED, SILENT, FADED), clicks=(ENGAGED,))
+        if n == 1:  # the faded reader left and joined again here: judged on one issue since
+            with db.session() as session:
+                session.execute(
+                    update(Subscriber)
+                    .where(Subscriber.id == FADED)
+                    .values(confirmed_at=roster.next_day())
+                )
     off = sunset.preview(db, replace(settings, sunset=False))  # the count before turning it on
     assert (off.on, off.ready, off.mail, off.pause) == (False, True, 1, 0)
     first = jobs.tick(services, now)
