@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from mailer.core.errors import MailerError
+from mailer.core.errors import MailerError, NotFound
 from mailer.delivery.ledger import reader_count
 from mailer.readers import segments, sunset
 from mailer.web.admin import login_required
@@ -58,8 +58,10 @@ def add_segment():
 def remove_segment(slug: str):
     try:
         view = segments.remove_segment(services().db, slug[:64])
-    except MailerError as exc:
-        return _segments_page(409 if "targets" in str(exc) else 404, str(exc))
+    except NotFound as exc:
+        return _segments_page(404, str(exc))
+    except MailerError as exc:  # an unsent issue still targets it
+        return _segments_page(409, str(exc))
     flash(f"Segment {view.slug} removed.")
     return redirect(url_for("audience.segments_page")), 303
 

@@ -102,3 +102,20 @@ def test_the_sunset_page_counts_before_it_is_turned_on(client, accounts):
         "/admin/sunset/run", data={"csrf_token": token(page)}, follow_redirects=True
     )
     assert "Not done: sunsetting is off" in refused.get_data(as_text=True)
+
+
+def test_removing_a_segment_an_issue_targets_is_a_409(client, db, accounts, draft):
+    signed_in(client)
+    page = client.get("/admin/segments").get_data(as_text=True)
+    client.post(
+        "/admin/segments", data={"name": "Forms", "source": "form", "csrf_token": token(page)}
+    )
+    html = client.get(f"/admin/digests/{draft}").get_data(as_text=True)
+    client.post(
+        f"/admin/digests/{draft}/act",
+        data={"action": "target", "segment": "forms", "csrf_token": token(html)},
+    )
+    refused = client.post("/admin/segments/forms/remove", data={"csrf_token": token(page)})
+    assert refused.status_code == 409 and "targets forms" in refused.get_data(as_text=True)
+    missing = client.post("/admin/segments/nothing/remove", data={"csrf_token": token(page)})
+    assert missing.status_code == 404
