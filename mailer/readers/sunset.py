@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, or_, select, update
+from sqlalchemy import Select, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -46,15 +46,6 @@ def _click_rows():
     return ReaderClick.kind.in_(CLICK_KINDS), ReaderClick.clicks > 0
 
 
-def _last_click(reader):
-    """When this reader last followed a digest link (None: never, as far as we know)."""
-    return (
-        select(func.max(ReaderClick.last_at))
-        .where(ReaderClick.subscriber_id == reader, *_click_rows())
-        .scalar_subquery()
-    )
-
-
 def known_issues(session) -> list[int]:
     """Issues with per-reader clicks recorded: the only ones held against a quiet reader. Read
     first, from the few digests, so the per-reader counts below compare against a short list."""
@@ -64,63 +55,75 @@ def known_issues(session) -> list[int]:
     return list(session.scalars(select(Digest.id).where(clicked.exists())))
 
 
-def _candidates(settings: Settings, known: list[int]) -> tuple[Select, Select]:
-    """(who is due the re-engagement mail, who is due a pause), as SELECTs of subscriber ids."""
-    last = _last_click(Subscriber.id)
-    last_seen = _last_click(Delivery.subscriber_id)  # the same, looked up from a delivery
-    delivered = (
-        Delivery.subscriber_id == Subscriber.id,
-        Delivery.status == "sent",
-        Delivery.digest_id.in_(known),
-        # a reader who joined again is judged on the issues since, not on the ones before
-        or_(Subscriber.confirmed_at.is_(None), Delivery.sent_at > Subscriber.confirmed_at),
-    )
-    quiet = (
-        select(func.count())
-        .select_from(Delivery)
-        .where(
-            *delivered,
-            or_(last_seen.is_(None), Delivery.sent_at > last_seen),
+def _candidates(
+    settings: Settings, known: list[int], only: int | None = None
+) -> tuple[Select, Select]:
+    """(who is due the re-engagement mail, who is due a pause), as SELECTs of subscriber ids,
+    each one pass of joins and a GROUP BY (`only`: just this reader, for the re-check)."""
+    last = select(
+        ReaderClick.subscriber_id.label("sid"), func.max(ReaderClick.last_at).label("at")
+    ).where(*_click_rows())
+    if only is not None:
+        last = last.where(ReaderClick.subscriber_id == only)
+    last = last.group_by(ReaderClick.subscriber_id).subquery("last_clicks")
+    suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
+
+    def readers(*delivered):
+        query = (
+            select(Subscriber.id)
+            .select_from(Subscriber)
+            .outerjoin(ReaderSunset, ReaderSunset.subscriber_id == Subscriber.id)
+            .outerjoin(last, last.c.sid == Subscriber.id)
+            .join(
+                Delivery,
+                and_(
+                    Delivery.subscriber_id == Subscriber.id,
+                    Delivery.status == "sent",
+                    Delivery.digest_id.in_(known),
+                    # a reader who joined again is judged on the issues since, not before
+                    or_(
+                        Subscriber.confirmed_at.is_(None),
+                        Delivery.sent_at > Subscriber.confirmed_at,
+                    ),
+                    *delivered,
+                ),
+            )
+            .where(
+                Subscriber.status == "confirmed",
+                Subscriber.paused.is_(False),
+                Subscriber.email.is_not(None),
+                ~suppressed.exists(),
+            )
+        )
+        return query.where(Subscriber.id == only) if only is not None else query
+
+    to_mail = (
+        readers(
+            or_(last.c.at.is_(None), Delivery.sent_at > last.c.at),
             or_(
                 ReaderSunset.stage.is_(None),
                 ReaderSunset.stage == "mailed",
                 Delivery.sent_at > ReaderSunset.at,
             ),
         )
-        .correlate(Subscriber, ReaderSunset)
-        .scalar_subquery()
-    )
-    since_mail = (
-        select(func.count())
-        .select_from(Delivery)
-        .where(*delivered, Delivery.sent_at > ReaderSunset.at)
-        .correlate(Subscriber, ReaderSunset)
-        .scalar_subquery()
-    )
-    suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
-    base = (
-        select(Subscriber.id)
-        .select_from(Subscriber)
-        .outerjoin(ReaderSunset, ReaderSunset.subscriber_id == Subscriber.id)
         .where(
-            Subscriber.status == "confirmed",
-            Subscriber.paused.is_(False),
-            Subscriber.email.is_not(None),
-            ~suppressed.exists(),
+            or_(
+                ReaderSunset.stage.is_(None),
+                ReaderSunset.stage != "mailed",
+                last.c.at > ReaderSunset.at,  # clicked since the last mail: a new cycle
+            )
         )
+        .group_by(Subscriber.id)
+        .having(func.count(Delivery.id) >= settings.sunset_after_issues)
     )
-    to_mail = base.where(
-        or_(
-            ReaderSunset.stage.is_(None),
-            ReaderSunset.stage != "mailed",
-            last > ReaderSunset.at,  # clicked since the last mail: a new cycle
-        ),
-        quiet >= settings.sunset_after_issues,
-    )
-    to_pause = base.where(
-        ReaderSunset.stage == "mailed",
-        or_(last.is_(None), last <= ReaderSunset.at),
-        since_mail >= settings.sunset_grace_issues,
+    to_pause = (
+        readers(Delivery.sent_at > ReaderSunset.at)
+        .where(
+            ReaderSunset.stage == "mailed",
+            or_(last.c.at.is_(None), last.c.at <= ReaderSunset.at),
+        )
+        .group_by(Subscriber.id)
+        .having(func.count(Delivery.id) >= settings.sunset_grace_issues)
     )
     return to_mail.order_by(Subscriber.id), to_pause.order_by(Subscriber.id)
 
@@ -138,24 +141,27 @@ def run(db: Database, settings: Settings, now: datetime) -> SunsetCounts:
     """Pause the readers still quiet after their mail, then mail the newly quiet ones; each
     reader is re-checked under a lock, so a repeated or parallel run does nothing twice."""
     with db.session() as session:
-        to_mail, to_pause = _candidates(settings, known_issues(session))
+        known = known_issues(session)
+        to_mail, to_pause = _candidates(settings, known)
         pausing = list(session.scalars(to_pause))
         mailing = list(session.scalars(to_mail))
-    paused = sum(_pause_one(db, to_pause, sid, now) for sid in pausing)
-    mailed = sum(_mail_one(db, settings, to_mail, sid, now) for sid in mailing)
+    paused = sum(_pause_one(db, settings, known, sid, now) for sid in pausing)
+    mailed = sum(_mail_one(db, settings, known, sid, now) for sid in mailing)
     return SunsetCounts(mailed, paused, settings.click_tracking == "per_reader", settings.sunset)
 
 
-def _locked(session, query: Select, sid: int) -> Subscriber | None:
+def _locked(session, settings: Settings, known: list[int], which: int, sid: int):
+    """The reader, locked, if they are still due (which: 0 the mail, 1 the pause)."""
     sub = session.scalar(select(Subscriber).where(Subscriber.id == sid).with_for_update())
-    if sub is None or session.scalar(query.where(Subscriber.id == sid)) is None:
+    query = _candidates(settings, known, only=sid)[which]
+    if sub is None or session.scalar(query) is None:
         return None
     return sub
 
 
-def _pause_one(db: Database, query: Select, sid: int, now: datetime) -> int:
+def _pause_one(db: Database, settings: Settings, known: list[int], sid: int, now) -> int:
     with db.session() as session:
-        sub = _locked(session, query, sid)
+        sub = _locked(session, settings, known, 1, sid)
         if sub is None:
             return 0
         sub.paused, sub.updated_at = True, now
@@ -167,9 +173,9 @@ def _pause_one(db: Database, query: Select, sid: int, now: datetime) -> int:
         return 1
 
 
-def _mail_one(db: Database, settings: Settings, query: Select, sid: int, now: datetime) -> int:
+def _mail_one(db: Database, settings: Settings, known: list[int], sid: int, now) -> int:
     with db.session() as session:
-        sub = _locked(session, query, sid)
+        sub = _locked(session, settings, known, 0, sid)
         if sub is None:
             return 0
         session.execute(insert(OutboxMessage), reengage_values(settings, sub, now))
