@@ -483,6 +483,24 @@ class Settings:
         "beside the built-in list of scanners and HTTP libraries",
     )
 
+    # --- sunsetting quiet readers (needs per_reader clicks) -----------------------------------
+    sunset: bool = setting(
+        False,
+        "Mail readers who clicked nothing in MAILER_SUNSET_AFTER_ISSUES issues one re-engagement "
+        "mail, then pause (never delete) those still quiet; needs "
+        "MAILER_CLICK_TRACKING=per_reader, and only clicks count, never opens",
+    )
+    sunset_after_issues: int = setting(
+        8,
+        "Issues a reader was sent in a row with no click before the re-engagement mail",
+        check=_positive,
+    )
+    sunset_grace_issues: int = setting(
+        2,
+        "Issues sent after the re-engagement mail with no click before the reader is paused",
+        check=_positive,
+    )
+
     # --- editors and operators --------------------------------------------------------------
     editor_emails: tuple[str, ...] = setting(
         (), "Comma-separated addresses told when a digest is built, held or skipped"

@@ -35,6 +35,7 @@ from mailer.core.models import (
 )
 from mailer.delivery.compose import Recipient
 from mailer.readers.links import new_message_id
+from mailer.readers.segments import digest_rules, narrow
 from mailer.readers.suppressions import address_hash
 
 UNKNOWN_AFTER_CRASH = "the sender stopped after handing this message over; its fate is unknown"
@@ -72,10 +73,19 @@ def _readers() -> tuple:
     return Subscriber.status == "confirmed", Subscriber.paused.is_(False), ~suppressed.exists()
 
 
-def reader_count(db: Database) -> int:
-    """How many readers a digest materialised now would go to."""
+def reader_count(db: Database, rules: dict[str, Any] | None = None) -> int:
+    """How many readers a digest materialised now would go to (narrowed by a segment's rules)."""
     with db.session() as session:
-        return session.scalar(select(func.count()).select_from(Subscriber).where(*_readers()))
+        return session.scalar(
+            select(func.count()).select_from(Subscriber).where(*_readers(), *narrow(rules))
+        )
+
+
+def digest_reader_count(db: Database, digest_id: int) -> int:
+    """How many readers this digest, with the segment it targets, would go to now."""
+    with db.session() as session:
+        rules = digest_rules(session, digest_id)
+    return reader_count(db, rules)
 
 
 def materialise(db: Database, digest_id: int, now: datetime) -> int:
@@ -88,12 +98,12 @@ def materialise(db: Database, digest_id: int, now: datetime) -> int:
         literal(0),
         literal(now, Delivery.created_at.type),
         literal(now, Delivery.created_at.type),
-    ).where(*_readers())
-    stmt = chooser(Delivery).from_select(
-        ["digest_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"], eligible
     )
+    columns = ["digest_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"]
     rows = select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
     with db.session() as session:
+        eligible = eligible.where(*_readers(), *narrow(digest_rules(session, digest_id)))
+        stmt = chooser(Delivery).from_select(columns, eligible)
         before = session.scalar(rows)
         session.execute(stmt.on_conflict_do_nothing(index_elements=["digest_id", "subscriber_id"]))
         return session.scalar(rows) - before

@@ -18,6 +18,7 @@ from mailer.core.models import (
     DigestRelated,
     OutboxMessage,
     ReaderClick,
+    ReaderSunset,
     Subscriber,
 )
 from mailer.readers.subscriptions import ReaderOutcome, new_token_nonce
@@ -47,6 +48,7 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
             .order_by(OutboxMessage.id)
         ).all()
         clicks = _reader_clicks(session, subscriber_id)
+        stage = session.get(ReaderSunset, subscriber_id)
 
     def when(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
@@ -91,6 +93,11 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
             }
             for period, title, count, first, last in clicks
         ],
+        "sunset": (  # where sunsetting (MAILER_SUNSET) has this quiet reader, if anywhere
+            {"stage": stage.stage, "since": when(stage.at), "mailed_at": when(stage.mailed_at)}
+            if stage
+            else None
+        ),
     }
 
 
@@ -141,6 +148,7 @@ def forget(
         )
         _scrub_outbox(session, OutboxMessage.subscriber_id == subscriber_id)
         session.execute(delete(ReaderClick).where(ReaderClick.subscriber_id == subscriber_id))
+        session.execute(delete(ReaderSunset).where(ReaderSunset.subscriber_id == subscriber_id))
         session.add(
             ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now, detail={"by": by})
         )

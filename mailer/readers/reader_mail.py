@@ -129,3 +129,8 @@ def outbox_row(
         "next_attempt_at": now,
         "created_at": now,
     }
+
+
+def reader_context(settings: Settings) -> dict[str, Any]:
+    """What every reader mail's template may use: list, site, frequency, base URL."""
+    return _common(settings)

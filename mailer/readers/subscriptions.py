@@ -20,6 +20,7 @@ from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.i18n import N_
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
+from mailer.readers import sunset
 from mailer.readers.reader_mail import confirmation_values, links_values, welcome_values
 from mailer.readers.same_work import insert_when
 from mailer.readers.suppressions import address_hash, is_suppressed
@@ -590,6 +591,8 @@ def update_preferences(
         if paused is not None and paused != sub.paused:
             changes["paused"] = paused
             sub.paused = paused
+        if paused is False and sunset.come_back(session, sub.id, now):
+            changes["sunset"] = "came back"  # quiet issues count again from now
         if not changes:
             return ReaderOutcome("already", sub.id)
         sub.updated_at = now

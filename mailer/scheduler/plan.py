@@ -8,7 +8,7 @@ from datetime import datetime
 from mailer.content.calendar import special_day
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.delivery.ledger import reader_count
+from mailer.delivery.ledger import digest_reader_count, reader_count
 from mailer.editions.digests import find_digest
 from mailer.scheduler.jobs import GRACE
 from mailer.scheduler.slots import send_moment
@@ -24,14 +24,18 @@ class SendPlan:
     readers: int
 
 
-def send_plan(db: Database, settings: Settings, period: str, now: datetime) -> SendPlan:
-    """The schedule's slot for this week's digest and today's count of readers it would reach;
-    a special edition's slot is the time its editor chose."""
+def send_plan(
+    db: Database, settings: Settings, period: str, now: datetime, digest_id: int | None = None
+) -> SendPlan:
+    """The schedule's slot for this week's digest and today's count of readers it would reach
+    (within the segment it targets, when the digest is named); a special edition's slot is the
+    time its editor chose."""
+    readers = reader_count(db) if digest_id is None else digest_reader_count(db, digest_id)
     if special_day(period) is not None:
         chosen = find_digest(db, period).scheduled_for
         when = "manual" if chosen is None else "at" if chosen > now else "due"
         if chosen is not None and now - chosen > GRACE:
             when, chosen = "missed", None
-        return SendPlan(when, chosen, reader_count(db))
+        return SendPlan(when, chosen, readers)
     when, slot = send_moment(settings.build_at, settings.send_at, settings.zone, period, now, GRACE)
-    return SendPlan(when, slot, reader_count(db))
+    return SendPlan(when, slot, readers)

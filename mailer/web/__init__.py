@@ -19,6 +19,7 @@ from mailer.editions.subjects import subject_preview
 from mailer.services import Services
 from mailer.web import (
     admin,
+    audience,
     captcha,
     clicks,
     desk,
@@ -43,6 +44,8 @@ ADMIN_LINKS = (
     ("specials.index", "Special editions"),
     ("library.sources", "Sources"),
     ("library.articles", "Articles"),
+    ("audience.segments_page", "Segments"),
+    ("audience.sunset_page", "Sunsetting"),
 )
 
 
@@ -104,6 +107,7 @@ def init_app(svc: Services) -> Flask:
         captcha,
         desk,
         library,
+        audience,
         hooks,
         clicks,
         samples,

@@ -7,7 +7,7 @@ from flask_babel import gettext
 
 from mailer.core.i18n import N_
 from mailer.core.models import Subscriber
-from mailer.readers import data_requests, links, subscriptions, validation
+from mailer.readers import data_requests, links, subscriptions, sunset, validation
 from mailer.web.context import csrf, services, use_reader_language
 from mailer.web.forms import PreferencesForm
 from mailer.web.join import client_ip, signup_limit
@@ -192,6 +192,9 @@ def _apply(action: str, form: PreferencesForm, sub: Subscriber) -> str:
             if paused
             else gettext("Mail is on again.")
         )
+    if action == "stay":  # the answer to the re-engagement mail
+        subscriptions.update_preferences(svc.db, sid, now, paused=False, ip=ip)
+        return gettext("Thank you: it keeps coming.")
     if action == "unsubscribe":
         subscriptions.unsubscribe(svc.db, sid, "preferences", now, ip=ip)
         return gettext("You are unsubscribed. No more mail will come.")
@@ -231,5 +234,6 @@ def _prefs(form: PreferencesForm, sub, notice: str = "", status: int = 200, **co
         sub=sub,
         notice=notice,
         frequency=settings.list_frequency,
+        sunset_stage=sunset.stage_of(services().db, sub.id),
         **context,
     )

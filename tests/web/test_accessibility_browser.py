@@ -259,6 +259,8 @@ DESK_PAGES = {
     "desk-specials": (_goto("/admin/specials/"), "Special editions"),
     "desk-special": (_goto(lambda site: f"/admin/digests/{site.special_id}"), "S2026"),
     "desk-sources": (_goto("/admin/sources"), "Sources"),
+    "desk-segments": (_goto("/admin/segments"), "Segments"),
+    "desk-sunset": (_goto("/admin/sunset"), "Sunsetting"),
 }
 MAIL_PAGES = {
     "digest-mail": (lambda page, site: page.set_content(site.mail_html()), "Weekly Digest")
