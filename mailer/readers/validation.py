@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
@@ -34,20 +33,9 @@ def normalise_email(raw: str, settings: Settings | None = None) -> str:
         raise InvalidInput("email", "The address contains a character that is not allowed.")
     if len(raw) > 320:
         raise InvalidInput("email", "That address is too long.")
-    # Lookups and bulk imports pass no settings: a stored address must always be findable.
-    if settings is not None and settings.check_deliverability:
-        return _validated(raw, dns=True)
-    return _syntax_checked(raw)
-
-
-@functools.lru_cache(maxsize=256)
-def _syntax_checked(raw: str) -> str:
-    """Kept for a moment: a signup checks its address for the form, then again to store it."""
-    return _validated(raw, dns=False)
-
-
-def _validated(raw: str, *, dns: bool) -> str:
     try:
+        # Lookups and bulk imports pass no settings: a stored address must always be findable.
+        dns = settings is not None and settings.check_deliverability
         info = validate_email(raw, check_deliverability=dns)
     except EmailNotValidError as exc:
         raise InvalidInput("email", str(exc)) from None
