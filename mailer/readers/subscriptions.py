@@ -58,7 +58,7 @@ class Signup:
 class ReaderOutcome:
     """What happened, for logs and tests; the reader always sees the same page."""
 
-    result: str  # queued | limited | suppressed | already | bad-link | expired | done
+    result: str  # queued | limited | suppressed | already | refused | bad-link | expired | done
     subscriber_id: int | None = None
     first_name: str | None = None  # the name a confirm link would store
 
