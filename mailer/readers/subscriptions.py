@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, exists, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from mailer.core import i18n
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.i18n import N_
-from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
+from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
 from mailer.readers import sunset
 from mailer.readers.reader_mail import confirmation_values, links_values, welcome_values
 from mailer.readers.same_work import insert_when
@@ -62,7 +62,7 @@ class Signup:
 class ReaderOutcome:
     """What happened, for logs and tests; the reader always sees the same page."""
 
-    result: str  # queued | limited | suppressed | already | bad-link | expired | done
+    result: str  # queued | limited | suppressed | already | refused | bad-link | expired | done
     subscriber_id: int | None = None
     first_name: str | None = None  # the name a confirm link would store
 
@@ -112,37 +112,52 @@ class _Joiner(NamedTuple):
     status: str
     first_name: str | None
     token_nonce: str
+    suppressed: bool
+    mails_today: int  # confirmation mails queued in the last day
+    mails_recent: int  # ... and within CONFIRM_MAIL_GAP
 
 
-def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -> ReaderOutcome:
+def subscribe(
+    db: Database,
+    settings: Settings,
+    signup: Signup,
+    now: datetime,
+    *,
+    gate: Callable[[Connection], bool] | None = None,
+) -> ReaderOutcome:
     """Record a signup and queue one confirmation mail if limits allow; never reveal state.
 
     Every address takes the same path: the same statements in the same order, each write
     inserting one row or none by a bound flag, and the mail rendered either way. So neither
     the answer nor the time it takes tells a new address from a subscribed or suppressed one.
-    Core statements rather than the ORM's unit of work: it is the busiest write readers make."""
+    `gate` runs first in the same transaction (the CAPTCHA's single-use spend): when it says
+    no, nothing is written and the outcome is "refused". Core statements in one transaction
+    rather than the ORM's unit of work: it is the busiest write readers make."""
     email = normalise_email(signup.email, settings)
     name = clean_first_name(signup.first_name)
-    digest = address_hash(email)
-    with db.session() as session:
-        conn = session.connection()
-        suppressed = is_suppressed(conn, email)
-        new_row = _new_reader_values(email, digest, name, signup.channel, now, signup.language)
-        insert_when(conn, "subscribers", new_row, not suppressed)
-        sub = _stored_joiner(conn, digest)  # the row just added, or the one stored before
+    new_row = _new_reader_values(
+        email, address_hash(email), name, signup.channel, now, signup.language
+    )
+    with db.engine.begin() as conn:
+        if gate is not None and not gate(conn):
+            return ReaderOutcome("refused")
+        insert_when(conn, "subscribers", new_row, True)  # unless suppressed or stored already
+        sub = _stored_joiner(conn, new_row["email_hash"], now)
+        # No row: the address is suppressed and was never stored (the insert was skipped).
+        suppressed = sub is None or sub.suppressed
         sid = sub.id if sub else 0
-        mail_allowed = may_mail(conn, sid, now)
+        mail_allowed = sub is not None and _may_mail_again(sub.mails_today, sub.mails_recent)
         joinable = not suppressed and sub is not None and sub.status in JOINABLE
         event = _signup_event(sid, signup, now)
         insert_when(conn, "consent_events", event, joinable)
         nonce = sub.token_nonce if sub else new_row["token_nonce"]
         mail = confirmation_values(settings, sid, email, nonce, now, name, signup.language)
         insert_when(conn, "outbox_messages", mail, joinable and mail_allowed)
-        if suppressed:
-            return ReaderOutcome("suppressed")
-        if not joinable:
-            return ReaderOutcome("already", sub.id if sub else None)
-        return ReaderOutcome("queued" if mail_allowed else "limited", sid)
+    if suppressed:
+        return ReaderOutcome("suppressed")
+    if not joinable:
+        return ReaderOutcome("already", sub.id if sub else None)
+    return ReaderOutcome("queued" if mail_allowed else "limited", sid)
 
 
 def _new_reader_values(
@@ -168,10 +183,12 @@ def _new_reader_values(
     }
 
 
-def _stored_joiner(conn: Connection, digest: str):
-    """The stored reader asking again, locked and left as it is: anyone may type an address,
-    so its status and name change only when the owner confirms (see confirm)."""
-    found = conn.execute(_JOINER, {"digest": digest}).one_or_none()
+def _stored_joiner(conn: Connection, digest: str, now: datetime) -> _Joiner | None:
+    """The stored reader asking again, locked and left as it is (anyone may type an address,
+    so its status and name change only when the owner confirms, see confirm); with whether
+    the address is suppressed and the confirmation mails it had lately, in one statement."""
+    values = {"digest": digest, "day": now - timedelta(days=1), "gap": now - CONFIRM_MAIL_GAP}
+    found = conn.execute(_JOINER, values).one_or_none()
     return None if found is None else _Joiner(*found)
 
 
@@ -276,11 +293,36 @@ _SENT = select(OutboxMessage.created_at).where(
     OutboxMessage.created_at > bindparam("since"),
 )
 _c = Subscriber.__table__.c
+_o = OutboxMessage.__table__.c
+
+
+def _confirm_mails_since(name: str):
+    return (
+        select(func.count())
+        .where(_o.subscriber_id == _c.id, _o.kind == "confirm", _o.created_at > bindparam(name))
+        .scalar_subquery()
+    )
+
+
 _JOINER = (
-    select(_c.id, _c.email, _c.status, _c.first_name, _c.token_nonce)
+    select(
+        _c.id,
+        _c.email,
+        _c.status,
+        _c.first_name,
+        _c.token_nonce,
+        exists().where(Suppression.email_hash == bindparam("digest")),
+        _confirm_mails_since("day"),
+        _confirm_mails_since("gap"),
+    )
     .where(_c.email_hash == bindparam("digest"))
-    .with_for_update()
+    .with_for_update(of=Subscriber.__table__)
 )
+
+
+def _may_mail_again(mails_today: int, mails_recent: int) -> bool:
+    """may_mail's rule on counts: under three a day, none within the gap."""
+    return mails_today < CONFIRM_MAILS_PER_DAY and mails_recent == 0
 
 
 def may_mail(
@@ -290,9 +332,8 @@ def may_mail(
     per address."""
     since = now - timedelta(days=1)
     times = list(session.scalars(_SENT, {"sid": subscriber_id, "kind": kind, "since": since}))
-    if len(times) >= CONFIRM_MAILS_PER_DAY:
-        return False
-    return all(t <= now - CONFIRM_MAIL_GAP for t in times)
+    recent = sum(t > now - CONFIRM_MAIL_GAP for t in times)
+    return _may_mail_again(len(times), recent)
 
 
 # --- links ---------------------------------------------------------------------------------

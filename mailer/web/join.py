@@ -105,20 +105,42 @@ def reader_message(exc: validation.InvalidInput) -> str:
     return text
 
 
-def check_captcha(token: str, kept: str, channel: str) -> tuple[captcha.CaptchaResult, str]:
-    """The widget's answer checked (and spent), or a pass kept from an earlier try; with the
-    pass the form should carry if it goes back to the visitor."""
+def check_captcha(token: str, kept: str, channel: str) -> captcha.CaptchaResult:
+    """The widget's answer checked (an ALTCHA solution left unspent: the signup spends it in
+    its own transaction), or a pass kept from an earlier try."""
     svc = services()
     settings, now = svc.settings, svc.now()
     if kept and captcha.pass_is_live(settings, svc.db, kept, now):
-        return captcha.CaptchaResult(True, settings.captcha, "ok-kept"), kept
-    result = captcha.verify(settings, svc.http, svc.db, token or "", client_ip(), now)
+        return captcha.CaptchaResult(True, settings.captcha, "ok-kept")
+    result = captcha.verify(settings, svc.http, svc.db, token or "", client_ip(), now, spend=False)
     if result.unavailable:
         log.warning("captcha %s unavailable: %s", result.provider, result.detail)
     elif not result.ok:
-        log.info("captcha %s refused a %s signup: %s", result.provider, channel, result.detail)
-    keep = result.ok and settings.captcha != "none"
-    return result, captcha.issue_pass(settings, result, now) if keep else ""
+        _refused(result, channel)
+    return result
+
+
+def _refused(result: captcha.CaptchaResult, channel: str) -> None:
+    log.info("captcha %s refused a %s signup: %s", result.provider, channel, result.detail)
+
+
+def _keep(
+    result: captcha.CaptchaResult, kept: str, channel: str
+) -> tuple[captcha.CaptchaResult, str]:
+    """A form sent back for other mistakes keeps a solved CAPTCHA as a pass, so the visitor
+    need not solve it again: the solution is spent now (it can never admit a signup itself),
+    and one used before is refused as a replay."""
+    svc = services()
+    settings, now = svc.settings, svc.now()
+    if settings.captcha == "none":
+        return result, ""
+    if result.detail == "ok-kept":
+        return result, kept
+    if not captcha.spend_now(svc.db, result, now):
+        result = captcha.CaptchaResult(False, result.provider, "replayed")
+        _refused(result, channel)
+        return result, ""
+    return result, captcha.issue_pass(settings, result, now)
 
 
 def _captcha_note(result: captcha.CaptchaResult, signal: str) -> str:
@@ -138,16 +160,20 @@ def attempt_signup(
     kept: str = "",
     signal: str = "",
 ) -> Attempt:
-    """Validate everything, check the CAPTCHA, subscribe; the same answer for every address
-    state. With other mistakes a solved CAPTCHA comes back as a pass, unspent."""
+    """Validate everything, check the CAPTCHA, subscribe (spending the CAPTCHA in the signup's
+    own transaction); the same answer for every address state. With other mistakes a solved
+    CAPTCHA comes back as a pass."""
     svc = services()
     settings, now = svc.settings, svc.now()
     errors = {**(errors or {})}
     for name, messages in field_errors(email, first_name).items():
         errors.setdefault(name, messages)  # a field the form already marked keeps its message
-    result, keep = check_captcha(token, kept, channel)
+    result = check_captcha(token, kept, channel)
     if result.unavailable:
         return Attempt(503, errors, gettext(UNAVAILABLE))
+    keep = ""
+    if errors and result.ok:
+        result, keep = _keep(result, kept, channel)
     if not result.ok:
         errors["captcha"] = [gettext(CAPTCHA_FAILED)]
     if errors:
@@ -171,9 +197,14 @@ def attempt_signup(
         language=page_language(),
     )
     try:
-        outcome = subscriptions.subscribe(svc.db, settings, signup, now)
+        outcome = subscriptions.subscribe(
+            svc.db, settings, signup, now, gate=lambda conn: captcha.spend_in(conn, result, now)
+        )
     except validation.InvalidInput as exc:
         return Attempt(400, {exc.field: [reader_message(exc)]})
+    if outcome.result == "refused":  # the solution was spent by another request meanwhile
+        _refused(captcha.CaptchaResult(False, result.provider, "replayed"), channel)
+        return Attempt(400, {"captcha": [gettext(CAPTCHA_FAILED)]})
     log.info("signup via %s: %s (subscriber %s)", channel, outcome.result, outcome.subscriber_id)
     return Attempt(200)
 
