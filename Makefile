@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# pytest-xdist processes for make test: one per core of the 2-core machines we run on
+TEST_WORKERS ?= 2
 
-.PHONY: run test lint format install bench env-example clean
+.PHONY: run test lint format install bench env-example clean catalogues
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +31,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	.ci/with-postgres $(BIN)/python -m pytest $(PYTEST_ARGS)
+	.ci/with-postgres $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -48,3 +50,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+## catalogues: extract readers' strings into messages.pot and merge them into every language's
+## .po (new strings arrive untranslated; tests/core/test_i18n.py fails until they are translated)
+catalogues: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ -k gettext_for:2 -k ngettext_for:2,3 \
+		--no-location --sort-output --project newsletter-mailer -o mailer/translations/messages.pot .
+	$(BIN)/pybabel update -i mailer/translations/messages.pot -d mailer/translations \
+		--ignore-obsolete --width 100

@@ -31,6 +31,11 @@ def check_settings(settings: Settings) -> TransportOptions:
     """Every start-up check, in order; return the transport options built on the way."""
     if settings.is_production:
         check_production(settings)
+    if settings.sunset and settings.click_tracking != "per_reader":
+        raise ConfigError(
+            "MAILER_SUNSET=true needs MAILER_CLICK_TRACKING=per_reader: without it nobody's "
+            "clicks are known, so nobody can be judged quiet."
+        )
     return check_providers(settings)
 
 

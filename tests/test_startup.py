@@ -114,6 +114,12 @@ def test_services_check_settings_handed_in(tmp_path):
         build(settings)
 
 
+def test_sunsetting_without_per_reader_clicks_is_refused(tmp_path):
+    settings = Settings.from_env({"MAILER_INSTANCE_DIR": str(tmp_path), "MAILER_SUNSET": "true"})
+    with pytest.raises(ConfigError, match="MAILER_SUNSET=true needs MAILER_CLICK_TRACKING"):
+        build(settings)
+
+
 # --- unknown variables ------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ import sys
 
 from mailer.cli import (  # noqa: F401  (each module adds its commands to `main` on import)
     articles,
+    audience,
     core,
     digest_check,
     digest_content,

@@ -11,14 +11,14 @@ from datetime import timedelta
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn
 from rich.text import Text
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from mailer.cli.base import AppContext, pass_app
 from mailer.cli.groups import digest_group, outbox_group
 from mailer.cli.newsletters import chosen_newsletter, newsletter_option
 from mailer.cli.output import emit_json, is_terminal, table
 from mailer.core.errors import MailerError
-from mailer.core.models import Delivery, OutboxMessage, Subscriber, Suppression
+from mailer.core.models import Delivery, OutboxMessage
 from mailer.delivery import engine, ledger, precheck, queue
 from mailer.delivery.engine import drain_outbox
 from mailer.delivery.status import FEEDBACK_WORDS, awaiting_feedback, digest_status
@@ -179,15 +179,7 @@ def _fmt(counts: dict[str, int]) -> str:
 
 def _dry_run(services, digest_id: int) -> None:
 
-    with services.db.session() as session:
-        suppressed = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash)
-        count = session.scalar(
-            select(func.count())
-            .select_from(Subscriber)
-            .where(
-                Subscriber.status == "confirmed", Subscriber.paused.is_(False), ~suppressed.exists()
-            )
-        )
+    count = ledger.digest_reader_count(services.db, digest_id)
     click.echo(f"Dry run: {count} subscribers would get this digest. Nothing was sent.")
 
 

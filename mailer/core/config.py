@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from mailer.core import i18n
 from mailer.core.analytics_dsn import HELP as ANALYTICS_HELP
 from mailer.core.analytics_dsn import parse_analytics_dsn
 from mailer.core.errors import ConfigError
@@ -50,6 +51,14 @@ def _http_url(value: object) -> str | None:
     if parts.scheme in ("http", "https") and parts.netloc:
         return None
     return "an http(s) URL such as https://news.example.com"
+
+
+def _languages(value: object) -> str | None:
+    codes = tuple(value) if isinstance(value, tuple) else ()
+    problems = [p for p in map(i18n.language_problem, codes) if p]
+    if not codes or problems:
+        return "language codes with a shipped catalogue" + (f" ({problems[0]})" if problems else "")
+    return None
 
 
 def _timezone(value: object) -> str | None:
@@ -202,6 +211,17 @@ class Settings:
     )
     timezone: str = setting(
         "Europe/London", "The newsroom's time zone: weeks, schedules, dates", check=_timezone
+    )
+    languages: tuple[str, ...] = setting(
+        ("en", "de"),
+        "Languages readers may choose (comma-separated codes with a catalogue under "
+        "mailer/translations/; English is built in): pages and mail follow the reader's choice",
+        check=_languages,
+    )
+    default_language: str = setting(
+        "en",
+        "The language of a reader who chose none, of a browser asking for none of "
+        "MAILER_LANGUAGES, and of readers who joined before languages existed",
     )
     transport: str = setting(
         "file://instance/outbox",
@@ -463,6 +483,24 @@ class Settings:
         "beside the built-in list of scanners and HTTP libraries",
     )
 
+    # --- sunsetting quiet readers (needs per_reader clicks) -----------------------------------
+    sunset: bool = setting(
+        False,
+        "Mail readers who clicked nothing in MAILER_SUNSET_AFTER_ISSUES issues one re-engagement "
+        "mail, then pause (never delete) those still quiet; needs "
+        "MAILER_CLICK_TRACKING=per_reader, and only clicks count, never opens",
+    )
+    sunset_after_issues: int = setting(
+        8,
+        "Issues a reader was sent in a row with no click before the re-engagement mail",
+        check=_positive,
+    )
+    sunset_grace_issues: int = setting(
+        2,
+        "Issues sent after the re-engagement mail with no click before the reader is paused",
+        check=_positive,
+    )
+
     # --- editors and operators --------------------------------------------------------------
     editor_emails: tuple[str, ...] = setting(
         (), "Comma-separated addresses told when a digest is built, held or skipped"
@@ -555,6 +593,11 @@ class Settings:
                 )
             if meta["check"] and (expected := meta["check"](value)):
                 raise ConfigError(f"{env_name(f.name)} is {value!r}; it accepts {expected}.")
+        if self.default_language not in self.languages:
+            raise ConfigError(
+                f"MAILER_DEFAULT_LANGUAGE is {self.default_language!r}; it accepts one of "
+                f"MAILER_LANGUAGES ({', '.join(self.languages)})."
+            )
 
     def environ(self) -> dict[str, str]:
         """The MAILER_* variables that rebuild these settings, for a child process."""

@@ -60,6 +60,9 @@ class Subscriber(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     email_hash: Mapped[str] = mapped_column(String(64), unique=True)
     first_name: Mapped[str | None] = mapped_column(String(60))
+    # The reader's language for pages and mail; None: MAILER_DEFAULT_LANGUAGE (readers who
+    # joined before languages existed, or whom an operator added).
+    language: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     token_nonce: Mapped[str] = mapped_column(String(32))
@@ -257,6 +260,10 @@ class Digest(Base):
     approved_by: Mapped[str | None] = mapped_column(String(320))
     send_started_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    # The saved segment this issue goes to (None: every reader); see readers.segments.
+    segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segments.id", ondelete="SET NULL", name="fk_digests_segment_id")
+    )
 
     items: Mapped[list[DigestItem]] = relationship(
         cascade="all, delete-orphan", order_by="DigestItem.position", lazy="selectin"
@@ -512,3 +519,32 @@ class ReaderClick(Base):
     clicks: Mapped[int] = mapped_column(Integer, default=0)
     first_at: Mapped[datetime]
     last_at: Mapped[datetime]
+
+
+class Segment(Base):
+    """A saved, named filter of readers a send may target; its rules follow a fixed schema
+    (readers.segments), never SQL from the web."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    rules: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ReaderSunset(Base):
+    """Where a quiet reader is in sunsetting: `mailed` (the re-engagement mail is queued),
+    `paused` (by sunsetting, not by the reader) or `resumed` (the reader came back); `at` is
+    when that stage began. No row: never mailed."""
+
+    __tablename__ = "reader_sunsets"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    stage: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime]
+    mailed_at: Mapped[datetime]

@@ -24,6 +24,7 @@ class Recipient:
     email: str
     first_name: str | None
     token_nonce: str
+    language: str | None = None  # None: the site's default
 
 
 def list_id(settings: Settings) -> str:
@@ -54,7 +55,7 @@ def digest_message(
         "unsubscribe_url": unsubscribe,
         "preferences_url": preferences_url(settings, recipient.id, recipient.token_nonce, issued),
         "first_name": recipient.first_name or "",
-        "greeting": greeting(recipient.first_name),
+        "greeting": greeting(recipient.first_name, rendered.language),
         "click_reader": reader_token(settings, delivery_id),
     }
     body = None

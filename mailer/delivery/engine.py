@@ -416,11 +416,15 @@ def send_digest(
     ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
     ledger.materialise(db, digest_id, clock())
     drain_outbox(db, settings, transport_factory, clock, time_budget=time_budget)
-    rendered = render_digest(digest, settings)
+    # Once per offered language, before the workers start: a reader's message is substitution
+    # into their language's render, so a send costs one render per language, not per reader.
+    renders = {lang: render_digest(digest, settings, language=lang) for lang in settings.languages}
     period = digest.period_key
     newsletter = identity(digest.newsletter, settings)
 
     def build(item: ledger.Claimed) -> Message:
+        language = item.recipient.language
+        rendered = renders.get(language or "") or renders[settings.default_language]
         return digest_message(
             rendered,
             item.recipient,

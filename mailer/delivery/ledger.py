@@ -37,6 +37,7 @@ from mailer.core.models import (
 )
 from mailer.delivery.compose import Recipient
 from mailer.readers.links import new_message_id
+from mailer.readers.segments import digest_rules, narrow
 from mailer.readers.suppressions import address_hash
 
 UNKNOWN_AFTER_CRASH = "the sender stopped after handing this message over; its fate is unknown"
@@ -97,12 +98,25 @@ def subscribed_to(newsletter: Any = None):
     )
 
 
-def reader_count(db: Database, newsletter_id: int | None = None) -> int:
+def reader_count(
+    db: Database, rules: dict[str, Any] | None = None, newsletter_id: int | None = None
+) -> int:
     """How many readers a digest of the newsletter (None: the default) materialised now would
-    go to."""
+    go to (narrowed by a segment's rules)."""
     readers = _readers(newsletter_id)
     with db.session() as session:
-        return session.scalar(select(func.count()).select_from(Subscriber).where(*readers))
+        return session.scalar(
+            select(func.count()).select_from(Subscriber).where(*readers, *narrow(rules))
+        )
+
+
+def digest_reader_count(db: Database, digest_id: int) -> int:
+    """How many readers this digest, with its newsletter and the segment it targets, would go
+    to now."""
+    with db.session() as session:
+        rules = digest_rules(session, digest_id)
+        newsletter = session.scalar(select(Digest.newsletter_id).where(Digest.id == digest_id))
+    return reader_count(db, rules, newsletter)
 
 
 def materialise(db: Database, digest_id: int, now: datetime) -> int:
@@ -117,12 +131,12 @@ def materialise(db: Database, digest_id: int, now: datetime) -> int:
         literal(0),
         literal(now, Delivery.created_at.type),
         literal(now, Delivery.created_at.type),
-    ).where(*_readers(newsletter))
-    stmt = chooser(Delivery).from_select(
-        ["digest_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"], eligible
     )
+    columns = ["digest_id", "subscriber_id", "status", "attempts", "created_at", "updated_at"]
     rows = select(func.count()).select_from(Delivery).where(Delivery.digest_id == digest_id)
     with db.session() as session:
+        eligible = eligible.where(*_readers(newsletter), *narrow(digest_rules(session, digest_id)))
+        stmt = chooser(Delivery).from_select(columns, eligible)
         before = session.scalar(rows)
         session.execute(stmt.on_conflict_do_nothing(index_elements=["digest_id", "subscriber_id"]))
         return session.scalar(rows) - before
@@ -221,7 +235,9 @@ def claim_deliveries(
                 Claimed(
                     delivery.id,
                     delivery.message_id,
-                    recipient=Recipient(sub.id, sub.email, sub.first_name, sub.token_nonce),
+                    recipient=Recipient(
+                        sub.id, sub.email, sub.first_name, sub.token_nonce, sub.language
+                    ),
                 )
             )
     return token, claimed, skipped

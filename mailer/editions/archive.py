@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from mailer.content.calendar import period_bounds, special_day
+from mailer.core import i18n
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import Digest, Newsletter
@@ -46,14 +47,17 @@ class ArchivedIssue:
     special: bool = False  # a special edition, which the archive marks as such
 
 
-def describe(digest: Digest, settings: Settings) -> ArchivedIssue:
+def describe(digest: Digest, settings: Settings, language: str | None = None) -> ArchivedIssue:
     """The issue's title, date and a description fit for a meta tag or a feed summary."""
+    language = language or settings.default_language
     start, _end = period_bounds(digest.period_key, settings.zone)
     sent = digest.sent_at or digest.send_started_at or digest.updated_at or start
     items = sorted(digest.items, key=lambda i: i.position)
     lead = items[0] if items else None
     special = special_day(digest.period_key) is not None
-    first = intro_paragraphs(digest.intro, len(items), False, settings.site_name, special)[0]
+    first = intro_paragraphs(
+        digest.intro, len(items), False, settings.site_name, language, special=special
+    )[0]
     summary = digest.preheader or first
     title = (
         strip_invisible(digest.subject)
@@ -63,8 +67,8 @@ def describe(digest: Digest, settings: Settings) -> ArchivedIssue:
         period_key=digest.period_key,
         title=title,
         sent_at=sent,
-        date_label=long_date(sent, settings.zone),
-        week_label=period_label(digest.period_key, settings.zone),
+        date_label=long_date(sent, settings.zone, language),
+        week_label=period_label(digest.period_key, settings.zone, language),
         description=_shorten(strip_invisible(summary)),
         url=f"{archive_url(digest.newsletter, settings)}/{digest.period_key}",
         image_url=safe_link(lead.image_url) if lead and lead.image_url else "",
@@ -136,15 +140,18 @@ def atom_feed(
     default's), every link absolute."""
     issues = [(describe(d, settings), d) for d in digests[:FEED_ENTRIES]]
     name, home = archive_name(newsletter, settings), archive_url(newsletter, settings)
-    feed = ET.Element("feed", {"xmlns": ATOM, "xml:lang": "en"})
+    language = settings.default_language
+    feed = ET.Element("feed", {"xmlns": ATOM, "xml:lang": language})
     _add(feed, "id", home)
-    _add(feed, "title", f"{name} from {settings.site_name}")
-    _add(feed, "subtitle", f"Every issue of {name}, as it went out.")
+    names = {"list": name, "site": settings.site_name}
+    _add(feed, "title", i18n.gettext_for(language, "%(list)s from %(site)s", **names))
+    subtitle = i18n.gettext_for(language, "Every issue of %(list)s, as it went out.", **names)
+    _add(feed, "subtitle", subtitle)
     _add(feed, "updated", _stamp(max((i.sent_at for i, _ in issues), default=now)))
     _add(_add(feed, "author"), "name", settings.site_name)
     _add(feed, "link", rel="self", type="application/atom+xml", href=feed_url(newsletter, settings))
     _add(feed, "link", rel="alternate", type="text/html", href=home)
-    template = environment().get_template("web/_archive_entry.html")
+    template = environment(language=language).get_template("web/_archive_entry.html")
     for issue, digest in issues:
         entry = _add(feed, "entry")
         _add(entry, "id", issue.url)

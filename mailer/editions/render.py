@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from mailer.content.calendar import period_bounds, special_day
+from mailer.core import i18n
 from mailer.core.config import Settings
 from mailer.core.errors import MailerError
 from mailer.core.templates import environment
@@ -47,6 +48,7 @@ class RenderedDigest:
     text: str
     web_url: str = ""
     nonce: str = field(kw_only=True)  # the unguessable part of this render's markers
+    language: str = field(default=i18n.SOURCE_LANGUAGE, kw_only=True)
 
     def __post_init__(self) -> None:
         if len(self.nonce) < NONCE_BYTES * 2 or not self.nonce.isalnum():
@@ -86,15 +88,23 @@ def fill(
     return subject, text, body
 
 
-def greeting(first_name: str | None) -> str:
-    return f"Hello {first_name}," if first_name else "Hello,"
+def greeting(first_name: str | None, language: str = i18n.SOURCE_LANGUAGE) -> str:
+    """The digest's first line for one reader, in their language."""
+    if first_name:
+        return i18n.gettext_for(language, "Hello %(name)s,", name=first_name)
+    return i18n.gettext_for(language, "Hello,")
 
 
 NUMBERS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 
 
 def intro_paragraphs(
-    intro: str | None, stories: int, with_related: bool, site_name: str, special: bool = False
+    intro: str | None,
+    stories: int,
+    with_related: bool,
+    site_name: str,
+    language: str = i18n.SOURCE_LANGUAGE,
+    special: bool = False,
 ) -> list[str]:
     """The editor's paragraphs; with none, one line saying what the issue holds, so the
     greeting never stands alone above a gap."""
@@ -102,21 +112,44 @@ def intro_paragraphs(
     if any(paragraphs):
         return [p for p in paragraphs if p]
     if special:
-        return [
-            f"A special edition from {site_name}"
-            + (", with related coverage." if with_related else ".")
-        ]
-    count = NUMBERS[stories] if stories < len(NUMBERS) else str(stories)
-    line = f"Here are this week's {count} top stories from {site_name}"
-    if stories == 1:
-        line = f"Here is this week's top story from {site_name}"
-    return [line + (", with related coverage." if with_related else ".")]
+        if with_related:
+            line = i18n.gettext_for(
+                language, "A special edition from %(site)s, with related coverage.", site=site_name
+            )
+        else:
+            line = i18n.gettext_for(language, "A special edition from %(site)s.", site=site_name)
+        return [line]
+    english = language == i18n.SOURCE_LANGUAGE and stories < len(NUMBERS)
+    count = NUMBERS[stories] if english else i18n.number(stories, language)
+    if with_related:
+        line = i18n.ngettext_for(
+            language,
+            "Here is this week's top story from %(site)s, with related coverage.",
+            "Here are this week's %(count)s top stories from %(site)s, with related coverage.",
+            stories,
+            site=site_name,
+            count=count,
+        )
+    else:
+        line = i18n.ngettext_for(
+            language,
+            "Here is this week's top story from %(site)s.",
+            "Here are this week's %(count)s top stories from %(site)s.",
+            stories,
+            site=site_name,
+            count=count,
+        )
+    return [line]
 
 
-def long_date(moment: datetime, zone: ZoneInfo) -> str:
-    """A date as readers write it, in the newsroom's zone: Monday 30 November 2026."""
-    local = moment.astimezone(zone)
-    return f"{local.strftime('%A')} {local.day} {local.strftime('%B %Y')}"
+def long_date(moment: datetime, zone: ZoneInfo, language: str = i18n.SOURCE_LANGUAGE) -> str:
+    """A date as readers write it, in the newsroom's zone: Monday 30 November 2026 (English),
+    Montag, 30. November 2026 (German)."""
+    return i18n.long_date(moment.astimezone(zone), language)
+
+
+def week_label(start: datetime, zone: ZoneInfo, language: str = i18n.SOURCE_LANGUAGE) -> str:
+    return i18n.gettext_for(language, "Week of %(day)s", day=long_date(start, zone, language))
 
 
 def safe_link(url: str | None) -> str:
@@ -141,7 +174,10 @@ def with_utm(url: str, campaign: str, own_hosts: frozenset[str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
+def _context(
+    digest, settings: Settings, web: bool, nonce: str = "", language: str | None = None
+) -> dict:
+    language = language or settings.default_language
     if not web and not nonce:
         raise ValueError("a mail rendering needs its marker nonce.")
     zone = settings.zone
@@ -163,7 +199,7 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
         return track(href, kind, item_id) if track and kind else href
 
     def day(moment) -> str:
-        return long_date(moment, zone)
+        return long_date(moment, zone, language)
 
     stories = [
         {
@@ -196,7 +232,7 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
         "stories": stories,
         "site_name": settings.site_name,
         "list_name": settings.list_name,
-        "period_label": period_label(digest.period_key, zone),
+        "period_label": period_label(digest.period_key, zone, language),
         "special": special is not None,
         "web_url": web_url,
         "web": web,
@@ -205,6 +241,7 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
             len(stories),
             any(s["related"] for s in stories),
             settings.site_name,
+            language,
             special is not None,
         ),
         # the web version is for anyone: no personal places at all, and no greeting
@@ -216,14 +253,15 @@ def _context(digest, settings: Settings, web: bool, nonce: str = "") -> dict:
     }
 
 
-def period_label(key: str, zone: ZoneInfo) -> str:
+def period_label(key: str, zone: ZoneInfo, language: str = i18n.SOURCE_LANGUAGE) -> str:
     """What the issue is called above its stories: 'Week of …', or 'Special edition, …'."""
     special = special_day(key)
     if special is not None:
         midday = datetime(special.year, special.month, special.day, 12, tzinfo=zone)
-        return f"Special edition, {long_date(midday, zone)}"
+        day = long_date(midday, zone, language)
+        return i18n.gettext_for(language, "Special edition, %(day)s", day=day)
     start, _end = period_bounds(key, zone)
-    return f"Week of {long_date(start, zone)}"
+    return week_label(start, zone, language)
 
 
 @lru_cache(maxsize=1)
@@ -239,12 +277,16 @@ def inline_css(document: str) -> str:
     return _inliner().inline(document)
 
 
-def render_digest(digest, settings: Settings, web_url: str | None = None) -> RenderedDigest:
-    """Subject, HTML (CSS inlined) and text for a digest, with per-recipient markers;
-    `web_url` replaces the archive link (a test mail's signed preview of a draft)."""
-    env = environment()
+def render_digest(
+    digest, settings: Settings, web_url: str | None = None, language: str | None = None
+) -> RenderedDigest:
+    """Subject, HTML (CSS inlined) and text for a digest in one language (the site's default
+    when None), with per-recipient markers; `web_url` replaces the archive link (a test
+    mail's signed preview of a draft). A send renders once per language, never per reader."""
+    language = language or settings.default_language
+    env = environment(language=language)
     nonce = new_nonce()
-    context = _context(digest, settings, web=False, nonce=nonce)
+    context = _context(digest, settings, web=False, nonce=nonce, language=language)
     if web_url:
         context["web_url"] = web_url
     subject = strip_invisible(env.get_template("email/digest/subject.txt").render(context)).strip()
@@ -252,20 +294,30 @@ def render_digest(digest, settings: Settings, web_url: str | None = None) -> Ren
     body_html = hide_provider_placeholders(body_html)  # a provider fills no feed's placeholder
     text = env.get_template("email/digest/body.txt").render(context).strip() + "\n"
     return RenderedDigest(
-        subject, digest.preheader, body_html, text, context["web_url"], nonce=nonce
+        subject,
+        digest.preheader,
+        body_html,
+        text,
+        context["web_url"],
+        nonce=nonce,
+        language=language,
     )
 
 
-def web_issue(digest, settings: Settings) -> dict:
+def web_issue(digest, settings: Settings, language: str | None = None) -> dict:
     """What the archive's page of an issue shows: its stories, introduction and week, with no
     greeting, no personal or tracked link and no marker (anyone may read it)."""
-    context = _context(digest, settings, web=True)
+    context = _context(digest, settings, web=True, language=language)
     return {key: context[key] for key in ("stories", "intro", "period_label", "web_url", "special")}
 
 
 def check_size(digest, settings: Settings) -> int:
-    """Refuse a digest whose HTML would be clipped by Gmail; returns the size in bytes."""
-    size = len(render_digest(digest, settings).html.encode("utf-8"))
+    """Refuse a digest whose HTML would be clipped by Gmail in any offered language (German
+    runs longer than English); returns the largest size in bytes."""
+    size = max(
+        len(render_digest(digest, settings, language=language).html.encode("utf-8"))
+        for language in settings.languages
+    )
     if size > MAX_HTML_BYTES:
         raise MailerError(
             f"the {digest.period_key} email would be {size // 1024} KB of HTML, over the "

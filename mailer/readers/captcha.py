@@ -9,15 +9,18 @@ import hmac
 import logging
 import secrets
 import urllib.parse
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import altcha
 import requests
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 
 from mailer.core import safejson
 from mailer.core.config import Settings
@@ -47,6 +50,8 @@ MAX_TOKEN_LENGTH = 8192
 # A solved CAPTCHA is kept for a form sent back for other mistakes, this long, for one signup.
 PASS_LIFETIME = timedelta(minutes=10)
 KEPT_FIELD = "captcha_kept"
+# Spent solutions past their expiry are deleted at most this often per process and database.
+PRUNE_EVERY = timedelta(minutes=1)
 # Provider error codes that mean our keys are wrong: the visitor cannot fix these.
 CONFIG_ERRORS = {
     "missing-input-secret",
@@ -67,6 +72,9 @@ class CaptchaResult:
     detail: str
     score: float | None = None
     unavailable: bool = False
+    # A verified ALTCHA solution not yet recorded as used: (its hash, its expiry). Only a
+    # verify(spend=False) leaves one, for the caller to spend in its own transaction.
+    unspent: tuple[str, datetime] | None = field(default=None, compare=False, repr=False)
 
 
 def token_field(settings: Settings) -> str:
@@ -84,8 +92,11 @@ def verify(
     *,
     action: str = "subscribe",
     timeout: float = SITEVERIFY_TIMEOUT,
+    spend: bool = True,
 ) -> CaptchaResult:
-    """Check a widget's answer on the server, as every path that creates a subscription must."""
+    """Check a widget's answer on the server, as every path that creates a subscription must.
+    With spend=False a good ALTCHA solution comes back unspent: the caller must spend it (see
+    spend_in) in the transaction that uses it, and refuse if that says it was used before."""
     provider = settings.captcha
     if provider == "none":
         return CaptchaResult(True, provider, "disabled")
@@ -95,7 +106,10 @@ def verify(
     if len(token) > MAX_TOKEN_LENGTH:
         return CaptchaResult(False, provider, "invalid")
     if provider == "altcha":
-        return _verify_altcha(settings, db, token, now)
+        result = _verify_altcha(settings, token, now)
+        if spend and result.unspent is not None:
+            return result if spend_now(db, result, now) else _replayed(result)
+        return result
     return _verify_siteverify(settings, http, token, remote_ip, action, timeout)
 
 
@@ -151,7 +165,8 @@ def _altcha_expiry(salt: str) -> float | None:
         return None
 
 
-def _verify_altcha(settings: Settings, db: Database, token: str, now: datetime) -> CaptchaResult:
+def _verify_altcha(settings: Settings, token: str, now: datetime) -> CaptchaResult:
+    """Genuine and unexpired, left unspent: the caller spends it."""
     payload = _decode_altcha(token)
     if payload is None or payload["algorithm"] != ALTCHA_ALGORITHM:
         return CaptchaResult(False, "altcha", "invalid")
@@ -161,23 +176,60 @@ def _verify_altcha(settings: Settings, db: Database, token: str, now: datetime) 
     expires = _altcha_expiry(payload["salt"])  # signed: the salt is inside the hashed challenge
     if expires is None or expires <= now.timestamp():
         return CaptchaResult(False, "altcha", "expired")
-    if not _spend(db, payload["signature"], expires, now):
-        return CaptchaResult(False, "altcha", "replayed")
-    return CaptchaResult(True, "altcha", "ok")
+    unspent = (_solution_hash(payload["signature"]), datetime.fromtimestamp(expires, now.tzinfo))
+    return CaptchaResult(True, "altcha", "ok", unspent=unspent)
 
 
-def _spend(db: Database, signature: str, expires: float, now: datetime) -> bool:
-    """Record a solution as used; False when it was used before. Expired records are pruned."""
-    digest = _solution_hash(signature)
-    expires_at = datetime.fromtimestamp(expires, tz=now.tzinfo)
+def _replayed(result: CaptchaResult) -> CaptchaResult:
+    return CaptchaResult(False, result.provider, "replayed")
+
+
+def spend_now(db: Database, result: CaptchaResult, now: datetime) -> bool:
+    """Spend a result's solution in a transaction of its own; False when it was used before."""
+    if result.unspent is None:
+        return True
+    with db.engine.begin() as conn:
+        return spend_in(conn, result, now)
+
+
+def spend_in(conn: Connection, result: CaptchaResult, now: datetime) -> bool:
+    """Record the result's solution as used, inside the caller's transaction, so one solution
+    admits one signup; False when it was used before (a racing twin waits for the first to
+    commit). True when nothing is left to spend (another provider spends its own tokens)."""
+    if result.unspent is None:
+        return True
+    digest, expires_at = result.unspent
+    _prune(conn, now)
+    stmt = _spend_statement(conn.dialect.name)
+    return (
+        conn.execute(stmt, {"solution_hash": digest, "expires_at": expires_at}).first() is not None
+    )
+
+
+_spend_statements: dict[str, Any] = {}
+_pruned: weakref.WeakKeyDictionary[Engine, datetime] = weakref.WeakKeyDictionary()
+
+
+def _spend_statement(dialect: str):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: a row back means this call spent it.
+    Built once per dialect."""
+    if dialect not in _spend_statements:
+        spent = CaptchaSolution.__table__
+        insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
+        stmt = insert_for(spent).on_conflict_do_nothing().returning(spent.c.solution_hash)
+        _spend_statements[dialect] = stmt
+    return _spend_statements[dialect]
+
+
+def _prune(conn: Connection, now: datetime) -> None:
+    """Delete expired records, at most once per PRUNE_EVERY per database in this process (a
+    spent solution is refused by its own expiry anyway; the rows only take room)."""
+    last = _pruned.get(conn.engine)
+    if last is not None and last <= now < last + PRUNE_EVERY:
+        return
     spent = CaptchaSolution.__table__
-    try:
-        with db.engine.begin() as conn:  # Core: this runs on every signup
-            conn.execute(delete(spent).where(spent.c.expires_at < now))
-            conn.execute(insert(spent), {"solution_hash": digest, "expires_at": expires_at})
-    except IntegrityError:
-        return False
-    return True
+    conn.execute(delete(spent).where(spent.c.expires_at < now))
+    _pruned[conn.engine] = now
 
 
 def _solution_hash(signature: str) -> str:
@@ -238,9 +290,15 @@ def redeem_pass(settings: Settings, db: Database, token: str, now: datetime) -> 
     data = _read_pass(settings, token, now)
     if data is None:
         return CaptchaResult(False, settings.captcha, "invalid")
-    if not _spend(db, "pass:" + data["id"], float(data["e"]), now):
-        return CaptchaResult(False, settings.captcha, "replayed")
-    return CaptchaResult(True, settings.captcha, "ok-kept")
+    expires_at = datetime.fromtimestamp(float(data["e"]), now.tzinfo)
+    kept = CaptchaResult(True, settings.captcha, "ok-kept")
+    unspent = CaptchaResult(
+        True,
+        settings.captcha,
+        "ok-kept",
+        unspent=(_solution_hash("pass:" + data["id"]), expires_at),
+    )
+    return kept if spend_now(db, unspent, now) else _replayed(kept)
 
 
 # --- reCAPTCHA v2/v3, hCaptcha, Turnstile: the provider's siteverify --------------------------

@@ -21,7 +21,9 @@ def send_data_link(
     minutes = int(DATA_LINK_LIFETIME.total_seconds() // 60)
 
     def row(sub: Subscriber) -> dict:
-        return data_link_values(settings, sub.id, sub.email, sub.token_nonce, now, minutes)
+        return data_link_values(
+            settings, sub.id, sub.email, sub.token_nonce, now, minutes, sub.language
+        )
 
     return queue_reader_mail(db, subscriber_id, now, "data", row)
 

@@ -19,6 +19,7 @@ from mailer.core.models import (
     NewsletterSubscription,
     OutboxMessage,
     ReaderClick,
+    ReaderSunset,
     Subscriber,
 )
 from mailer.readers.subscriptions import ReaderOutcome, new_token_nonce
@@ -48,6 +49,7 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
             .order_by(OutboxMessage.id)
         ).all()
         clicks = _reader_clicks(session, subscriber_id)
+        stage = session.get(ReaderSunset, subscriber_id)
 
     def when(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
@@ -56,6 +58,7 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
         "subscriber": {
             "email": sub.email,
             "first_name": sub.first_name,
+            "language": sub.language,
             "status": sub.status,
             "paused": sub.paused,
             "joined_via": sub.origin,
@@ -91,6 +94,11 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
             }
             for period, title, count, first, last in clicks
         ],
+        "sunset": (  # where sunsetting (MAILER_SUNSET) has this quiet reader, if anywhere
+            {"stage": stage.stage, "since": when(stage.at), "mailed_at": when(stage.mailed_at)}
+            if stage
+            else None
+        ),
     }
 
 
@@ -130,7 +138,7 @@ def forget(
             suppress(session, sub.email, "erased", now, source=by, keep_address=False)
         sub.email = None
         sub.email_hash = secrets.token_hex(32)  # the suppression holds the real hash
-        sub.first_name = None
+        sub.first_name = sub.language = None
         sub.status, sub.paused = "erased", False
         sub.token_nonce = new_token_nonce()
         sub.updated_at = sub.unsubscribed_at = now
@@ -143,6 +151,7 @@ def forget(
         session.execute(delete(ReaderClick).where(ReaderClick.subscriber_id == subscriber_id))
         mine = NewsletterSubscription.subscriber_id == subscriber_id
         session.execute(delete(NewsletterSubscription).where(mine))  # which lists they took
+        session.execute(delete(ReaderSunset).where(ReaderSunset.subscriber_id == subscriber_id))
         session.add(
             ConsentEvent(subscriber_id=subscriber_id, kind="erase", at=now, detail={"by": by})
         )

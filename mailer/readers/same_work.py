@@ -6,11 +6,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, bindparam, insert, select
+from sqlalchemy import Boolean, Connection, bindparam, exists, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber
+from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
 
 _TABLES = {
     "subscribers": Subscriber.__table__,
@@ -22,6 +22,7 @@ _COLUMNS = {
         "email",
         "email_hash",
         "first_name",
+        "language",
         "status",
         "paused",
         "token_nonce",
@@ -63,13 +64,16 @@ _COLUMNS = {
 @functools.cache
 def _insert_when(dialect: str, table_name: str):
     """INSERT INTO t (...) SELECT :a, :b ... WHERE :go_ - one row or none, the same statement
-    either way; subscribers also skip a stored address (ON CONFLICT DO NOTHING). Built once."""
+    either way; subscribers also skip a stored address (ON CONFLICT DO NOTHING) and a
+    suppressed one (NOT EXISTS in suppressions). Built once."""
     table = _TABLES[table_name]
     columns = _COLUMNS[table_name]
     row = select(*(bindparam(c, type_=table.c[c].type) for c in columns))
     row = row.where(bindparam("go_", type_=Boolean()))
     if table_name != "subscribers":
         return insert(table).from_select(columns, row)
+    suppressed = exists().where(Suppression.email_hash == bindparam("email_hash"))
+    row = row.where(~suppressed)
     insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
     return insert_for(table).from_select(columns, row).on_conflict_do_nothing()
 

@@ -10,15 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, exists, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from mailer.core import i18n
 from mailer.core.config import Settings
 from mailer.core.db import Database
-from mailer.core.models import ConsentEvent, Newsletter, OutboxMessage, Subscriber
+from mailer.core.i18n import N_
+from mailer.core.models import ConsentEvent, Newsletter, OutboxMessage, Subscriber, Suppression
 from mailer.readers import newsletters as lists
+from mailer.readers import sunset
 from mailer.readers.reader_mail import confirmation_values, links_values, welcome_values
 from mailer.readers.same_work import insert_when
 from mailer.readers.suppressions import address_hash, is_suppressed
@@ -26,12 +29,12 @@ from mailer.readers.tokens import TokenExpired, TokenInvalid, read_token, read_u
 from mailer.readers.validation import InvalidInput, clean_first_name, normalise_email
 
 FORM_VERSION = "join-1"
-CONSENT_TEXT = (
+CONSENT_TEXT = N_(
     "Yes, send me {list_name} from {site_name} {frequency}. "
     "I can unsubscribe at any time with one click."
 )
 # With several newsletters on offer the reader ticks which; the wording names no one list.
-CONSENT_TEXT_SEVERAL = (
+CONSENT_TEXT_SEVERAL = N_(
     "Yes, send me the newsletters I ticked from {site_name}. "
     "I can unsubscribe at any time with one click."
 )
@@ -59,24 +62,25 @@ class Signup:
     form_version: str = FORM_VERSION
     consent_text_hash: str | None = None
     newsletters: tuple[str, ...] = ()  # slugs the caller checked; none: the default newsletter
+    language: str | None = None  # the page's (or browser's) language: its confirmation mail's
 
 
 @dataclass(frozen=True)
 class ReaderOutcome:
     """What happened, for logs and tests; the reader always sees the same page."""
 
-    result: str  # queued | limited | suppressed | already | bad-link | expired | done
+    result: str  # queued | limited | suppressed | already | refused | bad-link | expired | done
     subscriber_id: int | None = None
     first_name: str | None = None  # the name a confirm link would store
     newsletters: tuple[str, ...] = ()  # the newsletters a confirm link would start
 
 
-def consent_text(settings: Settings, several: bool = False) -> str:
-    """The sentence beside the consent box; `several` when the form offers more than one
-    newsletter (the ticked ones are in the consent record)."""
-    if several:
-        return CONSENT_TEXT_SEVERAL.format(site_name=settings.site_name)
-    return CONSENT_TEXT.format(
+def consent_text(settings: Settings, language: str | None = None, several: bool = False) -> str:
+    """The wording beside the box, in the page's language; its hash is what the reader agreed to.
+    `several` when the form offers more than one newsletter (the ticked ones are recorded)."""
+    chosen = CONSENT_TEXT_SEVERAL if several else CONSENT_TEXT
+    wording = i18n.gettext_for(language or settings.default_language, chosen)
+    return wording.format(
         list_name=settings.list_name,
         site_name=settings.site_name,
         frequency=settings.list_frequency,
@@ -118,46 +122,69 @@ class _Joiner(NamedTuple):
     status: str
     first_name: str | None
     token_nonce: str
+    suppressed: bool
+    mails_today: int  # confirmation mails queued in the last day
+    mails_recent: int  # ... and within CONFIRM_MAIL_GAP
 
 
-def subscribe(db: Database, settings: Settings, signup: Signup, now: datetime) -> ReaderOutcome:
+def subscribe(
+    db: Database,
+    settings: Settings,
+    signup: Signup,
+    now: datetime,
+    *,
+    gate: Callable[[Connection], bool] | None = None,
+) -> ReaderOutcome:
     """Record a signup and queue one confirmation mail if limits allow; never reveal state.
 
     Every address takes the same path: the same statements in the same order, each write
     inserting one row or none by a bound flag, and the mail rendered either way. So neither
     the answer nor the time it takes tells a new address from a subscribed or suppressed one.
-    Core statements rather than the ORM's unit of work: it is the busiest write readers make."""
+    `gate` runs first in the same transaction (the CAPTCHA's single-use spend): when it says
+    no, nothing is written and the outcome is "refused". Core statements in one transaction
+    rather than the ORM's unit of work: it is the busiest write readers make."""
     email = normalise_email(signup.email, settings)
     name = clean_first_name(signup.first_name)
-    digest = address_hash(email)
-    with db.session() as session:
-        conn = session.connection()
-        suppressed = is_suppressed(conn, email)
-        new_row = _new_reader_values(email, digest, name, signup.channel, now)
-        insert_when(conn, "subscribers", new_row, not suppressed)
-        sub = _stored_joiner(conn, digest)  # the row just added, or the one stored before
+    new_row = _new_reader_values(
+        email, address_hash(email), name, signup.channel, now, signup.language
+    )
+    with db.engine.begin() as conn:
+        if gate is not None and not gate(conn):
+            return ReaderOutcome("refused")
+        insert_when(conn, "subscribers", new_row, True)  # unless suppressed or stored already
+        sub = _stored_joiner(conn, new_row["email_hash"], now)
+        # No row: the address is suppressed and was never stored (the insert was skipped).
+        suppressed = sub is None or sub.suppressed
         sid = sub.id if sub else 0
-        mail_allowed = may_mail(conn, sid, now)
+        mail_allowed = sub is not None and _may_mail_again(sub.mails_today, sub.mails_recent)
         joinable = not suppressed and sub is not None and sub.status in JOINABLE
         event = _signup_event(sid, signup, now)
         insert_when(conn, "consent_events", event, joinable)
         nonce = sub.token_nonce if sub else new_row["token_nonce"]
-        mail = confirmation_values(settings, sid, email, nonce, now, name, signup.newsletters)
+        mail = confirmation_values(
+            settings, sid, email, nonce, now, name, signup.language, signup.newsletters
+        )
         insert_when(conn, "outbox_messages", mail, joinable and mail_allowed)
-        if suppressed:
-            return ReaderOutcome("suppressed")
-        if not joinable:
-            return ReaderOutcome("already", sub.id if sub else None)
-        return ReaderOutcome("queued" if mail_allowed else "limited", sid)
+    if suppressed:
+        return ReaderOutcome("suppressed")
+    if not joinable:
+        return ReaderOutcome("already", sub.id if sub else None)
+    return ReaderOutcome("queued" if mail_allowed else "limited", sid)
 
 
 def _new_reader_values(
-    email: str, digest: str, name: str | None, channel: str, now: datetime
+    email: str,
+    digest: str,
+    name: str | None,
+    channel: str,
+    now: datetime,
+    language: str | None = None,
 ) -> dict[str, Any]:
     return {
         "email": email,
         "email_hash": digest,
         "first_name": name,
+        "language": language,
         "status": "pending",
         "paused": False,
         "token_nonce": new_token_nonce(),
@@ -168,10 +195,12 @@ def _new_reader_values(
     }
 
 
-def _stored_joiner(conn: Connection, digest: str):
-    """The stored reader asking again, locked and left as it is: anyone may type an address,
-    so its status and name change only when the owner confirms (see confirm)."""
-    found = conn.execute(_JOINER, {"digest": digest}).one_or_none()
+def _stored_joiner(conn: Connection, digest: str, now: datetime) -> _Joiner | None:
+    """The stored reader asking again, locked and left as it is (anyone may type an address,
+    so its status and name change only when the owner confirms, see confirm); with whether
+    the address is suppressed and the confirmation mails it had lately, in one statement."""
+    values = {"digest": digest, "day": now - timedelta(days=1), "gap": now - CONFIRM_MAIL_GAP}
+    found = conn.execute(_JOINER, values).one_or_none()
     return None if found is None else _Joiner(*found)
 
 
@@ -295,11 +324,36 @@ _SENT = select(OutboxMessage.created_at).where(
     OutboxMessage.created_at > bindparam("since"),
 )
 _c = Subscriber.__table__.c
+_o = OutboxMessage.__table__.c
+
+
+def _confirm_mails_since(name: str):
+    return (
+        select(func.count())
+        .where(_o.subscriber_id == _c.id, _o.kind == "confirm", _o.created_at > bindparam(name))
+        .scalar_subquery()
+    )
+
+
 _JOINER = (
-    select(_c.id, _c.email, _c.status, _c.first_name, _c.token_nonce)
+    select(
+        _c.id,
+        _c.email,
+        _c.status,
+        _c.first_name,
+        _c.token_nonce,
+        exists().where(Suppression.email_hash == bindparam("digest")),
+        _confirm_mails_since("day"),
+        _confirm_mails_since("gap"),
+    )
     .where(_c.email_hash == bindparam("digest"))
-    .with_for_update()
+    .with_for_update(of=Subscriber.__table__)
 )
+
+
+def _may_mail_again(mails_today: int, mails_recent: int) -> bool:
+    """may_mail's rule on counts: under three a day, none within the gap."""
+    return mails_today < CONFIRM_MAILS_PER_DAY and mails_recent == 0
 
 
 def may_mail(
@@ -309,9 +363,8 @@ def may_mail(
     per address."""
     since = now - timedelta(days=1)
     times = list(session.scalars(_SENT, {"sid": subscriber_id, "kind": kind, "since": since}))
-    if len(times) >= CONFIRM_MAILS_PER_DAY:
-        return False
-    return all(t <= now - CONFIRM_MAIL_GAP for t in times)
+    recent = sum(t > now - CONFIRM_MAIL_GAP for t in times)
+    return _may_mail_again(len(times), recent)
 
 
 # --- links ---------------------------------------------------------------------------------
@@ -414,7 +467,7 @@ def confirm(
         )
         if settings.welcome_mail:  # queued with the confirmation: both happen or neither
             welcome = welcome_values(
-                settings, sub.id, sub.email, sub.token_nonce, now, sub.first_name
+                settings, sub.id, sub.email, sub.token_nonce, now, sub.first_name, sub.language
             )
             session.connection().execute(insert(OutboxMessage.__table__), welcome)
         return ReaderOutcome("done", sub.id)
@@ -455,7 +508,7 @@ def send_fresh_link(
         if not may_mail(session, sub.id, now):
             return ReaderOutcome("limited", sub.id)
         mail = confirmation_values(
-            settings, sub.id, sub.email, sub.token_nonce, now, first_name, newsletters
+            settings, sub.id, sub.email, sub.token_nonce, now, first_name, sub.language, newsletters
         )
         session.connection().execute(insert(OutboxMessage.__table__), mail)
         return ReaderOutcome("queued", sub.id)
@@ -567,7 +620,7 @@ def send_fresh_links(
     the confirmation's: the address is the stored one, never one the visitor typed."""
 
     def row(sub: Subscriber) -> dict[str, Any]:
-        return links_values(settings, sub.id, sub.email, sub.token_nonce, now)
+        return links_values(settings, sub.id, sub.email, sub.token_nonce, now, sub.language)
 
     return queue_reader_mail(db, subscriber_id, now, "links", row)
 
@@ -672,8 +725,10 @@ def update_preferences(
     first_name: str | object | None = UNCHANGED,
     paused: bool | None = None,
     ip: str | None = None,
+    language: str | None = None,
 ) -> ReaderOutcome:
-    """Change the greeting name or pause mail; each change is recorded."""
+    """Change the greeting name, the language or pause mail; each change is recorded.
+    `language` must already be one of MAILER_LANGUAGES (the caller picks it)."""
     keep_name = first_name is UNCHANGED
     name = None if keep_name else clean_first_name(first_name)  # type: ignore[arg-type]
     with db.session() as session:
@@ -686,9 +741,14 @@ def update_preferences(
         if not keep_name and name != sub.first_name:
             changes["first_name"] = "changed" if name else "removed"
             sub.first_name = name
+        if language is not None and language != sub.language:
+            changes["language"] = language
+            sub.language = language
         if paused is not None and paused != sub.paused:
             changes["paused"] = paused
             sub.paused = paused
+        if paused is False and sunset.come_back(session, sub.id, now):
+            changes["sunset"] = "came back"  # quiet issues count again from now
         if not changes:
             return ReaderOutcome("already", sub.id)
         sub.updated_at = now

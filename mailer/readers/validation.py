@@ -7,6 +7,7 @@ import unicodedata
 from email_validator import EmailNotValidError, validate_email
 
 from mailer.core.config import Settings
+from mailer.core.i18n import N_
 
 NAME_MAX = 60
 
@@ -28,11 +29,11 @@ def normalise_email(raw: str, settings: Settings | None = None) -> str:
     """The address as stored (lowercased), or InvalidInput; DNS only when settings ask for it."""
     raw = (raw or "").strip()
     if not raw:
-        raise InvalidInput("email", "Enter your email address.")
+        raise InvalidInput("email", N_("Enter your email address."))
     if _has_control(raw):
-        raise InvalidInput("email", "The address contains a character that is not allowed.")
+        raise InvalidInput("email", N_("The address contains a character that is not allowed."))
     if len(raw) > 320:
-        raise InvalidInput("email", "That address is too long.")
+        raise InvalidInput("email", N_("That address is too long."))
     try:
         # Lookups and bulk imports pass no settings: a stored address must always be findable.
         dns = settings is not None and settings.check_deliverability
@@ -48,13 +49,13 @@ def clean_first_name(raw: str | None) -> str | None:
         return None
     raw = unicodedata.normalize("NFC", raw)  # a keyboard may send "é" as e + U+0301
     if _has_control(raw):
-        raise InvalidInput("first_name", "Your name contains a character that is not allowed.")
+        raise InvalidInput("first_name", N_("Your name contains a character that is not allowed."))
     name = " ".join(raw.split())
     if len(name) > NAME_MAX:
-        raise InvalidInput("first_name", f"Keep your first name to {NAME_MAX} characters.")
+        raise InvalidInput("first_name", N_("Keep your first name to 60 characters."))
     if not _name_letters(name):
         raise InvalidInput(
-            "first_name", "Use letters, spaces, apostrophes and hyphens in your first name."
+            "first_name", N_("Use letters, spaces, apostrophes and hyphens in your first name.")
         )
     return name
 

@@ -25,7 +25,7 @@ from mailer.delivery.precheck import Blocked, start_send
 from mailer.delivery.queue import defer_due_work, delete_finished_jobs, nudge
 from mailer.delivery.webhooks.apply import prune_events
 from mailer.editions import digests, lifecycle, specials
-from mailer.readers import privacy
+from mailer.readers import privacy, sunset
 from mailer.readers.links import new_message_id
 from mailer.readers.newsletters import default_newsletter
 from mailer.scheduler import newsletters as newsletter_jobs
@@ -70,7 +70,7 @@ def run_once(services: Services, now: datetime) -> list[str]:
 def tick(services: Services, now: datetime) -> list[str]:
     """Build, send and drain whatever is due at `now` (never fetches); one line each."""
     done: list[str] = []
-    for job in (_build, _send, _send_specials, _newsletters, _drain, _prune):
+    for job in (_build, _send, _send_specials, _newsletters, _drain, _prune, _sunset):
         done.extend(_guarded(job, services, now))
     return done
 
@@ -126,6 +126,21 @@ def _prune(services: Services, now: datetime) -> list[str]:
         summary += f", {events} webhook events deleted"
     finish_slot(services.db, "prune", day, now, summary)
     return [f"prune: {summary}"] if dropped or events else []
+
+
+def _sunset(services: Services, now: datetime) -> list[str]:
+    """With MAILER_SUNSET on (and per-reader clicks): once a day, mail the newly quiet readers
+    and pause those still quiet after their mail; each reader once per cycle."""
+    settings = services.settings
+    if not settings.sunset or settings.click_tracking != "per_reader":
+        return []
+    day = now.astimezone(settings.zone).date().isoformat()
+    if slot_claimed(services.db, "sunset", day) or not claim_slot(services.db, "sunset", day, now):
+        return []
+    done = sunset.run(services.db, settings, now)
+    summary = f"{done.mail} re-engagement mails queued, {done.pause} readers paused"
+    finish_slot(services.db, "sunset", day, now, summary)
+    return [f"sunset: {summary}"] if done.mail or done.pause else []
 
 
 def _build_period(services: Services, now: datetime) -> str | None:

@@ -9,7 +9,7 @@ from mailer.content.calendar import period_bounds, special_day
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import Newsletter
-from mailer.delivery.ledger import reader_count
+from mailer.delivery.ledger import digest_reader_count, reader_count
 from mailer.editions.digests import find_digest
 from mailer.scheduler.jobs import GRACE
 from mailer.scheduler.newsletters import DEFAULT_HOUR, crontab
@@ -31,23 +31,28 @@ def send_plan(
     settings: Settings,
     period: str,
     now: datetime,
+    digest_id: int | None = None,
     newsletter: Newsletter | None = None,
 ) -> SendPlan:
     """The schedule's slot for this period's issue of the newsletter (None: the default) and
-    today's count of readers it would reach; a special edition's slot is the time its editor
-    chose."""
+    today's count of readers it would reach (within the segment it targets, when the digest is
+    named); a special edition's slot is the time its editor chose."""
+    nid = newsletter.id if newsletter is not None else None
+    readers = (
+        reader_count(db, None, nid) if digest_id is None else digest_reader_count(db, digest_id)
+    )
     if special_day(period) is not None:
         chosen = find_digest(db, period).scheduled_for
         when = "manual" if chosen is None else "at" if chosen > now else "due"
         if chosen is not None and now - chosen > GRACE:
             when, chosen = "missed", None
-        return SendPlan(when, chosen, reader_count(db))
+        return SendPlan(when, chosen, readers)
     if newsletter is None or newsletter.is_default:
         zone = settings.zone
         when, slot = send_moment(settings.build_at, settings.send_at, zone, period, now, GRACE)
-        return SendPlan(when, slot, reader_count(db))
+        return SendPlan(when, slot, readers)
     when, slot = _own_moment(newsletter, settings, period, now)
-    return SendPlan(when, slot, reader_count(db, newsletter.id))
+    return SendPlan(when, slot, readers)
 
 
 def _own_moment(

@@ -7,16 +7,19 @@ from pathlib import Path
 
 from flask import Flask, abort, jsonify, redirect, render_template, request, url_for
 from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mailer.core import safejson
+from mailer.core.i18n import N_
 from mailer.core.templates import TEMPLATES
 from mailer.editions.subjects import subject_preview
 from mailer.services import Services
 from mailer.web import (
     admin,
+    audience,
     captcha,
     clicks,
     desk,
@@ -30,6 +33,7 @@ from mailer.web import (
     specials,
 )
 from mailer.web.context import csrf
+from mailer.web.languages import init_babel
 from mailer.web.limits import init_limiter
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -40,6 +44,8 @@ ADMIN_LINKS = (
     ("specials.index", "Special editions"),
     ("library.sources", "Sources"),
     ("library.articles", "Articles"),
+    ("audience.segments_page", "Segments"),
+    ("audience.sunset_page", "Sunsetting"),
 )
 
 
@@ -65,11 +71,15 @@ def init_app(svc: Services) -> Flask:
         SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
         MAX_CONTENT_LENGTH=1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
+        # Our forms' messages are in our catalogue; Flask-WTF's own i18n would read WTForms'
+        # .mo from disk on each request that needs a built-in message.
+        WTF_I18N_ENABLED=False,
     )
     app.json = SafeJSONProvider(app)
     app.extensions["mailer"] = svc
     logging.basicConfig(level=settings.log_level)
     csrf.init_app(app)
+    init_babel(app, settings)
 
     if settings.trusted_proxy_hops:
         # Only the last N X-Forwarded-For/-Proto values are the proxies' own; the rest is
@@ -97,6 +107,7 @@ def init_app(svc: Services) -> Flask:
         captcha,
         desk,
         library,
+        audience,
         hooks,
         clicks,
         samples,
@@ -135,6 +146,28 @@ def init_app(svc: Services) -> Flask:
     return app
 
 
+# The error pages' titles a reader meets, in the catalogue (Werkzeug's own names are English).
+STATUS_NAMES = {
+    400: N_("Bad Request"),
+    403: N_("Forbidden"),
+    404: N_("Not Found"),
+    405: N_("Method Not Allowed"),
+    410: N_("Gone"),
+    413: N_("Request Entity Too Large"),
+    415: N_("Unsupported Media Type"),
+    503: N_("Service Unavailable"),
+}
+# Werkzeug's words for the errors a reader may meet without our own message.
+STATUS_TEXTS = (
+    N_(
+        "The requested URL was not found on the server. If you entered the URL manually please "
+        "check your spelling and try again."
+    ),
+    N_("The method is not allowed for the requested URL."),
+    N_("The browser (or proxy) sent a request that this server could not understand."),
+)
+
+
 def _is_admin_path(path: str) -> bool:
     return path == "/admin" or path.startswith("/admin/")
 
@@ -153,17 +186,31 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError):
-        return page(400, "Form expired", "The form expired or was not ours. Reload and try again.")
+        return page(
+            400,
+            gettext("Form expired"),
+            gettext("The form expired or was not ours. Reload and try again."),
+        )
 
     @app.errorhandler(429)
     def _too_many(exc: HTTPException):
-        return page(429, "Too many requests", "Please wait a little and try again.")
+        return page(
+            429, gettext("Too many requests"), gettext("Please wait a little and try again.")
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        return page(exc.code or 500, exc.name, exc.description or "")
+        if wants_json():
+            return page(exc.code or 500, exc.name, exc.description or "")
+        name = gettext(STATUS_NAMES.get(exc.code or 500, exc.name))
+        message = gettext(exc.description) if exc.description else ""  # gettext("") is the header
+        return page(exc.code or 500, name, message)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        return page(500, "Something went wrong", "We could not finish that. Please try again.")
+        return page(
+            500,
+            gettext("Something went wrong"),
+            gettext("We could not finish that. Please try again."),
+        )

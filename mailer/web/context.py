@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Response, current_app, request
+from flask import Response, current_app, g, request
+from flask_babel import get_locale
 from flask_wtf.csrf import CSRFProtect
 
 from mailer.services import Services
@@ -25,3 +26,13 @@ def small_file(path: Path, mimetype: str, max_age: int) -> Response:
     response.cache_control.max_age = max_age
     response.add_etag()
     return response.make_conditional(request)
+
+
+def page_language() -> str:
+    """The language this request is answered in (Flask-Babel's choice), as a code."""
+    return str(get_locale())
+
+
+def use_reader_language(language: str | None) -> None:
+    """A page about one reader speaks their stored language (unless ?lang= asks otherwise)."""
+    g.reader_language = language

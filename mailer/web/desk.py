@@ -17,6 +17,8 @@ from mailer.editions import digests, editing, lifecycle, picker, reasons, specia
 from mailer.editions.clicks.report import REASON_WORDS, click_report
 from mailer.editions.figures import recent_digests
 from mailer.editions.suggestions import related_for
+from mailer.editions.targeting import target_segment
+from mailer.readers.segments import list_segments
 from mailer.readers.validation import normalise_email
 from mailer.scheduler.plan import send_plan
 from mailer.web.admin import login_required, newsletter_switcher
@@ -82,7 +84,10 @@ def page(digest_id: int):
         why=why,
         why_related=why_related,
         addable=addable,
-        plan=send_plan(svc.db, svc.settings, digest.period_key, svc.now(), digest.newsletter),
+        plan=send_plan(
+            svc.db, svc.settings, digest.period_key, svc.now(), digest.id, digest.newsletter
+        ),
+        segments=list_segments(svc.db),
         confirm=CONFIRM,
         message=message,
         feedback_words=send_status.FEEDBACK_WORDS,
@@ -184,6 +189,7 @@ ACTIONS = {
     "restore": lambda db, s, d, who, now, f: editing.add_story(
         db, d, _int(f, "article"), who, now, position=_int(f, "position")
     ),
+    "target": lambda db, s, d, who, now, f: target_segment(db, d, f.get("segment"), who, now),
     "approve": lambda db, s, d, who, now, f: lifecycle.approve(db, s, d, who, now),
     "withdraw": lambda db, s, d, who, now, f: lifecycle.withdraw(db, d, who, now),
     "veto": lambda db, s, d, who, now, f: lifecycle.veto(db, d, who, now),
@@ -245,7 +251,9 @@ def act(digest_id: int):
         abort(400, "Unknown action.")
     if action in CONFIRM and not confirmed(request.form):
         digest = _digest(digest_id)
-        plan = send_plan(svc.db, svc.settings, digest.period_key, svc.now(), digest.newsletter)
+        plan = send_plan(
+            svc.db, svc.settings, digest.period_key, svc.now(), digest.id, digest.newsletter
+        )
         return confirm_page(digest, action, request.form, plan, svc.settings.zone)
     try:
         result = handler(svc.db, svc.settings, digest_id, g.editor.email, svc.now(), request.form)

@@ -6,20 +6,23 @@ from datetime import datetime
 from typing import NamedTuple
 
 from flask import request
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import CombinedMultiDict
 from wtforms import BooleanField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from mailer.core.i18n import N_
+
 # Under this many seconds is a signal, not a verdict: a person with autofill takes about two.
 # It refuses a submission only where no CAPTCHA proves a person (MAILER_CAPTCHA=none, which
 # production refuses); with a CAPTCHA it is logged and noted in the consent record.
 MIN_SECONDS = 1.0
 MAX_SECONDS = 2 * 3600  # a form older than this is stale
-TOO_FAST = "That was quicker than a person usually is. Check the form and press Join again."
-TOO_OLD = "This form is more than two hours old. Reload the page and try again."
-NOT_OURS = "This form was not issued by us. Reload the page and try again."
+TOO_FAST = N_("That was quicker than a person usually is. Check the form and press Join again.")
+TOO_OLD = N_("This form is more than two hours old. Reload the page and try again.")
+NOT_OURS = N_("This form was not issued by us. Reload the page and try again.")
 
 
 def _serializer(secret: str) -> URLSafeSerializer:
@@ -72,15 +75,19 @@ class TextForm(FlaskForm):
 
 class JoinForm(TextForm):
     email = StringField(
-        "Email address", validators=[DataRequired("Enter your email address."), Length(max=320)]
+        _l("Email address"),
+        validators=[DataRequired(_l("Enter your email address.")), Length(max=320)],
     )
     first_name = StringField(
-        "First name (optional)",
-        validators=[Optional(), Length(max=60, message="Keep your first name to 60 characters.")],
+        _l("First name (optional)"),
+        validators=[
+            Optional(),
+            Length(max=60, message=_l("Keep your first name to 60 characters.")),
+        ],
     )
-    consent = BooleanField(validators=[DataRequired("Tick the box to agree before joining.")])
+    consent = BooleanField(validators=[DataRequired(_l("Tick the box to agree before joining."))])
     # Hidden from people (CSS and aria-hidden); bots fill every field they see.
-    website = StringField("Leave this empty", validators=[Optional()])
+    website = StringField(_l("Leave this empty"), validators=[Optional()])
     stamp = HiddenField()
 
 
@@ -93,6 +100,9 @@ class EmbedJoinForm(JoinForm):
 
 class PreferencesForm(TextForm):
     first_name = StringField(
-        "First name",
-        validators=[Optional(), Length(max=60, message="Keep your first name to 60 characters.")],
+        _l("First name"),
+        validators=[
+            Optional(),
+            Length(max=60, message=_l("Keep your first name to 60 characters.")),
+        ],
     )

@@ -7,19 +7,21 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from mailer.core import safejson
+from mailer.core.i18n import N_, SOURCE_LANGUAGE
 from mailer.readers import captcha, newsletters, subscriptions, validation
 from mailer.web.captcha import captcha_csp
-from mailer.web.context import csrf, services
+from mailer.web.context import csrf, page_language, services, use_reader_language
 from mailer.web.forms import TOO_FAST, EmbedJoinForm, JoinForm, make_stamp, read_stamp
 from mailer.web.limits import limiter
 
 log = logging.getLogger(__name__)
 bp = Blueprint("join", __name__)
 
-CAPTCHA_FAILED = "The CAPTCHA check did not pass. Please try it again."
-UNAVAILABLE = "We could not check the CAPTCHA just now. Please try again in a minute."
+CAPTCHA_FAILED = N_("The CAPTCHA check did not pass. Please try it again.")
+UNAVAILABLE = N_("We could not check the CAPTCHA just now. Please try again in a minute.")
 
 
 def signup_limits() -> str:
@@ -90,7 +92,7 @@ def field_errors(email: str, first_name: str | None) -> dict[str, list[str]]:
         try:
             check(*args)
         except validation.InvalidInput as exc:
-            errors.setdefault(exc.field, []).append(exc.message)
+            errors.setdefault(exc.field, []).append(reader_message(exc))
     return errors
 
 
@@ -122,20 +124,51 @@ def _form_choice(offers: list[newsletters.Offer]) -> tuple[str, ...] | str:
     return chosen_newsletters(request.form.getlist("newsletters"), offers)
 
 
-def check_captcha(token: str, kept: str, channel: str) -> tuple[captcha.CaptchaResult, str]:
-    """The widget's answer checked (and spent), or a pass kept from an earlier try; with the
-    pass the form should carry if it goes back to the visitor."""
+def reader_message(exc: validation.InvalidInput) -> str:
+    """The message in the page's language; the address checker's own detailed reasons are
+    English, so another language gets one plain sentence instead."""
+    text = gettext(exc.message)
+    if text == exc.message and exc.field == "email" and page_language() != SOURCE_LANGUAGE:
+        return gettext("This is not a valid email address.")
+    return text
+
+
+def check_captcha(token: str, kept: str, channel: str) -> captcha.CaptchaResult:
+    """The widget's answer checked (an ALTCHA solution left unspent: the signup spends it in
+    its own transaction), or a pass kept from an earlier try."""
     svc = services()
     settings, now = svc.settings, svc.now()
     if kept and captcha.pass_is_live(settings, svc.db, kept, now):
-        return captcha.CaptchaResult(True, settings.captcha, "ok-kept"), kept
-    result = captcha.verify(settings, svc.http, svc.db, token or "", client_ip(), now)
+        return captcha.CaptchaResult(True, settings.captcha, "ok-kept")
+    result = captcha.verify(settings, svc.http, svc.db, token or "", client_ip(), now, spend=False)
     if result.unavailable:
         log.warning("captcha %s unavailable: %s", result.provider, result.detail)
     elif not result.ok:
-        log.info("captcha %s refused a %s signup: %s", result.provider, channel, result.detail)
-    keep = result.ok and settings.captcha != "none"
-    return result, captcha.issue_pass(settings, result, now) if keep else ""
+        _refused(result, channel)
+    return result
+
+
+def _refused(result: captcha.CaptchaResult, channel: str) -> None:
+    log.info("captcha %s refused a %s signup: %s", result.provider, channel, result.detail)
+
+
+def _keep(
+    result: captcha.CaptchaResult, kept: str, channel: str
+) -> tuple[captcha.CaptchaResult, str]:
+    """A form sent back for other mistakes keeps a solved CAPTCHA as a pass, so the visitor
+    need not solve it again: the solution is spent now (it can never admit a signup itself),
+    and one used before is refused as a replay."""
+    svc = services()
+    settings, now = svc.settings, svc.now()
+    if settings.captcha == "none":
+        return result, ""
+    if result.detail == "ok-kept":
+        return result, kept
+    if not captcha.spend_now(svc.db, result, now):
+        result = captcha.CaptchaResult(False, result.provider, "replayed")
+        _refused(result, channel)
+        return result, ""
+    return result, captcha.issue_pass(settings, result, now)
 
 
 def _captcha_note(result: captcha.CaptchaResult, signal: str) -> str:
@@ -157,24 +190,28 @@ def attempt_signup(
     chosen: tuple[str, ...] = (),
     several: bool = False,
 ) -> Attempt:
-    """Validate everything, check the CAPTCHA, subscribe; the same answer for every address
-    state. With other mistakes a solved CAPTCHA comes back as a pass, unspent."""
+    """Validate everything, check the CAPTCHA, subscribe (spending the CAPTCHA in the signup's
+    own transaction); the same answer for every address state. With other mistakes a solved
+    CAPTCHA comes back as a pass."""
     svc = services()
     settings, now = svc.settings, svc.now()
     errors = {**(errors or {})}
     for name, messages in field_errors(email, first_name).items():
         errors.setdefault(name, messages)  # a field the form already marked keeps its message
-    result, keep = check_captcha(token, kept, channel)
+    result = check_captcha(token, kept, channel)
     if result.unavailable:
-        return Attempt(503, errors, UNAVAILABLE)
+        return Attempt(503, errors, gettext(UNAVAILABLE))
+    keep = ""
+    if errors and result.ok:
+        result, keep = _keep(result, kept, channel)
     if not result.ok:
-        errors["captcha"] = [CAPTCHA_FAILED]
+        errors["captcha"] = [gettext(CAPTCHA_FAILED)]
     if errors:
         return Attempt(400, errors, captcha_pass=keep)
     if result.detail == "ok-kept":
         result = captcha.redeem_pass(settings, svc.db, kept, now)
         if not result.ok:
-            return Attempt(400, {"captcha": [CAPTCHA_FAILED]})
+            return Attempt(400, {"captcha": [gettext(CAPTCHA_FAILED)]})
     signup = subscriptions.Signup(
         email=email,
         first_name=first_name,
@@ -184,13 +221,21 @@ def attempt_signup(
         channel=channel,
         captcha_provider=result.provider,
         captcha_result=_captcha_note(result, signal),
-        consent_text_hash=subscriptions.consent_hash(subscriptions.consent_text(settings, several)),
+        consent_text_hash=subscriptions.consent_hash(
+            subscriptions.consent_text(settings, page_language(), several)
+        ),
+        language=page_language(),
         newsletters=chosen,
     )
     try:
-        outcome = subscriptions.subscribe(svc.db, settings, signup, now)
+        outcome = subscriptions.subscribe(
+            svc.db, settings, signup, now, gate=lambda conn: captcha.spend_in(conn, result, now)
+        )
     except validation.InvalidInput as exc:
-        return Attempt(400, {exc.field: [exc.message]})
+        return Attempt(400, {exc.field: [reader_message(exc)]})
+    if outcome.result == "refused":  # the solution was spent by another request meanwhile
+        _refused(captcha.CaptchaResult(False, result.provider, "replayed"), channel)
+        return Attempt(400, {"captcha": [gettext(CAPTCHA_FAILED)]})
     log.info("signup via %s: %s (subscriber %s)", channel, outcome.result, outcome.subscriber_id)
     return Attempt(200)
 
@@ -224,7 +269,7 @@ def _form_page(
         message=attempt.message if attempt else "",
         captcha_pass=attempt.captcha_pass if attempt else "",
         kept_field=captcha.KEPT_FIELD,
-        consent_text=subscriptions.consent_text(settings, len(offers) > 1),
+        consent_text=subscriptions.consent_text(settings, page_language(), len(offers) > 1),
         provider=settings.captcha,
         site_key=settings.captcha_site_key,
         frequency=settings.list_frequency,
@@ -247,18 +292,18 @@ def _handle_post(form, template: str, kind: str):
     form.validate()
     errors = {name: list(messages) for name, messages in form.errors.items()}
     if stamp.error:
-        errors.setdefault("form", []).append(stamp.error)
+        errors.setdefault("form", []).append(gettext(stamp.error))
     offers = newsletters.offers(svc.db)
     choice = _form_choice(offers)
     if isinstance(choice, str):
-        errors["newsletters"] = [choice]
+        errors["newsletters"] = [gettext(choice)]
     ticked = tuple(request.form.getlist("newsletters")) if isinstance(choice, str) else choice
     signal = ""
     if stamp.too_fast:
         signal = f"fast={stamp.age:.1f}s"
         log.info("%s form sent %.1f s after it was shown", kind, stamp.age)
         if settings.captcha == "none":  # nothing else tells a person from a script here
-            errors.setdefault("form", []).append(TOO_FAST)
+            errors.setdefault("form", []).append(gettext(TOO_FAST))
     attempt = attempt_signup(
         form.email.data or "",
         form.first_name.data,
@@ -277,7 +322,10 @@ def _handle_post(form, template: str, kind: str):
 
 
 def _done(kind: str):
-    return redirect(url_for("join.embed_sent" if kind == "embed" else "join.sent"), 303)
+    endpoint = "join.embed_sent" if kind == "embed" else "join.sent"
+    language = page_language()  # the next page in the language the form was in
+    lang = None if language == services().settings.default_language else language
+    return redirect(url_for(endpoint, lang=lang), 303)
 
 
 @bp.route("/join", methods=["GET", "POST"])
@@ -332,8 +380,8 @@ def embed_join():
         if origin_of(origin) not in own_origins():
             body = render_template(
                 "web/error.html",
-                title="Form refused",
-                message="This form was sent from another site. Reload it and try again.",
+                title=gettext("Form refused"),
+                message=gettext("This form was sent from another site. Reload it and try again."),
             )
             return _frame_ancestors(Response(body, 403))
         answer = _handle_post(form, "web/embed_join.html", "embed")
@@ -389,10 +437,12 @@ def api_subscribe():
         return jsonify(error="Bad Request", message=message), 400
     if not isinstance(data, dict):
         return jsonify(error="Bad Request", message="The body must be a JSON object."), 400
+    if isinstance(data.get("language"), str):  # the site's page language, before the browser's
+        use_reader_language(data["language"])
     email, name, token = data.get("email"), data.get("first_name"), data.get("captcha")
     errors: dict[str, list[str]] = {}
     if not isinstance(email, str) or not email.strip():
-        errors["email"] = ["Enter your email address."]
+        errors["email"] = [gettext("Enter your email address.")]
     if name is not None and not isinstance(name, str):
         errors["first_name"] = ["The first name must be text."]
     if data.get("consent") is not True:
@@ -415,5 +465,6 @@ def api_subscribe():
     if not attempt.ok:
         return jsonify(error="Invalid input", errors=attempt.errors), attempt.status
     return jsonify(
-        status="ok", message="Check your inbox: we sent a link to confirm your subscription."
+        status="ok",
+        message=gettext("Check your inbox: we sent a link to confirm your subscription."),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, abort, jsonify, make_response, redirect, render_template, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 from werkzeug.security import safe_join
 
@@ -24,7 +25,7 @@ from mailer.editions.archive import (
 )
 from mailer.editions.digests import find_digest
 from mailer.editions.render import web_issue
-from mailer.web.context import services, small_file
+from mailer.web.context import page_language, services, small_file
 
 bp = Blueprint("public", __name__)
 
@@ -93,11 +94,15 @@ def archive(slug: str | None = None):
     newsletter = _newsletter(slug)
     name = archive_name(newsletter, svc.settings)
     owner = newsletter.id if newsletter else None
-    issues = [describe(d, svc.settings) for d in sent_digests(svc.db, newsletter_id=owner)]
+    language = page_language()
+    issues = [
+        describe(d, svc.settings, language) for d in sent_digests(svc.db, newsletter_id=owner)
+    ]
+    names = {"list": name, "site": svc.settings.site_name}
     meta = _meta(
         "website",
-        f"Past issues of {name}",
-        f"Every issue of {name} from {svc.settings.site_name}.",
+        gettext("Past issues of %(list)s", **names),
+        gettext("Every issue of %(list)s from %(site)s.", **names),
         archive_url(newsletter, svc.settings),
         issues[0].image_url if issues else "",
         newsletter,
@@ -133,17 +138,19 @@ def archive_issue(period: str, slug: str | None = None):
     except NotFound:
         if slug is None and _is_newsletter(period):  # /archive/daily: its list lives at /daily/
             return redirect(url_for("public.archive", slug=period), 308)
-        abort(404, "There is no such issue in the archive.")
+        abort(404, gettext("There is no such issue in the archive."))
     if digest.status != "sent" or (newsletter and digest.newsletter_id != newsletter.id):
-        abort(404, "There is no such issue in the archive.")
+        abort(404, gettext("There is no such issue in the archive."))
     response = make_response(issue_page(digest, svc.settings))
     response.headers["Cache-Control"] = "public, max-age=300"
+    response.vary.add("Accept-Language")  # the page follows the reader's language
     return response
 
 
 def issue_page(digest, settings) -> str:
     """An issue as the archive shows it; the desk's signed preview shows the same page."""
-    issue = describe(digest, settings)
+    language = page_language()
+    issue = describe(digest, settings, language)
     newsletter = digest.newsletter
     meta = _meta("article", issue.title, issue.description, issue.url, issue.image_url, newsletter)
     return render_template(
@@ -151,5 +158,5 @@ def issue_page(digest, settings) -> str:
         issue=issue,
         meta=meta,
         list_name=archive_name(newsletter, settings),
-        **web_issue(digest, settings),
+        **web_issue(digest, settings, language),
     )

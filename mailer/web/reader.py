@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext
 
+from mailer.core.i18n import N_
 from mailer.core.models import Newsletter, Subscriber
-from mailer.readers import data_requests, links, newsletters, subscriptions, validation
-from mailer.web.context import csrf, services
+from mailer.readers import data_requests, links, newsletters, subscriptions, sunset, validation
+from mailer.web.context import csrf, services, use_reader_language
 from mailer.web.forms import PreferencesForm
 from mailer.web.join import client_ip, signup_limit
 
 bp = Blueprint("reader", __name__)
 
-BAD_LINK = "This link is not valid. It may have been copied incompletely."
+BAD_LINK = N_("This link is not valid. It may have been copied incompletely.")
 
 
 def _page(template: str, status: int = 200, **context):
@@ -20,7 +22,8 @@ def _page(template: str, status: int = 200, **context):
 
 
 def _bad_link():
-    return _page("web/error.html", 404, title="Link not valid", message=BAD_LINK)
+    title = gettext("Link not valid")
+    return _page("web/error.html", 404, title=title, message=gettext(BAD_LINK))
 
 
 @bp.get("/confirm/<token>")
@@ -66,9 +69,9 @@ def confirm(token: str):
     )
 
 
-OLD_LINK = (
-    "This unsubscribe link is more than {days} days old. Open it in a browser to have a fresh "
-    "one mailed to you.\n"
+OLD_LINK = N_(
+    "This unsubscribe link is more than %(days)s days old. Open it in a browser to have a fresh "
+    "one mailed to you."
 )
 
 
@@ -79,6 +82,7 @@ def unsubscribe_page(token: str):
     state, sub = subscriptions.unsubscribe_link(svc.db, svc.settings, token, svc.now())
     if sub is None:
         return _bad_link()
+    use_reader_language(sub.language)
     leaving = _leaving(token, sub)
     done = sub.status == "unsubscribed" or (leaving is not None and not leaving[1])
     days = svc.settings.unsubscribe_link_days
@@ -114,10 +118,11 @@ def unsubscribe(token: str):
     state, sub = subscriptions.unsubscribe_link(svc.db, settings, token, now)
     if sub is None:
         return _bad_link()
+    use_reader_language(sub.language)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     if state == "old":
         if one_click:
-            body = OLD_LINK.format(days=settings.unsubscribe_link_days)
+            body = gettext(OLD_LINK, days=settings.unsubscribe_link_days) + "\n"
             return Response(body, 410, mimetype="text/plain")
         if request.form.get("action") == "fresh-link":
             subscriptions.send_fresh_links(svc.db, settings, sub.id, now)
@@ -131,19 +136,19 @@ def unsubscribe(token: str):
     nid = None if everything else subscriptions.unsubscribe_scope(settings, token)
     subscriptions.unsubscribe(svc.db, sub.id, how, svc.now(), ip=client_ip(), newsletter_id=nid)
     if one_click:
-        return Response("You are unsubscribed.\n", 200, mimetype="text/plain")
+        return Response(gettext("You are unsubscribed.") + "\n", 200, mimetype="text/plain")
     leaving = _leaving(token, sub) if nid is not None else None
     name = leaving[0] if leaving else None
     return _page("web/unsubscribe.html", done=True, newsletter_name=name)
 
 
-SUPERSEDED = (
+SUPERSEDED = N_(
     "This preferences link came in an older mail. You have confirmed your subscription again "
     "since then, and each confirmation replaces the links in earlier mails, so this one no "
     "longer opens your preferences."
 )
-GONE = "The subscription this link was for no longer exists: everything about it was erased."
-DATA_LINK_SENT = (
+GONE = N_("The subscription this link was for no longer exists: everything about it was erased.")
+DATA_LINK_SENT = N_(
     "We have mailed a link to download or erase your data to the address this newsletter goes "
     "to. It works for one hour."
 )
@@ -158,7 +163,9 @@ def preferences(token: str):
     if state == "bad":
         return _bad_link()
     if state == "gone":
-        return _page("web/error.html", 404, title="Link no longer works", message=GONE)
+        title = gettext("Link no longer works")
+        return _page("web/error.html", 404, title=title, message=gettext(GONE))
+    use_reader_language(sub.language)
     if state in ("superseded", "old"):
         return _stale(state, sub)
     form = PreferencesForm(data={"first_name": sub.first_name or ""})
@@ -170,7 +177,7 @@ def preferences(token: str):
     try:
         notice = _apply(action, form, sub)
     except validation.InvalidInput as exc:
-        form.first_name.errors = [exc.message]
+        form.first_name.errors = [gettext(exc.message)]
         return _prefs(form, sub, status=400)
     sub = subscriptions.subscriber_for(svc.db, settings, "preferences", token, now)
     return _prefs(form, sub, notice) if sub is not None else _bad_link()
@@ -184,7 +191,7 @@ def _stale(state: str, sub: Subscriber):
         subscriptions.send_fresh_links(svc.db, svc.settings, sub.id, svc.now())
         return _page("web/check_inbox.html", embedded=False, links=True)
     if state == "superseded":
-        return _page("web/link_replaced.html", 410, message=SUPERSEDED)
+        return _page("web/link_replaced.html", 410, message=gettext(SUPERSEDED))
     days = svc.settings.unsubscribe_link_days
     return _page("web/preferences_stale.html", 410, days=days)
 
@@ -194,14 +201,28 @@ def _apply(action: str, form: PreferencesForm, sub: Subscriber) -> str:
     now, ip, sid = svc.now(), client_ip(), sub.id
     if action == "save":
         subscriptions.update_preferences(svc.db, sid, now, first_name=form.first_name.data, ip=ip)
-        return "Your name is saved."
+        return gettext("Your name is saved.")
+    if action == "language":
+        chosen = request.form.get("language", "")
+        if chosen not in svc.settings.languages:
+            abort(400, gettext("Choose one of the languages offered."))
+        subscriptions.update_preferences(svc.db, sid, now, language=chosen, ip=ip)
+        use_reader_language(chosen)
+        return gettext("Your language is saved.")
     if action in ("pause", "resume"):
         paused = action == "pause"
         subscriptions.update_preferences(svc.db, sid, now, paused=paused, ip=ip)
-        return "Mail is paused until you resume it." if paused else "Mail is on again."
+        return (
+            gettext("Mail is paused until you resume it.")
+            if paused
+            else gettext("Mail is on again.")
+        )
+    if action == "stay":  # the answer to the re-engagement mail
+        subscriptions.update_preferences(svc.db, sid, now, paused=False, ip=ip)
+        return gettext("Thank you: it keeps coming.")
     if action == "unsubscribe":
         subscriptions.unsubscribe(svc.db, sid, "preferences", now, ip=ip)
-        return "You are unsubscribed. No more mail will come."
+        return gettext("You are unsubscribed. No more mail will come.")
     if action == "newsletters":
         return _choose(sid, request.form.getlist("newsletters"))
     if action == "resubscribe":
@@ -209,9 +230,9 @@ def _apply(action: str, form: PreferencesForm, sub: Subscriber) -> str:
     if action == "data-link":
         outcome = data_requests.send_data_link(svc.db, svc.settings, sid, now)
         if outcome.result == "limited":
-            return "A link was mailed a few minutes ago. Use that one, or try again later."
-        return DATA_LINK_SENT
-    abort(400, "Unknown action.")
+            return gettext("A link was mailed a few minutes ago. Use that one, or try again later.")
+        return gettext(DATA_LINK_SENT)
+    abort(400, gettext("Unknown action."))
 
 
 def _choose(sid: int, slugs: list[str]) -> str:
@@ -234,12 +255,16 @@ def _resubscribe(sub: Subscriber) -> str:
     svc = services()
     outcome = subscriptions.send_fresh_link(svc.db, svc.settings, sub.id, svc.now(), sub.first_name)
     if outcome.result == "limited":
-        return "We sent you a confirmation link a few minutes ago: look for it in your inbox."
+        return gettext(
+            "We sent you a confirmation link a few minutes ago: look for it in your inbox."
+        )
     if outcome.result == "already" and sub.status == "confirmed":
-        return "You are subscribed already: there is nothing to do."
+        return gettext("You are subscribed already: there is nothing to do.")
     if outcome.result != "queued":
-        return "This address cannot be subscribed again from here."
-    return "We sent a confirmation link to your address. Press the button in it to start again."
+        return gettext("This address cannot be subscribed again from here.")
+    return gettext(
+        "We sent a confirmation link to your address. Press the button in it to start again."
+    )
 
 
 def _prefs(form: PreferencesForm, sub, notice: str = "", status: int = 200, **context):
@@ -257,5 +282,6 @@ def _prefs(form: PreferencesForm, sub, notice: str = "", status: int = 200, **co
         frequency=settings.list_frequency,
         offers=offers,
         chosen=[o.slug for o in offers if o.id in taken],
+        sunset_stage=sunset.stage_of(services().db, sub.id),
         **context,
     )

@@ -49,6 +49,6 @@ def test_an_operator_adds_a_reader_to_chosen_newsletters(cli, db):
     assert ledger.reader_count(db) == 0  # not the default newsletter
     with db.session() as session:
         daily = newsletters.find(session, "daily").id
-    assert ledger.reader_count(db, daily) == 1
+    assert ledger.reader_count(db, newsletter_id=daily) == 1
     wrong = cli("subscribers", "add", "x@example.com", "--newsletter", "nope")
     assert wrong.exit_code == 1 and "There is no newsletter called 'nope'." in wrong.output

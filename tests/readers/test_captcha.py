@@ -311,3 +311,15 @@ def test_a_pass_from_another_provider_or_key_proves_nothing(services, db, now):
     for token in (other_provider, other_key, "", "x" * 9000):
         assert not captcha.pass_is_live(settings, db, token, now)
         assert captcha.redeem_pass(settings, db, token, now).detail == "invalid"
+
+
+def test_an_unspent_solution_is_spent_only_when_its_transaction_commits(services, db):
+    now = services.now()
+    payload = altcha_payload(services)
+    result = verify(services.settings, services.http, db, payload, None, now, spend=False)
+    assert result == CaptchaResult(True, "altcha", "ok") and result.unspent is not None
+    with pytest.raises(RuntimeError), db.engine.begin() as conn:
+        assert captcha.spend_in(conn, result, now)
+        raise RuntimeError("the signup failed")  # rolled back: the solution is not used up
+    assert check(services, payload) == CaptchaResult(True, "altcha", "ok")
+    assert not captcha.spend_now(db, result, now)

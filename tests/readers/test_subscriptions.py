@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -15,11 +16,11 @@ from mailer.core.models import (
     Subscriber,
     Suppression,
 )
-from mailer.readers import links, privacy, subscriptions
+from mailer.readers import captcha, links, privacy, subscriptions
 from mailer.readers.subscriptions import Signup
 from mailer.readers.suppressions import address_hash, suppress
 from mailer.readers.validation import InvalidInput
-from tests.fixtures.readers import count_confirm_mails
+from tests.fixtures.readers import altcha_token, count_confirm_mails
 
 
 def signup(email="Reader@Example.com", **kw) -> Signup:
@@ -392,9 +393,39 @@ def test_every_address_state_takes_the_same_statements(db, settings, now):
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     assert set(runs) == {"queued", "already", "suppressed", "limited"}
-    assert len(runs["queued"]) >= 5
+    assert len(runs["queued"]) >= 4  # the insert, the locked lookup, the consent, the mail
+    (insert,) = [s for s in runs["queued"] if s.startswith("INSERT INTO subscribers")]
+    assert "suppressions" in insert  # a suppressed address is never stored, in one statement
     for result, seen in runs.items():
         assert seen == runs["queued"], result
     with db.session() as session:
         emails = set(session.scalars(select(Subscriber.email)))
     assert "gone@example.com" not in emails and "new@example.com" in emails
+
+
+def test_a_signup_spends_its_captcha_in_its_own_transaction(db, settings, now):
+    """The CAPTCHA's single use is the signup's gate: one solution admits one signup, even
+    posted at once from several threads, and a refused gate writes nothing at all."""
+    result = captcha.verify(settings, None, db, altcha_token(settings, now), None, now, spend=False)
+    assert result.ok and result.unspent is not None
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def attempt(n: int) -> None:
+        start.wait()
+        gate = lambda conn: captcha.spend_in(conn, result, now)  # noqa: E731
+        outcomes.append(
+            subscriptions.subscribe(db, settings, signup(f"r{n}@x.org"), now, gate=gate).result
+        )
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["queued"] + ["refused"] * 3
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Subscriber)) == 1
+        assert session.scalar(select(func.count()).select_from(ConsentEvent)) == 1
+    assert len(outbox(db)) == 1
+    assert not captcha.spend_now(db, result, now)  # spent for good

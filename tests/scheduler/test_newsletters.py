@@ -51,7 +51,7 @@ def test_a_daily_newsletter_builds_and_sends_at_its_hour_to_its_readers(
         first = session.scalar(select(Subscriber.id).order_by(Subscriber.id))
         newsletters.activate(session, first, [daily.id], day)
 
-    plan = send_plan(db, settings, "2026-11-24", utc(2026, 11, 24, 6, 0), daily)
+    plan = send_plan(db, settings, "2026-11-24", utc(2026, 11, 24, 6, 0), newsletter=daily)
     assert (plan.when, plan.slot, plan.readers) == ("at", utc(2026, 11, 24, 7, 0), 1)
     early = tick(services, utc(2026, 11, 24, 6, 59))  # the default's own week is its own affair
     assert not [line for line in early if "daily" in line]  # before its hour: nothing

@@ -238,6 +238,11 @@ READER_PAGES = {
     "archive-issue": (_goto(lambda site: f"/archive/{_sent_period(site)}"), "Weekly Digest"),
     "error-not-found": (_goto("/no-such-page"), "Not Found"),
     "error-bad-link": (_goto("/confirm/not-a-token"), "not valid"),
+    "join-de": (_goto("/join?lang=de"), "abonnieren"),  # axe checks <html lang> follows it
+    "archive-issue-de": (
+        _goto(lambda site: f"/archive/{_sent_period(site)}?lang=de"),
+        "Weekly Digest",
+    ),
 }
 DESK_PAGES = {
     "desk-login": (_goto("/admin/login"), "Sign in"),
@@ -254,6 +259,8 @@ DESK_PAGES = {
     "desk-specials": (_goto("/admin/specials/"), "Special editions"),
     "desk-special": (_goto(lambda site: f"/admin/digests/{site.special_id}"), "S2026"),
     "desk-sources": (_goto("/admin/sources"), "Sources"),
+    "desk-segments": (_goto("/admin/segments"), "Segments"),
+    "desk-sunset": (_goto("/admin/sunset"), "Sunsetting"),
 }
 MAIL_PAGES = {
     "digest-mail": (lambda page, site: page.set_content(site.mail_html()), "Weekly Digest")
