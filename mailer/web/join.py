@@ -96,7 +96,7 @@ def field_errors(email: str, first_name: str | None) -> dict[str, list[str]]:
     return errors
 
 
-NO_NEWSLETTER = "Choose at least one newsletter."
+NO_NEWSLETTER = N_("Choose at least one newsletter.")
 MAX_CHOICES = 32
 
 

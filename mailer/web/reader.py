@@ -244,10 +244,12 @@ def _choose(sid: int, slugs: list[str]) -> str:
         abort(400, "Unknown newsletter.")
     outcome = subscriptions.choose_newsletters(svc.db, sid, chosen, svc.now(), client_ip())
     if not chosen:
-        return "You are unsubscribed. No more mail will come."
+        return gettext("You are unsubscribed. No more mail will come.")
     if outcome.result == "bad-link":
-        return "Only a confirmed subscription can choose its newsletters."
-    return "Your newsletters are saved." if outcome.result == "done" else "Nothing changed."
+        return gettext("Only a confirmed subscription can choose its newsletters.")
+    if outcome.result == "done":
+        return gettext("Your newsletters are saved.")
+    return gettext("Nothing changed.")
 
 
 def _resubscribe(sub: Subscriber) -> str:
