@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mailer.cli.base import AppContext, main, pass_app
+from mailer.cli.newsletters import chosen_newsletter, newsletter_option
 from mailer.cli.output import emit_json, table
 from mailer.editions import specials
 
@@ -22,6 +23,7 @@ def special_group() -> None:
 @click.option("--breaking", type=int, help="One breaking story's id, with its related coverage.")
 @click.option("--at", "at", help=AT_HELP)
 @click.option("--as", "actor", default="cli", show_default=True, help="Who composes it.")
+@newsletter_option
 @pass_app
 def special_create(
     app: AppContext,
@@ -42,6 +44,7 @@ def special_create(
         article_ids=articles,
         breaking=breaking,
         scheduled_for=specials.parse_when(at, services.settings.zone),
+        newsletter=chosen_newsletter(),
     )
     stories = len(digest.items)
     related = sum(len(i.related) for i in digest.items)

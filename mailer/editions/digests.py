@@ -110,6 +110,9 @@ def get_digest(
     query = select(Digest)
     if text.isdigit():
         query = query.where(Digest.id == int(text))
+    elif special_day(text.upper()) is not None and newsletter is None:
+        # a special edition's key is unique across newsletters: it names one issue on its own
+        query = query.where(Digest.period_key == text.upper())
     else:
         owner = newsletters.find(session, newsletter).id
         query = query.where(Digest.period_key == text.upper(), Digest.newsletter_id == owner)

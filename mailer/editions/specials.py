@@ -20,6 +20,7 @@ from mailer.editions.audit import audit
 from mailer.editions.digests import fill_defaults, get_digest, snapshot_item, snapshot_related
 from mailer.editions.render import check_size
 from mailer.editions.suggestions import related_for
+from mailer.readers import newsletters
 
 SPECIAL = "special"
 TITLE_MAX = 150  # the subject line; an inbox shows far less (the desk shows the phone's cut)
@@ -58,9 +59,11 @@ def create_special(
     article_ids: Sequence[int] = (),
     breaking: int | None = None,
     scheduled_for: datetime | None = None,
+    newsletter: str | int | None = None,
 ) -> Digest:
     """A draft special edition of the chosen articles in order, or of one breaking story with
-    its related coverage; frozen like a weekly digest, so what is previewed is what is sent."""
+    its related coverage, for one newsletter's readers (None: the default newsletter); frozen
+    like a weekly digest, so what is previewed is what is sent."""
     subject = clean_title(title)
     ids = list(dict.fromkeys(article_ids))
     if bool(ids) == (breaking is not None):
@@ -70,15 +73,18 @@ def create_special(
     _check_time(scheduled_for, now)
     for attempt in range(_KEY_ATTEMPTS):
         try:
-            return _compose(db, settings, now, subject, actor, ids, breaking, scheduled_for)
+            return _compose(
+                db, settings, now, subject, actor, ids, breaking, scheduled_for, newsletter
+            )
         except IntegrityError:  # another editor took this key between our count and insert
             if attempt == _KEY_ATTEMPTS - 1:
                 raise Conflict("could not number the special edition; try again.") from None
     raise AssertionError("unreachable")
 
 
-def _compose(db, settings, now, subject, actor, ids, breaking, scheduled_for) -> Digest:
+def _compose(db, settings, now, subject, actor, ids, breaking, scheduled_for, newsletter) -> Digest:
     with db.session() as session:
+        owner = newsletters.find(session, newsletter)
         wanted = ids or [breaking]
         found = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(wanted)))}
         missing = [str(i) for i in wanted if i not in found]
@@ -93,6 +99,7 @@ def _compose(db, settings, now, subject, actor, ids, breaking, scheduled_for) ->
         digest = Digest(
             period_key=special_key(day, number),
             kind=SPECIAL,
+            newsletter_id=owner.id,
             status="draft",
             subject=subject,
             scheduled_for=scheduled_for,
@@ -114,6 +121,7 @@ def _compose(db, settings, now, subject, actor, ids, breaking, scheduled_for) ->
         session.flush()
         check_size(digest, settings)
         detail = {"articles": ids} if ids else {"breaking": breaking}
+        detail["newsletter"] = owner.slug
         audit(session, actor, "compose", digest, now, detail)
         return digest
 

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from mailer.core.errors import MailerError
 from mailer.editions import picker, specials
+from mailer.readers import newsletters
 from mailer.web.admin import login_required
 from mailer.web.context import services
 
@@ -38,6 +39,7 @@ def index():
         zone=svc.settings.zone,
         can_edit=g.editor.role == "editor",
         title_max=specials.TITLE_MAX,
+        newsletters=newsletters.offers(svc.db),
     )
 
 
@@ -65,6 +67,7 @@ def compose():
             article_ids=chosen,
             breaking=breaking[0] if breaking else None,
             scheduled_for=when,
+            newsletter=form.get("newsletter") or None,
         )
     except MailerError as exc:
         flash(f"Not composed: {exc}")

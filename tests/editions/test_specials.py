@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from mailer.content.demo import load_demo
 from mailer.core.db import Database, upgrade
 from mailer.core.errors import Conflict, MailerError, NotFound
-from mailer.core.models import Article, Digest, OutboxMessage
+from mailer.core.models import Article, Digest, OutboxMessage, Subscriber
 from mailer.editions import lifecycle, specials
 from mailer.editions.digests import build_digest, find_digest
 from mailer.editions.render import render_digest, web_issue
@@ -143,3 +143,27 @@ def test_a_database_made_before_special_editions_migrates_with_its_digests(datab
     old = find_digest(db, "2026-W47")
     assert (old.kind, old.scheduled_for, old.subject) == ("weekly", None, "Old")
     db.dispose()
+
+
+def test_a_special_edition_of_another_newsletter_reaches_only_its_readers(
+    db, settings, now, demo_ids
+):
+    from mailer.delivery.ledger import materialise
+    from mailer.readers import newsletters
+
+    add_subscribers(db, now, 4)
+    alerts = newsletters.add(db, now, slug="alerts", name="Breaking alerts", cadence="manual")
+    with db.session() as session:
+        ids = list(session.scalars(select(Subscriber.id).order_by(Subscriber.id)))
+        newsletters.activate(session, ids[0], [alerts.id], now)
+    digest = specials.create_special(
+        db, settings, now, "Alert", "ed", breaking=demo_ids[0], newsletter="alerts"
+    )
+    assert digest.newsletter_id == alerts.id
+    # its key names it without --newsletter (special keys are unique across newsletters)
+    assert find_digest(db, digest.period_key).id == digest.id
+    assert materialise(db, digest.id, now) == 1  # the one reader of the alerts
+    with pytest.raises(MailerError, match="no newsletter 'nope'"):
+        specials.create_special(
+            db, settings, now, "X", "ed", breaking=demo_ids[0], newsletter="nope"
+        )

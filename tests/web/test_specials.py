@@ -157,3 +157,22 @@ def test_a_breaking_edition_and_bad_requests_get_clear_answers(client, db, accou
     assert "Compose a special edition" not in looked and "S20261125-1" in looked
     data = {"mode": "breaking", "breaking": lead, "title": "B", "csrf_token": token(looked)}
     assert client.post("/admin/specials/", data=data).status_code == 403
+
+
+def test_with_two_newsletters_the_editor_chooses_whose_readers_get_it(
+    client, db, accounts, demo, now
+):
+    from mailer.readers import newsletters
+
+    newsletters.add(db, now, slug="alerts", name="Breaking alerts", cadence="manual")
+    signed_in(client)
+    html = client.get("/admin/specials/").get_data(as_text=True)
+    assert '<select id="newsletter" name="newsletter">' in html and "Breaking alerts" in html
+    lead = int(re.search(r'name="breaking" value="(\d+)"', html).group(1))
+    data = {"mode": "breaking", "breaking": lead, "title": "Alert", "csrf_token": token(html)}
+    made = client.post("/admin/specials/", data={**data, "newsletter": "alerts"})
+    digest = digests.find_digest(db, int(made.headers["Location"].rsplit("/", 1)[1]))
+    with db.session() as session:
+        assert newsletters.find(session, "alerts").id == digest.newsletter_id
+    client.post("/admin/specials/", data={**data, "newsletter": "nope"})
+    assert "Not composed: no newsletter" in client.get("/admin/specials/").get_data(as_text=True)
