@@ -11,6 +11,8 @@ from functools import cached_property, lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import inspect as sa_inspect
+
 from mailer.content.calendar import period_bounds, special_day
 from mailer.core import i18n
 from mailer.core.config import Settings
@@ -231,7 +233,7 @@ def _context(
         "digest": digest,
         "stories": stories,
         "site_name": settings.site_name,
-        "list_name": settings.list_name,
+        "list_name": list_name(digest, settings),
         "period_label": period_label(digest.period_key, zone, language),
         "special": special is not None,
         "web_url": web_url,
@@ -251,6 +253,18 @@ def _context(
         "preferences_url": "" if web else marker("preferences_url", nonce),
         "postal_address": settings.postal_address,
     }
+
+
+def list_name(digest, settings: Settings) -> str:
+    """The name readers know the issue's newsletter by: MAILER_LIST_NAME for the default one
+    (and for a digest whose newsletter was never loaded), the newsletter's own otherwise."""
+    state = sa_inspect(digest, raiseerr=False)
+    if state is None or "newsletter" in state.unloaded:
+        return settings.list_name
+    newsletter = digest.newsletter
+    if newsletter is None or newsletter.is_default:
+        return settings.list_name
+    return newsletter.name
 
 
 def period_label(key: str, zone: ZoneInfo, language: str = i18n.SOURCE_LANGUAGE) -> str:

@@ -163,6 +163,10 @@ def test_a_special_edition_of_another_newsletter_reaches_only_its_readers(
     # its key names it without --newsletter (special keys are unique across newsletters)
     assert find_digest(db, digest.period_key).id == digest.id
     assert materialise(db, digest.id, now) == 1  # the one reader of the alerts
+    # the mail names its own newsletter, not MAILER_LIST_NAME
+    rendered = render_digest(find_digest(db, digest.id), settings)
+    assert "You get this because you joined Breaking alerts from" in rendered.text
+    assert settings.list_name not in rendered.text
     with pytest.raises(MailerError, match="no newsletter 'nope'"):
         specials.create_special(
             db, settings, now, "X", "ed", breaking=demo_ids[0], newsletter="nope"
