@@ -15,8 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import Conflict
@@ -303,7 +301,7 @@ def _worker(drain: Drain, transport_factory: TransportFactory, claim, model, bui
                 if skipped:
                     continue
                 return
-            attempts = _attempts(drain.db, model, [c.id for c in claimed])
+            attempts = {c.id: c.attempts for c in claimed}
             _deliver(drain, transport, model, token, claimed, build, attempts)
     except Exception:
         log.exception("a sending worker stopped; its claims will be reclaimed")
@@ -318,14 +316,6 @@ def claim_size(settings: Settings, transport: Transport) -> int:
     within its lease at the allowed rate."""
     within_lease = int(settings.send_rate * settings.lease_seconds / 10)
     return max(1, min(transport.max_batch, within_lease))
-
-
-def _attempts(db: Database, model, ids: list[int]) -> dict[int, int]:
-
-    with db.session() as session:
-        return dict(
-            session.execute(select(model.id, model.attempts).where(model.id.in_(ids))).all()
-        )
 
 
 def _run_workers(drain: Drain, count: int, transport_factory, claim, model, build) -> None:
