@@ -12,7 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from mailer.core.config import Settings
@@ -72,7 +72,7 @@ class Drain:
     consecutive_failures: int = 0
     halted: str = ""  # paused or cancelled from outside: leave the digest's status alone
     handed: int = 0
-    guarded: int = 0  # hand-offs of this run, for the guardrails' first judgement
+    guarded: int = 0  # settled deliveries of this run, for the guardrails' first judgement
     lock: threading.Lock = field(default_factory=threading.Lock)
     on_progress: Callable[[int], None] | None = None
 
@@ -134,19 +134,27 @@ class Drain:
         permanent = result.status in ("rejected", "invalid")
         return ledger.Outcome(row_id, "failed", error=result.error), permanent
 
-    def guard(self, provider: str, handed: list[int], refused: list[int]) -> None:
-        """Keep refusals at hand-off as feedback and judge the rates after them, and once
-        after this run's first MAILER_GUARDRAIL_MIN_SAMPLE hand-offs (feedback that came while
-        the sample was small; later, rates rise only with news, which is judged as it comes).
-        Stop when the guardrails paused the send."""
+    def refusals(self, provider: str, refused: list[int]) -> None:
+        """Keep refusals at hand-off as feedback about their deliveries, at once."""
         if refused:
             guardrails.record_rejections(self.db, provider, refused, self.clock())
+
+    def judge(self, written: list[ledger.Outcome]) -> None:
+        """After results are written (the guardrails count settled deliveries only): judge the
+        rates when refusals are among them, and once when this run's settled deliveries first
+        reach MAILER_GUARDRAIL_MIN_SAMPLE (feedback that came while the sample was small;
+        later, rates rise only with news, which is judged as it comes). Stop when the
+        guardrails paused the send."""
+        settled = [o for o in written if o.status in guardrails.SETTLED]
+        if not settled:
+            return
         with self.lock:
             sample = self.settings.guardrail_min_sample
-            counted = self.guarded < sample <= self.guarded + len(handed)
-            self.guarded += len(handed)
-        due = counted or bool(refused)
-        reasons = guardrails.watch(self.db, self.settings, handed, self.clock()) if due else []
+            counted = self.guarded < sample <= self.guarded + len(settled)
+            self.guarded += len(settled)
+        if not (counted or any(o.refused for o in settled)):
+            return
+        reasons = guardrails.watch(self.db, self.settings, [o.id for o in settled], self.clock())
         if reasons:
             self.halted = reasons[0]
             self.stop.set()
@@ -186,12 +194,14 @@ def _deliver(
             if drain.stop.is_set():
                 rest = [item.id for later in groups[number:] for item in later]
                 ledger.release(drain.db, model, token, rest, drain.clock())
-                return
+                break
             unwritten = _hand_over(
                 drain, transport, model, token, group, build, attempts, unwritten
             )
     finally:
         ledger.record(drain.db, model, token, unwritten, drain.clock())
+    if model is Delivery:
+        drain.judge(unwritten)
 
 
 def _groups(claimed: list, transport: Transport, size: int) -> list[list]:
@@ -209,11 +219,13 @@ def _hand_over(drain, transport, model, token, group, build, attempts, unwritten
     A stop (pause, Ctrl-C, too many failures) between two messages gives the rest of the
     group back as pending, its attempt undone: it was marked, never sent."""
     held = ledger.hand_off(drain.db, model, token, [c.id for c in group], unwritten, drain.clock())
+    if model is Delivery:
+        drain.judge(unwritten)
     group = [c for c in group if c.id in held]
     calls = [[item] for item in group] if transport.per_message else [group] if group else []
     outcomes: list[ledger.Outcome] = []
     for number, call in enumerate(calls):
-        if number and drain.stop.is_set():
+        if drain.stop.is_set():
             outcomes += [
                 ledger.Outcome(item.id, "pending", untouched=True)
                 for later in calls[number:]
@@ -236,10 +248,11 @@ def _send_call(drain, transport, model, call, build, attempts) -> list[ledger.Ou
         outcome, is_permanent = drain.classify(
             item.id, attempts.get(item.id, 0) + 1, result, transport.idempotent, delay
         )
-        outcomes.append(outcome)
         tally["retrying" if outcome.status == "pending" else outcome.status] += 1
         if is_permanent:
             permanent.append(index)
+            outcome = replace(outcome, refused=True)
+        outcomes.append(outcome)
 
     drain.bucket.take(len(messages))
     try:
@@ -265,7 +278,7 @@ def _send_call(drain, transport, model, call, build, attempts) -> list[ledger.Ou
             for index in permanent:
                 hard_bounce(session, messages[index].recipient, drain.clock(), source="delivery")
     if model is Delivery:
-        drain.guard(transport.name, [c.id for c in call], [call[i].id for i in permanent])
+        drain.refusals(transport.name, [call[i].id for i in permanent])
     drain.report.add(**tally)
     if drain.on_progress:
         drain.on_progress(tally["sent"] + tally["failed"] + tally["unknown"])

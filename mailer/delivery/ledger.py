@@ -66,6 +66,7 @@ class Outcome:
     error: str = ""
     next_attempt_at: datetime | None = None
     untouched: bool = False  # handed over but never attempted: the attempt does not count
+    refused: bool = False  # refused for good at hand-off (feedback for the guardrails)
 
 
 def _readers() -> tuple:
