@@ -6,12 +6,13 @@ It sees neither HTTP nor SQL: rows come from the ledger, bytes leave through a T
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -331,7 +332,24 @@ def claim_size(settings: Settings, transport: Transport) -> int:
     return max(1, min(transport.max_batch, within_lease))
 
 
+@contextlib.contextmanager
+def _collector_spared() -> Iterator[None]:
+    """Objects made before the workers start (the app, SQLAlchemy, the rendered issue) are
+    set aside from the cyclic collector while they run, and given back after: its full
+    passes then scan only what the send makes. Those passes were a third of a send's time."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _run_workers(drain: Drain, count: int, transport_factory, claim, model, build) -> None:
+    with _collector_spared():
+        _run_threads(drain, count, transport_factory, claim, model, build)
+
+
+def _run_threads(drain: Drain, count: int, transport_factory, claim, model, build) -> None:
     threads = [
         threading.Thread(
             target=_worker, args=(drain, transport_factory, claim, model, build), daemon=True
