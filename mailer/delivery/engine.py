@@ -432,6 +432,7 @@ def send_digest(
         probe.close()
     idempotent = probe.idempotent
     batch_form = getattr(probe, "personalises", False)  # the provider places readers' values
+    mime = getattr(probe, "sends_mime", True)  # False: the provider takes text and HTML fields
     scope = [Delivery.digest_id == digest_id]
     ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
     ledger.materialise(db, digest_id, clock())
@@ -449,6 +450,7 @@ def send_digest(
             item.id,
             clock(),
             batch_form,
+            mime,
         )
 
     def claim(size: int):
