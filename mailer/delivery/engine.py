@@ -217,8 +217,9 @@ def _groups(claimed: list, transport: Transport, size: int) -> list[list]:
 def _hand_over(drain, transport, model, token, group, build, attempts, unwritten):
     """Write the last results and mark this group handed, in one write; then send it.
 
-    A stop (pause, Ctrl-C, too many failures) between two messages gives the rest of the
-    group back as pending, its attempt undone: it was marked, never sent."""
+    The written results are judged by the guardrails first. A stop (a guardrail or editor's
+    pause, Ctrl-C, too many failures) before or between messages gives the rest of the group
+    back as pending, its attempt undone: it was marked, never sent."""
     held = ledger.hand_off(drain.db, model, token, [c.id for c in group], unwritten, drain.clock())
     if model is Delivery:
         drain.judge(unwritten)
