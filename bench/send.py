@@ -7,10 +7,16 @@
 - Provider APIs (bench/send_providers.py): the engine through each HTTP API transport
   (Postmark, Resend, SendGrid, Mailgun, SES), as a ratio to bare `requests` posting pre-built
   batches of the provider's largest size, in the same shape, to the same local sink.
-- Peak RSS of a whole send in a child process at two sizes (flat is the goal).
+- Peak RSS of a whole send in a child process at two sizes (flat is the goal). The database
+  is made first in this process, so the child's peak is the send's alone (with the imports
+  and the open database, reported as `before_send`). `--rss-transport sendgrid` (the
+  default) sends through SendGrid's API, 1000 readers a call, to the local sink: the whole
+  engine (claims, tokens, messages, the ledger's writes) at its fastest path, so 100k readers
+  take a couple of minutes; `smtp` sends over 4 SMTP connections to the local sink (slower).
 
-Prints one JSON line at the end.  python bench/send.py [--size 10000] [--rss 10000,100000]
-(the providers alone: python bench/send_providers.py [--size 10000])
+Prints one JSON line at the end, with the load average before and after.
+python bench/send.py [--size 10000] [--rss 10000,100000] [--rss-transport sendgrid|smtp]
+[--only smtp,dkim,providers,rss]  (the providers alone: python bench/send_providers.py)
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.send_providers import provider_ratios, provider_sink  # noqa: E402
+from bench.send_providers import dsn_for, provider_ratios, provider_sink  # noqa: E402
 from mailer.editions import lifecycle  # noqa: E402
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
@@ -81,7 +87,6 @@ def prepare(workdir: Path, size: int, database_url: str | None = None, **overrid
     from sqlalchemy import select
 
     from mailer.content.demo import load_demo
-    from mailer.core.config import Settings
     from mailer.core.db import Database, upgrade
     from mailer.core.models import Subscriber
     from mailer.editions import digests
@@ -89,41 +94,50 @@ def prepare(workdir: Path, size: int, database_url: str | None = None, **overrid
     from mailer.readers.suppressions import address_hash
 
     db_path = workdir / f"send-{secrets.token_hex(4)}.db"
-    settings = Settings.from_env(
-        {},
-        instance_dir=str(workdir),
-        database_url=database_url or f"sqlite:///{db_path}",
-        secret_key="b" * 40,
-        send_rate=1_000_000.0,
-        **overrides,
-    )
+    settings = bench_settings(workdir, database_url or f"sqlite:///{db_path}", **overrides)
     db = Database(settings.effective_database_url)
     upgrade(db)
     load_demo(db, NOW, settings.zone)
     digest_id = digests.build_digest(db, settings, NOW).digest_id
     lifecycle.approve(db, settings, digest_id, "bench", NOW)
-    rows = [
-        {
-            "email": f"reader{i}@example.com",
-            "email_hash": address_hash(f"reader{i}@example.com"),
-            "first_name": "Ann" if i % 2 else None,
-            "status": "confirmed",
-            "paused": False,
-            "token_nonce": secrets.token_hex(8),
-            "origin": "bench",
-            "soft_bounces": 0,
-            "created_at": NOW,
-            "updated_at": NOW,
-        }
-        for i in range(size)
-    ]
+
+    def rows(start_at: int) -> list[dict]:
+        return [
+            {
+                "email": f"reader{i}@example.com",
+                "email_hash": address_hash(f"reader{i}@example.com"),
+                "first_name": "Ann" if i % 2 else None,
+                "status": "confirmed",
+                "paused": False,
+                "token_nonce": secrets.token_hex(8),
+                "origin": "bench",
+                "soft_bounces": 0,
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+            for i in range(start_at, min(start_at + 5000, size))
+        ]
+
     with db.session() as session:
         for start_at in range(0, size, 5000):
-            session.execute(Subscriber.__table__.insert(), rows[start_at : start_at + 5000])
+            session.execute(Subscriber.__table__.insert(), rows(start_at))
         default = newsletters.default_newsletter(session).id
         ids = session.scalars(select(Subscriber.id)).all()
         newsletters.activate_many(session, ids, default, NOW)
     return db, settings, digest_id
+
+
+def bench_settings(workdir: Path, database_url: str, **overrides):
+    from mailer.core.config import Settings
+
+    return Settings.from_env(
+        {},
+        instance_dir=str(workdir),
+        database_url=database_url,
+        secret_key="b" * 40,
+        send_rate=1_000_000.0,
+        **overrides,
+    )
 
 
 def engine_rate(workdir: Path, size: int, dsn: str, connections: int, **overrides) -> float:
@@ -244,84 +258,126 @@ def dkim_keys(workdir: Path) -> dict:
     }
 
 
-def child_rss(size: int, port: int) -> int:
-    """Peak RSS in KB of a whole send of `size` messages, in a fresh process."""
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", str(size), "--port", str(port)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return int(out.stdout.strip().splitlines()[-1])
+def child_rss(workdir: Path, size: int, dsn: str) -> dict:
+    """Peak RSS in MB of one whole send of `size` readers, in a fresh process, and of that
+    process before the send (imports, settings, the open database): the database is made
+    here first, so the child holds only what sending holds."""
+    db, settings, digest_id = prepare(workdir, size, transport=dsn, send_concurrency=4)
+    lifecycle.start(db, digest_id, "bench", NOW)
+    db.dispose()
+    command = [sys.executable, __file__, "--child", str(digest_id), "--port", "0"]
+    command += ["--child-db", settings.effective_database_url, "--child-dsn", dsn]
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    before, peak, sent = (int(n) for n in out.stdout.split())
+    assert sent == size, (sent, size)
+    return {"before_send": before // 1024, "peak": peak // 1024}
 
 
-def run_child(size: int, port: int) -> None:
+def memory_kb(field: str) -> int:
+    """VmRSS (now) or VmHWM (peak) of this process, in KB. Not ru_maxrss: Linux carries the
+    parent's peak into a forked child across exec, so a child of a big bench process would
+    report the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: the best there is
+
+
+def run_child(digest_id: int, database_url: str, dsn: str) -> None:
+    from mailer.core.db import Database
+    from mailer.delivery.engine import send_digest
+    from mailer.delivery.transports import transport_from_dsn, transport_options
+    from mailer.services import system_clock
+
     with tempfile.TemporaryDirectory() as tmp:
-        engine_rate(Path(tmp), size, f"smtp://127.0.0.1:{port}?tls=none", 4)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        settings = bench_settings(Path(tmp), database_url, transport=dsn, send_concurrency=4)
+        db = Database(settings.effective_database_url)
+        before = memory_kb("VmRSS")
+        report = send_digest(
+            db,
+            settings,
+            digest_id,
+            lambda: transport_from_dsn(dsn, transport_options(settings)),
+            system_clock,
+        )
+        db.dispose()
+    print(before, memory_kb("VmHWM"), report.sent)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=10000)
     parser.add_argument("--rss", default="10000,100000")
+    parser.add_argument(
+        "--rss-transport",
+        choices=("sendgrid", "smtp"),
+        default="sendgrid",
+        help="what the memory sends through: SendGrid's API (1000 readers a call) to the "
+        "local sink, minutes at 100k readers; or SMTP over 4 connections to the local sink",
+    )
+    parser.add_argument("--only", default="smtp,dkim,providers,rss")
     parser.add_argument("--child", type=int)
+    parser.add_argument("--child-db")
+    parser.add_argument("--child-dsn")
     parser.add_argument("--port", type=int)
     args = parser.parse_args()
     if args.child:
-        run_child(args.child, args.port)
+        run_child(args.child, args.child_db, args.child_dsn)
         return
+    only = set(args.only.split(","))
 
     smtp_port, http_port = free_port(), free_port()
     sinks = [start(_smtp_sink, smtp_port), start(provider_sink, http_port)]
     dsn = f"smtp://127.0.0.1:{smtp_port}?tls=none"
-    result: dict = {"bench": "send", "size": args.size, "smtp": [], "cpu_count": os.cpu_count()}
+    result: dict = {"bench": "send", "size": args.size, "cpu_count": os.cpu_count()}
+    result["load_before"] = [round(n, 1) for n in os.getloadavg()]
     try:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             sender, data = sample_message(workdir)
-            for connections in (1, 2, 4):
-                ours = engine_rate(workdir, args.size, dsn, connections)
-                bare = bare_smtp_rate(smtp_port, args.size, connections, sender, data)
-                result["smtp"].append(
-                    {
-                        "connections": connections,
-                        "engine_per_s": round(ours),
-                        "bare_smtplib_per_s": round(bare),
-                        "ratio": round(ours / bare, 3),
-                    }
+            if "smtp" in only:
+                result["smtp"] = []
+                for connections in (1, 2, 4):
+                    ours = engine_rate(workdir, args.size, dsn, connections)
+                    bare = bare_smtp_rate(smtp_port, args.size, connections, sender, data)
+                    result["smtp"].append(
+                        {
+                            "connections": connections,
+                            "engine_per_s": round(ours),
+                            "bare_smtplib_per_s": round(bare),
+                            "ratio": round(ours / bare, 3),
+                        }
+                    )
+                    print(f"smtp x{connections}: {ours:.0f}/s vs {bare:.0f}/s", file=sys.stderr)
+
+            if "dkim" in only:
+                signed = engine_rate(workdir, args.size, dsn, 4, **dkim_keys(workdir))
+                unsigned = bare_smtp_rate(smtp_port, args.size, 4, sender, data)
+                result["dkim"] = {
+                    "connections": 4,
+                    "signing": "rsa-sha256 + ed25519-sha256",
+                    "engine_signed_per_s": round(signed),
+                    "bare_unsigned_per_s": round(unsigned),
+                    "ratio": round(signed / unsigned, 3),
+                }
+                print(f"dkim x4: {signed:.0f}/s vs {unsigned:.0f}/s", file=sys.stderr)
+
+            if "providers" in only:
+                result["providers"] = provider_ratios(
+                    workdir, args.size, http_port, engine_rate, digest_batch(workdir)
                 )
-                print(f"smtp x{connections}: {ours:.0f}/s vs {bare:.0f}/s", file=sys.stderr)
 
-            from mailer.core.config import Settings
-            from mailer.delivery.dkim import signer_from_settings
-
-            keys = dkim_keys(workdir)
-            signer = signer_from_settings(
-                Settings.from_env({}, instance_dir=str(workdir), secret_key="b" * 40, **keys)
-            )
-            signed = engine_rate(workdir, args.size, dsn, 4, **keys)
-            unsigned = bare_smtp_rate(smtp_port, args.size, 4, sender, data)
-            result["dkim"] = {
-                "connections": 4,
-                "signing": "rsa-sha256 + ed25519-sha256",
-                "engine_signed_per_s": round(signed),
-                "bare_unsigned_per_s": round(unsigned),
-                "ratio": round(signed / unsigned, 3),
-            }
-            print(f"dkim x4: {signed:.0f}/s vs {unsigned:.0f}/s", file=sys.stderr)
-            del signer
-
-            result["providers"] = provider_ratios(
-                workdir, args.size, http_port, engine_rate, digest_batch(workdir)
-            )
-
-        sizes = [int(s) for s in args.rss.split(",") if s]
-        rss = {str(size): child_rss(size, smtp_port) // 1024 for size in sizes}
-        result["peak_rss_mb"] = rss
+            if "rss" in only:
+                rss_dsn = dsn if args.rss_transport == "smtp" else dsn_for("sendgrid", http_port)
+                sizes = [int(s) for s in args.rss.split(",") if s]
+                result["rss_mb"] = {"transport": args.rss_transport}
+                for size in sizes:
+                    result["rss_mb"][str(size)] = child_rss(workdir, size, rss_dsn)
+                    print(f"rss {size}: {result['rss_mb'][str(size)]}", file=sys.stderr)
     finally:
         for sink in sinks:
             sink.terminate()
+    result["load_after"] = [round(n, 1) for n in os.getloadavg()]
     print(json.dumps(result))
 
 

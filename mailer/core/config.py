@@ -434,13 +434,14 @@ class Settings:
     guardrail_window: int = setting(
         10000,
         "Guardrails: a sending digest pauses when its complaint or hard-bounce rate over this "
-        "many most recent deliveries passes a limit below (0: no guardrails)",
+        "many most recent settled deliveries passes a limit below (0: no guardrails)",
         check=_not_negative,
     )
     guardrail_min_sample: int = setting(
         1000,
-        "Guardrails: deliveries handed over (since the send started or was resumed) before a "
-        "rate is judged, so one complaint among a few messages does not pause a send",
+        "Guardrails: deliveries settled (sent, failed or unknown, since the send started or "
+        "was resumed) before a rate is judged, so one complaint among a few messages does not "
+        "pause a send",
         check=_positive,
     )
     guardrail_complaint_percent: float = setting(

@@ -41,12 +41,14 @@ def digest_message(
     issued: datetime | None = None,
     batch_form: bool = False,
     newsletter: Identity | None = None,
+    mime: bool = True,
 ) -> Message:
     """One personalised message; no Jinja here, only substitution into the rendered issue.
     `issued` (the send time) stamps the unsubscribe link, whose validity counts from it.
     `batch_form`: leave the markers in and hand the reader's values beside them, for a
     transport that places them with its provider's own personalisation (Message.markers).
-    `newsletter`: the digest's List-Id, From, and the newsletter its unsubscribe link leaves."""
+    `newsletter`: the digest's List-Id, From, and the newsletter its unsubscribe link leaves.
+    `mime`: prepare the encoded MIME body (for transports that send our bytes)."""
     nid = newsletter.newsletter_id if newsletter else None
     unsubscribe, mailto = unsubscribe_links(
         settings, recipient.id, recipient.token_nonce, issued, nid
@@ -64,7 +66,7 @@ def digest_message(
         markers, values = rendered.markers, {n: values[n] for n in rendered.markers}
     else:
         subject, text, html = rendered.personalise(values)
-        if not any("\r" in value or "\n" in value for value in values.values()):
+        if mime and not any("\r" in value or "\n" in value for value in values.values()):
             body = prepared_body(rendered).render(values)
         markers, values = {}, {}
     headers = {

@@ -4,9 +4,10 @@ limits mailbox providers publish, before the rest of the list pays for it in rep
 The signal is read from `webhook_events` rows tied to a delivery: complaints and hard bounces
 as provider webhooks and `mailer inbound` reports bring them, and `rejected` rows the engine
 writes for a permanent refusal at hand-off (a synchronous 5xx). The rate is taken over the last
-`MAILER_GUARDRAIL_WINDOW` deliveries of the send (by hand-off time) and judged only once that
-many as `MAILER_GUARDRAIL_MIN_SAMPLE` were handed over, so one complaint among three messages
-does not stop a send. Deliveries handed over before an editor's `resume` do not count again:
+`MAILER_GUARDRAIL_WINDOW` settled deliveries of the send (sent, failed or unknown, by hand-off
+time; a message marked handed over but not yet tried does not count) and judged only once
+`MAILER_GUARDRAIL_MIN_SAMPLE` of them are settled, so one complaint among three messages does
+not stop a send. Deliveries handed over before an editor's `resume` do not count again:
 resuming is the editor's judgement that those figures are understood. docs/sending.md explains
 the defaults.
 """
@@ -35,6 +36,9 @@ ACTOR = "guardrail"  # the audit log's actor for a guardrail pause
 REASON_PREFIX = "guardrail:"
 REJECTED = "rejected"  # webhook_events kind: refused for good when it was handed over
 HARD_BOUNCES = ("bounce_hard", REJECTED)
+# Deliveries whose attempt is over: the window counts only these. A hand-off group is marked
+# handed over before its messages are tried, so counting marks would count untried messages.
+SETTLED = ("sent", "failed", "unknown")
 # Transitions after which a send goes on by someone's decision: the window starts again there.
 RESTARTS = ("resume", "reopen")
 
@@ -89,8 +93,8 @@ def verdict(reading: Reading, limits: Limits) -> str | None:
 
 
 def read_window(db: Database, digest_id: int, window: int) -> Reading:
-    """Count the last `window` deliveries handed over since the send last (re)started by
-    someone's decision, and the complaints and hard bounces about them."""
+    """Count the last `window` settled deliveries (by hand-off time) since the send last
+    (re)started by someone's decision, and the complaints and hard bounces about them."""
     with db.session() as session:
         key = session.scalar(select(Digest.period_key).where(Digest.id == digest_id))
         since = session.scalar(
@@ -98,7 +102,11 @@ def read_window(db: Database, digest_id: int, window: int) -> Reading:
                 AuditEntry.target == f"digest:{key}", AuditEntry.action.in_(RESTARTS)
             )
         )
-        handed = [Delivery.digest_id == digest_id, Delivery.handed_at.is_not(None)]
+        handed = [
+            Delivery.digest_id == digest_id,
+            Delivery.status.in_(SETTLED),
+            Delivery.handed_at.is_not(None),
+        ]
         if since is not None:
             handed.append(Delivery.handed_at > since)
         recent = (

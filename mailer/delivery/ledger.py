@@ -6,6 +6,7 @@ import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -55,6 +56,7 @@ class Claimed:
     message_id: str
     recipient: Recipient | None = None  # deliveries
     outbox: dict[str, Any] | None = None  # outbox rows: the stored message
+    attempts: int = 0  # attempts before this claim
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class Outcome:
     error: str = ""
     next_attempt_at: datetime | None = None
     untouched: bool = False  # handed over but never attempted: the attempt does not count
+    refused: bool = False  # refused for good at hand-off (feedback for the guardrails)
 
 
 def _readers(newsletter: Any = None) -> tuple:
@@ -142,20 +145,6 @@ def materialise(db: Database, digest_id: int, now: datetime) -> int:
         return session.scalar(rows) - before
 
 
-def _still_taking(session, digest_id: int, subscriber_ids: list[int]) -> set[int]:
-    """Which of these readers still take the digest's newsletter (one may leave mid-send)."""
-    newsletter = select(Digest.newsletter_id).where(Digest.id == digest_id).scalar_subquery()
-    return set(
-        session.scalars(
-            select(NewsletterSubscription.subscriber_id).where(
-                NewsletterSubscription.subscriber_id.in_(subscriber_ids),
-                NewsletterSubscription.newsletter_id == newsletter,
-                NewsletterSubscription.status == "active",
-            )
-        )
-    )
-
-
 def _due(model: type[LedgerRow], now: datetime, scope=()):
     return select(model.id).where(
         model.status == "pending",
@@ -182,65 +171,123 @@ def _claim_ids(
 def claim_deliveries(
     db: Database, digest_id: int, limit: int, now: datetime, settings
 ) -> tuple[str, list[Claimed], int]:
-    """Claim due rows; rows whose reader left since materialising end as `skipped` here."""
+    """Claim due rows; rows whose reader left since materialising end as `skipped` here.
+
+    Core, not the ORM: one read of the due rows with their readers (locked, skipping rows
+    other workers hold, on PostgreSQL), one UPDATE ... WHERE id IN (...) that claims them,
+    and one executemany that names the messages of a first attempt."""
     token = secrets.token_hex(8)
     claimed: list[Claimed] = []
-    skipped = 0
-    with db.session() as session:
-        status = session.scalar(select(Digest.status).where(Digest.id == digest_id))
+    statements = _claim_statements()
+    lease_until = now + timedelta(seconds=settings.lease_seconds)
+    with db.engine.begin() as conn:
+        status = conn.scalar(select(Digest.status).where(Digest.id == digest_id))
         if status != "sending":
             raise NotSending(f"the digest is {status}")
-        ids = _claim_ids(session, db, Delivery, [Delivery.digest_id == digest_id], limit, now)
-        if not ids:
-            return token, [], 0
-        rows = session.execute(
-            select(Delivery, Subscriber)
-            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-            .where(Delivery.id.in_(ids))
-            .order_by(Delivery.id)
-        ).all()
-        blocked = set(
-            session.scalars(
-                select(Suppression.email_hash).where(
-                    Suppression.email_hash.in_([s.email_hash for _, s in rows])
-                )
-            )
-        )
-        taking = _still_taking(session, digest_id, [s.id for _, s in rows])
-        for delivery, sub in rows:
-            if (
-                sub.status != "confirmed"
-                or sub.paused
-                or sub.email_hash in blocked
-                or not sub.email
-                or sub.id not in taking
-            ):
-                delivery.status = "skipped"
-                delivery.last_error = (
-                    f"subscriber is {sub.status}{' (paused)' if sub.paused else ''}"
-                    if sub.id in taking
-                    else "subscriber left this newsletter"
-                )
-                delivery.updated_at = now
-                skipped += 1
+        query = statements.due
+        if db.dialect == "postgresql":
+            query = query.with_for_update(of=Delivery.__table__, skip_locked=True)
+        rows = conn.execute(query, {"digest_id": digest_id, "now": now, "limit": limit}).all()
+        named, skips = [], []
+        for row in rows:
+            left = not row.taking  # a reader may leave the newsletter mid-send
+            if row.status != "confirmed" or row.paused or row.blocked or not row.email or left:
+                error = f"subscriber is {row.status}{' (paused)' if row.paused else ''}"
+                if left:
+                    error = "subscriber left this newsletter"
+                skips.append({"row_id": row.id, "error": error, "now": now})
                 continue
-            if not delivery.message_id:
-                delivery.message_id = new_message_id(settings)
-            delivery.status = "sending"
-            delivery.claim_token = token
-            delivery.lease_until = now + timedelta(seconds=settings.lease_seconds)
-            delivery.handed_at = None
-            delivery.updated_at = now
+            message_id = row.message_id
+            if not message_id:
+                message_id = new_message_id(settings)
+                named.append({"row_id": row.id, "mid": message_id})
             claimed.append(
                 Claimed(
-                    delivery.id,
-                    delivery.message_id,
+                    row.id,
+                    message_id,
                     recipient=Recipient(
-                        sub.id, sub.email, sub.first_name, sub.token_nonce, sub.language
+                        row.subscriber_id, row.email, row.first_name, row.token_nonce, row.language
                     ),
+                    attempts=row.attempts,
                 )
             )
-    return token, claimed, skipped
+        if claimed:
+            ids = [c.id for c in claimed]
+            values = {"ids": ids, "token": token, "lease": lease_until, "now": now}
+            conn.execute(statements.claim, values)
+        if named:  # a first attempt: the Message-ID every retry keeps
+            conn.execute(statements.name, named)
+        if skips:
+            conn.execute(statements.skip, skips)
+    return token, claimed, len(skips)
+
+
+@functools.cache
+def _claim_statements() -> SimpleNamespace:
+    """Built once: the due rows with what their messages need, the claim, the first
+    attempt's Message-IDs, the skip."""
+    c = Delivery.__table__.c
+    blocked = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash).exists()
+    newsletter = select(Digest.newsletter_id).where(Digest.id == bindparam("digest_id"))
+    taking = (
+        select(NewsletterSubscription.id)
+        .where(
+            NewsletterSubscription.subscriber_id == c.subscriber_id,
+            NewsletterSubscription.newsletter_id == newsletter.scalar_subquery(),
+            NewsletterSubscription.status == "active",
+        )
+        .exists()
+    )
+    due = (
+        select(
+            c.id,
+            c.message_id,
+            c.attempts,
+            c.subscriber_id,
+            Subscriber.email,
+            Subscriber.first_name,
+            Subscriber.token_nonce,
+            Subscriber.status,
+            Subscriber.paused,
+            Subscriber.language,
+            blocked.label("blocked"),
+            taking.label("taking"),
+        )
+        .join(Subscriber, Subscriber.id == c.subscriber_id)
+        .where(
+            c.digest_id == bindparam("digest_id"),
+            c.status == "pending",
+            or_(c.next_attempt_at.is_(None), c.next_attempt_at <= bindparam("now")),
+        )
+        .order_by(c.id)
+        .limit(bindparam("limit"))
+    )
+    claim = (
+        update(Delivery.__table__)
+        .where(c.id.in_(bindparam("ids", expanding=True)))
+        .values(
+            status="sending",
+            claim_token=bindparam("token"),
+            lease_until=bindparam("lease", type_=c.lease_until.type),
+            handed_at=None,
+            updated_at=bindparam("now", type_=c.updated_at.type),
+        )
+    )
+    name = (
+        update(Delivery.__table__)
+        .where(c.id == bindparam("row_id"))
+        .values(message_id=bindparam("mid"))
+    )
+    skip = (
+        update(Delivery.__table__)
+        .where(c.id == bindparam("row_id"))
+        .values(
+            status="skipped",
+            last_error=bindparam("error"),
+            updated_at=bindparam("now", type_=c.updated_at.type),
+        )
+    )
+    return SimpleNamespace(due=due, claim=claim, name=name, skip=skip)
 
 
 def claim_outbox(
@@ -278,6 +325,7 @@ def claim_outbox(
                 Claimed(
                     row.id,
                     row.message_id,
+                    attempts=row.attempts,
                     outbox={
                         "recipient": row.recipient,
                         "subject": row.subject,
@@ -346,6 +394,7 @@ def record(
 class _Statements:
     mark: Any
     result: Any
+    provider: Any
 
 
 @functools.cache
@@ -381,33 +430,54 @@ def _statements(model: type[LedgerRow]) -> _Statements:
         values["updated_at"] = bindparam("now", type_=c.updated_at.type)
     result = (
         update(table)
-        .where(c.id == bindparam("row_id"), c.claim_token == bindparam("token"))
+        .where(c.id.in_(bindparam("ids", expanding=True)), c.claim_token == bindparam("token"))
         .values(**values)
     )
-    return _Statements(mark, result)
+    provider = (
+        update(table)
+        .where(c.id == bindparam("row_id"), c.claim_token == bindparam("token"))
+        .values(provider_id=bindparam("provider_id", type_=c.provider_id.type))
+    )
+    return _Statements(mark, result, provider)
 
 
 def _write_outcomes(
     conn, model: type[LedgerRow], token: str, outcomes: list[Outcome], now: datetime
 ) -> int:
+    """Rows with the same result share one UPDATE ... WHERE id IN (...): a batch API's call
+    is one or two statements, not one a reader. Provider ids that differ by reader go first,
+    in one executemany, while the claim token still fences the rows."""
     if not outcomes:
         return 0
-    params = [
-        {
-            "row_id": o.id,
+    statements = _statements(model)
+    groups: dict[tuple, list[Outcome]] = {}
+    for o in outcomes:
+        groups.setdefault((o.status, o.error[:2000], o.next_attempt_at, o.untouched), []).append(o)
+    written = 0
+    for (status, error, next_at, untouched), group in groups.items():
+        named = {o.provider_id[:255] for o in group}
+        shared = named.pop() if len(named) == 1 else ""
+        if named:  # more than one: each row its own
+            own = [
+                {"row_id": o.id, "token": token, "provider_id": o.provider_id[:255]}
+                for o in group
+                if o.provider_id
+            ]
+            conn.execute(statements.provider, own)
+        params = {
+            "ids": [o.id for o in group],
             "token": token,
-            "new_status": o.status,
-            "error": o.error[:2000] or None,
-            "next_at": o.next_attempt_at,
-            "provider_id": o.provider_id[:255] or None,
-            "sent_at": now if o.status == "sent" else None,
-            "forget_handed": o.status == "pending",
-            "undo": 1 if o.untouched else 0,
+            "new_status": status,
+            "error": error or None,
+            "next_at": next_at,
+            "provider_id": shared or None,
+            "sent_at": now if status == "sent" else None,
+            "forget_handed": status == "pending",
+            "undo": 1 if untouched else 0,
             "now": now,
         }
-        for o in outcomes
-    ]
-    return conn.execute(_statements(model).result, params).rowcount
+        written += conn.execute(statements.result, params).rowcount
+    return written
 
 
 def release(db: Database, model: type[LedgerRow], token: str, ids: list[int], now: datetime) -> int:

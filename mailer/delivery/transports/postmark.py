@@ -31,6 +31,7 @@ class PostmarkTransport:
     name = "postmark"
     max_batch = MAX_BATCH
     per_message = False  # a batch goes in one send() call
+    sends_mime = False  # text and HTML go as JSON fields: no MIME body is needed
     idempotent = False
     holds_connection = False  # nothing kept between calls: workers may share one
 

@@ -26,6 +26,7 @@ class ResendTransport:
     name = "resend"
     max_batch = MAX_BATCH
     per_message = False  # a batch goes in one send() call
+    sends_mime = False  # text and HTML go as JSON fields: no MIME body is needed
     idempotent = True  # Resend keeps an Idempotency-Key for 24 hours
     holds_connection = False  # nothing kept between calls: workers may share one
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import re
 import smtplib
 import ssl
@@ -70,7 +71,7 @@ class SmtpTransport:
         self.envelope_sender = envelope_sender  # the Return-Path; bounces go there
         self.implicit_tls, self.starttls = implicit_tls, starttls
         self.user, self.password = user, password
-        self.context = context or ssl.create_default_context()
+        self.context = context or tls_context(None)
         self.timeout = timeout
         self.local_hostname = local_hostname
         self.signer = signer
@@ -285,6 +286,22 @@ def _address(value: str) -> str:
     return parseaddr(value)[1] or value
 
 
+def tls_context(cafile: str | None) -> ssl.SSLContext:
+    """The verifying context, shared by every connection: loading the CA store costs a third
+    of a second on a busy machine, and a send builds a transport per worker (a changed
+    cafile is read again)."""
+    try:
+        stamp = os.stat(cafile).st_mtime_ns if cafile else 0
+    except OSError:
+        stamp = 0  # create_default_context names the missing file
+    return _tls_context(cafile, stamp)
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(cafile: str | None, stamp: int) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=cafile)
+
+
 def from_dsn(
     dsn: Dsn, options: TransportOptions, http: requests.Session | None = None
 ) -> SmtpTransport:
@@ -300,7 +317,7 @@ def from_dsn(
             f"tls=none is allowed only for smtp:// to a loopback host, not {dsn.host}: "
             "mail and passwords would cross the network in clear"
         )
-    context = ssl.create_default_context(cafile=dsn.options.get("cafile") or None)
+    context = tls_context(dsn.options.get("cafile") or None)
     try:
         timeout = float(dsn.options.get("timeout", 30))
     except ValueError:
