@@ -433,7 +433,7 @@ def send_digest(
     finally:
         probe.close()
     idempotent = probe.idempotent
-    batch_form = getattr(probe, "personalises", False)  # the provider places readers' values
+    batch_form = getattr(probe, "personalises", False)  # the transport places readers' values
     mime = getattr(probe, "sends_mime", True)  # False: the provider takes text and HTML fields
     scope = [Delivery.digest_id == digest_id]
     ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)

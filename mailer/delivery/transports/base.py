@@ -104,7 +104,8 @@ class Transport(Protocol):
     idempotent: bool  # True when a retried call cannot deliver twice (idempotency keys)
     holds_connection: bool  # True: keeps a connection between calls, so one per worker
     # A transport may also say `personalises = True`: it takes messages in the batch form
-    # (Message.markers) and places each reader's values with the provider's own mechanism;
+    # (Message.markers) and places each reader's values itself: with the provider's own
+    # mechanism, or spliced into JSON encoded once for every reader (Postmark, Resend);
     # and `sends_mime = False`: it never sends our MIME bytes, so none are prepared for it.
 
     def send(

@@ -28,6 +28,8 @@ REGIONS = {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"}
 MAX_RECIPIENTS = 1000
 # content that spells Mailgun's own recipient placeholders would be filled: send it whole
 _PROVIDER_SPELLING = re.compile(r"%recipient[.%]", re.I)
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+_FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
 # a 400 about an address: some `to` in the batch (Mailgun does not say which)
 _ABOUT_ADDRESS = re.compile(r"'to' parameter|not a valid address|invalid address", re.I)
 
@@ -63,7 +65,13 @@ class MailgunTransport:
 
     def _call(self, batch: Sequence[Message]) -> list[SendResult]:
         response = _http.post(
-            self.http, self.name, self.url, data=form(batch), auth=self.auth, timeout=self.timeout
+            self.http,
+            self.name,
+            self.url,
+            data=urlencoded(form(batch)),
+            auth=self.auth,
+            headers=_FORM_TYPE,
+            timeout=self.timeout,
         )
         _http.raise_for_call(self.name, response)
         if response.status_code == 200:
@@ -117,6 +125,27 @@ def form(batch: Sequence[Message]) -> list[tuple[str, str]]:
             variables[_http.split_address(message.recipient)[1]] = mine
         fields.append(("recipient-variables", json.dumps(variables)))
     return fields
+
+
+def urlencoded(fields: list[tuple[str, str]]) -> bytes:
+    """urllib's urlencode(fields), made a character at a time only where one needs escaping:
+    urllib escapes byte by byte in Python, which for a call's recipient-variables (about a
+    kilobyte a reader) cost more than the rest of the reader's share of the call."""
+    return "&".join(f"{_plus(name)}={_plus(value)}" for name, value in fields).encode("ascii")
+
+
+def _plus(value: str) -> str:
+    """quote_plus(value): UTF-8 bytes, the unreserved kept, space as +, the rest as %XX."""
+    text = value.encode().decode("latin-1")  # one character per UTF-8 byte
+    unsafe = set(text) - _UNRESERVED
+    if "%" in unsafe:  # first, so the escapes made below stay as they are
+        text = text.replace("%", "%25")
+        unsafe.discard("%")
+    space = " " in unsafe
+    unsafe.discard(" ")
+    for char in unsafe:
+        text = text.replace(char, f"%{ord(char):02X}")
+    return text.replace(" ", "+") if space else text
 
 
 def _header_name(name: str) -> str:

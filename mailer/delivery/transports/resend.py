@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from mailer.delivery.transports import _batch, _http
+from mailer.delivery.transports import _batch, _http, _splice
 from mailer.delivery.transports.base import Message, SendResult
 
 if TYPE_CHECKING:
@@ -26,13 +26,18 @@ class ResendTransport:
     name = "resend"
     max_batch = MAX_BATCH
     per_message = False  # a batch goes in one send() call
+    personalises = True  # takes the batch form: fills each reader's values into JSON (_splice)
     sends_mime = False  # text and HTML go as JSON fields: no MIME body is needed
     idempotent = True  # Resend keeps an Idempotency-Key for 24 hours
     holds_connection = False  # nothing kept between calls: workers may share one
 
     def __init__(self, api_key: str, base_url: str, http: requests.Session, timeout: float) -> None:
         self.url = f"{base_url}/emails/batch"
-        self.auth = {"Authorization": f"Bearer {api_key}", "x-batch-validation": "permissive"}
+        self.auth = {
+            "Authorization": f"Bearer {api_key}",
+            "x-batch-validation": "permissive",
+            "Content-Type": "application/json",
+        }
         self.http = http
         self.timeout = timeout
 
@@ -47,9 +52,9 @@ class ResendTransport:
             number = next(calls)
             if idempotency_key:  # one key per call: a retry repeats the same calls
                 headers["Idempotency-Key"] = idempotency_key + (f"-{number}" if number else "")
-            body = [one(m.filled()) for m in batch]
+            body = _splice.json_array([_splice.encoded_entry(one, m) for m in batch])
             response = _http.post(
-                self.http, self.name, self.url, json=body, headers=headers, timeout=self.timeout
+                self.http, self.name, self.url, data=body, headers=headers, timeout=self.timeout
             )
             _http.raise_for_call(self.name, response)
             return classify(batch, response)
@@ -61,6 +66,7 @@ class ResendTransport:
 
 
 def one(message: Message) -> dict:
+    """A complete message as Resend's JSON (a batch-form one goes through _splice)."""
     headers = dict(message.headers)
     if message.message_id:
         headers["Message-ID"] = message.message_id

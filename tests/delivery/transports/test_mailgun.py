@@ -63,3 +63,17 @@ def test_bad_key(mailgun_fake):
 
 def test_an_answer_too_large_to_read_is_unknown(mailgun_fake):
     common.check_huge_answer_is_unknown(mailgun_fake, mailgun_fake.dsn)
+
+
+def test_the_form_is_encoded_exactly_as_urllib_would():
+    from urllib.parse import urlencode
+
+    from mailer.delivery.transports.mailgun import urlencoded
+
+    every = "".join(chr(i) for i in range(0x300)) + "😀 \u2028 + %25 % %recipient.x%"
+    fields = [("to", "a+b@example.com"), ("x y+%", every), ("html", '<a href="?a=1&b=2">é</a>')]
+    fields += [
+        ("recipient-variables", '{"a@example.com": {"r1_x": "Ann \\"O\'B\\" 😀"}}'),
+        ("e", ""),
+    ]
+    assert urlencoded(fields) == urlencode(fields).encode()
