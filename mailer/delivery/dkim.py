@@ -65,14 +65,24 @@ def header_names(present: Iterable[bytes]) -> list[bytes]:
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
 _WSP_RUN = re.compile(rb"[ \t]+")
-_WSP_BEFORE_EOL = re.compile(rb" (?=\r\n)")
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
+_SPACES = re.compile(rb"  +")
+
+
+def _one_space(data: bytes) -> bytes:
+    """Each run of spaces and tabs as one space. `[ \t]+` visited every lone space of a 25 kB
+    body (half a millisecond); with tabs made spaces, `  +` has a literal prefix the regex
+    engine finds by fast search, and touches only the runs (an eighth of that)."""
+    if b"\t" in data:
+        data = data.replace(b"\t", b" ")
+    return _SPACES.sub(b" ", data) if b"  " in data else data
 
 
 def relaxed_body(body: bytes) -> bytes:
     """RFC 6376 3.4.4 over the whole body at once (dkimpy goes line by line, 2-3x slower)."""
-    if b"\t" in body or b"  " in body or b" \r\n" in body or body.endswith(b" "):
-        body = _WSP_BEFORE_EOL.sub(b"", _WSP_RUN.sub(b" ", body))
+    body = _one_space(body)
+    if b" \r\n" in body:  # after _one_space, a line ends in at most one blank
+        body = body.replace(b" \r\n", b"\r\n")
     body = body.rstrip(b"\r\n")
     return body + b"\r\n" if body else b""
 
