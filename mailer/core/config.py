@@ -386,12 +386,6 @@ class Settings:
     dkim_ed25519_key: str = setting(
         "", "Path to the Ed25519 private key (base64 seed)", secret=True
     )
-    dkim_processes: int = setting(
-        2,
-        "Processes that DKIM-sign while a digest of 500 or more messages is sent, so signing "
-        "uses every core (0: sign in the sending threads)",
-        check=_not_negative,
-    )
     # Provider webhooks (POST /webhooks/PROVIDER); a provider whose setting is empty gets 404.
     sendgrid_webhook_key: str = setting(
         "",

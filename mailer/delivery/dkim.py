@@ -142,23 +142,9 @@ class DkimSigner:
             raise ValueError("DKIM needs at least one key")
         self.domain = domain.encode()
         self.keys = keys
-        self._spec: tuple | None = None  # what a signing process needs, made on first use
 
     def sign(self, raw: bytes) -> bytes:
-        """The same message with DKIM-Signature headers in front, made by a signing process
-        when a send opened them for these keys (dkim_pool), else here."""
-        pool = _pool
-        if pool is not None:
-            if self._spec is None:
-                self._spec = (self.domain, tuple(spec_key(key) for key in self.keys))
-            if self._spec == pool.spec:
-                signed = pool.sign(raw)
-                if signed is not None:
-                    return signed
-        return self.sign_here(raw)
-
-    def sign_here(self, raw: bytes) -> bytes:
-        """`sign` in this thread."""
+        """The same message with DKIM-Signature headers in front."""
         if b"\n" in raw.replace(b"\r\n", b""):
             raw = _BARE_LF.sub(b"\r\n", raw)  # as a verifier will see it after SMTP
         head, blank, body = raw.partition(b"\r\n\r\n")
@@ -211,32 +197,6 @@ def _fold_tags(tags: list[bytes], width: int = 76) -> bytes:
             column += len(piece) + (1 if line != piece else 0)
     lines.append(line)
     return b"\r\n ".join(lines)
-
-
-_pool = None  # the send's signing processes (dkim_pool._Pool) while it runs
-
-
-def use_pool(pool: object) -> None:
-    """Route `DkimSigner.sign` through `pool` (None: sign in the calling thread)."""
-    global _pool
-    _pool = pool
-
-
-def private_pem(private: rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey) -> bytes:
-    return private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def spec_key(key: _Key) -> tuple[bytes, bytes, bytes]:
-    return key.selector, key.algorithm, private_pem(key.private)
-
-
-def key_from_pem(selector: bytes, algorithm: bytes, pem: bytes) -> _Key:
-    """A key as a signing process receives it (see dkim_pool)."""
-    private = serialization.load_pem_private_key(pem, password=None)
-    assert isinstance(private, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey)
-    return _Key(selector, algorithm, private)
 
 
 def load_rsa_key(path: str) -> rsa.RSAPrivateKey:

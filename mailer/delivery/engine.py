@@ -20,7 +20,7 @@ from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.errors import Conflict
 from mailer.core.models import Delivery, OutboxMessage
-from mailer.delivery import dkim_pool, guardrails, ledger, precheck
+from mailer.delivery import guardrails, ledger, precheck
 from mailer.delivery.compose import digest_message
 from mailer.delivery.ratelimit import Bucket, bucket_for
 from mailer.delivery.transports.base import Message, SendResult, Transport, TransportError
@@ -51,9 +51,6 @@ class SendReport:
         with self.lock:
             for name, n in counts.items():
                 setattr(self, name, getattr(self, name) + n)
-
-
-SIGNING_PROCESSES_FROM = 500  # fewer messages than this are signed in the sending threads
 
 
 def backoff(attempts: int, base: float, retry_after: float | None) -> float:
@@ -436,7 +433,6 @@ def send_digest(
     finally:
         probe.close()
     idempotent = probe.idempotent
-    signer = getattr(probe, "signer", None)  # DKIM: the send signs in child processes
     batch_form = getattr(probe, "personalises", False)  # the provider places readers' values
     mime = getattr(probe, "sends_mime", True)  # False: the provider takes text and HTML fields
     scope = [Delivery.digest_id == digest_id]
@@ -479,40 +475,29 @@ def send_digest(
     )
     if time_budget is not None:
         drain.deadline = time.monotonic() + time_budget
-    with dkim_pool.signing_processes(signer, _signing_processes(db, settings, scope)):
-        while True:
-            _run_workers(
-                drain, settings.send_concurrency, transport_factory, claim, Delivery, build
-            )
-            state = ledger.counts(db, Delivery, scope)
-            waiting = state.get("pending", 0)
-            if drain.halted:
-                drain.report.paused = drain.halted
-                return drain.report
-            if drain.report.paused:
-                _settle_digest(db, digest_id, "paused", clock(), drain.report.paused)
-                return drain.report
-            if not waiting and not state.get("sending", 0):
-                _settle_digest(db, digest_id, "sent", clock())
-                drain.report.done = True
-                return drain.report
-            if not waiting:  # what is left is held by others: take back what a dead one held
-                ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
-            if drain.should_stop() or drain.exhausted():
-                return drain.report
-            due = ledger.next_due(db, Delivery, scope)
-            pause = max(0.05, (due - clock()).total_seconds()) if due else 0.5
-            if drain.deadline is not None:
-                pause = min(pause, max(drain.deadline - time.monotonic(), 0))
-            time.sleep(min(pause, 5.0))
-
-
-def _signing_processes(db: Database, settings: Settings, scope: list) -> int:
-    """MAILER_DKIM_PROCESSES, or none for a send too small to repay starting them."""
-    if settings.dkim_processes < 1:
-        return 0
-    left = ledger.counts(db, Delivery, scope).get("pending", 0)
-    return settings.dkim_processes if left >= SIGNING_PROCESSES_FROM else 0
+    while True:
+        _run_workers(drain, settings.send_concurrency, transport_factory, claim, Delivery, build)
+        state = ledger.counts(db, Delivery, scope)
+        waiting = state.get("pending", 0)
+        if drain.halted:
+            drain.report.paused = drain.halted
+            return drain.report
+        if drain.report.paused:
+            _settle_digest(db, digest_id, "paused", clock(), drain.report.paused)
+            return drain.report
+        if not waiting and not state.get("sending", 0):
+            _settle_digest(db, digest_id, "sent", clock())
+            drain.report.done = True
+            return drain.report
+        if not waiting:  # what is left is held by others: take back what a dead one held
+            ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
+        if drain.should_stop() or drain.exhausted():
+            return drain.report
+        due = ledger.next_due(db, Delivery, scope)
+        pause = max(0.05, (due - clock()).total_seconds()) if due else 0.5
+        if drain.deadline is not None:
+            pause = min(pause, max(drain.deadline - time.monotonic(), 0))
+        time.sleep(min(pause, 5.0))
 
 
 def _settle_digest(
