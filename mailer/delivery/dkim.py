@@ -64,22 +64,33 @@ def header_names(present: Iterable[bytes]) -> list[bytes]:
 
 
 _BARE_LF = re.compile(rb"(?<!\r)\n")
-_WSP_RUN = re.compile(rb"[ \t]+")
-_WSP_BEFORE_EOL = re.compile(rb" (?=\r\n)")
 _FOLD = re.compile(rb"\r\n(?=[ \t])")
+_SPACES = re.compile(rb"  +")
+
+
+def _one_space(data: bytes) -> bytes:
+    """Each run of spaces and tabs as one space. `[ \t]+` visited every lone space of a 25 kB
+    body (half a millisecond); with tabs made spaces, `  +` has a literal prefix the regex
+    engine finds by fast search, and touches only the runs (an eighth of that)."""
+    if b"\t" in data:
+        data = data.replace(b"\t", b" ")
+    return _SPACES.sub(b" ", data) if b"  " in data else data
 
 
 def relaxed_body(body: bytes) -> bytes:
     """RFC 6376 3.4.4 over the whole body at once (dkimpy goes line by line, 2-3x slower)."""
-    if b"\t" in body or b"  " in body or b" \r\n" in body or body.endswith(b" "):
-        body = _WSP_BEFORE_EOL.sub(b"", _WSP_RUN.sub(b" ", body))
+    body = _one_space(body)
+    if b" \r\n" in body:  # after _one_space, a line ends in at most one blank
+        body = body.replace(b" \r\n", b"\r\n")
     body = body.rstrip(b"\r\n")
     return body + b"\r\n" if body else b""
 
 
 def relaxed_header(name: bytes, value: bytes) -> bytes:
     """RFC 6376 3.4.2: lower-case name, unfolded value, runs of blanks as one, none at the ends."""
-    value = _WSP_RUN.sub(b" ", _FOLD.sub(b"", value)).strip(b" \r\n")
+    if b"\r\n" in value:
+        value = _FOLD.sub(b"", value)
+    value = _one_space(value).strip(b" \r\n")  # no regex at all for most values
     return name.strip(b" \t").lower() + b":" + value
 
 
@@ -99,16 +110,13 @@ def split_headers(head: bytes) -> list[tuple[bytes, bytes]]:
 def signed_fields(fields: list[tuple[bytes, bytes]], names: list[bytes]) -> list[bytes]:
     """The canonical form of each field h= names: a name's n-th listing takes its n-th instance
     from the bottom (RFC 6376 5.4.2); a listing with no instance left adds nothing."""
+    where: dict[bytes, list[int]] = {}  # each name's field indexes, the bottom one last
+    for index, (name, _) in enumerate(fields):
+        where.setdefault(name.strip(b" \t").lower(), []).append(index)
     out: list[bytes] = []
-    taken: dict[bytes, int] = {}
     for name in names:
-        index = taken.get(name, len(fields))
-        while index > 0:
-            index -= 1
-            if fields[index][0].strip(b" \t").lower() == name:
-                out.append(relaxed_header(*fields[index]))
-                break
-        taken[name] = index
+        if left := where.get(name):
+            out.append(relaxed_header(*fields[left.pop()]))
     return out
 
 
@@ -135,7 +143,7 @@ class DkimSigner:
 
     def sign(self, raw: bytes) -> bytes:
         """The same message with DKIM-Signature headers in front."""
-        if b"\n" in raw.replace(b"\r\n", b""):
+        if raw.count(b"\n") != raw.count(b"\r\n"):  # a bare LF, found without a copy
             raw = _BARE_LF.sub(b"\r\n", raw)  # as a verifier will see it after SMTP
         head, blank, body = raw.partition(b"\r\n\r\n")
         if not blank:
