@@ -222,11 +222,13 @@ def joiner_sessions(base: str, count: int) -> tuple[list[requests.Session], list
     return sessions, forms
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def migrated_setup(prefix: str) -> tuple[str, dict[str, str], Settings, callable]:
+    """The command line read, a migrated database (a SQLite file, or a fresh PostgreSQL one
+    with --database) and the settings both signup benches serve the app with."""
+    parser = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__.splitlines()[0])
     parser.add_argument("--database", help="a PostgreSQL server URL (default: a SQLite file)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-signup-"))
+    work = Path(tempfile.mkdtemp(prefix=prefix))
     database_url, drop = f"sqlite:///{work / 'mailer.db'}", lambda: None
     if args.database:
         database_url, drop = fresh_postgres(args.database)
@@ -244,6 +246,11 @@ def main() -> None:
     db = Database(settings.effective_database_url)
     upgrade(db)
     db.dispose()
+    return database_url, env_values, settings, drop
+
+
+def main() -> None:
+    _url, env_values, settings, drop = migrated_setup("bench-signup-")
     env = {**os.environ, **env_values, "PYTHONPATH": str(ROOT)}
     try:
         result = measure(settings, env)

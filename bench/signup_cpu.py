@@ -11,12 +11,10 @@ SQLite file. Prints one JSON line.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,9 +23,8 @@ from flask import Flask, request
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.signup import fresh_postgres, solved  # noqa: E402
+from bench.signup import migrated_setup, solved  # noqa: E402
 from mailer.core.config import Settings  # noqa: E402
-from mailer.core.db import Database, upgrade  # noqa: E402
 
 BLOCKS = int(os.environ.get("BENCH_BLOCKS", "8"))
 PER_BLOCK = int(os.environ.get("BENCH_PER_BLOCK", "50"))
@@ -86,27 +83,7 @@ def signup_ms(settings: Settings, env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", help="a PostgreSQL server URL (default: a SQLite file)")
-    args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-signup-cpu-"))
-    database_url, drop = f"sqlite:///{work / 'mailer.db'}", lambda: None
-    if args.database:
-        database_url, drop = fresh_postgres(args.database)
-    env = {
-        "MAILER_ENV": "development",
-        "MAILER_INSTANCE_DIR": str(work / "instance"),
-        "MAILER_DATABASE_URL": database_url,
-        "MAILER_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        "MAILER_TRANSPORT": f"file://{work / 'outbox'}",
-        "MAILER_CAPTCHA": "altcha",
-        "MAILER_SIGNUP_RATE_LIMITS": "1000000/minute",
-        "MAILER_LOG_LEVEL": "WARNING",
-    }
-    settings = Settings.from_env(env)
-    db = Database(settings.effective_database_url)
-    upgrade(db)
-    db.dispose()
+    database_url, env, settings, drop = migrated_setup("bench-signup-cpu-")
     try:
         ceiling = empty_post_ms()
         signup = signup_ms(settings, env)
