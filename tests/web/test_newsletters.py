@@ -7,29 +7,17 @@ from sqlalchemy import select
 from mailer.core.models import (
     ConsentEvent,
     Digest,
-    Newsletter,
-    NewsletterSubscription,
     OutboxMessage,
     Subscriber,
 )
 from mailer.delivery import ledger
 from mailer.readers import links, newsletters, subscriptions
-from tests.fixtures.readers import altcha_token, path_of
+from tests.fixtures.readers import altcha_token, path_of, taken
 
 
 @pytest.fixture
 def settings_overrides():
     return {"captcha": "altcha"}
-
-
-def taken(db, sid) -> dict[str, str]:
-    with db.session() as session:
-        rows = session.execute(
-            select(Newsletter.slug, NewsletterSubscription.status)
-            .join(Newsletter, Newsletter.id == NewsletterSubscription.newsletter_id)
-            .where(NewsletterSubscription.subscriber_id == sid)
-        ).all()
-    return dict(rows)
 
 
 def issue(db, slug: str, period: str, now) -> int:

@@ -10,12 +10,12 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from mailer.core.models import ConsentEvent, Newsletter, NewsletterSubscription, Subscriber
+from mailer.core.models import ConsentEvent, Subscriber
 from mailer.delivery.engine import drain_outbox
 from mailer.delivery.transports import transport_from_dsn, transport_options
 from mailer.readers import links, newsletters, subscriptions
 from mailer.services import build
-from tests.fixtures.readers import path_of
+from tests.fixtures.readers import path_of, taken
 from tests.web.test_accessibility_browser import audit
 
 pytestmark = pytest.mark.browser
@@ -33,16 +33,6 @@ def services(settings, moment):
     svc = build(settings, clock=lambda: moment[0])
     yield svc
     svc.close()
-
-
-def taken(db, sid: int) -> dict[str, str]:
-    with db.session() as session:
-        rows = session.execute(
-            select(Newsletter.slug, NewsletterSubscription.status)
-            .join(Newsletter, Newsletter.id == NewsletterSubscription.newsletter_id)
-            .where(NewsletterSubscription.subscriber_id == sid)
-        ).all()
-    return dict(rows)
 
 
 def test_join_two_newsletters_then_one_click_leaves_one(
