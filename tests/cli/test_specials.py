@@ -3,8 +3,6 @@ key; a real `python -m mailer digest send` of one, killed with SIGKILL mid-send,
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -12,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from mailer.core.models import Article, Delivery
-from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env
+from tests.fixtures.mailing import add_subscribers, delivery_states, send_process
 
 COUNT = 150
 WORKERS = 3
@@ -77,23 +75,8 @@ def test_compose_preview_check_approve_schedule_and_list(cli, db, tmp_path):
         assert words in result.output and "Traceback" not in result.output
 
 
-def send_process(settings, smtp_server, tmp_path, key: str):
-    env = mailer_env(
-        settings,
-        MAILER_TRANSPORT=smtp_server.dsn(),
-        MAILER_SEND_RATE="1000",
-        MAILER_SEND_CONCURRENCY=str(WORKERS),
-        MAILER_LEASE_SECONDS="1",
-        MAILER_HANDOFF_GROUP=str(GROUP),
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "mailer", "digest", "send", key],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def special_send(settings, smtp_server, tmp_path, key: str):
+    return send_process(settings, smtp_server, tmp_path, key, WORKERS, GROUP)
 
 
 def test_a_special_edition_killed_mid_send_resumes_without_a_duplicate(
@@ -107,7 +90,7 @@ def test_a_special_edition_killed_mid_send_resumes_without_a_duplicate(
     add_subscribers(db, now, COUNT)
     smtp_server.script.delay = 0.01  # a slow relay, so the kill lands mid-send
 
-    first = send_process(settings, smtp_server, tmp_path, "S20261125-1")
+    first = special_send(settings, smtp_server, tmp_path, "S20261125-1")
     smtp_server.wait_for(40, timeout=60)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=10)
@@ -124,7 +107,7 @@ def test_a_special_edition_killed_mid_send_resumes_without_a_duplicate(
     assert in_doubt <= WORKERS * GROUP
 
     time.sleep(1.5)  # the dead process's one-second leases expire
-    second = send_process(settings, smtp_server, tmp_path, "s20261125-1")
+    second = special_send(settings, smtp_server, tmp_path, "s20261125-1")
     out, err = second.communicate(timeout=120)
     assert second.returncode == 0, out + err
     assert "Done" in out

@@ -11,29 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from mailer.core.models import Delivery
-from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env
+from tests.fixtures.mailing import add_subscribers, delivery_states, mailer_env, send_process
 
 COUNT = 150
 WORKERS = 3
 
 
 def mailer_process(settings, smtp_server, tmp_path, group: int = 10):
-    env = mailer_env(
-        settings,
-        MAILER_TRANSPORT=smtp_server.dsn(),
-        MAILER_SEND_RATE="1000",
-        MAILER_SEND_CONCURRENCY=str(WORKERS),
-        MAILER_LEASE_SECONDS="1",
-        MAILER_HANDOFF_GROUP=str(group),
-    )
-    return subprocess.Popen(
-        [sys.executable, "-m", "mailer", "digest", "send", "2026-W48"],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return send_process(settings, smtp_server, tmp_path, "2026-W48", WORKERS, group)
 
 
 def handed_but_unrecorded(db) -> int:
