@@ -21,7 +21,6 @@ from mailer.content.sources.ingest import ingest_all
 from mailer.core.models import Digest, OutboxMessage, Source
 from mailer.delivery import engine, ledger
 from mailer.delivery.ledger import enqueue_outbox
-from mailer.delivery.precheck import Blocked, start_send
 from mailer.delivery.queue import defer_due_work, delete_finished_jobs, nudge
 from mailer.delivery.webhooks.apply import prune_events
 from mailer.editions import digests, lifecycle, specials
@@ -36,6 +35,7 @@ from mailer.scheduler.slots import (
     last_fire_time,
     slot_claimed,
 )
+from mailer.scheduler.starts import start_claimed
 from mailer.services import Services
 
 log = logging.getLogger(__name__)
@@ -249,18 +249,9 @@ def _send(services: Services, now: datetime) -> list[str]:
             return [f"send: {period} held, not approved"]
         return []
     if digest.status == "approved" and claim_slot(services.db, "send", period, now):
-        try:
-            start_send(services.db, settings, digest.id, services.transport, "scheduler", now)
-        except Blocked as exc:
-            notify_editors(
-                services,
-                now,
-                f"{period} is on hold: the pre-send check found errors",
-                f"{exc} Fix them, then send it with Send now on the desk or "
-                f"`mailer digest send {period}`.",
-            )
-            return [f"send: {period} blocked by the pre-send check"]
-        return [f"send: {period} started"]
+        command = f"mailer digest send {period}"
+        outcome = start_claimed(services, digest.id, now, period, command, notify_editors)
+        return [f"send: {period} {outcome}"]
     return []
 
 
@@ -286,21 +277,9 @@ def _send_specials(services: Services, now: datetime) -> list[str]:
             continue
         if not claim_slot(services.db, "send", slot, now):
             continue
-        try:
-            start_send(
-                services.db, services.settings, digest.id, services.transport, "scheduler", now
-            )
-        except Blocked as exc:
-            notify_editors(
-                services,
-                now,
-                f"{key} is on hold: the pre-send check found errors",
-                f"{exc} Fix them, then send it with Send now on the desk or "
-                f"`mailer digest send {key}`.",
-            )
-            done.append(f"send: {key} blocked by the pre-send check")
-            continue
-        done.append(f"send: {key} started")
+        command = f"mailer digest send {key}"
+        outcome = start_claimed(services, digest.id, now, key, command, notify_editors)
+        done.append(f"send: {key} {outcome}")
     return done
 
 

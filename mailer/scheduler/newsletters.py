@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from mailer.content.calendar import day_key, period_key
 from mailer.core.models import Digest, Newsletter
-from mailer.delivery.precheck import Blocked, start_send
 from mailer.editions import digests, lifecycle
 from mailer.readers.newsletters import DAYS
 from mailer.scheduler.slots import claim_slot, finish_slot, last_fire_time
+from mailer.scheduler.starts import start_claimed
 from mailer.services import Services
 
 DEFAULT_HOUR = 7  # when a newsletter names no hour
@@ -106,15 +106,7 @@ def _send(
     slot = f"{newsletter.slug}:{period}"
     if digest.status != "approved" or not claim_slot(services.db, "send", slot, now):
         return []
-    try:
-        start_send(services.db, settings, digest.id, services.transport, "scheduler", now)
-    except Blocked as exc:
-        notify(
-            services,
-            now,
-            f"{newsletter.name} {period} is on hold: the pre-send check found errors",
-            f"{exc} Fix them, then send it from the desk or "
-            f"`mailer digest send {period} --newsletter {newsletter.slug}`.",
-        )
-        return [f"send {newsletter.slug}: {period} blocked by the pre-send check"]
-    return [f"send {newsletter.slug}: {period} started"]
+    command = f"mailer digest send {period} --newsletter {newsletter.slug}"
+    name = f"{newsletter.name} {period}"
+    outcome = start_claimed(services, digest.id, now, name, command, notify)
+    return [f"send {newsletter.slug}: {period} {outcome}"]
