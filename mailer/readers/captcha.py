@@ -17,7 +17,7 @@ from typing import Any
 import altcha
 import requests
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -26,6 +26,7 @@ from mailer.core import safejson
 from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.models import CaptchaSolution
+from mailer.core.prepared import Prepared
 
 log = logging.getLogger(__name__)
 
@@ -201,9 +202,7 @@ def spend_in(conn: Connection, result: CaptchaResult, now: datetime) -> bool:
     digest, expires_at = result.unspent
     _prune(conn, now)
     stmt = _spend_statement(conn.dialect.name)
-    return (
-        conn.execute(stmt, {"solution_hash": digest, "expires_at": expires_at}).first() is not None
-    )
+    return stmt.first(conn, {"solution_hash": digest, "expires_at": expires_at}) is not None
 
 
 _spend_statements: dict[str, Any] = {}
@@ -216,8 +215,13 @@ def _spend_statement(dialect: str):
     if dialect not in _spend_statements:
         spent = CaptchaSolution.__table__
         insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = insert_for(spent).on_conflict_do_nothing().returning(spent.c.solution_hash)
-        _spend_statements[dialect] = stmt
+        stmt = (
+            insert_for(spent)
+            .values(solution_hash=bindparam("solution_hash"), expires_at=bindparam("expires_at"))
+            .on_conflict_do_nothing()
+            .returning(spent.c.solution_hash)
+        )
+        _spend_statements[dialect] = Prepared(stmt)
     return _spend_statements[dialect]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from mailer.core.config import Settings
@@ -76,11 +79,31 @@ _OFFERS = select(
 ).order_by(Newsletter.is_default.desc(), Newsletter.name)
 
 
+# Every Join page and signup asks which newsletters are on offer, and the read was a sixth of
+# a signup's time; the answer changes when an editor adds or edits one. So each process keeps
+# it this many seconds: an edit made here shows at once (add and edit forget it), one made by
+# another process (the CLI, another server worker) within OFFERS_SECONDS.
+OFFERS_SECONDS = 5.0
+_offers_kept: weakref.WeakKeyDictionary[Engine, tuple[float, tuple[Offer, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def offers(db: Database) -> list[Offer]:
-    """Every newsletter, the default first, then by name. Every Join page and signup asks, so
-    one plain read on a pooled connection rather than an ORM session (a fifth of a signup)."""
+    """Every newsletter, the default first, then by name (kept for OFFERS_SECONDS)."""
+    kept = _offers_kept.get(db.engine)
+    moment = time.monotonic()
+    if kept is not None and moment - kept[0] < OFFERS_SECONDS:
+        return list(kept[1])
     with db.engine.connect() as conn:
-        return [Offer(*row) for row in conn.execute(_OFFERS)]
+        found = tuple(Offer(*row) for row in conn.execute(_OFFERS))
+    _offers_kept[db.engine] = (moment, found)
+    return list(found)
+
+
+def forget_offers(db: Database) -> None:
+    """After a change to the newsletters, so this process's pages show it at once."""
+    _offers_kept.pop(db.engine, None)
 
 
 def default_newsletter(session: Session) -> Newsletter:
@@ -263,7 +286,8 @@ def add(db: Database, now: datetime, *, slug: str, name: str, **values: Any) -> 
         )
         session.add(row)
         session.flush()
-        return row
+    forget_offers(db)
+    return row
 
 
 def edit(db: Database, ref: str, now: datetime, **values: Any) -> Newsletter:
@@ -279,7 +303,8 @@ def edit(db: Database, ref: str, now: datetime, **values: Any) -> Newsletter:
             row.is_default = True
         row.updated_at = now
         session.flush()
-        return row
+    forget_offers(db)
+    return row
 
 
 def reader_counts(db: Database) -> dict[int, int]:

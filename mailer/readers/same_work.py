@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from mailer.core.models import ConsentEvent, OutboxMessage, Subscriber, Suppression
+from mailer.core.prepared import Prepared
 
 _TABLES = {
     "subscribers": Subscriber.__table__,
@@ -62,7 +63,7 @@ _COLUMNS = {
 
 
 @functools.cache
-def _insert_when(dialect: str, table_name: str):
+def _insert_when(dialect: str, table_name: str) -> Prepared:
     """INSERT INTO t (...) SELECT :a, :b ... WHERE :go_ - one row or none, the same statement
     either way; subscribers also skip a stored address (ON CONFLICT DO NOTHING) and a
     suppressed one (NOT EXISTS in suppressions). Built once."""
@@ -71,13 +72,13 @@ def _insert_when(dialect: str, table_name: str):
     row = select(*(bindparam(c, type_=table.c[c].type) for c in columns))
     row = row.where(bindparam("go_", type_=Boolean()))
     if table_name != "subscribers":
-        return insert(table).from_select(columns, row)
+        return Prepared(insert(table).from_select(columns, row))
     suppressed = exists().where(Suppression.email_hash == bindparam("email_hash"))
     row = row.where(~suppressed)
     insert_for = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert_for(table).from_select(columns, row).on_conflict_do_nothing()
+    return Prepared(insert_for(table).from_select(columns, row).on_conflict_do_nothing())
 
 
 def insert_when(conn: Connection, table_name: str, values: dict[str, Any], go: bool) -> None:
     """Insert `values` into the table when `go` is true; the same statement runs either way."""
-    conn.execute(_insert_when(conn.dialect.name, table_name), {**values, "go_": go})
+    _insert_when(conn.dialect.name, table_name).run(conn, {**values, "go_": go})

@@ -20,6 +20,7 @@ from mailer.core.config import Settings
 from mailer.core.db import Database
 from mailer.core.i18n import N_
 from mailer.core.models import ConsentEvent, Newsletter, OutboxMessage, Subscriber, Suppression
+from mailer.core.prepared import Prepared
 from mailer.readers import newsletters as lists
 from mailer.readers import sunset
 from mailer.readers.reader_mail import confirmation_values, links_values, welcome_values
@@ -200,7 +201,7 @@ def _stored_joiner(conn: Connection, digest: str, now: datetime) -> _Joiner | No
     so its status and name change only when the owner confirms, see confirm); with whether
     the address is suppressed and the confirmation mails it had lately, in one statement."""
     values = {"digest": digest, "day": now - timedelta(days=1), "gap": now - CONFIRM_MAIL_GAP}
-    found = conn.execute(_JOINER, values).one_or_none()
+    found = _JOINER.first(conn, values)
     return None if found is None else _Joiner(*found)
 
 
@@ -335,7 +336,7 @@ def _confirm_mails_since(name: str):
     )
 
 
-_JOINER = (
+_JOINER = Prepared(
     select(
         _c.id,
         _c.email,
