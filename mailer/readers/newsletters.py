@@ -89,11 +89,11 @@ _offers_kept: weakref.WeakKeyDictionary[Engine, tuple[float, tuple[Offer, ...]]]
 )
 
 
-def offers(db: Database) -> list[Offer]:
-    """Every newsletter, the default first, then by name (kept for OFFERS_SECONDS)."""
+def offers(db: Database, max_age: float = OFFERS_SECONDS) -> list[Offer]:
+    """Every newsletter, the default first, then by name (read again after `max_age` s)."""
     kept = _offers_kept.get(db.engine)
     moment = time.monotonic()
-    if kept is not None and moment - kept[0] < OFFERS_SECONDS:
+    if kept is not None and moment - kept[0] < max_age:
         return list(kept[1])
     with db.engine.connect() as conn:
         found = tuple(Offer(*row) for row in conn.execute(_OFFERS))

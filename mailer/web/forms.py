@@ -74,6 +74,14 @@ class TextForm(FlaskForm):
 
 
 class JoinForm(TextForm):
+    """Join on our own page. CSRFProtect checks every such POST before the view runs, so the
+    form does not check the token a second time (nor sign a fresh one it would not use);
+    the page carries the session's token in a hidden field of its own."""
+
+    class Meta:
+        csrf = False
+
+    carries_csrf_field = True
     email = StringField(
         _l("Email address"),
         validators=[DataRequired(_l("Enter your email address.")), Length(max=320)],
@@ -94,8 +102,7 @@ class JoinForm(TextForm):
 class EmbedJoinForm(JoinForm):
     """The iframe form: no session cookie, so CSRF is the Origin check plus the signed stamp."""
 
-    class Meta:
-        csrf = False
+    carries_csrf_field = False
 
 
 class PreferencesForm(TextForm):
