@@ -64,6 +64,7 @@ class Signup:
     consent_text_hash: str | None = None
     newsletters: tuple[str, ...] = ()  # slugs the caller checked; none: the default newsletter
     language: str | None = None  # the page's (or browser's) language: its confirmation mail's
+    email_checked: bool = False  # `email` is normalise_email's answer under these settings
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def subscribe(
     `gate` runs first in the same transaction (the CAPTCHA's single-use spend): when it says
     no, nothing is written and the outcome is "refused". Core statements in one transaction
     rather than the ORM's unit of work: it is the busiest write readers make."""
-    email = normalise_email(signup.email, settings)
+    email = signup.email if signup.email_checked else normalise_email(signup.email, settings)
     name = clean_first_name(signup.first_name)
     new_row = _new_reader_values(
         email, address_hash(email), name, signup.channel, now, signup.language

@@ -82,18 +82,24 @@ class Attempt:
 
 def field_errors(email: str, first_name: str | None) -> dict[str, list[str]]:
     """Every mistake in the address and the name at once, by field."""
+    return checked_fields(email, first_name)[0]
+
+
+def checked_fields(email: str, first_name: str | None) -> tuple[dict[str, list[str]], str | None]:
+    """The mistakes by field, and the address as stored when it is valid (so the signup need
+    not check it a second time)."""
     settings = services().settings
     errors: dict[str, list[str]] = {}
-    checks = (
-        (validation.normalise_email, email, settings),
-        (validation.clean_first_name, first_name),
-    )
-    for check, *args in checks:
-        try:
-            check(*args)
-        except validation.InvalidInput as exc:
-            errors.setdefault(exc.field, []).append(reader_message(exc))
-    return errors
+    stored = None
+    try:
+        stored = validation.normalise_email(email, settings)
+    except validation.InvalidInput as exc:
+        errors.setdefault(exc.field, []).append(reader_message(exc))
+    try:
+        validation.clean_first_name(first_name)
+    except validation.InvalidInput as exc:
+        errors.setdefault(exc.field, []).append(reader_message(exc))
+    return errors, stored
 
 
 NO_NEWSLETTER = N_("Choose at least one newsletter.")
@@ -196,7 +202,8 @@ def attempt_signup(
     svc = services()
     settings, now = svc.settings, svc.now()
     errors = {**(errors or {})}
-    for name, messages in field_errors(email, first_name).items():
+    found, stored_email = checked_fields(email, first_name)
+    for name, messages in found.items():
         errors.setdefault(name, messages)  # a field the form already marked keeps its message
     result = check_captcha(token, kept, channel)
     if result.unavailable:
@@ -213,7 +220,8 @@ def attempt_signup(
         if not result.ok:
             return Attempt(400, {"captcha": [gettext(CAPTCHA_FAILED)]})
     signup = subscriptions.Signup(
-        email=email,
+        email=stored_email or email,
+        email_checked=stored_email is not None,
         first_name=first_name,
         ip=client_ip(),
         user_agent=request.headers.get("User-Agent"),
