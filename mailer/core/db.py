@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mailer.core.sqlite_writers import queue_writers
@@ -32,7 +34,31 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         _tune_sqlite(engine, path if path and path != ":memory:" else None)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(url, pool_size=10, max_overflow=10)
+    _drop_dead_connections(engine)
+    return engine
+
+
+def _drop_dead_connections(engine: Engine) -> None:
+    """A pooled PostgreSQL connection the server closed (a restart, an idle timeout, an
+    operator's pg_terminate_backend) is replaced before use. An idle connection has nothing
+    to read, so a socket that is readable holds the server's goodbye or its EOF: checked
+    without a round trip, where pool_pre_ping's SELECT 1 cost one on every checkout (a
+    seventh of a signup's time)."""
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection, _record, _proxy):
+        if dbapi_connection.closed or _has_unread_bytes(dbapi_connection.fileno()):
+            raise DisconnectionError("the server closed this pooled connection")
+
+
+def _has_unread_bytes(fd: int) -> bool:
+    """poll, not select: a busy server's descriptors go past select's 1024."""
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
 
 
 def _tune_sqlite(engine: Engine, path: str | None) -> None:

@@ -77,3 +77,28 @@ def test_the_migrations_build_exactly_the_schema_the_models_describe(db):
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         conn.rollback()
     assert differences == []
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced(postgres_server):
+    """A restart or pg_terminate_backend closes pooled connections: the next checkout finds
+    the server's goodbye unread on the socket and opens a fresh one, with no error and no
+    SELECT 1 on every checkout."""
+    url = postgres_server.create(migrated=False)
+    db, admin = Database(url), Database(url)
+    try:
+        with db.engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        with admin.engine.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+            gone = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            for _ in range(1000):  # the backend exits within milliseconds
+                if not conn.execute(gone, {"pid": first}).scalar():
+                    break
+                conn.rollback()
+        with db.engine.connect() as conn:
+            second = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        assert second != first
+    finally:
+        db.dispose()
+        admin.dispose()
+        postgres_server.drop(url)
