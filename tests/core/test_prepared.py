@@ -2,9 +2,11 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import bindparam, event, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 
 from mailer.core.models import CaptchaSolution, ConsentEvent, Subscriber
 from mailer.core.prepared import Prepared
@@ -94,3 +96,16 @@ def test_listeners_see_every_statement(db):
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     assert [s for s in seen if "captcha_solutions" in s and s.startswith("INSERT")]
+
+
+def test_a_driver_error_is_raised_as_sqlalchemy_raises_it(db):
+    """Callers catch SQLAlchemy's IntegrityError whichever way the statement ran, and the
+    transaction keeps none of its writes."""
+    spend = _spend(db.dialect)
+    at = datetime(2026, 11, 26, tzinfo=UTC)
+    broken = Prepared(insert(SOLUTIONS).values(solution_hash=bindparam("h"), expires_at=None))
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:
+        spend.first(conn, {"h": "f" * 64, "at": at})
+        broken.run(conn, {"h": "g" * 64})
+    with db.engine.connect() as conn:
+        assert conn.execute(select(SOLUTIONS.c.solution_hash)).scalars().all() == []
