@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import select
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -154,12 +155,20 @@ def _check_foreign_keys(connection, raw) -> None:
 
 
 def current_revision(db: Database) -> str | None:
+    """Asked at every start and health check: alembic's INFO lines about its context ("Context
+    impl SQLiteImpl.") belong to migrations, not to each look, so they are held back here."""
     from alembic.runtime.migration import MigrationContext
 
-    with db.engine.connect() as connection:
-        rev = MigrationContext.configure(connection).get_current_revision()
-        connection.rollback()
-        return rev
+    chatty = logging.getLogger("alembic.runtime.migration")
+    level = chatty.level
+    chatty.setLevel(max(level, logging.WARNING))
+    try:
+        with db.engine.connect() as connection:
+            rev = MigrationContext.configure(connection).get_current_revision()
+            connection.rollback()
+            return rev
+    finally:
+        chatty.setLevel(level)
 
 
 def head_revision(db: Database) -> str | None:

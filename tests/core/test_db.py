@@ -102,3 +102,12 @@ def test_a_pooled_connection_the_server_closed_is_replaced(postgres_server):
         db.dispose()
         admin.dispose()
         postgres_server.drop(url)
+
+
+def test_asking_the_revision_logs_nothing(db, caplog):
+    """`mailer serve` and health checks ask often; alembic's context lines are for migrations."""
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        assert current_revision(db) == head_revision(db)
+    assert [r for r in caplog.records if r.name.startswith("alembic")] == []
