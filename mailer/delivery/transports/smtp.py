@@ -50,6 +50,7 @@ class SmtpTransport:
     per_message = True  # sends one message at a time; the engine marks a group handed at once
     idempotent = False
     holds_connection = True  # one SMTP connection, reused between calls
+    sends_bytes_only = True  # as_bytes() and the envelope: see Transport
 
     def __init__(
         self,
