@@ -11,7 +11,7 @@ from mailer.delivery.transports.base import Message
 from mailer.delivery.transports.mime import PreparedBody
 from mailer.delivery.verp import return_path
 from mailer.editions.clicks.links import reader_token
-from mailer.editions.render import PLACEHOLDERS, RenderedDigest, greeting, marker
+from mailer.editions.render import PLACEHOLDERS, RenderedDigest, fill, greeting, marker
 from mailer.readers.links import preferences_url, sender_domain, unsubscribe_links
 from mailer.readers.newsletters import Identity
 
@@ -42,13 +42,17 @@ def digest_message(
     batch_form: bool = False,
     newsletter: Identity | None = None,
     mime: bool = True,
+    bytes_only: bool = False,
 ) -> Message:
     """One personalised message; no Jinja here, only substitution into the rendered issue.
     `issued` (the send time) stamps the unsubscribe link, whose validity counts from it.
     `batch_form`: leave the markers in and hand the reader's values beside them, for a
     transport that places them with its provider's own personalisation (Message.markers).
     `newsletter`: the digest's List-Id, From, and the newsletter its unsubscribe link leaves.
-    `mime`: prepare the encoded MIME body (for transports that send our bytes)."""
+    `mime`: prepare the encoded MIME body (for transports that send our bytes).
+    `bytes_only`: the transport sends as_bytes() alone, so when the body is prepared the text
+    and HTML stay in the batch form (filled only if someone asks: Message.filled) instead of
+    being filled for every reader only to go unread."""
     nid = newsletter.newsletter_id if newsletter else None
     unsubscribe, mailto = unsubscribe_links(
         settings, recipient.id, recipient.token_nonce, issued, nid
@@ -65,10 +69,15 @@ def digest_message(
         subject, text, html = rendered.subject, rendered.text, rendered.html
         markers, values = rendered.markers, {n: values[n] for n in rendered.markers}
     else:
-        subject, text, html = rendered.personalise(values)
         if mime and not any("\r" in value or "\n" in value for value in values.values()):
             body = prepared_body(rendered).render(values)
-        markers, values = {}, {}
+        if body is not None and bytes_only:
+            subject, text, html = rendered.subject, rendered.text, rendered.html
+            markers, values = rendered.markers, {n: values[n] for n in rendered.markers}
+            subject = fill(subject, "", None, markers, values)[0]
+        else:
+            subject, text, html = rendered.personalise(values)
+            markers, values = {}, {}
     headers = {
         "List-Id": newsletter.list_id if newsletter else list_id(settings),
         "List-Unsubscribe": f"<{unsubscribe}>, <{mailto}>" if mailto else f"<{unsubscribe}>",

@@ -456,6 +456,7 @@ def send_digest(
     idempotent = probe.idempotent
     batch_form = getattr(probe, "personalises", False)  # the transport places readers' values
     mime = getattr(probe, "sends_mime", True)  # False: the provider takes text and HTML fields
+    bytes_only = getattr(probe, "sends_bytes_only", False)  # reads only as_bytes()
     scope = [Delivery.digest_id == digest_id]
     ledger.reclaim_expired(db, Delivery, clock(), idempotent, scope)
     ledger.materialise(db, digest_id, clock())
@@ -480,6 +481,7 @@ def send_digest(
             batch_form,
             newsletter,
             mime,
+            bytes_only,
         )
 
     def claim(size: int):

@@ -20,6 +20,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -184,9 +185,9 @@ def claim_deliveries(
         status = conn.scalar(select(Digest.status).where(Digest.id == digest_id))
         if status != "sending":
             raise NotSending(f"the digest is {status}")
-        query = statements.due
+        query = statements.due_sqlite
         if db.dialect == "postgresql":
-            query = query.with_for_update(of=Delivery.__table__, skip_locked=True)
+            query = statements.due.with_for_update(of=Delivery.__table__, skip_locked=True)
         rows = conn.execute(query, {"digest_id": digest_id, "now": now, "limit": limit}).all()
         named, skips = [], []
         for row in rows:
@@ -224,8 +225,8 @@ def claim_deliveries(
 
 @functools.cache
 def _claim_statements() -> SimpleNamespace:
-    """Built once: the due rows with what their messages need, the claim, the first
-    attempt's Message-IDs, the skip."""
+    """Built once: the due rows with what their messages need (two forms, see due_sqlite),
+    the claim, the first attempt's Message-IDs, the skip."""
     c = Delivery.__table__.c
     blocked = select(Suppression.id).where(Suppression.email_hash == Subscriber.email_hash).exists()
     newsletter = select(Digest.newsletter_id).where(Digest.id == bindparam("digest_id"))
@@ -262,6 +263,26 @@ def _claim_statements() -> SimpleNamespace:
         .order_by(c.id)
         .limit(bindparam("limit"))
     )
+
+    # SQLite: the same rows without walking every pending row of the digest. ix_deliveries_drain
+    # holds next_attempt_at before the id, so ORDER BY id sorted all of them on each claim
+    # (5 ms a claim at 10,000 readers, growing with the list). First attempts (NULL) are in id
+    # order in the index and stop at the limit; the due retries are few; the smallest of both
+    # are the smallest due ids. Not on PostgreSQL: SKIP LOCKED must see more rows than it takes.
+    def smallest(*when):
+        ids = select(c.id).where(c.digest_id == bindparam("digest_id"), c.status == "pending")
+        return ids.where(*when).order_by(c.id).limit(bindparam("limit")).subquery().select()
+
+    first_due = union_all(
+        smallest(c.next_attempt_at.is_(None)), smallest(c.next_attempt_at <= bindparam("now"))
+    )
+    due_sqlite = (
+        select(*due.selected_columns)
+        .join_from(Delivery.__table__, Subscriber, Subscriber.id == c.subscriber_id)
+        .where(c.id.in_(first_due))
+        .order_by(c.id)
+        .limit(bindparam("limit"))
+    )
     claim = (
         update(Delivery.__table__)
         .where(c.id.in_(bindparam("ids", expanding=True)))
@@ -287,7 +308,7 @@ def _claim_statements() -> SimpleNamespace:
             updated_at=bindparam("now", type_=c.updated_at.type),
         )
     )
-    return SimpleNamespace(due=due, claim=claim, name=name, skip=skip)
+    return SimpleNamespace(due=due, due_sqlite=due_sqlite, claim=claim, name=name, skip=skip)
 
 
 def claim_outbox(

@@ -71,3 +71,23 @@ def test_every_recipient_gets_their_own_link_from_one_render(settings):
     assert unsubscribe_url(settings, 2, "n2", SENT) in second.text
     assert first.text.startswith("Hello,\n") and second.text.startswith("Hello Bo,\n")
     assert first.recipient == "a@example.com" and second.recipient == "b@example.com"
+
+
+def test_a_message_for_a_bytes_only_transport_is_the_same_mail(settings):
+    """SMTP reads only as_bytes(): its text and HTML stay unfilled, the bytes do not change."""
+    reader = Recipient(3, "c@example.com", "Zoë & Co", "n3")
+    args = (RENDERED, reader, settings, "<3@x>", "2026-W48", 9, SENT)
+    whole = digest_message(*args)
+    lazy = digest_message(*args, bytes_only=True)
+    assert lazy.markers and lazy.mime_body is not None  # text and HTML left unfilled
+    without_date = [
+        b"".join(line for line in m.as_bytes().splitlines(True) if not line.startswith(b"Date:"))
+        for m in (whole, lazy)
+    ]
+    assert without_date[0] == without_date[1]
+    filled = lazy.filled()
+    assert (filled.subject, filled.text, filled.html) == (whole.subject, whole.text, whole.html)
+    # a value with a line break takes the slow path, filled as before
+    broken = Recipient(4, "d@example.com", "Zoë\r\nBcc: x@example.com", "n4")
+    slow = digest_message(RENDERED, broken, settings, "<4@x>", "2026-W48", 9, SENT, bytes_only=True)
+    assert slow.mime_body is None and not slow.markers

@@ -259,6 +259,31 @@ def test_a_claim_records_only_rows_it_holds(db, settings, now, approved_digest):
     assert ledger.counts(db, Delivery) == {"sent": 2}
 
 
+def test_a_claim_takes_the_smallest_due_ids_first_attempts_and_retries_alike(
+    db, settings, now, approved_digest
+):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    add_subscribers(db, now, 8)
+    lifecycle.start(db, approved_digest, "system", now)
+    ledger.materialise(db, approved_digest, now)
+    with db.session() as session:
+        ids = session.scalars(select(Delivery.id).order_by(Delivery.id)).all()
+        due = {ids[0]: now - timedelta(seconds=1), ids[3]: now, ids[5]: now + timedelta(hours=1)}
+        for row_id, when in due.items():
+            session.execute(
+                update(Delivery).where(Delivery.id == row_id).values(next_attempt_at=when)
+            )
+    taken = []
+    for size in (3, 3, 3):
+        _, claimed, _ = ledger.claim_deliveries(db, approved_digest, size, now, settings)
+        taken.append([c.id for c in claimed])
+    # ids[5] is not due yet; the rest in id order, due retries among the first attempts
+    assert taken == [ids[0:3], [ids[3], ids[4], ids[6]], [ids[7]]]
+
+
 class ScriptedTransport:
     """A test double of our own Transport protocol: answers from a script, records calls."""
 

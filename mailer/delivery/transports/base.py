@@ -48,10 +48,12 @@ class Message:
     mime_body: bytes | None = field(default=None, repr=False, compare=False)
 
     def as_bytes(self) -> bytes:
-        """The RFC 5322 form (text part, HTML alternative): the one MIME writer, mime.py."""
+        """The RFC 5322 form (text part, HTML alternative): the one MIME writer, mime.py.
+        A prepared body is this reader's already: text and HTML are not filled for it (the
+        subject, filled by the composer, is the same in either form)."""
         from mailer.delivery.transports.mime import message_bytes
 
-        return message_bytes(self.filled())
+        return message_bytes(self if self.mime_body is not None else self.filled())
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,9 @@ class Transport(Protocol):
     # A transport may also say `personalises = True`: it takes messages in the batch form
     # (Message.markers) and places each reader's values itself: with the provider's own
     # mechanism, or spliced into JSON encoded once for every reader (Postmark, Resend);
-    # and `sends_mime = False`: it never sends our MIME bytes, so none are prepared for it.
+    # and `sends_mime = False`: it never sends our MIME bytes, so none are prepared for it;
+    # and `sends_bytes_only = True`: it reads nothing of a message but as_bytes() and the
+    # envelope, so a message with a prepared body keeps its text and HTML in the batch form.
 
     def send(
         self, messages: Sequence[Message], idempotency_key: str | None = None

@@ -7,9 +7,11 @@ and an optional HTML alternative, both UTF-8 quoted-printable, CRLF line endings
 from __future__ import annotations
 
 import binascii
+import functools
 import html
 import re
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from email.header import Header
 from email.utils import formataddr, formatdate, getaddresses
@@ -31,7 +33,10 @@ def _clean(value: str) -> str:
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())
 
 
+@functools.lru_cache(maxsize=512)
 def _header(name: str, value: str) -> bytes:
+    """Cached: most of a send's headers (From, List-Id, Feedback-ID...) are the same in
+    every message; a reader's own (To, Message-ID, List-Unsubscribe) pass through once."""
     value = _clean(value)
     if name.lower() in ADDRESS_HEADERS and not value.isascii():
         pairs = getaddresses([value])
@@ -97,6 +102,9 @@ def _part_head(subtype: str) -> bytes:
     ).encode("ascii")
 
 
+_PLAIN_HEAD, _HTML_HEAD = _part_head("plain"), _part_head("html")
+
+
 def _body(text_qp: bytes, html_qp: bytes | None, boundary: str) -> bytes:
     """Everything after MIME-Version: one text part, or text and HTML as alternatives."""
     if html_qp is None:
@@ -120,7 +128,7 @@ def message_bytes(message: Message) -> bytes:
         _header("From", message.sender),
         _header("To", message.recipient),
         _header("Subject", message.subject),
-        _header("Date", formatdate(localtime=False, usegmt=True)),
+        _header("Date", _date(int(time.time()))),
     ]
     if message.message_id:
         head.append(_header("Message-ID", message.message_id))
@@ -132,6 +140,12 @@ def message_bytes(message: Message) -> bytes:
         return b"".join(head) + message.mime_body
     html_qp = None if message.html is None else _qp(message.html)
     return b"".join(head) + _body(_qp(message.text), html_qp, "=_" + secrets.token_hex(16))
+
+
+@functools.lru_cache(maxsize=2)
+def _date(second: int) -> str:
+    """The Date header for this second: formatdate drops the fraction anyway."""
+    return formatdate(second, localtime=False, usegmt=True)
 
 
 # --- parts encoded once per issue --------------------------------------------------------------
@@ -161,27 +175,53 @@ def join_qp(pieces: Iterable[bytes]) -> bytes:
 
 
 class _Pieces:
-    """One part split at its markers: encoded text between them, marker names in the gaps."""
+    """One part split at its markers: encoded text between them, marker names in the gaps.
+
+    Each encoded piece is kept with CRLF line ends and its line lengths (_measured), so a
+    reader's part is one join, not a join of LF pieces and then a CRLF pass over ~25 KB."""
 
     def __init__(self, text: str, markers: Mapping[str, str]) -> None:
         present = {key: name for name, key in markers.items() if key in text}
-        self.pieces: list[bytes | str] = []
+        self.pieces: list[tuple[bytes, int, int] | str] = []
         if not present:
-            self.pieces.append(_qp_lf(_lf(text)))
+            self.pieces.append(_measured(_qp_lf(_lf(text))))
             return
         pattern = re.compile("(" + "|".join(re.escape(key) for key in present) + ")")
         for index, chunk in enumerate(pattern.split(_lf(text))):
             if index % 2:
                 self.pieces.append(present[chunk])
             elif chunk:
-                self.pieces.append(_qp_lf(chunk))
+                self.pieces.append(_measured(_qp_lf(chunk)))
 
     def encode(self, values: Mapping[str, str]) -> bytes:
-        joined = join_qp(
-            piece if isinstance(piece, bytes) else _qp_lf(values.get(piece, ""))
-            for piece in self.pieces
-        )
-        return joined.replace(b"\n", b"\r\n")
+        return b"".join(self.fragments(values))
+
+    def fragments(self, values: Mapping[str, str]) -> list[bytes]:
+        """join_qp of the pieces with the values encoded, in CRLF form: what
+        `join_qp(...).replace(b"\n", b"\r\n")` gives, as fragments to join."""
+        out: list[bytes] = []
+        column = 0  # as in join_qp
+        for piece in self.pieces:
+            crlf, first, tail = (
+                piece if isinstance(piece, tuple) else _measured(_qp_lf(values.get(piece, "")))
+            )
+            if not crlf:
+                continue
+            if column and column + first > QP_LINE - 1:
+                out.append(b"=\r\n")
+                column = 0
+            out.append(crlf)
+            column = column + first if tail < 0 else tail
+        return out
+
+
+def _measured(piece: bytes) -> tuple[bytes, int, int]:
+    """(the piece with CRLF line ends, its first line's length, its last line's length or -1
+    when it has no line end), the lengths counted in the LF form join_qp measures."""
+    newline = piece.find(b"\n")
+    if newline < 0:
+        return piece, len(piece), -1
+    return piece.replace(b"\n", b"\r\n"), newline, len(piece) - piece.rfind(b"\n") - 1
 
 
 class PreparedBody:
@@ -196,8 +236,21 @@ class PreparedBody:
         self.boundary = "=_" + secrets.token_hex(16)
 
     def render(self, values: Mapping[str, str]) -> bytes:
-        """The body for one reader; HTML gets each value escaped, as the HTML part shows it."""
+        """The body for one reader; HTML gets each value escaped, as the HTML part shows it.
+        One join of the fragments: what _body writes, without copying the body at each +."""
         if self.html is None:
             return _body(self.text.encode(values), None, self.boundary)
         escaped = {name: html.escape(value, quote=True) for name, value in values.items()}
-        return _body(self.text.encode(values), self.html.encode(escaped), self.boundary)
+        sep = f"\r\n--{self.boundary}\r\n".encode()
+        return b"".join(
+            [
+                f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n\r\n'.encode(),
+                sep,
+                _PLAIN_HEAD,
+                *self.text.fragments(values),
+                sep,
+                _HTML_HEAD,
+                *self.html.fragments(escaped),
+                f"\r\n--{self.boundary}--\r\n".encode(),
+            ]
+        )

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from mailer.delivery.transports import Dsn, TransportOptions
 
 
-_LEADING_DOT = re.compile(rb"(?m)^\.")
 _ENVELOPE_SAFE = re.compile(r"[^\s<>@]+@[^\s<>@]+")  # no line breaks: no command injection
 
 
@@ -51,6 +50,7 @@ class SmtpTransport:
     per_message = True  # sends one message at a time; the engine marks a group handed at once
     idempotent = False
     holds_connection = True  # one SMTP connection, reused between calls
+    sends_bytes_only = True  # as_bytes() and the envelope: see Transport
 
     def __init__(
         self,
@@ -236,11 +236,8 @@ class SmtpTransport:
     def _content(self, raw: bytes) -> tuple[int, str]:
         conn = self.connection
         assert conn is not None
-        data = _LEADING_DOT.sub(b"..", raw)
-        if not data.endswith(b"\r\n"):
-            data += b"\r\n"
         try:
-            conn.send(data + b".\r\n")
+            conn.send(dot_stuffed(raw))
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
             # part of the message may have gone, but without the final dot it is not delivered
             raise _Dropped(f"while sending the message: {exc}", after_data=False) from exc
@@ -259,6 +256,16 @@ class SmtpTransport:
             self.connection.rset()
         except (OSError, smtplib.SMTPException):
             self._drop()
+
+
+def dot_stuffed(raw: bytes) -> bytes:
+    """The DATA payload with its closing dot: every line that starts with "." gets another
+    (RFC 5321 4.5.2). bytes.replace, not a multiline regex: the regex scanned each ~25 KB
+    digest for a fifth of a millisecond, as much as the rest of building the message."""
+    data = raw.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
+    return data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
 
 
 def _untrusted(where: str, exc: ssl.SSLCertVerificationError) -> TransportError:

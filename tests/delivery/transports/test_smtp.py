@@ -1,3 +1,4 @@
+import smtplib
 import socket
 import ssl
 
@@ -7,6 +8,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from mailer.delivery.transports import transport_from_dsn
 from mailer.delivery.transports.base import Message, TransportError
+from mailer.delivery.transports.smtp import dot_stuffed
 from tests.fixtures.smtp import free_port, start_smtp_server
 
 
@@ -54,6 +56,17 @@ def test_one_envelope_recipient_per_message_over_one_reused_connection(smtp_serv
     assert first["Message-ID"] == "<d1@example.com>"
     assert "\n.\n" in first.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert smtp_server.connections == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b".starts\r\n", b"a\r\n.\r\n..b\r\n", b"no end", b"x\n.y\r.z", b"", b"\r\n.", b"."],
+)
+def test_dot_stuffing_is_what_smtplib_sends(raw):
+    """smtplib's own quoting of our CRLF bytes, and the end of DATA, byte for byte."""
+    expected = smtplib._quote_periods(raw)
+    expected += b"" if expected.endswith(b"\r\n") else b"\r\n"
+    assert dot_stuffed(raw) == expected + b".\r\n"
 
 
 def test_451_is_transient_and_550_permanent_for_that_recipient_only(smtp_server, smtp):
