@@ -13,6 +13,7 @@ from mailer.cli.output import emit_json, is_terminal, table
 from mailer.core.errors import MailerError
 from mailer.core.models import SUBSCRIBER_STATUSES
 from mailer.editions.figures import subscriber_counts
+from mailer.readers import newsletters
 from mailer.readers.roster import export_subscribers, import_subscribers, read_rows
 
 
@@ -24,15 +25,31 @@ from mailer.readers.roster import export_subscribers, import_subscribers, read_r
     help="The readers already opted in elsewhere: import them as confirmed. Without it they are "
     "stored as pending, get no digest and are sent no confirmation mail.",
 )
+@click.option(
+    "--newsletter",
+    "slugs",
+    multiple=True,
+    metavar="SLUG",
+    help="With --confirmed: subscribe the new readers to this newsletter (repeat for several; "
+    "default: the default newsletter).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
-def subscribers_import(app: AppContext, csv_file: Path, confirmed: bool, as_json: bool) -> None:
+def subscribers_import(
+    app: AppContext, csv_file: Path, confirmed: bool, slugs: tuple[str, ...], as_json: bool
+) -> None:
     """Add subscribers from a CSV with an `email` column (and optional `first_name`).
 
     Without --confirmed every new reader stays pending: nothing is mailed to them until they
-    join through the form themselves.
+    join through the form themselves (and choose their newsletters there).
     """
     services = app.services
+    if slugs and not confirmed:
+        raise MailerError(
+            "--newsletter needs --confirmed: pending readers take no newsletter until they "
+            "join through the form and choose."
+        )
+    chosen = newsletters.resolve(services.db, slugs) if slugs else ()
     if not confirmed and not as_json and is_terminal():
         click.confirm(
             "Without --confirmed the new readers stay pending: no digest and no confirmation "
@@ -46,10 +63,14 @@ def subscribers_import(app: AppContext, csv_file: Path, confirmed: bool, as_json
     with handle:
         try:
             if is_terminal() and not as_json:
-                report = _import_with_progress(services, handle, confirmed)
+                report = _import_with_progress(services, handle, confirmed, chosen)
             else:
                 report = import_subscribers(
-                    services.db, read_rows(handle), services.now(), confirmed=confirmed
+                    services.db,
+                    read_rows(handle),
+                    services.now(),
+                    confirmed=confirmed,
+                    newsletter_ids=chosen,
                 )
         except UnicodeDecodeError:
             raise MailerError(f"{csv_file} is not UTF-8 text.") from None
@@ -92,7 +113,7 @@ def subscribers_import(app: AppContext, csv_file: Path, confirmed: bool, as_json
             )
 
 
-def _import_with_progress(services, handle, confirmed):
+def _import_with_progress(services, handle, confirmed, chosen):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     total = max(sum(1 for _ in handle) - 1, 0)
@@ -106,6 +127,7 @@ def _import_with_progress(services, handle, confirmed):
             read_rows(handle),
             services.now(),
             confirmed=confirmed,
+            newsletter_ids=chosen,
             progress=lambda n: progress.advance(task, n),
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -60,9 +60,11 @@ def import_subscribers(
     now: datetime,
     *,
     confirmed: bool,
+    newsletter_ids: Sequence[int] = (),
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Add new addresses in batches; never touch stored ones, never re-add suppressed ones."""
+    """Add new addresses in batches; never touch stored ones, never re-add suppressed ones.
+    Confirmed readers take `newsletter_ids` (none: the default newsletter)."""
     report = ImportReport()
     with db.session() as session:
         known = set(session.scalars(select(Subscriber.email_hash)))
@@ -82,9 +84,10 @@ def import_subscribers(
                 )
             ).scalars()
             ids = list(ids)
-            if confirmed:  # confirmed on the operator's word: they get the default newsletter
-                default = newsletters.default_newsletter(session).id
-                newsletters.activate_many(session, ids, default, now)
+            if confirmed:  # confirmed on the operator's word: the newsletters they named
+                chosen = newsletter_ids or (newsletters.default_newsletter(session).id,)
+                for newsletter_id in chosen:
+                    newsletters.activate_many(session, ids, newsletter_id, now)
             session.execute(
                 ConsentEvent.__table__.insert(),
                 [

@@ -82,3 +82,42 @@ def test_import_json_report_names_the_status_and_dropped_names(cli, tmp_path):
         {"line": 2, "value": "R2D2", "error": report["names_dropped"][0]["error"]}
     ]
     assert "letters" in report["names_dropped"][0]["error"]
+
+
+def test_import_subscribes_confirmed_readers_to_the_named_newsletters(cli, db, now, tmp_path):
+    from sqlalchemy import select
+
+    from mailer.core.models import Newsletter, NewsletterSubscription, Subscriber
+    from mailer.readers import newsletters
+
+    newsletters.add(db, now, slug="daily", name="Daily")
+    newsletters.add(db, now, slug="sport", name="Sport")
+    path = tmp_path / "list.csv"
+    path.write_text("email\nann@example.com\nbob@example.com\n")
+    args = ("subscribers", "import", str(path), "--confirmed", "--json")
+    result = cli(*args, "--newsletter", "daily", "--newsletter", "sport")
+    assert result.exit_code == 0, result.output
+    with db.session() as session:
+        taken = session.execute(
+            select(Subscriber.email, Newsletter.slug)
+            .join(NewsletterSubscription, NewsletterSubscription.subscriber_id == Subscriber.id)
+            .join(Newsletter, Newsletter.id == NewsletterSubscription.newsletter_id)
+            .where(NewsletterSubscription.status == "active")
+        ).all()
+    assert sorted(taken) == [
+        ("ann@example.com", "daily"),
+        ("ann@example.com", "sport"),
+        ("bob@example.com", "daily"),
+        ("bob@example.com", "sport"),
+    ]
+
+
+def test_import_refuses_a_newsletter_without_confirmed_or_unknown(cli, db, now, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text("email\nann@example.com\n")
+    pending = cli("subscribers", "import", str(path), "--newsletter", "weekly", "--json")
+    assert pending.exit_code != 0 and "--newsletter needs --confirmed" in pending.output
+    unknown = cli("subscribers", "import", str(path), "--confirmed", "--newsletter", "nope")
+    assert unknown.exit_code != 0 and "no newsletter called 'nope'" in unknown.output
+    assert "Traceback" not in pending.output + unknown.output
+    assert json.loads(cli("subscribers", "count", "--json").output).get("confirmed", 0) == 0
