@@ -228,6 +228,10 @@ def subscribers_show(app: AppContext, email: str, as_json: bool) -> None:
             else "no",
         ),
     ]
+    taken = [
+        n["slug"] if n["status"] == "active" else f"{n['slug']} (left)" for n in data["newsletters"]
+    ]
+    lines.append(("newsletters", ", ".join(taken) or "-"))
     for label, value in lines:
         click.echo(f"{label + ':':<14}{value}")
     deliveries = data["deliveries"]

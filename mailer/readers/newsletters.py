@@ -212,6 +212,33 @@ def activate(session: Session, subscriber_id: int, ids: Iterable[int], now: date
     return changed
 
 
+def taken_by(session: Session, subscriber_id: int) -> list[dict[str, Any]]:
+    """Each newsletter a reader took, with since when and, if they left it, when: for their
+    data export and the operator's look at them."""
+    rows = session.execute(
+        select(
+            Newsletter.slug,
+            Newsletter.name,
+            NewsletterSubscription.status,
+            NewsletterSubscription.subscribed_at,
+            NewsletterSubscription.unsubscribed_at,
+        )
+        .join(Newsletter, Newsletter.id == NewsletterSubscription.newsletter_id)
+        .where(NewsletterSubscription.subscriber_id == subscriber_id)
+        .order_by(Newsletter.is_default.desc(), Newsletter.name)
+    ).all()
+    return [
+        {
+            "slug": slug,
+            "name": name,
+            "status": status,
+            "subscribed_at": since.isoformat() if since else None,
+            "unsubscribed_at": until.isoformat() if until else None,
+        }
+        for slug, name, status, since, until in rows
+    ]
+
+
 def activate_many(
     session: Session, subscriber_ids: Sequence[int], newsletter_id: int, now: datetime
 ) -> None:

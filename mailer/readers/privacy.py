@@ -22,6 +22,7 @@ from mailer.core.models import (
     ReaderSunset,
     Subscriber,
 )
+from mailer.readers import newsletters
 from mailer.readers.subscriptions import ReaderOutcome, new_token_nonce
 from mailer.readers.suppressions import find_suppression, suppress
 
@@ -50,6 +51,7 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
         ).all()
         clicks = _reader_clicks(session, subscriber_id)
         stage = session.get(ReaderSunset, subscriber_id)
+        taken = newsletters.taken_by(session, subscriber_id)
 
     def when(value: datetime | None) -> str | None:
         return value.isoformat() if value else None
@@ -66,6 +68,7 @@ def export_data(db: Database, subscriber_id: int) -> dict[str, Any]:
             "confirmed_at": when(sub.confirmed_at),
             "unsubscribed_at": when(sub.unsubscribed_at),
         },
+        "newsletters": taken,
         "consent_events": [
             {
                 "kind": e.kind,

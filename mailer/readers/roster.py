@@ -215,6 +215,7 @@ def describe_subscriber(
             .order_by(Delivery.created_at.desc(), Delivery.id.desc())
             .limit(RECENT_DELIVERIES)
         ).all()
+        taken = newsletters.taken_by(session, subscriber_id)
     return {
         "email": sub.email,
         "first_name": sub.first_name,
@@ -225,6 +226,7 @@ def describe_subscriber(
         "confirmed_at": _when(sub.confirmed_at),
         "unsubscribed_at": _when(sub.unsubscribed_at),
         "suppressed": suppression_of(db, sub.email) if sub.email else None,
+        "newsletters": taken,
         "consent_events": [
             {
                 "kind": e.kind,

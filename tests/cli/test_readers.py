@@ -326,3 +326,21 @@ def test_show_a_suppressed_operator_added_reader(cli, db, now):
     assert "joined via:   operator" in result.output
     assert "deliveries:   0" in result.output
     assert "confirmed_by_operator=True" in result.output
+
+
+def test_show_lists_the_newsletters_a_reader_took_and_left(cli, db, now):
+    from mailer.readers import newsletters
+
+    newsletters.add(db, now, slug="daily", name="Daily")
+    cli("subscribers", "add", "ann@example.com", "--confirmed", "--newsletter", "daily")
+    cli("subscribers", "add", "ann@example.com", "--confirmed")  # already stored: unchanged
+    sid = json.loads(cli("subscribers", "show", "ann@example.com", "--json").output)
+    assert [(n["slug"], n["status"]) for n in sid["newsletters"]] == [("daily", "active")]
+    with db.session() as session:
+        from mailer.core.models import Subscriber
+
+        reader = session.scalar(select(Subscriber.id).where(Subscriber.email == "ann@example.com"))
+        daily = newsletters.find(session, "daily").id
+        newsletters.deactivate(session, reader, [daily], now)
+    text = cli("subscribers", "show", "ann@example.com")
+    assert "newsletters:  daily (left)" in text.output, text.output

@@ -318,6 +318,12 @@ def test_export_holds_everything_stored(db, settings, now):
     assert data["subscriber"]["first_name"] == "Ann"
     assert data["consent_events"][0]["ip"] == "203.0.113.7"
     assert data["messages"][0]["kind"] == "confirm"
+    assert data["newsletters"] == []  # nothing starts before the reader confirms
+    subscriptions.confirm(db, settings, confirm_token(db, settings, sid, now), None, now)
+    taken = privacy.export_data(db, sid)["newsletters"]
+    assert [(n["slug"], n["status"], n["subscribed_at"]) for n in taken] == [
+        ("weekly", "active", now.isoformat())
+    ]
 
 
 def test_forget_erases_personal_data_and_blocks_reimport(db, settings, now):
