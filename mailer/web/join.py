@@ -108,18 +108,22 @@ MAX_CHOICES = 32
 
 def chosen_newsletters(raw: object, offers: list[newsletters.Offer]) -> tuple[str, ...] | str:
     """The slugs a reader ticked or an API caller listed, checked against what the site offers;
-    None (no choice offered or made) is the default newsletter. A message when it is wrong."""
+    None (no choice offered or made) is the default newsletter. A message in the page's
+    language when it is wrong."""
     if raw is None:
         return tuple(o.slug for o in offers if o.is_default)
     if not isinstance(raw, list) or len(raw) > MAX_CHOICES:
-        return f'List the newsletters as up to {MAX_CHOICES} slugs, such as ["weekly"].'
+        return gettext(
+            'List the newsletters as up to %(count)s slugs, such as ["weekly"].',
+            count=MAX_CHOICES,
+        )
     if not raw:
-        return NO_NEWSLETTER
+        return gettext(NO_NEWSLETTER)
     known = {o.slug for o in offers}
     for slug in raw:
         if not isinstance(slug, str) or slug not in known:
-            shown = str(slug)[:64]
-            return f"There is no newsletter called {shown!r}."
+            shown = repr(str(slug)[:64])
+            return gettext("There is no newsletter called %(name)s.", name=shown)
     return tuple(dict.fromkeys(raw))
 
 
@@ -304,7 +308,7 @@ def _handle_post(form, template: str, kind: str):
     offers = newsletters.offers(svc.db)
     choice = _form_choice(offers)
     if isinstance(choice, str):
-        errors["newsletters"] = [gettext(choice)]
+        errors["newsletters"] = [choice]
     ticked = tuple(request.form.getlist("newsletters")) if isinstance(choice, str) else choice
     signal = ""
     if stamp.too_fast:

@@ -89,3 +89,17 @@ def test_error_pages_and_the_address_checkers_reasons_in_german(client, join_pos
     assert api.get_json()["error"] == "Not Found"  # machines read the English name
     wrong = join_post(email="leser@example", lang="de").get_data(as_text=True)
     assert "Das ist keine gültige E-Mail-Adresse." in wrong
+
+
+def test_the_api_tells_a_wrong_newsletter_choice_in_the_page_language(app):
+    client = app.test_client(use_cookies=False)
+    body = {"email": "api@example.com", "consent": True, "captcha": "x", "language": "de"}
+    unknown = client.post("/api/subscribe", json={**body, "newsletters": ["<nope>"]})
+    assert unknown.status_code == 400
+    assert unknown.json["errors"]["newsletters"] == ["Es gibt keinen Newsletter namens '<nope>'."]
+    too_many = client.post("/api/subscribe", json={**body, "newsletters": ["a"] * 33})
+    assert too_many.json["errors"]["newsletters"] == [
+        'Nennen Sie die Newsletter als Liste von höchstens 32 Kürzeln, etwa ["weekly"].'
+    ]
+    english = client.post("/api/subscribe", json={**body, "language": "en", "newsletters": []})
+    assert english.json["errors"]["newsletters"] == ["Choose at least one newsletter."]
