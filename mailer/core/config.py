@@ -328,7 +328,8 @@ class Settings:
     digest_subject: str = setting(
         "{headline}",
         "A new digest's subject (editors may change it): {headline} is the lead story's "
-        "headline, {list_name}, {site_name} and {date} (the week's first day) the rest; "
+        "headline, {list_name} the newsletter's name (MAILER_LIST_NAME for the default "
+        "one), {site_name} and {date} (the week's first day) the rest; "
         "the From name already says the list, and a phone shows about 38 characters",
         check=subject_format_problem,
     )

@@ -218,6 +218,7 @@ def build_digest(
     with db.session() as session:
         owner = newsletters.find(session, newsletter)
         nid, topics = owner.id, _topics(owner.topics)
+        named = newsletters.list_name_of(owner, settings)
         key = period or (day_key(now, zone) if owner.cadence == "daily" else period_key(now, zone))
     if special_day(key) is not None:  # composed by an editor from chosen articles, never ranked
         return BuildResult("locked", key, None, f"{key} is a special edition; it is not built.")
@@ -284,7 +285,7 @@ def build_digest(
                 for rel_pos, rel in enumerate(related[doc.id]):
                     item.related.append(snapshot_related(by_id[rel.doc.id], rel_pos, rel.score))
                 digest.items.append(item)
-            fill_defaults(digest, settings)
+            fill_defaults(digest, settings, named)
             session.add(digest)
             session.flush()
             clock.lap("store")
@@ -400,11 +401,12 @@ def snapshot_related(article: Article, position: int, score: float) -> DigestRel
     )
 
 
-def fill_defaults(digest: Digest, settings: Settings) -> None:
-    """A subject and preheader an editor can accept as they are."""
+def fill_defaults(digest: Digest, settings: Settings, list_name: str | None = None) -> None:
+    """A subject and preheader an editor can accept as they are; `list_name` is the
+    newsletter's as readers know it (None: MAILER_LIST_NAME)."""
     titles = [item.title for item in digest.items]
     if titles and not digest.subject:
-        digest.subject = default_subject(titles[0], digest.period_key, settings)
+        digest.subject = default_subject(titles[0], digest.period_key, settings, list_name)
     if len(titles) > 1 and not digest.preheader:
         digest.preheader = ("Also: " + "; ".join(titles[1:3]))[:250]
 

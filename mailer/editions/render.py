@@ -21,6 +21,7 @@ from mailer.core.templates import environment
 from mailer.core.text import strip_invisible
 from mailer.editions.clicks.links import tracker
 from mailer.editions.placeholders import hide_provider_placeholders
+from mailer.readers import newsletters
 
 MAX_HTML_BYTES = 90 * 1024  # Gmail clips messages at about 102 KB
 
@@ -261,10 +262,7 @@ def list_name(digest, settings: Settings) -> str:
     state = sa_inspect(digest, raiseerr=False)
     if state is None or "newsletter" in state.unloaded:
         return settings.list_name
-    newsletter = digest.newsletter
-    if newsletter is None or newsletter.is_default:
-        return settings.list_name
-    return newsletter.name
+    return newsletters.list_name_of(digest.newsletter, settings)
 
 
 def period_label(key: str, zone: ZoneInfo, language: str = i18n.SOURCE_LANGUAGE) -> str:

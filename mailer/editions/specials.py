@@ -116,7 +116,7 @@ def _compose(db, settings, now, subject, actor, ids, breaking, scheduled_for, ne
                 lead.related.append(snapshot_related(piece, rel_pos, rel.score))
             titles = [r.title for r in lead.related[:2]]
             digest.preheader = ("Also: " + "; ".join(titles))[:250] if titles else ""
-        fill_defaults(digest, settings)
+        fill_defaults(digest, settings, newsletters.list_name_of(owner, settings))
         session.add(digest)
         session.flush()
         check_size(digest, settings)

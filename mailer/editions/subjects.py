@@ -22,14 +22,17 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip(" ,;:.-\u2013\u2014") + ELLIPSIS
 
 
-def default_subject(lead_headline: str, period_key: str, settings: Settings) -> str:
-    """The subject a build proposes: MAILER_DIGEST_SUBJECT filled, at most SUBJECT_MAX long."""
+def default_subject(
+    lead_headline: str, period_key: str, settings: Settings, list_name: str | None = None
+) -> str:
+    """The subject a build proposes: MAILER_DIGEST_SUBJECT filled (its {list_name} the
+    newsletter's), at most SUBJECT_MAX long."""
     start, _end = period_bounds(period_key, settings.zone)
     local = start.astimezone(settings.zone)
     subject = fill(
         settings.digest_subject,
         headline=lead_headline,
-        list_name=settings.list_name,
+        list_name=list_name or settings.list_name,
         site_name=settings.site_name,
         date=f"{local.day} {local.strftime('%B')}",
     )

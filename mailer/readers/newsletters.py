@@ -69,6 +69,14 @@ def identity(newsletter: Newsletter | None, settings: Settings) -> Identity:
     return Identity(newsletter.id, list_id, sender)
 
 
+def list_name_of(newsletter: Newsletter | None, settings: Settings) -> str:
+    """The name readers know a newsletter by: MAILER_LIST_NAME for the default one (what the
+    single list was called), its own name for the others."""
+    if newsletter is None or newsletter.is_default:
+        return settings.list_name
+    return newsletter.name
+
+
 _OFFERS = select(
     Newsletter.id,
     Newsletter.slug,

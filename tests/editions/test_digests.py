@@ -448,3 +448,21 @@ def test_one_entry_per_story_whose_other_pieces_head_its_related_box(
     assert [i.article_id for i in items[1:]] == later[:4]
     siblings = [r.article_id for r in items[0].related]
     assert len(siblings) == settings.digest_related and set(siblings) <= set(flood_ids)
+
+
+def test_the_subject_names_the_newsletter_it_is_built_for(db, settings, now, store_articles):
+    """{list_name} in MAILER_DIGEST_SUBJECT is the newsletter's own name, MAILER_LIST_NAME
+    for the default newsletter (what its readers have always seen)."""
+    from dataclasses import replace
+
+    from mailer.readers import newsletters
+
+    named = replace(settings, digest_subject="{list_name}: {headline}")
+    newsletters.add(db, now, slug="daily", name="Daily Brief", cadence="daily")
+    store_articles([article(n, now - timedelta(hours=n), title=f"Story {n}") for n in range(1, 4)])
+    daily = digests.find_digest(
+        db, digests.build_digest(db, named, now, newsletter="daily").digest_id
+    )
+    weekly = digests.find_digest(db, digests.build_digest(db, named, now).digest_id)
+    assert daily.subject == "Daily Brief: Story 1"
+    assert weekly.subject == f"{settings.list_name}: Story 1"
