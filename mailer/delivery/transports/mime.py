@@ -107,19 +107,26 @@ _PLAIN_HEAD, _HTML_HEAD = _part_head("plain"), _part_head("html")
 
 def _body(text_qp: bytes, html_qp: bytes | None, boundary: str) -> bytes:
     """Everything after MIME-Version: one text part, or text and HTML as alternatives."""
+    return b"".join(_body_fragments([text_qp], None if html_qp is None else [html_qp], boundary))
+
+
+def _body_fragments(
+    text_qp: list[bytes], html_qp: list[bytes] | None, boundary: str
+) -> list[bytes]:
+    """_body's layout over parts given as fragments, so a prepared body is joined once."""
     if html_qp is None:
-        return _part_head("plain") + text_qp
+        return [_PLAIN_HEAD, *text_qp]
     sep = f"\r\n--{boundary}\r\n".encode()
-    return (
-        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode()
-        + sep
-        + _part_head("plain")
-        + text_qp
-        + sep
-        + _part_head("html")
-        + html_qp
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
+    return [
+        f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(),
+        sep,
+        _PLAIN_HEAD,
+        *text_qp,
+        sep,
+        _HTML_HEAD,
+        *html_qp,
+        f"\r\n--{boundary}--\r\n".encode(),
+    ]
 
 
 def message_bytes(message: Message) -> bytes:
@@ -193,9 +200,6 @@ class _Pieces:
             elif chunk:
                 self.pieces.append(_measured(_qp_lf(chunk)))
 
-    def encode(self, values: Mapping[str, str]) -> bytes:
-        return b"".join(self.fragments(values))
-
     def fragments(self, values: Mapping[str, str]) -> list[bytes]:
         """join_qp of the pieces with the values encoded, in CRLF form: what
         `join_qp(...).replace(b"\n", b"\r\n")` gives, as fragments to join."""
@@ -238,19 +242,8 @@ class PreparedBody:
     def render(self, values: Mapping[str, str]) -> bytes:
         """The body for one reader; HTML gets each value escaped, as the HTML part shows it.
         One join of the fragments: what _body writes, without copying the body at each +."""
+        text = self.text.fragments(values)
         if self.html is None:
-            return _body(self.text.encode(values), None, self.boundary)
+            return b"".join(_body_fragments(text, None, self.boundary))
         escaped = {name: html.escape(value, quote=True) for name, value in values.items()}
-        sep = f"\r\n--{self.boundary}\r\n".encode()
-        return b"".join(
-            [
-                f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n\r\n'.encode(),
-                sep,
-                _PLAIN_HEAD,
-                *self.text.fragments(values),
-                sep,
-                _HTML_HEAD,
-                *self.html.fragments(escaped),
-                f"\r\n--{self.boundary}--\r\n".encode(),
-            ]
-        )
+        return b"".join(_body_fragments(text, self.html.fragments(escaped), self.boundary))
