@@ -80,14 +80,9 @@ class Attempt:
         return self.status == 200
 
 
-def field_errors(email: str, first_name: str | None) -> dict[str, list[str]]:
-    """Every mistake in the address and the name at once, by field."""
-    return checked_fields(email, first_name)[0]
-
-
 def checked_fields(email: str, first_name: str | None) -> tuple[dict[str, list[str]], str | None]:
-    """The mistakes by field, and the address as stored when it is valid (so the signup need
-    not check it a second time)."""
+    """Every mistake in the address and the name at once, by field, and the address as
+    stored when it is valid (so the signup need not check it a second time)."""
     settings = services().settings
     errors: dict[str, list[str]] = {}
     stored = None
@@ -199,6 +194,7 @@ def attempt_signup(
     signal: str = "",
     chosen: tuple[str, ...] = (),
     several: bool = False,
+    stored_email: str | None = None,
 ) -> Attempt:
     """Validate everything, check the CAPTCHA, subscribe (spending the CAPTCHA in the signup's
     own transaction); the same answer for every address state. With other mistakes a solved
@@ -206,9 +202,10 @@ def attempt_signup(
     svc = services()
     settings, now = svc.settings, svc.now()
     errors = {**(errors or {})}
-    found, stored_email = checked_fields(email, first_name)
-    for name, messages in found.items():
-        errors.setdefault(name, messages)  # a field the form already marked keeps its message
+    if stored_email is None:  # the API's caller checked the fields already and passes it
+        found, stored_email = checked_fields(email, first_name)
+        for name, messages in found.items():
+            errors.setdefault(name, messages)  # a field the form marked keeps its message
     result = check_captcha(token, kept, channel)
     if result.unavailable:
         return Attempt(503, errors, gettext(UNAVAILABLE))
@@ -465,13 +462,16 @@ def api_subscribe():
         errors["newsletters"] = [choice]
     if not isinstance(token, str) or not token:
         errors["captcha"] = ["A CAPTCHA solution is required."]
+    stored = None
     if not errors:  # the CAPTCHA is checked (and spent) only once the fields are right
-        errors = field_errors(email, name)
+        errors, stored = checked_fields(email, name)
     if errors:
         return jsonify(error="Invalid input", errors=errors), 400
     page = data.get("page") if isinstance(data.get("page"), str) else origin
     several = len(offers) > 1
-    attempt = attempt_signup(email, name, token, "api", page, chosen=choice, several=several)
+    attempt = attempt_signup(
+        email, name, token, "api", page, chosen=choice, several=several, stored_email=stored
+    )
     if attempt.status == 503:
         return jsonify(error="Unavailable", message=attempt.message), 503
     if not attempt.ok:
